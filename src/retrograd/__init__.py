@@ -1,0 +1,14 @@
+"""retrograd: reverse-mode automatic differentiation by source transformation.
+
+    @retrograd.differentiate
+    def loss(W, x): ...
+    loss.grad(W, x)      # gradient
+    print(loss.source)   # the generated backward code
+"""
+from . import reverse  # noqa: F401  (registers the rule library)
+from .api import Differentiable, differentiate, grad, register_adjoint
+from .errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError, UsageError
+
+__version__ = "0.1.0"
+__all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "RetrogradError",
+           "UnsupportedSyntaxError", "MissingRuleError", "UsageError", "BackendError", "__version__"]

@@ -1,0 +1,169 @@
+"""The public API: `differentiate`, `grad`, `register_adjoint`."""
+import functools
+import inspect
+
+import numpy as np
+
+from .errors import RetrogradError, UsageError
+from .frontend.checks import check_function
+from .frontend.resolve import CUSTOM
+from .frontend.source import read_function
+from .runtime import like, snapshot
+
+BACKENDS = ("python",)
+
+
+class Differentiable:
+    """A function together with its generated gradient code.  Calling it runs the original function."""
+
+    def __init__(self, fn, wrt=None, backend="python"):
+        if isinstance(fn, Differentiable):
+            fn = fn.fn
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        self.fn = fn
+        self.backend = backend
+        self.__wrapped_retrograd__ = fn
+        functools.update_wrapper(self, fn)
+        src = read_function(fn)        # refuse what cannot be differentiated now, at decoration
+        check_function(src)
+        self.signature = inspect.signature(fn)
+        self.params = list(self.signature.parameters)
+        self.wrt = _resolve_wrt(wrt, self.params, fn)
+        self._compiled = None
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<retrograd.differentiate {self.fn.__qualname__} wrt={self.wrt}>"
+
+    # ---- compilation ---------------------------------------------------------------------------------
+    def _compile(self):
+        if self._compiled is None:
+            from .backends import python as backend
+            from .reverse.program import Program, title_of
+            program = Program()
+            title = title_of(self.fn)
+            try:
+                primal, adjoint, _ = program.variant(self.fn, set(self.wrt))
+                source = program.source(title)
+            except RetrogradError:
+                raise
+            except RecursionError:
+                raise RetrogradError(f"{title}: recursion too deep while generating code") from None
+            except Exception as exc:  # an internal failure must not surface as a bare KeyError
+                raise RetrogradError(f"internal error while differentiating {title}: "
+                                     f"{type(exc).__name__}: {exc}",
+                                     hint="please report this with the function's source") from exc
+            ns = backend.load(program, source, title)
+            self._compiled = (ns[primal], ns[adjoint], source)
+        return self._compiled
+
+    @property
+    def source(self):
+        """The generated primal and adjoint code: exactly the code that runs."""
+        return self._compile()[2]
+
+    # ---- differentiation -----------------------------------------------------------------------------
+    def _bind(self, args, kwargs):
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UsageError(f"{self.fn.__name__}: {exc}") from None
+        bound.apply_defaults()
+        for name in self.wrt:
+            v = bound.arguments[name]
+            if isinstance(v, (bool, int, np.integer)) or (isinstance(v, np.ndarray) and
+                                                           not np.issubdtype(v.dtype, np.inexact)):
+                raise UsageError(f"{self.fn.__name__}: cannot differentiate with respect to `{name}`, "
+                                 f"which holds integers ({type(v).__name__})",
+                                 hint="pass floats, e.g. 1.0 or np.asarray(x, dtype=float)")
+        return bound
+
+    def vjp(self, *args, **kwargs):
+        """(output, pullback): pullback(cotangent) returns one gradient per `wrt` argument, as a tuple."""
+        primal, adjoint, _ = self._compile()
+        bound = self._bind(args, kwargs)
+        out, saved = primal(*bound.args, **bound.kwargs)
+
+        def pullback(cotangent):
+            # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
+            grads = adjoint(_owned(cotangent), tuple(_fresh(v) for v in saved))
+            return tuple(like(g, bound.arguments[n]) for g, n in zip(grads, self.wrt))
+        return out, pullback
+
+    def value_and_grad(self, *args, **kwargs):
+        primal, adjoint, _ = self._compile()
+        bound = self._bind(args, kwargs)
+        out, saved = primal(*bound.args, **bound.kwargs)
+        if np.ndim(out) != 0 or isinstance(out, (tuple, list, dict)):
+            raise UsageError(f"{self.fn.__name__} returned a value of shape {np.shape(out)}; grad needs a "
+                             "scalar output", hint="use .vjp(...) for non-scalar outputs")
+        seed = np.ones_like(out) if isinstance(out, (np.ndarray, np.generic)) else 1.0
+        grads = adjoint(seed, saved)
+        grads = tuple(like(g, bound.arguments[n]) for g, n in zip(grads, self.wrt))
+        return out, (grads[0] if len(grads) == 1 else grads)
+
+    def grad(self, *args, **kwargs):
+        return self.value_and_grad(*args, **kwargs)[1]
+
+
+def _owned(x):
+    return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
+
+
+def _fresh(v):
+    if isinstance(v, list):
+        return [_fresh(e) for e in v]
+    return snapshot(v)
+
+
+def _resolve_wrt(wrt, params, fn):
+    if wrt is None:
+        if not params:
+            raise UsageError(f"{fn.__name__} has no parameters to differentiate")
+        return (params[0],)
+    items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    out = []
+    for w in items:
+        if isinstance(w, (int, np.integer)) and not isinstance(w, bool):
+            if not 0 <= w < len(params):
+                raise UsageError(f"wrt={w} is out of range: {fn.__name__} has {len(params)} parameters")
+            out.append(params[w])
+        elif isinstance(w, str):
+            if w not in params:
+                raise UsageError(f"wrt names `{w}`, which is not a parameter of {fn.__name__} "
+                                 f"(parameters: {', '.join(params)})")
+            out.append(w)
+        else:
+            raise UsageError(f"wrt entries must be parameter names or positions, got {w!r}")
+    if len(set(out)) != len(out):
+        raise UsageError(f"wrt lists a parameter twice: {wrt!r}")
+    return tuple(out)
+
+
+def differentiate(fn=None, *, wrt=None, backend="python"):
+    """Decorator (with or without arguments) and plain call: returns a `Differentiable`."""
+    if fn is None:
+        return lambda f: Differentiable(f, wrt=wrt, backend=backend)
+    return Differentiable(fn, wrt=wrt, backend=backend)
+
+
+def grad(fn, wrt=0, backend="python"):
+    """Functional form, like jax.grad: a function that returns the gradient of `fn`."""
+    d = Differentiable(fn, wrt=wrt, backend=backend)
+    return d.grad
+
+
+def register_adjoint(fn):
+    """Register a custom adjoint for `fn`:
+
+        @register_adjoint(softclip)
+        def softclip_adjoint(dresult, result, x, limit):
+            return dresult * (1.0 - (result / limit) ** 2), None
+    """
+    def register(adjoint_fn):
+        CUSTOM[id(fn)] = (fn, adjoint_fn)
+        return adjoint_fn
+    return register

@@ -1,0 +1,1 @@
+"""Backends lower the one adjoint program: `python` runs it as NumPy code."""

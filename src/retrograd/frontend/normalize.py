@@ -1,0 +1,404 @@
+"""Rewrite a function into the small core language the reverse transform works on.
+
+After normalisation a function body contains only:
+  * `x = expr` and `A[idx] = expr` with a single target (augmented and tuple assignments are split);
+  * calls with a derivative (other than the whole right-hand side of an assignment to a name) and `@`
+    products hoisted into their own assignment, so every value a rule needs has a name;
+  * `if` statements (conditional expressions become `if` statements too), whose test is recorded in a
+    variable when a branch changes what the test reads;
+  * `for NAME in range(...)` loops (arrays, zip and enumerate are indexed) and `while` loops;
+  * no `return` but a final one, no `break`/`continue`: they become flags plus guards, and a loop that may
+    stop early ends its body with `if flag: break` (marked `_rg_exit`), which the transform treats as
+    control only.
+Each new statement keeps the source position of the statement it came from.
+"""
+import gast
+
+from ..astutil import (assigned_names, all_names, copy_loc, const, is_atom, loaded_names, name, quote,
+                       quote_expr, subscript_base)
+from ..errors import UnsupportedSyntaxError
+
+
+class NameAllocator:
+    """Fresh variable names that collide with nothing the function (or its globals) uses."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+
+    def fresh(self, base):
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in base) or "t"
+        if base[0].isdigit():
+            base = "_" + base
+        cand, k = base, 2
+        while cand in self.taken:
+            cand, k = f"{base}_{k}", k + 1
+        self.taken.add(cand)
+        return cand
+
+
+def _short(node):
+    """A short identifier-ish description of an expression, for naming temporaries."""
+    if isinstance(node, gast.Name):
+        return node.id
+    if isinstance(node, gast.Constant):
+        return "c"
+    if isinstance(node, gast.Attribute):
+        return node.attr
+    if isinstance(node, gast.Subscript):
+        return _short(node.value)
+    if isinstance(node, gast.Call):
+        return _short(node.func)
+    return "t"
+
+
+class Normalizer:
+    def __init__(self, src, resolver):
+        self.src = src
+        self.resolver = resolver
+        self.names = NameAllocator(all_names(src.node) | set(src.namespace))
+        self.result = self.returned = None
+
+    # ---- entry -------------------------------------------------------------------------------------
+    def run(self):
+        fn = self.src.node
+        body = self._block(fn.body)
+        body = self._lower_returns(body)
+        body = self._record_tests(body)
+        fn.body = body
+        return fn
+
+    def error(self, node, msg, construct=None, hint=None):
+        return self.src.error(UnsupportedSyntaxError, node, msg, construct=construct, hint=hint)
+
+    # ---- statements ---------------------------------------------------------------------------------
+    def _block(self, stmts):
+        out = []
+        for s in stmts:
+            out.extend(self._stmt(s))
+        return out
+
+    def _stmt(self, s):
+        if isinstance(s, gast.Expr):
+            if isinstance(s.value, gast.Constant):
+                return []  # docstring or bare constant
+            return [s]
+        if isinstance(s, gast.AugAssign):
+            target = s.target
+            load = _as_load(target)
+            new = gast.Assign(targets=[target], value=gast.BinOp(left=load, op=s.op, right=s.value),
+                              type_comment=None)
+            copy_loc(new, s)
+            return self._stmt(new)
+        if isinstance(s, gast.Assign):
+            return self._assign(s)
+        if isinstance(s, gast.Return):
+            if s.value is None:
+                return [s]
+            pre = []
+            value = self._rhs(s.value, "result", pre, top=False)
+            s.value = value
+            return copy_loc(pre, s) + [s]
+        if isinstance(s, gast.If):
+            s.body = self._block(s.body) or [copy_loc(gast.Pass(), s)]
+            s.orelse = self._block(s.orelse)
+            return [s]
+        if isinstance(s, gast.While):
+            s.body = self._block(s.body) or [copy_loc(gast.Pass(), s)]
+            return [s]
+        if isinstance(s, gast.For):
+            return self._for(s)
+        if isinstance(s, (gast.Pass, gast.Break, gast.Continue)):
+            return [s]
+        raise self.error(s, f"the statement `{type(s).__name__}` is not supported", construct=type(s).__name__)
+
+    def _assign(self, s):
+        if len(s.targets) > 1:  # a = b = e  ->  b = e; a = b
+            last, *others = s.targets[::-1]
+            first = gast.Assign(targets=[last], value=s.value, type_comment=None)
+            out = self._stmt(copy_loc(first, s))
+            for t in others:
+                out += self._stmt(copy_loc(gast.Assign(targets=[t], value=_as_load(last), type_comment=None), s))
+            return out
+        (target,) = s.targets
+        if isinstance(target, (gast.Tuple, gast.List)):
+            return self._unpack(s, target)
+        pre = []
+        hint = target.id if isinstance(target, gast.Name) else (subscript_base(target) or "t")
+        if isinstance(s.value, gast.IfExp):
+            return self._ifexp_assign(s, target, s.value)
+        s.value = self._rhs(s.value, hint, pre, top=isinstance(target, gast.Name))
+        return copy_loc(pre, s) + [s]
+
+    def _unpack(self, s, target):
+        names = target.elts
+        value = s.value
+        out = []
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(names):
+            read = set().union(*(loaded_names(v) for v in value.elts)) if value.elts else set()
+            written = {subscript_base(t) if isinstance(t, gast.Subscript) else t.id for t in names}
+            if not (read & written):
+                for t, v in zip(names, value.elts):
+                    out += self._stmt(copy_loc(gast.Assign(targets=[t], value=v, type_comment=None), s))
+                return out
+            temps = []
+            for t, v in zip(names, value.elts):
+                tmp = self.names.fresh(_short(t) + "_new")
+                temps.append(tmp)
+                out += self._stmt(copy_loc(gast.Assign(targets=[name(tmp, True)], value=v, type_comment=None), s))
+            for t, tmp in zip(names, temps):
+                out += self._stmt(copy_loc(gast.Assign(targets=[t], value=name(tmp), type_comment=None), s))
+            return out
+        packed = self.names.fresh("_".join(_short(t) for t in names))
+        out += self._stmt(copy_loc(gast.Assign(targets=[name(packed, True)], value=value, type_comment=None), s))
+        for k, t in enumerate(names):
+            item = gast.Subscript(value=name(packed), slice=const(k), ctx=gast.Load())
+            out += self._stmt(copy_loc(gast.Assign(targets=[t], value=item, type_comment=None), s))
+        return out
+
+    def _ifexp_assign(self, s, target, ifexp):
+        body = self._stmt(copy_loc(gast.Assign(targets=[target], value=ifexp.body, type_comment=None), s))
+        orelse = self._stmt(copy_loc(gast.Assign(targets=[_copy(target)], value=ifexp.orelse, type_comment=None), s))
+        new = gast.If(test=ifexp.test, body=body, orelse=orelse)
+        return [copy_loc(new, s)]
+
+    def _for(self, s):
+        target, it = s.target, s.iter
+        pre = []
+        s.body = self._block(s.body) or [copy_loc(gast.Pass(), s)]
+        if _is_call_to(it, "range"):
+            if not isinstance(target, gast.Name):
+                raise self.error(target, "a range loop must bind a single name", construct="for")
+            if it.keywords or not 1 <= len(it.args) <= 3:
+                raise self.error(it, "range() takes 1 to 3 positional arguments here", construct="range")
+            return [s]
+        kind = it.func.id if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) else None
+        if kind in ("enumerate", "zip") and it.keywords:
+            raise self.error(it, f"{kind}() with keyword arguments is not supported", construct=kind)
+        if kind == "enumerate":
+            if len(it.args) != 1 or not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                raise self.error(it, "use `for i, x in enumerate(seq)`", construct="enumerate")
+            idx, item = target.elts
+            if not isinstance(idx, gast.Name):
+                raise self.error(idx, "the enumerate index must be a plain name", construct="enumerate")
+            seqs, items, index = [it.args[0]], [item], idx.id
+        elif kind == "zip":
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)) or not it.args:
+                raise self.error(it, "unpack one name per zipped sequence: `for a, b in zip(A, B)`",
+                                 construct="zip")
+            seqs, items, index = list(it.args), list(target.elts), None
+        elif kind == "reversed" and len(it.args) == 1 and _is_call_to(it.args[0], "range"):
+            raise self.error(it, "reversed(range(...)) is not supported", construct="reversed",
+                             hint="write range(stop - 1, start - 1, -1)")
+        else:
+            seqs, items, index = [it], [target], None
+        # Name each sequence once, before the loop, so the body indexes the object Python iterates.
+        body_writes = assigned_names(s.body) | assigned_names([copy_loc(gast.Assign(
+            targets=[t], value=const(0), type_comment=None), s) for t in items])
+        seq_names = []
+        for seq in seqs:
+            if isinstance(seq, gast.Name) and seq.id not in body_writes:
+                seq_names.append(seq.id)
+            else:
+                tmp = self.names.fresh(_short(seq) + "_seq")
+                pre += self._stmt(copy_loc(gast.Assign(targets=[name(tmp, True)], value=seq, type_comment=None), s))
+                seq_names.append(tmp)
+        if index is None:
+            index = self.names.fresh((_short(items[0]) if len(items) == 1 else "k") + "_idx"
+                                     if len(items) == 1 else "k")
+        if len(seq_names) == 1:
+            stop = quote_expr("len(S)", S=seq_names[0])
+        else:
+            stop = gast.Call(func=name("min"), args=[quote_expr("len(S)", S=n) for n in seq_names], keywords=[])
+        reads = []
+        for item, seq in zip(items, seq_names):
+            elem = quote_expr("S[I]", S=seq, I=index)
+            reads += self._stmt(copy_loc(gast.Assign(targets=[item], value=elem, type_comment=None), s))
+        loop = gast.For(target=name(index, True), iter=gast.Call(func=name("range"), args=[stop], keywords=[]),
+                        body=copy_loc(reads, s) + s.body, orelse=[], type_comment=None)
+        return copy_loc(pre, s) + [copy_loc(loop, s)]
+
+    # ---- expressions: hoist calls and products out so that rules see named values --------------------
+    def _rhs(self, expr, hint, pre, top):
+        return self._hoist(expr, hint, pre, top)
+
+    def _hoist(self, node, hint, pre, top):
+        if isinstance(node, (gast.Name, gast.Constant, gast.Compare, gast.BoolOp)):
+            return node
+        if isinstance(node, gast.IfExp):
+            tmp = self.names.fresh(hint + "_sel")
+            body = self._stmt(copy_loc(gast.Assign(targets=[name(tmp, True)], value=node.body, type_comment=None), node))
+            orelse = self._stmt(copy_loc(gast.Assign(targets=[name(tmp, True)], value=node.orelse, type_comment=None), node))
+            pre.append(copy_loc(gast.If(test=node.test, body=body, orelse=orelse), node))
+            return name(tmp)
+        if isinstance(node, gast.Subscript):
+            node.value = self._hoist(node.value, hint, pre, False)
+            return node  # indices are integers: nothing to hoist there
+        if isinstance(node, gast.Attribute):
+            node.value = self._hoist(node.value, hint, pre, False)
+            return node
+        if isinstance(node, gast.BinOp):
+            node.left = self._hoist(node.left, hint, pre, False)
+            node.right = self._hoist(node.right, hint, pre, False)
+            if isinstance(node.op, gast.MatMult) and not top:
+                return self._temp(node, f"{_short(node.left)}_at_{_short(node.right)}", pre)
+            return node
+        if isinstance(node, gast.UnaryOp):
+            node.operand = self._hoist(node.operand, hint, pre, False)
+            return node
+        if isinstance(node, (gast.Tuple, gast.List)):
+            node.elts = [self._hoist(e, hint, pre, False) for e in node.elts]
+            return node
+        if isinstance(node, gast.Dict):
+            node.values = [self._hoist(e, hint, pre, False) for e in node.values]
+            return node
+        if isinstance(node, gast.Call):
+            if self.resolver.is_constant_call(node):
+                return node
+            node.args = [self._hoist(a, hint, pre, False) for a in node.args]
+            for kw in node.keywords:
+                kw.value = self._hoist(kw.value, hint, pre, False)
+            if isinstance(node.func, gast.Attribute):
+                node.func.value = self._hoist(node.func.value, hint, pre, False)
+            if top:
+                return node
+            label = _short(node.func)
+            if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) \
+                    and not self.resolver.is_module(node.func.value.id):
+                parts = [node.func.value.id, label]          # x.sum() -> x_sum
+            else:
+                parts = [label] + [a.id for a in node.args if isinstance(a, gast.Name)][:2]   # np.sin(x) -> sin_x
+            label = "_".join(parts) if len("_".join(parts)) <= 24 else f"{hint}_{label}"
+            return self._temp(node, label, pre)
+        return node
+
+    def _temp(self, node, label, pre):
+        tmp = self.names.fresh(label)
+        pre.append(copy_loc(gast.Assign(targets=[name(tmp, True)], value=node, type_comment=None), node))
+        return name(tmp)
+
+    # ---- return / break / continue become flags and guards ----------------------------------------------
+    def _lower_returns(self, body):
+        returns = [n for s in body for n in gast.walk(s) if isinstance(n, gast.Return)]
+        jumps = [n for s in body for n in gast.walk(s) if isinstance(n, (gast.Break, gast.Continue))]
+        simple = (len(returns) == 1 and body and body[-1] is returns[0]) or not returns
+        if simple and not jumps:
+            return body
+        self.result = self.names.fresh("result") if not simple else None
+        self.returned = self.names.fresh("returned") if not simple else None
+        if simple:
+            new, _ = self._lower(body, None)
+            return new
+        new, _ = self._lower(body, None)
+        init = quote(f"{self.returned} = False")
+        final = quote(f"return {self.result}")
+        copy_loc(init, body[0])
+        copy_loc(final, body[-1])
+        return init + new + final
+
+    def _lower(self, stmts, loop):
+        out, may = [], set()
+        for k, s in enumerate(stmts):
+            new, s_may = self._lower_stmt(s, loop)
+            out.extend(new)
+            if s_may:
+                rest, rest_may = self._lower(stmts[k + 1:], loop)
+                if rest:
+                    flags = sorted(s_may)
+                    test = quote_expr(" or ".join(flags)) if len(flags) > 1 else name(flags[0])
+                    guard = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=test), body=rest, orelse=[])
+                    out.append(copy_loc(guard, stmts[k + 1]))
+                return out, s_may | rest_may
+        return out, may
+
+    def _lower_stmt(self, s, loop):
+        if isinstance(s, gast.Return):
+            if self.result is None:  # the single final return
+                return [s], set()
+            value = s.value if s.value is not None else const(None)
+            new = [gast.Assign(targets=[name(self.result, True)], value=value, type_comment=None)]
+            new += quote(f"{self.returned} = True")
+            return copy_loc(new, s), {self.returned}
+        if isinstance(s, (gast.Break, gast.Continue)):
+            key = "brk" if isinstance(s, gast.Break) else "cont"
+            if loop is None:
+                raise self.error(s, f"`{key}` outside a loop", construct=key)
+            if loop[key] is None:
+                loop[key] = self.names.fresh("broke" if key == "brk" else "skip")
+            return copy_loc(quote(f"{loop[key]} = True"), s), {loop[key]}
+        if isinstance(s, gast.If):
+            s.body, m1 = self._lower(s.body, loop)
+            s.orelse, m2 = self._lower(s.orelse, loop)
+            if not s.body:
+                s.body = [copy_loc(gast.Pass(), s)]
+            return [s], m1 | m2
+        if isinstance(s, (gast.For, gast.While)):
+            ctx = {"brk": None, "cont": None}
+            body, m = self._lower(s.body, ctx)
+            pre = []
+            if ctx["cont"]:
+                body = copy_loc(quote(f"{ctx['cont']} = False"), s) + body
+            exits = [f for f in (ctx["brk"], self.returned) if f and f in m]
+            if exits:
+                test = quote_expr(" or ".join(exits))
+                stop = gast.Break()
+                stop._rg_exit = True
+                body.append(copy_loc(gast.If(test=test, body=[stop], orelse=[]), s))
+            if ctx["brk"]:
+                pre = copy_loc(quote(f"{ctx['brk']} = False"), s)
+            s.body = body or [copy_loc(gast.Pass(), s)]
+            return pre + [s], ({self.returned} & m) if self.returned else set()
+        return [s], set()
+
+    # ---- record what the adjoint cannot recompute: branch tests and changing loop bounds --------------
+    def _record_tests(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.If):
+                s.body = self._record_tests(s.body)
+                s.orelse = self._record_tests(s.orelse)
+                if (loaded_names(s.test) & assigned_names(s.body + s.orelse)) or _has_call(s.test):
+                    flag = self.names.fresh("cond")
+                    out.append(copy_loc(gast.Assign(targets=[name(flag, True)], value=s.test, type_comment=None), s))
+                    s.test = name(flag)
+            elif isinstance(s, gast.For):
+                s.body = self._record_tests(s.body)
+                writes = assigned_names(s.body) | {s.target.id}
+                new_args = []
+                for k, a in enumerate(s.iter.args):
+                    if is_atom(a) and not (isinstance(a, gast.Name) and a.id in writes):
+                        new_args.append(a)
+                    elif not (loaded_names(a) & writes) and not _has_call(a, allow={"len", "min", "max", "int"}):
+                        new_args.append(a)
+                    else:
+                        tmp = self.names.fresh(("start", "stop", "step")[k if len(s.iter.args) > 1 else 1]
+                                               if len(s.iter.args) > 1 else "stop")
+                        out.append(copy_loc(gast.Assign(targets=[name(tmp, True)], value=a, type_comment=None), s))
+                        new_args.append(name(tmp))
+                s.iter.args = new_args
+            elif isinstance(s, gast.While):
+                s.body = self._record_tests(s.body)
+            out.append(s)
+        return out
+
+
+def _is_call_to(node, fname):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == fname
+
+
+def _has_call(node, allow=()):
+    return any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in allow)
+               for n in gast.walk(node))
+
+
+def _as_load(target):
+    import copy as _c
+    t = _c.deepcopy(target)
+    for n in gast.walk(t):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return t
+
+
+def _copy(node):
+    import copy as _c
+    return _c.deepcopy(node)

@@ -1,0 +1,90 @@
+"""Read a Python function's source and parse it with gast, remembering where it came from."""
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+
+import gast
+
+from ..errors import RetrogradError, UnsupportedSyntaxError
+
+
+@dataclass
+class FunctionSource:
+    """A parsed function plus what is needed to report errors in the user's coordinates."""
+
+    fn: object
+    node: gast.FunctionDef
+    filename: str
+    first_line: int          # file line of the parsed source's line 1
+    col_shift: int           # columns removed by dedent
+    lines: list              # the function's source lines (dedented)
+    namespace: dict = field(default_factory=dict)
+
+    @property
+    def name(self):
+        return self.node.name
+
+    def where(self, node):
+        """(filename, file line, column) of a node of this function's tree."""
+        lineno = getattr(node, "lineno", None) or 1
+        return self.filename, lineno + self.first_line - 1, (getattr(node, "col_offset", 0) or 0) + self.col_shift
+
+    def line_text(self, node):
+        lineno = getattr(node, "lineno", None)
+        if lineno is None or not (1 <= lineno <= len(self.lines)):
+            return ""
+        return self.lines[lineno - 1].strip()
+
+    def error(self, cls, node, message, construct=None, hint=None):
+        filename, line, col = self.where(node)
+        return cls(message, filename=filename, lineno=line, col=col, construct=construct, hint=hint)
+
+
+def namespace_of(fn):
+    """The names the function body can see: its module globals plus closure values (captured now)."""
+    ns = dict(fn.__globals__)
+    code = fn.__code__
+    if fn.__closure__:
+        for var, cell in zip(code.co_freevars, fn.__closure__):
+            try:
+                ns[var] = cell.cell_contents
+            except ValueError:  # empty cell: defined later in the enclosing scope
+                pass
+    return ns
+
+
+def read_function(fn):
+    """Parse `fn`'s source into a FunctionSource, or raise a RetrogradError saying why it can't."""
+    if not inspect.isfunction(fn):
+        raise RetrogradError(
+            f"retrograd differentiates Python functions defined with `def`; got {fn!r}",
+            hint="decorate a module-level `def` function")
+    try:
+        lines, first_line = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise RetrogradError(
+            f"cannot read the source of {fn.__qualname__}: {exc}",
+            hint="retrograd needs the function's source file; define it in a .py file, not in an interactive "
+                 "session or with exec()") from None
+    raw = "".join(lines)
+    dedented = textwrap.dedent(raw)
+    first_src_line = next((l for l in lines if l.strip()), "")
+    col_shift = len(first_src_line) - len(first_src_line.lstrip()) if dedented != raw else 0
+    filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    try:
+        module = gast.parse(dedented)
+    except SyntaxError as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot parse the source of {fn.__qualname__}: {exc.msg}", filename=filename,
+            lineno=(exc.lineno or 1) + first_line - 1, col=exc.offset) from None
+    funcs = [n for n in module.body if isinstance(n, gast.FunctionDef)]
+    if not funcs:
+        raise UnsupportedSyntaxError(
+            f"{fn.__qualname__} is not a plain `def` function (lambdas cannot be differentiated)",
+            filename=filename, lineno=first_line, col=0, construct="lambda",
+            hint="write the function with `def name(...):` at module level")
+    node = funcs[0]
+    node.decorator_list = []
+    src = FunctionSource(fn=fn, node=node, filename=filename, first_line=first_line, col_shift=col_shift,
+                         lines=dedented.splitlines(), namespace=namespace_of(fn))
+    return src

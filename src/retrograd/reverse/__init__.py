@@ -1,0 +1,2 @@
+"""The reverse-mode transform and its rule library."""
+from . import rules  # noqa: F401

@@ -1,0 +1,107 @@
+"""Products and `np.linalg`."""
+import numpy as np
+
+from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
+from .registry import adjoint, d
+
+
+def dot_grad_a(g, a, b):
+    """Cotangent of `a` in np.dot(a, b) (scalars multiply; otherwise like `@` for up to 2-D)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    return matmul_grad_a(g, a, b)
+
+
+def dot_grad_b(g, a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    return matmul_grad_b(g, a, b)
+
+
+def solve_grad_b(g, a):
+    """Cotangent of `b` in x = solve(a, b)."""
+    return np.linalg.solve(np.swapaxes(a, -1, -2), g)
+
+
+def solve_grad_a(g, a, x):
+    """Cotangent of `a` in x = solve(a, b)."""
+    gb = np.linalg.solve(np.swapaxes(a, -1, -2), g)
+    if np.ndim(x) == np.ndim(a) - 1:
+        return -gb[..., :, None] * x[..., None, :]
+    return -gb @ np.swapaxes(x, -1, -2)
+
+
+def inner_grad(g, a, b):
+    """Cotangent of `a` in np.inner(a, b), which contracts the last axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    na, nb = np.ndim(a) - 1, np.ndim(b) - 1
+    g = np.reshape(g, np.shape(a)[:-1] + np.shape(b)[:-1])
+    return np.tensordot(g, b, axes=(list(range(na, na + nb)), list(range(nb))))
+
+
+def inner_grad_b(g, a, b):
+    """Cotangent of `b` in np.inner(a, b)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    na, nb = np.ndim(a) - 1, np.ndim(b) - 1
+    g = np.reshape(g, np.shape(a)[:-1] + np.shape(b)[:-1])
+    return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
+
+
+def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
+    """Cotangent of np.linalg.norm for the 2-norm of vectors and the Frobenius norm of matrices."""
+    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) > 1 and axis is None):
+        raise NotImplementedError(f"retrograd: no derivative for np.linalg.norm with ord={ord!r}")
+    scale = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
+    return unreduce(scale, x, axis, keepdims) * x
+
+
+@adjoint(np.dot, methods=("dot",))
+def dot(y, a, b):
+    d[a] = dot_grad_a(d[y], a, b)
+    d[b] = dot_grad_b(d[y], a, b)
+
+
+@adjoint(np.vdot)
+def vdot(y, a, b):
+    d[a] = np.reshape(d[y] * np.ravel(b), np.shape(a))
+    d[b] = np.reshape(d[y] * np.ravel(a), np.shape(b))
+
+
+@adjoint(np.inner)
+def inner(y, a, b):
+    d[a] = inner_grad(d[y], a, b)
+    d[b] = inner_grad_b(d[y], a, b)
+
+
+@adjoint(np.outer)
+def outer(y, a, b):
+    d[a] = np.reshape(d[y] @ np.ravel(b), np.shape(a))
+    d[b] = np.reshape(np.ravel(a) @ d[y], np.shape(b))
+
+
+@adjoint(np.trace, methods=("trace",))
+def trace(y, a):
+    d[a] = d[y] * np.eye(np.shape(a)[0], np.shape(a)[1])
+
+
+@adjoint(np.linalg.det)
+def det(y, a):
+    d[a] = (d[y] * y)[..., None, None] * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@adjoint(np.linalg.inv)
+def inv(y, a):
+    d[a] = -np.swapaxes(y, -1, -2) @ d[y] @ np.swapaxes(y, -1, -2)
+
+
+@adjoint(np.linalg.solve)
+def solve(y, a, b):
+    d[a] = solve_grad_a(d[y], a, y)
+    d[b] = solve_grad_b(d[y], a)
+
+
+@adjoint(np.linalg.norm)
+def norm(y, x, ord=None, axis=None, keepdims=False):
+    d[x] = norm_grad(d[y], x, y, ord, axis, keepdims)

@@ -1,0 +1,116 @@
+"""Clean-ups of the adjoint body that make it read like hand-written code.
+
+`fold_zeros` removes the zero-initialisations the transform emits conservatively: `dx = 0.0` followed
+(with no read of `dx` in between) by `dx = dx + e` becomes `dx = e`, and a zero-initialisation that is
+overwritten or never read is dropped.  Loop bodies are folded too when the cotangent is zero both on
+entry to the loop and at the end of each iteration.
+"""
+import gast
+
+
+def _is_zero_init(s):
+    return (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Constant) and s.value.value == 0.0 and not isinstance(s.value.value, bool))
+
+
+def _accumulated(s):
+    """`d = d + e` -> (d, e) when e does not read d."""
+    if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.BinOp)
+            and isinstance(s.value.op, gast.Add) and isinstance(s.value.left, gast.Name)
+            and s.value.left.id == s.targets[0].id):
+        d = s.targets[0].id
+        if d not in _reads(s.value.right):
+            return d, s.value.right
+    return None
+
+
+def _reads(node):
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _zero_at_end(body):
+    """Names whose last write in `body` (top level) is a zero-init not read afterwards."""
+    out, seen = set(), set()
+    for s in reversed(body):
+        if _is_zero_init(s) and s.targets[0].id not in seen:
+            out.add(s.targets[0].id)
+        seen |= _reads(s) | {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+    return out
+
+
+def fold_zeros(stmts, top=False, zero=()):
+    pending = {n: None for n in zero}     # name -> index of its zero-init in `out` (None: no statement)
+    out = []
+    for s in stmts:
+        if _is_zero_init(s):
+            d = s.targets[0].id
+            if pending.get(d) is not None:
+                out[pending[d]] = None        # overwritten before any read: dead
+            pending[d] = len(out)
+            out.append(s)
+            continue
+        acc = _accumulated(s)
+        if acc and acc[0] in pending:
+            d, e = acc
+            if pending[d] is not None:
+                out[pending[d]] = None
+            del pending[d]
+            out.append(gast.Assign(targets=s.targets, value=e, type_comment=None))
+            continue
+        if isinstance(s, gast.For):
+            entry = {n for n in pending}
+            inner = entry & _zero_at_end(s.body)
+            s.body = fold_zeros(s.body, zero=inner)
+        elif isinstance(s, gast.If):
+            s.body = fold_zeros(s.body)
+            s.orelse = fold_zeros(s.orelse)
+        for d in _reads(s) & set(pending):
+            del pending[d]
+        out.append(s)
+    if top:
+        for d, k in pending.items():
+            if k is not None:
+                out[k] = None                 # never read
+    return [s for s in out if s is not None]
+
+
+def _is_comment(s):
+    return (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and isinstance(s.value.value, str)
+            and s.value.value.startswith("__rg_comment_"))
+
+
+def drop_orphan_comments(stmts, comments):
+    """Remove `# grad of` markers with no code under them, and repeats of the line just commented."""
+    out, last = [], None
+    for k, s in enumerate(stmts):
+        if _is_comment(s):
+            nxt = stmts[k + 1] if k + 1 < len(stmts) else None
+            text = comments[int(s.value.value[len("__rg_comment_"):-2])]
+            if nxt is None or _is_comment(nxt) or text == last:
+                continue
+            last = text
+        elif isinstance(s, (gast.For, gast.If, gast.While)):
+            s.body = drop_orphan_comments(s.body, comments)
+            s.orelse = drop_orphan_comments(s.orelse, comments)
+            last = None
+        out.append(s)
+    return out
+
+
+class Peephole(gast.NodeTransformer):
+    """Constant-fold what template splicing leaves behind: `2 - 1` -> 1, `x ** 1` -> x, `1.0 * x` -> x."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        l, r = node.left, node.right
+        lc = isinstance(l, gast.Constant) and isinstance(l.value, (int, float)) and not isinstance(l.value, bool)
+        rc = isinstance(r, gast.Constant) and isinstance(r.value, (int, float)) and not isinstance(r.value, bool)
+        if lc and rc and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult)):
+            v = {gast.Add: l.value + r.value, gast.Sub: l.value - r.value,
+                 gast.Mult: l.value * r.value}[type(node.op)]
+            return gast.Constant(value=v, kind=None)
+        if rc and r.value == 1 and isinstance(node.op, (gast.Pow, gast.Mult, gast.Div)):
+            return l
+        if lc and l.value == 1 and isinstance(node.op, gast.Mult):
+            return r
+        return node

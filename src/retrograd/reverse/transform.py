@@ -1,0 +1,575 @@
+"""The reverse-mode transform: one normalized function in, a primal and an adjoint function out.
+
+The primal is the user's code plus tape pushes; it returns `(result, saved)`.  The adjoint receives the
+result's cotangent and `saved`, walks the statements backwards, and at each one
+  1. takes the cotangent of what the statement defined,
+  2. restores the value the statement overwrote (popped from the tape) when an earlier statement's
+     adjoint needs it, so that every statement's adjoint sees the values it saw in the forward pass,
+  3. accumulates cotangents into its operands with the rules of `reverse.rules`.
+Branches are replayed by re-testing their condition (or a recorded one), loops by running the index
+range backwards (or a recorded trip count).  What to tape is decided by `analysis.tape`.
+"""
+import copy
+from dataclasses import dataclass, field
+
+import gast
+
+from .. import astutil as A
+from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
+from ..analysis.tape import plan_tape
+from ..errors import RetrogradError, UnsupportedSyntaxError
+from ..frontend.checks import check_function
+from ..frontend.normalize import Normalizer
+from ..frontend.resolve import Callees, local_names
+from ..frontend.source import read_function
+from .rules import registry
+from .rules.registry import ATTRIBUTES, RULES
+from .simplify import Peephole, drop_orphan_comments, fold_zeros
+
+import operator
+
+_BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+           gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.Mod: operator.mod}
+_UNOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
+
+
+@dataclass
+class Uses:
+    defs: set = field(default_factory=set)
+    partial_defs: set = field(default_factory=set)
+    op_uses: set = field(default_factory=set)
+    res_uses: set = field(default_factory=set)
+    exit_uses: set = field(default_factory=set)
+
+
+@dataclass
+class Block:
+    """The adjoint of one simple statement, before tape decisions."""
+    pre: list          # runs before the restore (reads the statement's result / cotangent)
+    post: list         # runs after the restore (reads the statement's operands)
+    target: str = None
+    result_refs: list = field(default_factory=list)
+
+
+class FunctionTransform:
+    def __init__(self, program, fn, active_params, primal_name, adjoint_name):
+        self.program = program
+        self.fn = fn
+        self.primal_name = primal_name
+        self.adjoint_name = adjoint_name
+        self.src = read_function(fn)
+        check_function(self.src)
+        self.callees = Callees(self.src, local_names(self.src.node))
+        self.norm = Normalizer(self.src, self.callees)
+        self.node = self.norm.run()
+        self.names = self.norm.names
+        self.params = [a.id for a in self.node.args.posonlyargs + self.node.args.args + self.node.args.kwonlyargs]
+        self.active_params = [p for p in self.params if p in active_params]
+        self.locals = set(self.params) | A.assigned_names(self.node.body)
+        self._finish_return()
+        self._add_trip_counters(self.node.body)
+        self.active = activity(self.node, self.active_params, self.callees, self.result)
+        self.ints = int_names(self.node)
+        self.dnames = {}
+        self.blocks = {}
+        self.info = {}
+        self.inplace = self._inplace_vars()
+        self.comments = program.comments
+
+    # ---- preparation ---------------------------------------------------------------------------------
+    def _finish_return(self):
+        body = self.node.body
+        if not body or not isinstance(body[-1], gast.Return) or body[-1].value is None:
+            raise self.src.error(UnsupportedSyntaxError, body[-1] if body else self.node,
+                                 f"`{self.node.name}` must end by returning a value", construct="return",
+                                 hint="return the value to differentiate, e.g. `return loss`")
+        ret = body[-1]
+        if not isinstance(ret.value, gast.Name):
+            tmp = self.names.fresh("result")
+            assign = A.copy_loc(gast.Assign(targets=[A.name(tmp, True)], value=ret.value, type_comment=None), ret)
+            ret.value = A.name(tmp)
+            body.insert(len(body) - 1, assign)
+            self.locals.add(tmp)
+        self.result = ret.value.id
+
+    def _add_trip_counters(self, stmts):
+        """Loops that may stop early (while, break, return) count their trips for the adjoint."""
+        out = []
+        for s in stmts:
+            if isinstance(s, (gast.If,)):
+                s.body = self._add_trip_counters(s.body)
+                s.orelse = self._add_trip_counters(s.orelse)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = self._add_trip_counters(s.body)
+                early = isinstance(s, gast.While) or any(getattr(n, "_rg_exit", False) for n in gast.walk(s))
+                if early:
+                    trips = self.names.fresh("trips")
+                    s._rg_trips = trips
+                    out += A.copy_loc(A.quote(f"{trips} = 0"), s)
+                    s.body = A.copy_loc(A.quote(f"{trips} = {trips} + 1"), s) + s.body
+                    self.locals.add(trips)
+            out.append(s)
+        return out
+
+    def _inplace_vars(self):
+        """Variables whose adjoint is updated in place (subscripted, containers, passed whole to calls):
+        their adjoints are always freshly allocated, never aliased."""
+        out = set()
+        for s in walk_stmts(self.node.body):
+            for n in gast.walk(s):
+                if isinstance(n, gast.Subscript):
+                    base = A.subscript_base(n)
+                    if base:
+                        out.add(base)
+                if isinstance(n, gast.Call):
+                    c = self.callees.classify(n)
+                    if c.kind in ("user", "custom"):
+                        out |= {a.id for a in c.args(n) if isinstance(a, gast.Name)}
+            if isinstance(s, gast.Assign) and isinstance(s.value, (gast.Tuple, gast.List, gast.Dict)):
+                out.add(A.subscript_base(s.targets[0]) if isinstance(s.targets[0], gast.Subscript)
+                        else s.targets[0].id)
+        return out & self.active
+
+    # ---- names ---------------------------------------------------------------------------------------
+    def dvar(self, name):
+        if name not in self.dnames:
+            self.dnames[name] = self.names.fresh("d" + name if not name.startswith("_") else "d" + name)
+        return self.dnames[name]
+
+    def is_active(self, node):
+        return bool(diff_names(node, self.callees) & self.active)
+
+    # ---- per-statement adjoints ----------------------------------------------------------------------
+    def analyse(self, stmts):
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                self._assign(s)
+            elif isinstance(s, gast.If):
+                if _is_exit(s):
+                    continue
+                self.analyse(s.body)
+                self.analyse(s.orelse)
+                self.info[id(s)] = Uses(exit_uses=A.loaded_names(s.test) & self.locals)
+            elif isinstance(s, gast.For):
+                self.analyse(s.body)
+                uses = A.loaded_names(s.iter) & self.locals
+                if getattr(s, "_rg_trips", None):
+                    uses.add(s._rg_trips)
+                self.info[id(s)] = Uses(exit_uses=uses)
+            elif isinstance(s, gast.While):
+                self.analyse(s.body)
+                self.info[id(s)] = Uses(exit_uses={s._rg_trips})
+
+    def _assign(self, s):
+        target = s.targets[0]
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+            raise self.src.error(UnsupportedSyntaxError, target, "writing through a chained subscript "
+                                 "(`A[i][j] = v`) is not supported", construct="subscript assignment",
+                                 hint="write `A[i, j] = v`")
+        tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
+        if tname is None:
+            raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target",
+                                 construct="assignment")
+        self._cur_target, self._cot_count = tname, 0
+        uses = Uses()
+        (uses.defs if isinstance(target, gast.Name) else uses.partial_defs).add(tname)
+        self.info[id(s)] = uses
+        value = s.value
+        pre, post, refs = [], [], []
+        callee = self.callees.classify(value) if isinstance(value, gast.Call) else None
+        if callee is not None and callee.kind == "user" and self.is_active(value):
+            self._user_call(s, tname, value, callee, pre, post, uses)
+        elif tname in self.active:
+            d = self.dvar(tname)
+            if isinstance(target, gast.Name):
+                reads_self = tname in A.loaded_names(value)
+                if reads_self:
+                    g = self.names.fresh(d + "_out")
+                    pre += A.quote(f"{g} = {d}")
+                    post += self._reset(tname)
+                else:
+                    g = d
+                result = A.name(tname)
+                result._rg_result = True
+                self.adj_expr(value, A.name(g), post, result=result, refs=refs)
+                if not reads_self:
+                    post += self._reset(tname)
+            else:
+                g = self.names.fresh(f"{d}_{_index_label(target.slice)}")
+                pre += A.quote(f"{g} = snapshot(D[I])", D=d, I=target.slice)
+                pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
+                self.adj_expr(value, A.name(g), post)
+        # what the adjoint reads
+        uses.res_uses |= {n for st in pre for n in A.loaded_names(st)} & self.locals
+        uses.res_uses |= {r.id for r in refs}
+        ref_ids = {id(r) for r in refs}
+        for st in post:
+            for n in gast.walk(st):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in ref_ids \
+                        and not getattr(n, "_rg_result", False) and n.id in self.locals:
+                    uses.op_uses.add(n.id)
+        for n in A.loaded_names(target.slice) if isinstance(target, gast.Subscript) else ():
+            if n in self.locals:
+                uses.res_uses.add(n)   # the index, to restore the element
+        self.blocks[id(s)] = Block(pre=pre, post=post, target=tname, result_refs=refs)
+
+    def _reset(self, name):
+        d = self.dvar(name)
+        if name in self.inplace:
+            return A.quote(f"{d} = zeros_like({name})")
+        return A.quote(f"{d} = 0.0")
+
+    def _user_call(self, s, tname, call, callee, pre, post, uses):
+        """`y = helper(args)`: call the helper's primal, keep its saved state, call its adjoint."""
+        import inspect
+        try:
+            bound = inspect.signature(callee.fn).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+        except TypeError as exc:
+            raise self.src.error(UnsupportedSyntaxError, call, f"cannot match the call to {callee.label}: {exc}",
+                                 construct=callee.label) from None
+        active_args = [(p, e) for p, e in bound.arguments.items() if self.is_active(e)]
+        primal, adjoint, _ = self.program.variant(callee.fn, {p for p, _ in active_args})
+        state = self.names.fresh(f"{_label_name(callee.label)}_saved")
+        s._rg_call = (primal, state)
+        uses.defs.add(state)
+        uses.res_uses.add(state)
+        if tname not in self.active:
+            return
+        d = self.dvar(tname)
+        grads = [self.names.fresh(f"d{e.id}_{_label_name(callee.label)}" if isinstance(e, gast.Name)
+                                  else f"d_{_label_name(callee.label)}") for _, e in active_args]
+        targets = ", ".join(grads) + ("," if len(grads) == 1 else "")
+        post += A.quote(f"{targets} = {adjoint}({d}, {state})")
+        for (p, e), g in zip(active_args, grads):
+            self.adj_expr(e, A.name(g), post)
+        post += self._reset(tname) if tname not in {x.id for _, x in active_args if isinstance(x, gast.Name)} \
+            else []
+
+    # ---- expressions ---------------------------------------------------------------------------------
+    def adj_expr(self, node, g, out, result=None, refs=None):
+        """Emit into `out` the accumulation of cotangent `g` into the active names of `node`."""
+        if not self.is_active(node):
+            return
+        if isinstance(node, gast.Name):
+            self.accumulate(node.id, g, out)
+        elif isinstance(node, gast.Subscript):
+            base = node.value
+            if isinstance(base, gast.Name):
+                d = self.dvar(base.id)
+                if is_basic_index(node.slice, self.ints):
+                    out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
+                else:
+                    out += A.quote("add_at(D, I, G)", D=d, I=node.slice, G=g)
+            else:
+                tmp = self.names.fresh("d_part")
+                out += A.quote("T = zeros_like(B)", T=tmp, B=base)
+                out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
+                self.adj_expr(base, A.name(tmp), out)
+        elif isinstance(node, (gast.Tuple, gast.List)):
+            g = self._bind(g, out, "d_items")
+            for k, e in enumerate(node.elts):
+                self.adj_expr(e, A.quote_expr(f"G[{k}]", G=g), out)
+        elif isinstance(node, gast.Dict):
+            g = self._bind(g, out, "d_items")
+            for key, v in zip(node.keys, node.values):
+                self.adj_expr(v, A.quote_expr("G[K]", G=g, K=key), out)
+        elif isinstance(node, gast.BinOp):
+            rule = RULES.get(id(_BINOPS.get(type(node.op))))
+            if rule is None:
+                raise self.src.error(UnsupportedSyntaxError, node, f"the operator {type(node.op).__name__} "
+                                     "has no derivative", construct=type(node.op).__name__)
+            self.apply_rule(rule, {rule.params[0]: node.left, rule.params[1]: node.right}, node, g, out,
+                            result, refs)
+        elif isinstance(node, gast.UnaryOp):
+            rule = RULES[id(_UNOPS[type(node.op)])]
+            self.apply_rule(rule, {rule.params[0]: node.operand}, node, g, out, result, refs)
+        elif isinstance(node, gast.Attribute):
+            rule = ATTRIBUTES.get(node.attr)
+            if rule is None:
+                raise self.src.error(UnsupportedSyntaxError, node, f"the attribute .{node.attr} has no derivative",
+                                     construct="." + node.attr, hint="use a NumPy function with a rule instead")
+            self.apply_rule(rule, {rule.params[0]: node.value}, node, g, out, result, refs)
+        elif isinstance(node, gast.Call):
+            callee = self.callees.classify(node)
+            if callee.kind == "rule":
+                self.apply_rule(callee.rule, self.callees.bind(node, callee), node, g, out, result, refs)
+            elif callee.kind == "custom":
+                self._custom(node, callee, g, out, result, refs)
+            elif callee.kind == "missing":
+                raise self.callees.missing_error(node, callee)
+            else:
+                raise self.src.error(RetrogradError, node, f"internal: unexpected nested call to {callee.label}")
+        else:
+            raise self.src.error(UnsupportedSyntaxError, node, f"cannot differentiate a {type(node).__name__} "
+                                 "expression", construct=type(node).__name__)
+
+    def accumulate(self, name, g, out):
+        if name not in self.active:
+            return
+        d = self.dvar(name)
+        if name in self.inplace:
+            out += A.quote("D = add_into(D, G)", D=d, G=g)
+        else:
+            out += A.quote("D = D + G", D=d, G=g)
+
+    def _cot_label(self):
+        """Cotangent temporaries are named after the statement's target: dz_1, dz_2, ..."""
+        self._cot_count = getattr(self, "_cot_count", 0) + 1
+        return f"{self.dvar(self._cur_target)}_{self._cot_count}" if self._cur_target else "d_tmp"
+
+    def _bind(self, g, out, label):
+        if A.is_atom(g):
+            return g
+        tmp = self.names.fresh(label)
+        out += A.quote("T = G", T=tmp, G=g)
+        return A.name(tmp)
+
+    def apply_rule(self, rule, bound, node, g, out, result, refs):
+        contribs = [(p, bound[p]) for p in rule.grads if p in bound and self.is_active(bound[p])]
+        if not contribs:
+            return
+        n_cot = sum(_count_cot(rule.grads[p]) for p, _ in contribs)
+        if n_cot > 1 and not A.is_atom(g):
+            g = self._bind(g, out, self._cot_label())
+        needs_result = any(rule.result in rule.needs(p) for p, _ in contribs)
+        res = None
+        if needs_result:
+            res = result if result is not None else node
+        for p, arg in contribs:
+            subs = {name: copy.deepcopy(e) for name, e in bound.items()}
+            if res is not None:
+                subs[rule.result] = res
+            expr = _Substitute(subs, g, refs).visit(copy.deepcopy(rule.grads[p]))
+            self.adj_expr(arg, expr, out)
+
+    def _custom(self, call, callee, g, out, result, refs):
+        adj = self.program.custom(callee)
+        args = callee.args(call)
+        active = [k for k, a in enumerate(args) if self.is_active(a)]
+        grads = [self.names.fresh(f"d{a.id}_{adj}" if isinstance(a, gast.Name) else "d_arg") if k in active
+                 else "_" for k, a in enumerate(args)]
+        res = result if result is not None else call
+        if result is not None and refs is not None:
+            res = copy.deepcopy(result)
+            refs.append(res)
+        stmt = A.quote(f"{', '.join(grads)}{',' if len(grads) == 1 else ''} = {adj}(G, R)", G=g, R=res)[0]
+        stmt.value.args += [copy.deepcopy(a) for a in args]
+        out.append(stmt)
+        for k in active:
+            self.adj_expr(args[k], A.name(grads[k]), out)
+
+    # ---- assembling the two functions ----------------------------------------------------------------
+    def build(self):
+        self.analyse(self.node.body)
+        self.plan = plan_tape(self.node, self.info, self.params)
+        # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
+        self.tapes = {}
+        primal_body = self._primal(self.node.body[:-1])
+        adjoint_body = self._adjoint(self.node.body[:-1])
+        saved = sorted(self.plan.saved | set(self.tapes.values()) | self._init_reads())
+        return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
+
+    def _init_reads(self):
+        return {v for v in self.active if v in self.inplace and v != self.result}
+
+    def _tape(self, name):
+        if name not in self.tapes:
+            self.tapes[name] = self.names.fresh(f"{name}_tape")
+        return self.tapes[name]
+
+    def _primal(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                target = s.targets[0]
+                tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
+                for (sid, n) in ((id(s), tname),):
+                    if (sid, n) in self.plan.taped:
+                        if isinstance(target, gast.Name):
+                            out += A.copy_loc(A.quote(f"{self._tape(n)}.append({n})"), s)
+                        else:
+                            out += A.copy_loc(A.quote("T.append(snapshot(X))", T=self._tape(n),
+                                                      X=_as_load(target)), s)
+                call = getattr(s, "_rg_call", None)
+                if call:
+                    state = call[1]
+                    if (id(s), state) in self.plan.taped:
+                        out += A.copy_loc(A.quote(f"{self._tape(state)}.append({state})"), s)
+                    new = copy.deepcopy(s)
+                    new.value.func = A.name(call[0])
+                    new.targets = [gast.Tuple(elts=[new.targets[0], A.name(state, True)], ctx=gast.Store())]
+                    out.append(new)
+                else:
+                    out.append(s)
+            elif isinstance(s, gast.If):
+                s2 = copy.copy(s)
+                s2.body = self._primal(s.body)
+                s2.orelse = self._primal(s.orelse)
+                out.append(s2)
+            elif isinstance(s, (gast.For, gast.While)):
+                if id(s) in self.plan.loop_targets:
+                    out += A.quote(f"{self._tape(s.target.id)}.append({s.target.id})")
+                s2 = copy.copy(s)
+                s2.body = self._primal(s.body)
+                out.append(s2)
+            else:
+                out.append(s)
+        return out
+
+    def _adjoint(self, stmts):
+        out = []
+        for s in reversed(stmts):
+            if isinstance(s, gast.Assign):
+                out += self._adjoint_assign(s)
+            elif isinstance(s, gast.If) and not _is_exit(s):
+                body, orelse = self._adjoint(s.body), self._adjoint(s.orelse)
+                if body or orelse:
+                    out.append(gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()], orelse=orelse))
+            elif isinstance(s, gast.For):
+                body = self._adjoint(s.body)
+                if body:
+                    out.append(gast.For(target=A.name(s.target.id, True), iter=self._reversed_range(s), body=body,
+                                        orelse=[], type_comment=None))
+                if id(s) in self.plan.loop_targets:
+                    out += A.quote(f"{s.target.id} = {self._tape(s.target.id)}.pop()")
+            elif isinstance(s, gast.While):
+                body = self._adjoint(s.body)
+                if body:
+                    out.append(gast.For(target=A.name("_", True), iter=A.quote_expr(f"range({s._rg_trips})"),
+                                        body=body, orelse=[], type_comment=None))
+        return out
+
+    def _reversed_range(self, loop):
+        args = [copy.deepcopy(a) for a in loop.iter.args]
+        trips = getattr(loop, "_rg_trips", None)
+        if trips:
+            start = args[0] if len(args) > 1 else A.const(0)
+            step = args[2] if len(args) > 2 else A.const(1)
+            if len(args) == 1:
+                args = [A.name(trips)]
+            else:
+                stop = A.quote_expr("S + N * K", S=start, N=trips, K=step)
+                args = [start, stop] + ([step] if len(args) > 2 else [])
+        return A.quote_expr("reversed(R)", R=gast.Call(func=A.name("range"), args=args, keywords=[]))
+
+    def _adjoint_assign(self, s):
+        block = self.blocks.get(id(s))
+        target = s.targets[0]
+        tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
+        restore = []
+        taped = (id(s), tname) in self.plan.taped
+        if taped:
+            if isinstance(target, gast.Name):
+                restore = A.quote(f"{tname} = {self._tape(tname)}.pop()")
+            else:
+                restore = A.quote("X = T.pop()", X=copy.deepcopy(target), T=self._tape(tname))
+        call = getattr(s, "_rg_call", None)
+        if call and (id(s), call[1]) in self.plan.taped:
+            restore += A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
+        if block is None:
+            return restore
+        pre = list(block.pre)
+        if taped and block.result_refs:
+            cap = self.names.fresh(f"{tname}_out")
+            pre += A.quote(f"{cap} = {tname}")
+            for r in block.result_refs:
+                r.id = cap
+        body = pre + restore + block.post
+        if not body:
+            return []
+        if block.pre or block.post:
+            return self._comment(s) + body
+        return body
+
+    def _comment(self, s):
+        text = self.src.line_text(s)
+        fname, line, _ = self.src.where(s)
+        import os
+        key = len(self.comments)
+        self.comments.append(f"grad of: {text}  ({os.path.basename(fname)}:{line})")
+        return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
+
+    def _primal_def(self, body, saved):
+        prologue = []
+        written = {A.subscript_base(s.targets[0]) for s in walk_stmts(self.node.body)
+                   if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+        for p in self.params:
+            if p in written:
+                prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
+        for n in sorted(self.plan.maybe_unbound - set(self.params)):
+            prologue += A.quote(f"{n} = None")
+        for t in sorted(self.tapes.values()):
+            prologue += A.quote(f"{t} = []")
+        ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
+        fn = copy.copy(self.node)
+        fn.name = self.primal_name
+        fn.body = prologue + body + A.quote(ret)
+        fn.decorator_list = []
+        fn.returns = None
+        return fn
+
+    def _adjoint_def(self, body, saved):
+        seed = self.dvar(self.result) if self.result in self.active else self.names.fresh("d" + self.result)
+        prologue = A.quote(f"({', '.join(saved)}{',' if len(saved) == 1 else ''}) = saved") if saved else []
+        for v in sorted(self.active - {self.result}):
+            prologue += self._reset(v)
+        if self.result in self.inplace:
+            prologue += A.quote(f"{seed} = add_into(zeros_like({self.result}), {seed})")
+        grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
+        epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
+        body = fold_zeros(prologue + [Peephole().visit(s) for s in body], top=True)
+        body = drop_orphan_comments(body, self.comments) + epilogue
+        args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
+                              kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+        return gast.FunctionDef(name=self.adjoint_name, args=args, body=body, decorator_list=[], returns=None,
+                                type_comment=None, **({"type_params": []} if "type_params" in
+                                                      gast.FunctionDef._fields else {}))
+
+
+class _Substitute(gast.NodeTransformer):
+    """Splice a rule template: d[result] -> cotangent, parameter names -> argument expressions."""
+
+    def __init__(self, subs, cot, refs):
+        self.subs, self.cot, self.refs = subs, cot, refs
+
+    def visit_Subscript(self, node):
+        if isinstance(node.value, gast.Name) and node.value.id == "d":
+            return copy.deepcopy(self.cot)
+        return self.generic_visit(node)
+
+    def visit_Name(self, node):
+        if node.id in self.subs:
+            rep = copy.deepcopy(self.subs[node.id])
+            if getattr(self.subs[node.id], "_rg_result", False):
+                rep._rg_result = True
+                if self.refs is not None:
+                    self.refs.append(rep)
+            return rep
+        return node
+
+
+def _count_cot(expr):
+    return sum(1 for n in gast.walk(expr) if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)
+               and n.value.id == "d")
+
+
+def _index_label(node):
+    parts = [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+    consts = [str(n.value) for n in gast.walk(node) if isinstance(n, gast.Constant) and isinstance(n.value, int)]
+    return "_".join(parts + consts)[:16] or "part"
+
+
+def _label_name(label):
+    return label.rsplit(".", 1)[-1] or "call"
+
+
+def _is_exit(s):
+    return isinstance(s, gast.If) and len(s.body) == 1 and getattr(s.body[0], "_rg_exit", False)
+
+
+def _as_load(target):
+    t = copy.deepcopy(target)
+    for n in gast.walk(t):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return t

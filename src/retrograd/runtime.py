@@ -1,0 +1,143 @@
+"""Helpers the generated code calls: the seam a backend replaces.
+
+Generated code refers to these by their bare names (`unbroadcast(g, x)`, `zeros_like(x)`), so a backend
+provides a module with the same names.  Keep each one small: it is what a reader of `f.source` looks up.
+"""
+import numpy as np
+
+__all__ = ["unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
+           "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math"]
+
+import math  # noqa: E402  (generated code and rule bodies use `math.` and `np.`)
+
+
+def unbroadcast(g, x):
+    """Sum the cotangent `g` of a broadcast result down to the shape of operand `x`."""
+    shape = np.shape(x)
+    gshape = np.shape(g)
+    if gshape == shape:
+        return g
+    if not shape:
+        return np.sum(g)
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
+    out = np.sum(g, axis=axes, keepdims=True) if axes else g
+    return np.reshape(out, shape) if lead or axes else out
+
+
+def zeros_like(x):
+    """A zero cotangent with the structure of `x` (floats stay floats; containers become mutable)."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64)
+    if isinstance(x, (tuple, list)):
+        return [zeros_like(e) for e in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, np.generic):
+        return x.dtype.type(0) if np.issubdtype(x.dtype, np.inexact) else 0.0
+    return 0.0
+
+
+def snapshot(x):
+    """An independent copy of a value saved on the tape (arrays and containers are copied)."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, list):
+        return list(x)
+    if isinstance(x, dict):
+        return dict(x)
+    return x
+
+
+def add_into(acc, g):
+    """`acc + g` for a cotangent updated in place: arrays add in place, containers element by element."""
+    if isinstance(acc, np.ndarray) and acc.ndim:
+        acc += g
+        return acc
+    if isinstance(acc, list):
+        for k, e in enumerate(g):
+            acc[k] = add_into(acc[k], e)
+        return acc
+    if isinstance(acc, dict):
+        for k, e in g.items():
+            acc[k] = add_into(acc[k], e)
+        return acc
+    return acc + g
+
+
+def add_at(a, idx, g):
+    """`a[idx] += g` that also accumulates repeated indices (fancy indexing); returns `a`."""
+    if isinstance(a, np.ndarray):
+        np.add.at(a, idx, g)
+    else:
+        a[idx] = a[idx] + g
+    return a
+
+
+def reduce_shape(x, axis):
+    """Shape of `x` reduced over `axis` with keepdims."""
+    shape = list(np.shape(x))
+    if axis is None:
+        return (1,) * len(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    for a in axes:
+        shape[a] = 1
+    return tuple(shape)
+
+
+def unreduce(g, x, axis=None, keepdims=False):
+    """Broadcast the cotangent of a reduction over `axis` back to the shape of `x`."""
+    if not keepdims:
+        g = np.reshape(g, reduce_shape(x, axis))
+    return np.broadcast_to(g, np.shape(x))
+
+
+def matmul_grad_a(g, a, b):
+    """Cotangent of `a` in `a @ b` (1-D, 2-D and batched operands)."""
+    if np.ndim(b) == 1:
+        ga = g * b if np.ndim(a) == 1 else np.asarray(g)[..., None] * b
+    elif np.ndim(a) == 1:
+        ga = np.matmul(b, np.asarray(g)[..., None])[..., 0]
+    else:
+        ga = g @ np.swapaxes(b, -1, -2)
+    return unbroadcast(ga, a)
+
+
+def matmul_grad_b(g, a, b):
+    """Cotangent of `b` in `a @ b`."""
+    if np.ndim(a) == 1:
+        gb = g * a if np.ndim(b) == 1 else a[:, None] * np.asarray(g)[..., None, :]
+    elif np.ndim(b) == 1:
+        gb = np.matmul(np.swapaxes(a, -1, -2), np.asarray(g)[..., None])[..., 0]
+    else:
+        gb = np.swapaxes(a, -1, -2) @ g
+    return unbroadcast(gb, b)
+
+
+def select_grad(g, x, result, axis=None, keepdims=False):
+    """Cotangent of max/min: `g` flows to the selected entries (split evenly between ties)."""
+    g = np.reshape(g, reduce_shape(x, axis)) if not keepdims else g
+    r = np.reshape(result, reduce_shape(x, axis)) if not keepdims else result
+    mask = (x == r)
+    return g * mask / np.sum(mask, axis=axis, keepdims=True)
+
+
+def like(grad, x):
+    """Give a finished gradient the type and structure of the argument it belongs to."""
+    if isinstance(x, tuple):
+        return tuple(like(g, e) for g, e in zip(grad, x))
+    if isinstance(x, list):
+        return [like(g, e) for g, e in zip(grad, x)]
+    if isinstance(x, dict):
+        return {k: like(grad[k], v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64
+        out = np.asarray(grad, dtype=dtype)
+        if out.shape != x.shape:
+            out = np.broadcast_to(out, x.shape).copy() if out.size == 1 or out.ndim < x.ndim else out
+        return out
+    if isinstance(x, np.generic):
+        return x.dtype.type(grad) if np.issubdtype(x.dtype, np.inexact) else float(grad)
+    if isinstance(x, (float, int, bool)):
+        return float(np.asarray(grad).reshape(()) if np.ndim(grad) == 0 else grad)
+    return grad
