@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 
+from .analysis.kinds import kind_of_value
 from .errors import RetrogradError, UsageError
 from .frontend.checks import check_function
 from .frontend.resolve import CUSTOM
@@ -30,7 +31,8 @@ class Differentiable:
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
         self.wrt = _resolve_wrt(wrt, self.params, fn)
-        self._compiled = None
+        self._compiled = {}      # argument kinds -> (primal, adjoint, source)
+        self._last = None
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -39,14 +41,16 @@ class Differentiable:
         return f"<retrograd.differentiate {self.fn.__qualname__} wrt={self.wrt}>"
 
     # ---- compilation ---------------------------------------------------------------------------------
-    def _compile(self):
-        if self._compiled is None:
+    def _compile(self, kinds=None):
+        """Generate and load the code specialised for `kinds` ({param: scalar/array/other})."""
+        key = tuple(sorted((kinds or {}).items()))
+        if key not in self._compiled:
             from .backends import python as backend
             from .reverse.program import Program, title_of
             program = Program()
             title = title_of(self.fn)
             try:
-                primal, adjoint, _ = program.variant(self.fn, set(self.wrt))
+                primal, adjoint, _ = program.variant(self.fn, set(self.wrt), dict(kinds or {}))
                 source = program.source(title)
             except RetrogradError:
                 raise
@@ -57,13 +61,22 @@ class Differentiable:
                                      f"{type(exc).__name__}: {exc}",
                                      hint="please report this with the function's source") from exc
             ns = backend.load(program, source, title)
-            self._compiled = (ns[primal], ns[adjoint], source)
-        return self._compiled
+            self._compiled[key] = (ns[primal], ns[adjoint], source)
+        self._last = key
+        return self._compiled[key]
 
     @property
     def source(self):
-        """The generated primal and adjoint code: exactly the code that runs."""
-        return self._compile()[2]
+        """The generated primal and adjoint code: exactly the code that ran last (specialised for the
+        kinds of its arguments), or the generic code before any call."""
+        if self._last is None:
+            return self._compile()[2]
+        return self._compiled[self._last][2]
+
+    def source_for(self, *args, **kwargs):
+        """The code that runs for these arguments."""
+        bound = self._bind(args, kwargs)
+        return self._compile(_kinds(bound))[2]
 
     # ---- differentiation -----------------------------------------------------------------------------
     def _bind(self, args, kwargs):
@@ -83,8 +96,8 @@ class Differentiable:
 
     def vjp(self, *args, **kwargs):
         """(output, pullback): pullback(cotangent) returns one gradient per `wrt` argument, as a tuple."""
-        primal, adjoint, _ = self._compile()
         bound = self._bind(args, kwargs)
+        primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
 
         def pullback(cotangent):
@@ -94,8 +107,8 @@ class Differentiable:
         return out, pullback
 
     def value_and_grad(self, *args, **kwargs):
-        primal, adjoint, _ = self._compile()
         bound = self._bind(args, kwargs)
+        primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
         if np.ndim(out) != 0 or isinstance(out, (tuple, list, dict)):
             raise UsageError(f"{self.fn.__name__} returned a value of shape {np.shape(out)}; grad needs a "
@@ -107,6 +120,10 @@ class Differentiable:
 
     def grad(self, *args, **kwargs):
         return self.value_and_grad(*args, **kwargs)[1]
+
+
+def _kinds(bound):
+    return {k: kind_of_value(v) for k, v in bound.arguments.items()}
 
 
 def _owned(x):

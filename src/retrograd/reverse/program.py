@@ -26,10 +26,12 @@ class Program:
         self.namespace = {}
         self.roots = []
 
-    def variant(self, fn, active):
-        """(primal name, adjoint name, transform) of `fn` with parameters `active` differentiated."""
+    def variant(self, fn, active, kinds=None):
+        """(primal name, adjoint name, transform) of `fn` with parameters `active` differentiated, for
+        arguments of the given kinds (scalar / array / other, None where unknown)."""
         from .transform import FunctionTransform
-        key = (id(fn), frozenset(active))
+        kinds = kinds or {}
+        key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)))
         if key in self.variants:
             return self.variants[key]
         base = fn.__name__
@@ -42,7 +44,7 @@ class Program:
             primal, adjoint, k = f"primal_{base}{suffix}_{k}", f"adjoint_{base}{suffix}_{k}", k + 1
         self.variants[key] = (primal, adjoint, None)
         self.roots.append(key)
-        tf = FunctionTransform(self, fn, active, primal, adjoint)
+        tf = FunctionTransform(self, fn, active, primal, adjoint, kinds)
         primal_def, adjoint_def = tf.build()
         self._merge_namespace(tf.src)
         self.functions += [primal_def, adjoint_def]

@@ -93,6 +93,9 @@ def drop_orphan_comments(stmts, comments):
             s.body = drop_orphan_comments(s.body, comments)
             s.orelse = drop_orphan_comments(s.orelse, comments)
             last = None
+            if not s.body and (not s.orelse or not isinstance(s, gast.If)):
+                continue
+            s.body = s.body or [gast.Pass()]
         out.append(s)
     return out
 
@@ -114,3 +117,72 @@ class Peephole(gast.NodeTransformer):
         if lc and l.value == 1 and isinstance(node.op, gast.Mult):
             return r
         return node
+
+
+_EFFECTFUL = {"add_into", "add_at", "pop", "append"}
+
+
+def _pure(expr):
+    for n in gast.walk(expr):
+        if isinstance(n, gast.Call):
+            f = n.func
+            fname = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+            if fname in _EFFECTFUL or fname is None:
+                return False
+            if not fname[0].isalpha() or fname.startswith("adjoint_"):
+                return False
+    return True
+
+
+def _writes(s):
+    return {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def drop_dead_stores(stmts, live):
+    """Remove `name = pure expression` whose name is never read afterwards (backward liveness)."""
+    out = []
+    for s in reversed(stmts):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            name = s.targets[0].id
+            if name not in live and _pure(s.value):
+                continue
+            live = (live - {name}) | _reads(s.value)
+        elif isinstance(s, gast.For):
+            head = set(live)
+            while True:   # a loop body's live-in flows back to its end
+                body_live = _live_in(s.body, head | live)
+                new = head | body_live
+                if new == head:
+                    break
+                head = new
+            s.body = drop_dead_stores(s.body, head | live)
+            if not s.body:
+                continue
+            live = head | live | _reads(s.iter)
+        elif isinstance(s, gast.If):
+            s.body = drop_dead_stores(s.body, set(live))
+            s.orelse = drop_dead_stores(s.orelse, set(live))
+            if not s.body and not s.orelse:
+                continue
+            s.body = s.body or [gast.Pass()]
+            live = _live_in(s.body, set(live)) | _live_in(s.orelse, set(live)) | _reads(s.test)
+        else:
+            live = live | _reads(s)
+        out.append(s)
+    return out[::-1]
+
+
+def _live_in(stmts, live):
+    for s in reversed(stmts):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            name = s.targets[0].id
+            if name not in live and _pure(s.value):
+                continue
+            live = (live - {name}) | _reads(s.value)
+        elif isinstance(s, gast.For):
+            live = live | _live_in(s.body, set(live)) | _reads(s.iter)
+        elif isinstance(s, gast.If):
+            live = _live_in(s.body, set(live)) | _live_in(s.orelse, set(live)) | _reads(s.test)
+        else:
+            live = live | _reads(s)
+    return live

@@ -16,6 +16,7 @@ import gast
 
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
+from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..errors import RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
@@ -24,7 +25,7 @@ from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
-from .simplify import Peephole, drop_orphan_comments, fold_zeros
+from .simplify import Peephole, drop_dead_stores, drop_orphan_comments, fold_zeros
 
 import operator
 
@@ -52,7 +53,7 @@ class Block:
 
 
 class FunctionTransform:
-    def __init__(self, program, fn, active_params, primal_name, adjoint_name):
+    def __init__(self, program, fn, active_params, primal_name, adjoint_name, kinds=None):
         self.program = program
         self.fn = fn
         self.primal_name = primal_name
@@ -67,13 +68,15 @@ class FunctionTransform:
         self.active_params = [p for p in self.params if p in active_params]
         self.locals = set(self.params) | A.assigned_names(self.node.body)
         self._finish_return()
-        self._add_trip_counters(self.node.body)
+        self.node.body = self._add_trip_counters(self.node.body)
         self.active = activity(self.node, self.active_params, self.callees, self.result)
         self.ints = int_names(self.node)
+        self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
         self.dnames = {}
         self.blocks = {}
         self.info = {}
         self.inplace = self._inplace_vars()
+        self.redefined = self._redefined_vars()
         self.comments = program.comments
 
     # ---- preparation ---------------------------------------------------------------------------------
@@ -129,6 +132,24 @@ class FunctionTransform:
                 out.add(A.subscript_base(s.targets[0]) if isinstance(s.targets[0], gast.Subscript)
                         else s.targets[0].id)
         return out & self.active
+
+    def _redefined_vars(self):
+        """Variables that can hold an older value when they are assigned (params, several definitions,
+        definitions in loops): only their adjoints need resetting at a definition."""
+        count = {p: 1 for p in self.params}
+
+        def visit(stmts, in_loop):
+            for s in stmts:
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    n = s.targets[0].id
+                    count[n] = count.get(n, 0) + (2 if in_loop else 1)
+                elif isinstance(s, gast.If):
+                    visit(s.body, in_loop)
+                    visit(s.orelse, in_loop)
+                elif isinstance(s, (gast.For, gast.While)):
+                    visit(s.body, True)
+        visit(self.node.body, False)
+        return {n for n, c in count.items() if c > 1}
 
     # ---- names ---------------------------------------------------------------------------------------
     def dvar(self, name):
@@ -192,7 +213,7 @@ class FunctionTransform:
                 result = A.name(tname)
                 result._rg_result = True
                 self.adj_expr(value, A.name(g), post, result=result, refs=refs)
-                if not reads_self:
+                if not reads_self and tname in self.redefined:
                     post += self._reset(tname)
             else:
                 g = self.names.fresh(f"{d}_{_index_label(target.slice)}")
@@ -228,7 +249,8 @@ class FunctionTransform:
             raise self.src.error(UnsupportedSyntaxError, call, f"cannot match the call to {callee.label}: {exc}",
                                  construct=callee.label) from None
         active_args = [(p, e) for p, e in bound.arguments.items() if self.is_active(e)]
-        primal, adjoint, _ = self.program.variant(callee.fn, {p for p, _ in active_args})
+        arg_kinds = {p: expr_kind(e, self.kinds, self.callees) for p, e in bound.arguments.items()}
+        primal, adjoint, _ = self.program.variant(callee.fn, {p for p, _ in active_args}, arg_kinds)
         state = self.names.fresh(f"{_label_name(callee.label)}_saved")
         s._rg_call = (primal, state)
         uses.defs.add(state)
@@ -242,8 +264,8 @@ class FunctionTransform:
         post += A.quote(f"{targets} = {adjoint}({d}, {state})")
         for (p, e), g in zip(active_args, grads):
             self.adj_expr(e, A.name(g), post)
-        post += self._reset(tname) if tname not in {x.id for _, x in active_args if isinstance(x, gast.Name)} \
-            else []
+        if tname in self.redefined:
+            post += self._reset(tname)
 
     # ---- expressions ---------------------------------------------------------------------------------
     def adj_expr(self, node, g, out, result=None, refs=None):
@@ -335,12 +357,31 @@ class FunctionTransform:
         res = None
         if needs_result:
             res = result if result is not None else node
+        templates = {p: self._drop_unbroadcast(copy.deepcopy(rule.grads[p]), bound) for p, _ in contribs}
+        bound = dict(bound)
+        for q, e in list(bound.items()):   # an operand expression read twice is computed once
+            if not A.is_atom(e) and sum(_count_name(t, q) for t in templates.values()) > 1:
+                bound[q] = self._bind(e, out, self._cot_label().replace("d", "", 1) or "t")
         for p, arg in contribs:
             subs = {name: copy.deepcopy(e) for name, e in bound.items()}
             if res is not None:
                 subs[rule.result] = res
-            expr = _Substitute(subs, g, refs).visit(copy.deepcopy(rule.grads[p]))
+            expr = _Substitute(subs, g, refs).visit(templates[p])
             self.adj_expr(arg, expr, out)
+
+    def _drop_unbroadcast(self, template, bound):
+        """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape."""
+        class Drop(gast.NodeTransformer):
+            def visit_Call(inner, node):
+                inner.generic_visit(node)
+                if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast" and len(node.args) == 2
+                        and isinstance(node.args[1], gast.Name) and node.args[1].id in bound):
+                    p = node.args[1].id
+                    others = [e for q, e in bound.items() if q != p and not isinstance(e, gast.Constant)]
+                    if same_shape_as_result(bound[p], others, self.kinds, self.callees):
+                        return node.args[0]
+                return node
+        return Drop().visit(template)
 
     def _custom(self, call, callee, g, out, result, refs):
         adj = self.program.custom(callee)
@@ -370,7 +411,7 @@ class FunctionTransform:
         return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
 
     def _init_reads(self):
-        return {v for v in self.active if v in self.inplace and v != self.result}
+        return {v for v in self.active if v in self.inplace}
 
     def _tape(self, name):
         if name not in self.tapes:
@@ -467,7 +508,7 @@ class FunctionTransform:
         if call and (id(s), call[1]) in self.plan.taped:
             restore += A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
         if block is None:
-            return restore
+            return self._comment(s) + restore if restore else []
         pre = list(block.pre)
         if taped and block.result_refs:
             cap = self.names.fresh(f"{tname}_out")
@@ -518,6 +559,7 @@ class FunctionTransform:
         grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
         body = fold_zeros(prologue + [Peephole().visit(s) for s in body], top=True)
+        body = drop_dead_stores(body, A.loaded_names(epilogue[0]))
         body = drop_orphan_comments(body, self.comments) + epilogue
         args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
@@ -551,6 +593,10 @@ class _Substitute(gast.NodeTransformer):
 def _count_cot(expr):
     return sum(1 for n in gast.walk(expr) if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)
                and n.value.id == "d")
+
+
+def _count_name(expr, name):
+    return sum(1 for n in gast.walk(expr) if isinstance(n, gast.Name) and n.id == name)
 
 
 def _index_label(node):

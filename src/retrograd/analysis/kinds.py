@@ -1,0 +1,96 @@
+"""Kind inference: which variables certainly hold scalars, which certainly hold arrays.
+
+Code is generated per *kinds* of the arguments (scalar, array or other, read off the values at the first
+call, the way Numba specialises on types).  Knowing that `a` is a scalar and `b` an array is enough to
+know that `a + b` has the shape of `b`, so its adjoint needs no `unbroadcast` and does not keep `b`
+around just to know its shape.  Anything not certain is `None`, and the generic code is emitted.
+"""
+import gast
+
+import numpy as np
+
+SCALAR, ARRAY, OTHER = "scalar", "array", "other"
+_TOP = "?"   # not known yet (optimistic start of the fixpoint)
+
+
+def kind_of_value(v):
+    if isinstance(v, (bool, int, float, np.generic)) or (isinstance(v, np.ndarray) and v.ndim == 0):
+        return SCALAR
+    if isinstance(v, np.ndarray):
+        return ARRAY
+    return OTHER
+
+
+def infer_kinds(fn, param_kinds, callees, walk_stmts):
+    """{variable: kind} for the normalized function `fn` given the kinds of its parameters."""
+    env = dict(param_kinds)
+    assigns = [s for s in walk_stmts(fn.body) if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)]
+    loops = [s for s in walk_stmts(fn.body) if isinstance(s, gast.For)]
+    for loop in loops:
+        env[loop.target.id] = SCALAR
+    defs = {}
+    for s in assigns:
+        defs.setdefault(s.targets[0].id, []).append(s.value)
+    for name in defs:
+        env.setdefault(name, _TOP)
+    for _ in range(2 * len(defs) + 2):   # optimistic fixpoint: unknown-yet -> a kind -> None
+        changed = False
+        for name, values in defs.items():
+            kinds = {expr_kind(v, env, callees) for v in values} - {_TOP}
+            if name in param_kinds:
+                kinds.add(param_kinds[name])
+            k = _TOP if not kinds else (kinds.pop() if len(kinds) == 1 else None)
+            if env.get(name) != k:
+                env[name] = k
+                changed = True
+        if not changed:
+            break
+    return {k: v for k, v in env.items() if v not in (None, _TOP)}
+
+
+def expr_kind(node, env, callees):
+    if isinstance(node, gast.Constant):
+        return SCALAR if isinstance(node.value, (int, float)) else OTHER
+    if isinstance(node, gast.Name):
+        return env.get(node.id)
+    if isinstance(node, gast.BinOp):
+        if isinstance(node.op, gast.MatMult):
+            return None
+        return _join_elementwise([expr_kind(node.left, env, callees), expr_kind(node.right, env, callees)])
+    if isinstance(node, gast.UnaryOp):
+        return expr_kind(node.operand, env, callees) if not isinstance(node.op, gast.Not) else SCALAR
+    if isinstance(node, gast.Attribute) and node.attr == "T":
+        return expr_kind(node.value, env, callees)
+    if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
+        return OTHER
+    if isinstance(node, gast.Call):
+        callee = callees.classify(node)
+        fn = callee.fn
+        if fn is not None and getattr(fn, "__module__", None) == "math" or fn is float or fn in (len, int):
+            return SCALAR
+        if callee.kind == "rule" and callee.rule.source_file.endswith("elementwise.py") and callee.receiver is None:
+            return _join_elementwise([expr_kind(a, env, callees) for a in node.args])
+    return None
+
+
+def _join_elementwise(kinds):
+    kinds = [k for k in kinds if k != _TOP]
+    if not kinds:
+        return _TOP
+    if all(k == SCALAR for k in kinds):
+        return SCALAR
+    if any(k == ARRAY for k in kinds) and all(k in (SCALAR, ARRAY) for k in kinds):
+        return ARRAY
+    return None
+
+
+def same_shape_as_result(operand, others, env, callees):
+    """True when an elementwise result certainly has `operand`'s shape (so no unbroadcast is needed)."""
+    k = expr_kind(operand, env, callees)
+    other_kinds = [expr_kind(o, env, callees) for o in others]
+    if k == SCALAR:
+        return all(o == SCALAR for o in other_kinds)
+    if k == ARRAY:
+        return all(o == SCALAR for o in other_kinds)
+    return False
+
