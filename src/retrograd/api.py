@@ -31,6 +31,7 @@ class Differentiable:
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
         self.wrt = _resolve_wrt(wrt, self.params, fn)
+        self._adjoint_order = [p for p in self.params if p in self.wrt]   # the adjoint returns these
         self._compiled = {}      # argument kinds -> (primal, adjoint, source)
         self._last = None
 
@@ -103,7 +104,7 @@ class Differentiable:
         def pullback(cotangent):
             # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
             grads = adjoint(_owned(cotangent), tuple(_fresh(v) for v in saved))
-            return tuple(like(g, bound.arguments[n]) for g, n in zip(grads, self.wrt))
+            return self._finish(grads, bound)
         return out, pullback
 
     def value_and_grad(self, *args, **kwargs):
@@ -114,9 +115,12 @@ class Differentiable:
             raise UsageError(f"{self.fn.__name__} returned a value of shape {np.shape(out)}; grad needs a "
                              "scalar output", hint="use .vjp(...) for non-scalar outputs")
         seed = np.ones_like(out) if isinstance(out, (np.ndarray, np.generic)) else 1.0
-        grads = adjoint(seed, saved)
-        grads = tuple(like(g, bound.arguments[n]) for g, n in zip(grads, self.wrt))
+        grads = self._finish(adjoint(seed, saved), bound)
         return out, (grads[0] if len(grads) == 1 else grads)
+
+    def _finish(self, grads, bound):
+        by_name = dict(zip(self._adjoint_order, grads))
+        return tuple(like(by_name[n], bound.arguments[n]) for n in self.wrt)
 
     def grad(self, *args, **kwargs):
         return self.value_and_grad(*args, **kwargs)[1]

@@ -12,6 +12,8 @@ After normalisation a function body contains only:
     control only.
 Each new statement keeps the source position of the statement it came from.
 """
+import builtins
+
 import gast
 
 from ..astutil import (assigned_names, all_names, copy_loc, const, is_atom, loaded_names, name, quote,
@@ -55,7 +57,7 @@ class Normalizer:
     def __init__(self, src, resolver):
         self.src = src
         self.resolver = resolver
-        self.names = NameAllocator(all_names(src.node) | set(src.namespace))
+        self.names = NameAllocator(all_names(src.node) | set(src.namespace) | set(dir(builtins)))
         self.result = self.returned = None
 
     # ---- entry -------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class Normalizer:
             for t, tmp in zip(names, temps):
                 out += self._stmt(copy_loc(gast.Assign(targets=[t], value=name(tmp), type_comment=None), s))
             return out
-        packed = self.names.fresh("_".join(_short(t) for t in names))
+        packed = self.names.fresh("_".join(_short(t) for t in names if _short(t) != "_") or "items")
         out += self._stmt(copy_loc(gast.Assign(targets=[name(packed, True)], value=value, type_comment=None), s))
         for k, t in enumerate(names):
             item = gast.Subscript(value=name(packed), slice=const(k), ctx=gast.Load())

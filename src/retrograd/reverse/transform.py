@@ -222,13 +222,10 @@ class FunctionTransform:
                 self.adj_expr(value, A.name(g), post)
         # what the adjoint reads
         uses.res_uses |= {n for st in pre for n in A.loaded_names(st)} & self.locals
-        uses.res_uses |= {r.id for r in refs}
-        ref_ids = {id(r) for r in refs}
         for st in post:
             for n in gast.walk(st):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in ref_ids \
-                        and not getattr(n, "_rg_result", False) and n.id in self.locals:
-                    uses.op_uses.add(n.id)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in self.locals:
+                    (uses.res_uses if getattr(n, "_rg_result", False) else uses.op_uses).add(n.id)
         for n in A.loaded_names(target.slice) if isinstance(target, gast.Subscript) else ():
             if n in self.locals:
                 uses.res_uses.add(n)   # the index, to restore the element
@@ -278,10 +275,12 @@ class FunctionTransform:
             base = node.value
             if isinstance(base, gast.Name):
                 d = self.dvar(base.id)
-                if is_basic_index(node.slice, self.ints):
-                    out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
-                else:
+                if not is_basic_index(node.slice, self.ints):
                     out += A.quote("add_at(D, I, G)", D=d, I=node.slice, G=g)
+                elif self.kinds.get(base.id) == "array":
+                    out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
+                else:   # the element may itself be a container (a tuple of weights in a dict, ...)
+                    out += A.quote("D[I] = add_into(D[I], G)", D=d, I=node.slice, G=g)
             else:
                 tmp = self.names.fresh("d_part")
                 out += A.quote("T = zeros_like(B)", T=tmp, B=base)
@@ -505,17 +504,21 @@ class FunctionTransform:
             else:
                 restore = A.quote("X = T.pop()", X=copy.deepcopy(target), T=self._tape(tname))
         call = getattr(s, "_rg_call", None)
+        restore_state = []   # a helper's saved state is read by its adjoint: restore it afterwards
         if call and (id(s), call[1]) in self.plan.taped:
-            restore += A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
+            restore_state = A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
         if block is None:
+            restore += restore_state
             return self._comment(s) + restore if restore else []
         pre = list(block.pre)
-        if taped and block.result_refs:
+        refs = [n for st in block.post for n in gast.walk(st)
+                if isinstance(n, gast.Name) and getattr(n, "_rg_result", False) and n.id == tname]
+        if taped and refs:   # the result is read after the restore: keep it under another name
             cap = self.names.fresh(f"{tname}_out")
             pre += A.quote(f"{cap} = {tname}")
-            for r in block.result_refs:
+            for r in refs:
                 r.id = cap
-        body = pre + restore + block.post
+        body = pre + restore + block.post + restore_state
         if not body:
             return []
         if block.pre or block.post:

@@ -1,4 +1,5 @@
 """Python operators (`a + b`, `-x`, `a ** b`, `a @ b`) and their NumPy ufunc twins."""
+import math
 import operator
 
 import numpy as np
@@ -31,7 +32,7 @@ def div(y, a, b):
     d[b] = unbroadcast(-d[y] * a / (b * b), b)
 
 
-@adjoint(operator.pow, np.power, pow)
+@adjoint(operator.pow, np.power, pow, math.pow)
 def power(y, a, b):
     d[a] = unbroadcast(d[y] * b * a ** (b - 1), a)
     d[b] = unbroadcast(d[y] * y * np.log(a), b)
