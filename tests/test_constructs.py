@@ -530,7 +530,26 @@ def augassign_subscript_arguments(x, W):
     return np.sum(x * x) + np.sum(W * W)
 
 
+def overwrite_param_with_constant(x, y):
+    x = 0.5
+    return x * y + y
+
+
+def overwrite_param_with_other(x, y):
+    x = np.tanh(y)
+    return x * 2.0
+
+
+def overwrite_array_param(x, y):
+    x = np.zeros(3)
+    x[0] = y[1]
+    return np.sum(x * y)
+
+
 ASSIGN_CASES = [
+    (overwrite_param_with_constant, lambda: (0.7, -1.2), (0, 1)),
+    (overwrite_param_with_other, lambda: (0.7, -1.2), (0, 1)),
+    (overwrite_array_param, lambda: (sym((3,), 8), sym((3,), 9)), (0, 1)),
     (tuple_pack_unpack, lambda: (0.7, -1.2), (0, 1)),
     (swap_in_loop, lambda: (0.6, 0.3), (0, 1)),
     (swap_arrays, lambda: (sym((3,), 1), sym((3,), 2)), (0, 1)),

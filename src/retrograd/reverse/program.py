@@ -107,7 +107,7 @@ class Program:
         return names
 
 
-_COMMENT = re.compile(r"^(\s*)'__rg_comment_(\d+)__'$", re.M)
+_COMMENT = re.compile(r"^(\s*)(?:'|\"\"\")__rg_comment_(\d+)__(?:'|\"\"\")$", re.M)
 
 
 def title_of(fn):

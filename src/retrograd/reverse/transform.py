@@ -561,7 +561,7 @@ class FunctionTransform:
             prologue += A.quote(f"{seed} = add_into(zeros_like({self.result}), {seed})")
         grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
-        body = fold_zeros(prologue + [Peephole().visit(s) for s in body], top=True)
+        body = fold_zeros(prologue + [Peephole().visit(s) for s in body] + epilogue, top=True)[:-1]
         body = drop_dead_stores(body, A.loaded_names(epilogue[0]))
         body = drop_orphan_comments(body, self.comments) + epilogue
         args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
