@@ -202,7 +202,12 @@ class FunctionTransform:
             self._user_call(s, tname, value, callee, pre, post, uses)
         elif tname in self.active:
             d = self.dvar(tname)
-            if isinstance(target, gast.Name):
+            increment = self._increment(tname, value)
+            if isinstance(target, gast.Name) and increment is not None:
+                # x = x + e: the cotangent of the old x is the new one; only e receives something
+                e, sign = increment
+                self.adj_expr(e, A.name(d) if sign > 0 else A.quote_expr(f"-{d}"), post)
+            elif isinstance(target, gast.Name):
                 reads_self = tname in A.loaded_names(value)
                 if reads_self:
                     g = self.names.fresh(d + "_out")
@@ -230,6 +235,22 @@ class FunctionTransform:
             if n in self.locals:
                 uses.res_uses.add(n)   # the index, to restore the element
         self.blocks[id(s)] = Block(pre=pre, post=post, target=tname, result_refs=refs)
+
+    def _increment(self, name, value):
+        """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e`, with `e` not reading `name` and
+        the kinds proving that the sum has `name`'s shape."""
+        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))):
+            return None
+        left, right = value.left, value.right
+        if isinstance(left, gast.Name) and left.id == name:
+            e, sign = right, (1 if isinstance(value.op, gast.Add) else -1)
+        elif isinstance(right, gast.Name) and right.id == name and isinstance(value.op, gast.Add):
+            e, sign = left, 1
+        else:
+            return None
+        if name in A.loaded_names(e) or not same_shape_as_result(A.name(name), [e], self.kinds, self.callees):
+            return None
+        return e, sign
 
     def _reset(self, name):
         d = self.dvar(name)
