@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math"]
 
 import math  # noqa: E402  (generated code and rule bodies use `math.` and `np.`)
@@ -141,3 +141,10 @@ def like(grad, x):
     if isinstance(x, (float, int, bool)):
         return float(np.asarray(grad).reshape(()) if np.ndim(grad) == 0 else grad)
     return grad
+
+
+def not_a_view(value, message):
+    """Refuse a row read from an array that is written while the row is still in use (see aliases.py)."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        from .errors import UnsupportedSyntaxError
+        raise UnsupportedSyntaxError(message, hint="copy the row: `row = A[i].copy()`")

@@ -16,6 +16,7 @@ import gast
 
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
+from ..analysis.aliases import check_aliases
 from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..errors import RetrogradError, UnsupportedSyntaxError
@@ -68,6 +69,8 @@ class FunctionTransform:
         self.active_params = [p for p in self.params if p in active_params]
         self.locals = set(self.params) | A.assigned_names(self.node.body)
         self._finish_return()
+        self.view_checks = {id(d): (t, arr) for d, t, arr in
+                            check_aliases(self.node, self.src, UnsupportedSyntaxError, self.locals)}
         self.node.body = self._add_trip_counters(self.node.body)
         self.active = activity(self.node, self.active_params, self.callees, self.result)
         self.ints = int_names(self.node)
@@ -462,6 +465,12 @@ class FunctionTransform:
                     out.append(new)
                 else:
                     out.append(s)
+                if id(s) in self.view_checks:
+                    view, arr = self.view_checks[id(s)]
+                    fname, line, _ = self.src.where(s)
+                    msg = (f"{fname}:{line}: `{view}` is a view into `{arr}`, which is written while `{view}` "
+                           "is still used; retrograd cannot differentiate through a write seen by a view")
+                    out += A.copy_loc(A.quote(f"not_a_view({view}, {msg!r})"), s)
             elif isinstance(s, gast.If):
                 s2 = copy.copy(s)
                 s2.body = self._primal(s.body)
