@@ -9,7 +9,7 @@ import gast
 
 import numpy as np
 
-SCALAR, ARRAY, OTHER = "scalar", "array", "other"
+SCALAR, ARRAY, OTHER = "scalar", "array", "other"   # arrays of known rank are "array:N"
 _TOP = "?"   # not known yet (optimistic start of the fixpoint)
 
 
@@ -17,8 +17,16 @@ def kind_of_value(v):
     if isinstance(v, (bool, int, float, np.generic)) or (isinstance(v, np.ndarray) and v.ndim == 0):
         return SCALAR
     if isinstance(v, np.ndarray):
-        return ARRAY
+        return f"array:{v.ndim}"
     return OTHER
+
+
+def is_array(k):
+    return isinstance(k, str) and k.startswith(ARRAY)
+
+
+def ndim(k):
+    return int(k.split(":")[1]) if is_array(k) and ":" in k else None
 
 
 def infer_kinds(fn, param_kinds, callees, walk_stmts):
@@ -61,6 +69,13 @@ def expr_kind(node, env, callees):
         return expr_kind(node.operand, env, callees) if not isinstance(node.op, gast.Not) else SCALAR
     if isinstance(node, gast.Attribute) and node.attr == "T":
         return expr_kind(node.value, env, callees)
+    if isinstance(node, gast.Subscript):
+        base = expr_kind(node.value, env, callees)
+        n = ndim(base)
+        idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if n is None or not all(_is_int_index(i, env) for i in idx) or len(idx) > n:
+            return None if base != _TOP else _TOP
+        return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
     if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
         return OTHER
     if isinstance(node, gast.Call):
@@ -70,7 +85,31 @@ def expr_kind(node, env, callees):
             return SCALAR
         if callee.kind == "rule" and callee.rule.source_file.endswith("elementwise.py") and callee.receiver is None:
             return _join_elementwise([expr_kind(a, env, callees) for a in node.args])
+        name = getattr(fn, "__name__", None)
+        if callee.kind == "constant" and getattr(fn, "__module__", None) == "numpy" and name in _CONSTRUCTORS:
+            if name in ("zeros_like", "ones_like", "empty_like", "full_like"):
+                return expr_kind(node.args[0], env, callees) if node.args else None
+            if name in ("arange", "linspace"):
+                return "array:1"
+            if name in ("eye", "identity"):
+                return "array:2"
+            shape = node.args[0] if node.args else None
+            if isinstance(shape, (gast.Tuple, gast.List)):
+                return f"array:{len(shape.elts)}"
+            return "array:1" if shape is not None and expr_kind(shape, env, callees) == SCALAR else ARRAY
     return None
+
+
+_CONSTRUCTORS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "eye",
+                 "identity", "arange", "linspace"}
+
+
+def _is_int_index(node, env):
+    if isinstance(node, gast.Constant):
+        return isinstance(node.value, int) and not isinstance(node.value, bool)
+    if isinstance(node, (gast.Slice,)):
+        return False
+    return expr_kind(node, env, None) == SCALAR if not isinstance(node, gast.Call) else False
 
 
 def _join_elementwise(kinds):
@@ -79,8 +118,9 @@ def _join_elementwise(kinds):
         return _TOP
     if all(k == SCALAR for k in kinds):
         return SCALAR
-    if any(k == ARRAY for k in kinds) and all(k in (SCALAR, ARRAY) for k in kinds):
-        return ARRAY
+    if any(is_array(k) for k in kinds) and all(k == SCALAR or is_array(k) for k in kinds):
+        dims = [ndim(k) for k in kinds if is_array(k)]
+        return f"array:{max(dims)}" if None not in dims else ARRAY   # broadcasting takes the larger rank
     return None
 
 
@@ -90,7 +130,7 @@ def same_shape_as_result(operand, others, env, callees):
     other_kinds = [expr_kind(o, env, callees) for o in others]
     if k == SCALAR:
         return all(o == SCALAR for o in other_kinds)
-    if k == ARRAY:
+    if is_array(k):
         return all(o == SCALAR for o in other_kinds)
     return False
 

@@ -24,12 +24,14 @@ class TapePlan:
     loop_targets: set = field(default_factory=set)   # id(for): save the loop variable once around it
     saved: set = field(default_factory=set)          # names handed to the adjoint at the end
     maybe_unbound: set = field(default_factory=set)  # names that may be read before any assignment
+    definite: set = field(default_factory=set)       # names certainly assigned at the end
 
 
 def plan_tape(fn, info, params):
     plan = TapePlan()
     exposed, definite = _flow(fn.body, set(), set(params), info, plan)
     plan.saved = exposed
+    plan.definite = definite
     plan.maybe_unbound |= {n for n in exposed if n not in definite}
     return plan
 
@@ -55,6 +57,8 @@ def _flow_stmt(s, exposed, definite, info, plan):
         while True:
             inner = head - {target} if target else set(head)
             out, _ = _flow(s.body, inner, set(body_def), info, plan)
+            if target:   # in-body uses of the index are served by the reversed loop, which re-creates it
+                out = out - {target}
             new_head = head | out
             if new_head == head:
                 break

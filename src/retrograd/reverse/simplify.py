@@ -55,16 +55,19 @@ def fold_zeros(stmts, top=False, zero=()):
             if pending[d] is not None:
                 out[pending[d]] = None
             del pending[d]
+            for r in _reads(e) & set(pending):
+                del pending[r]
             out.append(gast.Assign(targets=s.targets, value=e, type_comment=None))
             continue
         if isinstance(s, gast.For):
             entry = {n for n in pending}
             inner = entry & _zero_at_end(s.body)
             s.body = fold_zeros(s.body, zero=inner)
-        elif isinstance(s, gast.If):
-            s.body = fold_zeros(s.body)
-            s.orelse = fold_zeros(s.orelse)
-        for d in _reads(s) & set(pending):
+        elif isinstance(s, gast.If):   # zero on entry to the branch: fold there (the outer init may die)
+            s.body = fold_zeros(s.body, zero=set(pending))
+            s.orelse = fold_zeros(s.orelse, zero=set(pending))
+        touched = {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}   # read or written: no longer zero
+        for d in touched & set(pending):
             del pending[d]
         out.append(s)
     if top:

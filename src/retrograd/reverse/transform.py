@@ -17,7 +17,7 @@ import gast
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
 from ..analysis.aliases import check_aliases
-from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
+from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..errors import RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
@@ -225,7 +225,8 @@ class FunctionTransform:
                     post += self._reset(tname)
             else:
                 g = self.names.fresh(f"{d}_{_index_label(target.slice)}")
-                pre += A.quote(f"{g} = snapshot(D[I])", D=d, I=target.slice)
+                scalar = expr_kind(target, self.kinds, self.callees) == "scalar"
+                pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
                 pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
                 self.adj_expr(value, A.name(g), post)
         # what the adjoint reads
@@ -301,7 +302,7 @@ class FunctionTransform:
                 d = self.dvar(base.id)
                 if not is_basic_index(node.slice, self.ints):
                     out += A.quote("add_at(D, I, G)", D=d, I=node.slice, G=g)
-                elif self.kinds.get(base.id) == "array":
+                elif is_array(self.kinds.get(base.id)):
                     out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
                 else:   # the element may itself be a container (a tuple of weights in a dict, ...)
                     out += A.quote("D[I] = add_into(D[I], G)", D=d, I=node.slice, G=g)
@@ -570,7 +571,8 @@ class FunctionTransform:
         for p in self.params:
             if p in written:
                 prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
-        for n in sorted(self.plan.maybe_unbound - set(self.params)):
+        unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values()))
+        for n in sorted(unbound - set(self.params)):
             prologue += A.quote(f"{n} = None")
         for t in sorted(self.tapes.values()):
             prologue += A.quote(f"{t} = []")
