@@ -237,13 +237,13 @@ def _run_control(progdir, src, seed, n, twice):
         compile(rg.differentiate(f, wrt=(0, 1, 2)).source, "<generated>", "exec")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(src=control_programs(False), seed=st.integers(0, 2 ** 32 - 1), n=st.integers(0, 2))
 def test_random_control_flow_programs(progdir, src, seed, n):
     _run_control(progdir, src, seed, n, twice=True)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(src=control_programs(True), seed=st.integers(0, 2 ** 32 - 1), n=st.integers(0, 2))
 def test_random_control_flow_programs_with_helpers(progdir, src, seed, n):
     # pullback-twice is checked separately (test_pullback_twice_with_taping_helper), see BUG 4
@@ -307,7 +307,7 @@ def matrix_programs(draw):
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(src=matrix_programs(), seed=st.integers(0, 2 ** 32 - 1))
 def test_random_matrix_programs(progdir, src, seed):
     note(src)
@@ -497,7 +497,8 @@ REGRESSION_CASES = [
                          ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(REGRESSION_CASES)])
 def test_regression_cases(f, args, wrt):
     check_grad(f, copy.deepcopy(args), wrt, rtol=RTOL, atol=ATOL)
-    check_source_and_pullback_twice(f, copy.deepcopy(args), wrt)
+    if f is not helper_with_early_return_in_loop:   # pullback twice through a taping helper: BUG 4
+        check_source_and_pullback_twice(f, copy.deepcopy(args), wrt)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -560,6 +561,7 @@ def unpack_helper_in_untaken_branch(x1, x2):
 
 def test_bug3_tuple_helper_result_unpacked_in_branch_not_taken():
     # BUG 3: UnboundLocalError: cannot access local variable 'b4_x2' (raw error from generated code)
+    # at 1f686fb; passes with the working tree's later changes (kept as a regression test)
     check_grad(unpack_helper_in_untaken_branch, (0.3, 0.4), (0, 1))
     check_grad(unpack_helper_in_untaken_branch, (6.0, 0.4), (0, 1))
 

@@ -17,7 +17,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import retrograd as rg
-from fd import check_grad
+from fd import check_grad, check_vjp
 
 CONSTS = ["0.5", "-0.75", "0.3", "1.0", "-0.9"]
 THRESHOLDS = ["-0.3", "0.2", "0.6"]
@@ -79,7 +79,8 @@ def scalar_programs(draw):
     lines = ["import numpy as np", "", "", f"def f({', '.join(params)}):"]
     n_new = 0
     for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["assign", "overwrite", "aug", "if", "for", "swap"]))
+        kind = draw(st.sampled_from(["assign", "overwrite", "aug", "if", "for", "swap",
+                                     "elif", "while", "break", "return"]))
         if kind == "assign":
             name = f"v{n_new}"
             n_new += 1
@@ -117,6 +118,32 @@ def scalar_programs(draw):
         elif kind == "swap" and len(live) >= 2:
             a, b = draw(st.lists(st.sampled_from(live), min_size=2, max_size=2, unique=True))
             lines.append(f"    {a}, {b} = {b}, {a}")
+        elif kind == "elif":
+            target = draw(st.sampled_from(live))
+            lines.append(f"    if {gen_expr(draw, live, 1)} > {draw(st.sampled_from(THRESHOLDS))}:")
+            lines.append(f"        {target} = {gen_expr(draw, live, 2)}")
+            lines.append(f"    elif {gen_expr(draw, live, 1)} < {draw(st.sampled_from(THRESHOLDS))}:")
+            lines.append(f"        {target} = {gen_expr(draw, live, 2)}")
+            lines.append("    else:")
+            lines.append(f"        {target} = {target} * {gen_expr(draw, live, 1)}")
+        elif kind == "while":
+            counter = f"c{n_new}"
+            n_new += 1
+            target = draw(st.sampled_from(live))
+            lines.append(f"    {counter} = 0")
+            lines.append(f"    while {counter} < {draw(st.integers(0, 3))}:")
+            lines.append(f"        {target} = np.tanh({gen_expr(draw, live + [f'(0.25 * {counter})'], 2)})")
+            lines.append(f"        {counter} += 1")
+        elif kind == "break":
+            target = draw(st.sampled_from(live))
+            lines.append(f"    for i in range({draw(st.integers(1, 4))}):")
+            lines.append(f"        {target} = np.sin({gen_expr(draw, live, 2)})")
+            lines.append(f"        if {gen_expr(draw, live, 1)} > {draw(st.sampled_from(THRESHOLDS))}:")
+            lines.append(f"            {draw(st.sampled_from(['break', 'continue']))}")
+            lines.append(f"        {target} = {target} + 0.5")
+        elif kind == "return":
+            lines.append(f"    if {gen_expr(draw, live, 1)} > {draw(st.sampled_from(THRESHOLDS))}:")
+            lines.append(f"        return {gen_expr(draw, live, 2)} + " + " + ".join(live))
     final = gen_expr(draw, live, 2)
     lines.append(f"    return {final} + " + " + ".join(live))
     return "\n".join(lines) + "\n"
@@ -149,7 +176,7 @@ def elem(draw, arrays):
 
 
 @st.composite
-def array_programs(draw):
+def array_programs(draw, vector_output=False):
     lines = ["import numpy as np", "", "", "def f(a, b):", f"    y = np.zeros({N})"]
     arrays = ["a", "b"]
     temps = 0
@@ -189,7 +216,10 @@ def array_programs(draw):
             rhs = gen_expr(draw, [elem(draw, ["a", "b"]) for _ in range(2)], 1)
             lines.append(f"    {target}[{idx}] = {rhs}")
     weight = gen_expr(draw, arrays + ["y"], 1)
-    lines.append(f"    return np.sum(y * {weight}) + np.sum(np.sin(y)) + np.sum(a * b)")
+    if vector_output:
+        lines.append(f"    return y * {weight} + a * b")
+    else:
+        lines.append(f"    return np.sum(y * {weight}) + np.sum(np.sin(y)) + np.sum(a * b)")
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +234,17 @@ def test_random_array_programs(progdir, src, seed):
     # check_grad also checks that a and b (which the program may write into) are left unchanged
     check_grad(f, (a, b), (0, 1), rtol=RTOL, atol=ATOL)
     compile(rg.differentiate(f, wrt=(0, 1)).source, "<generated>", "exec")
+
+
+@settings(max_examples=30, deadline=None)
+@given(src=array_programs(vector_output=True), seed=st.integers(0, 2 ** 32 - 1))
+def test_random_array_programs_vjp(progdir, src, seed):
+    note(src)
+    f = load_function(src, progdir)
+    r = np.random.default_rng(seed)
+    a, b = r.uniform(-1.0, 1.0, size=N), r.uniform(-1.0, 1.0, size=N)
+    note(f"a = {a!r}\nb = {b!r}")
+    check_vjp(f, (a, b), (0, 1), rtol=RTOL, atol=ATOL, seed=seed)
 
 
 # ----------------------------------------------------------------------------------------------
