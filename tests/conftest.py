@@ -10,7 +10,9 @@
 * Hypothesis keeps its files (constants cache, failure patches) in a temporary directory, not in
   the repository.
 """
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -24,7 +26,9 @@ try:
 except ImportError:  # pragma: no cover - hypothesis is a test dependency
     pass
 else:
-    hypothesis.configuration.set_hypothesis_home_dir(tempfile.mkdtemp(prefix="retrograd-hypothesis-"))
+    _home = tempfile.mkdtemp(prefix="retrograd-hypothesis-")
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
+    hypothesis.configuration.set_hypothesis_home_dir(_home)
     settings.register_profile(
         "ci", derandomize=True, database=None, deadline=None, report_multiple_bugs=False,
         phases=[Phase.explicit, Phase.reuse, Phase.generate],

@@ -304,6 +304,39 @@ def test_differentiated_object_is_reusable():
         np.testing.assert_allclose(dx, 2 * s * x, rtol=1e-12, atol=1e-15)
 
 
+def test_differentiated_object_with_new_shapes():
+    d = rg.differentiate(scaled, wrt=(0, 1))
+    for n in (3, 5, 1):
+        x = np.linspace(-1.0, 1.0, n)
+        ds, dx = d.grad(0.5, x)
+        assert dx.shape == (n,)
+        np.testing.assert_allclose(dx, 2 * 0.5 * x, rtol=1e-12, atol=1e-15)
+    X = np.arange(6.0).reshape(2, 3)
+    ds, dX = d.grad(0.5, X)
+    assert dX.shape == (2, 3)
+    np.testing.assert_allclose(dX, X, rtol=1e-12, atol=1e-15)
+
+
+def with_defaults(x, scale=2.0, shift=0.5):
+    return np.sum(np.tanh(x * scale) + shift * x)
+
+
+def test_default_arguments_are_used():
+    x = np.array([0.2, -0.4])
+    g = rg.differentiate(with_defaults).grad(x)
+    np.testing.assert_allclose(g, 2.0 * (1 - np.tanh(2.0 * x) ** 2) + 0.5, rtol=1e-12)
+    value, g2 = rg.differentiate(with_defaults).value_and_grad(x, 3.0)
+    assert np.isclose(value, with_defaults(x, 3.0), rtol=1e-14)
+    np.testing.assert_allclose(g2, 3.0 * (1 - np.tanh(3.0 * x) ** 2) + 0.5, rtol=1e-12)
+
+
+def test_keyword_arguments_at_call_time():
+    W, b, x, y = data(21)
+    d = rg.differentiate(mse)
+    np.testing.assert_allclose(d.grad(W, x=x, y=y), d.grad(W, x, y), rtol=1e-14, atol=0)
+    assert np.isclose(d(W, y=y, x=x), mse(W, x, y), rtol=1e-14)
+
+
 # ----------------------------------------------------------------------------------------------
 # gradient types, dtypes and structures
 # ----------------------------------------------------------------------------------------------

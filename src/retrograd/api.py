@@ -135,8 +135,11 @@ def _owned(x):
 
 
 def _fresh(v):
+    """A copy of saved state that one run of the adjoint may consume (tapes) or restore in place (arrays)."""
     if isinstance(v, list):
         return [_fresh(e) for e in v]
+    if isinstance(v, tuple):
+        return tuple(_fresh(e) for e in v)
     return snapshot(v)
 
 

@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["not_a_view", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "no_repeats", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math"]
 
 import math  # noqa: E402  (generated code and rule bodies use `math.` and `np.`)
@@ -147,4 +147,13 @@ def not_a_view(value, message):
     """Refuse a row read from an array that is written while the row is still in use (see aliases.py)."""
     if isinstance(value, np.ndarray) and value.ndim:
         from .errors import UnsupportedSyntaxError
-        raise UnsupportedSyntaxError(message, hint="copy the row: `row = A[i].copy()`")
+        raise UnsupportedSyntaxError(message, hint="make an independent copy with .copy()")
+
+
+def no_repeats(index, message):
+    """Refuse an index array that names one element twice in a write (the last write would win)."""
+    for part in (index if isinstance(index, tuple) else (index,)):
+        arr = np.asarray(part) if isinstance(part, (list, np.ndarray)) else None
+        if arr is not None and arr.dtype.kind in "iu" and arr.size != np.unique(arr).size:
+            from .errors import UnsupportedSyntaxError
+            raise UnsupportedSyntaxError(message, hint="write the elements one at a time in a loop")

@@ -98,15 +98,17 @@ def int_names(fn):
     for s in assigns:
         if isinstance(s.targets[0], gast.Name):
             defs.setdefault(s.targets[0].id, []).append(s.value)
+    # optimistic fixpoint: assume every assigned name is an integer, drop those with a non-integer
+    # definition until nothing changes (so `k = 0 ... k = k + 1` is an integer counter)
+    candidates = known | set(defs)
     changed = True
     while changed:
         changed = False
         for n, values in defs.items():
-            if n not in known and all(is_int_expr(v, known) for v in values):
-                known.add(n)
+            if n in candidates and not all(is_int_expr(v, candidates) for v in values):
+                candidates.discard(n)
                 changed = True
-    # A name also assigned a non-integer somewhere is not an integer.
-    return known
+    return candidates
 
 
 def is_int_expr(node, ints):

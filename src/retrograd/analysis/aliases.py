@@ -45,10 +45,11 @@ class _Alias:
     stmt_id: int = 0
 
 
-def check_aliases(fn, src, error_cls, locals_):
+def check_aliases(fn, src, error_cls, locals_, scalars=()):
     """Forward dataflow over alias pairs.  Raise for a definite view read after a write to its memory;
     return the (statement, view, array) triples whose view-ness must be checked at run time."""
     checker = _Checker(src, error_cls, set(locals_))
+    checker.scalars = set(scalars)
     checker.flow(fn.body, frozenset(), {})
     return list(checker.runtime.values())
 
@@ -60,14 +61,23 @@ class _Checker:
     def read(self, node, stmt, hazards):
         for x in gast.walk(node):
             if isinstance(x, gast.Name) and isinstance(x.ctx, gast.Load) and x.id in hazards:
-                a, write = hazards[x.id]
-                if a.definite:
+                a, write, soft = hazards[x.id]
+                if a.definite and not soft:
                     raise self.src.error(
                         self.error_cls, a.stmt, f"`{a.view}` shares memory with `{a.array}`; the write at line "
                         f"{self.src.where(write)[1]} changes both, and `{x.id}` is used afterwards: retrograd cannot "
                         "differentiate through a write seen by a view", construct="view",
                         hint=f"make an independent copy, e.g. `{a.view} = ....copy()`")
                 self.runtime[id(a.stmt)] = (a.stmt, a.view, a.array)
+
+    def wrote(self, base, s, pairs, hazards, soft=False):
+        hazards = dict(hazards)
+        for p in pairs:
+            if p.array == base:
+                hazards[p.view] = (p, s, soft)
+            elif p.view == base:
+                hazards[p.array] = (p, s, soft)
+        return hazards
 
     def flow(self, stmts, pairs, hazards):
         for s in stmts:
@@ -78,6 +88,10 @@ class _Checker:
         if isinstance(s, gast.Assign):
             target = s.targets[0]
             self.read(s.value, s, hazards)
+            if isinstance(target, gast.Name) and getattr(s, "_rg_inplace", False) and target.id not in self.scalars:
+                # `y += e` writes in place only when y holds an array: checked when it runs
+                self.read(s.value, s, hazards)
+                return pairs, self.wrote(target.id, s, pairs, hazards, soft=True)
             if isinstance(target, gast.Name):
                 t = target.id
                 hazards = {k: v for k, v in hazards.items() if k != t}
@@ -91,13 +105,7 @@ class _Checker:
                     pairs = pairs | frozenset(new)
             else:
                 self.read(target.slice, s, hazards)
-                base = subscript_base(target)
-                hazards = dict(hazards)
-                for p in pairs:
-                    if p.array == base:
-                        hazards[p.view] = (p, s)
-                    elif p.view == base:
-                        hazards[p.array] = (p, s)
+                hazards = self.wrote(subscript_base(target), s, pairs, hazards)
             return pairs, hazards
         if isinstance(s, gast.If):
             self.read(s.test, s, hazards)

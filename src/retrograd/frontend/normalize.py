@@ -89,6 +89,7 @@ class Normalizer:
             load = _as_load(target)
             new = gast.Assign(targets=[target], value=gast.BinOp(left=load, op=s.op, right=s.value),
                               type_comment=None)
+            new._rg_inplace = True   # `y += e` writes into y's array: an alias of y sees it
             copy_loc(new, s)
             return self._stmt(new)
         if isinstance(s, gast.Assign):

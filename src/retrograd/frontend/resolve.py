@@ -36,7 +36,10 @@ class Callee:
         if self.kind == "constant":
             return []
         if self.kind == "rule":
-            bound = self.bind(call)
+            try:
+                bound = self.bind(call)
+            except _BindError:   # reported with its location when the adjoint is generated
+                return self.args(call) + [kw.value for kw in call.keywords]
             return [bound[p] for p in self.rule.grads if p in bound]
         return self.args(call) + [kw.value for kw in call.keywords]
 

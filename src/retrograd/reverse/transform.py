@@ -61,6 +61,7 @@ class FunctionTransform:
         self.adjoint_name = adjoint_name
         self.src = read_function(fn)
         check_function(self.src)
+        _rename_reserved(self.src)
         self.callees = Callees(self.src, local_names(self.src.node))
         self.norm = Normalizer(self.src, self.callees)
         self.node = self.norm.run()
@@ -69,12 +70,14 @@ class FunctionTransform:
         self.active_params = [p for p in self.params if p in active_params]
         self.locals = set(self.params) | A.assigned_names(self.node.body)
         self._finish_return()
-        self.view_checks = {id(d): (t, arr) for d, t, arr in
-                            check_aliases(self.node, self.src, UnsupportedSyntaxError, self.locals)}
         self.node.body = self._add_trip_counters(self.node.body)
         self.active = activity(self.node, self.active_params, self.callees, self.result)
         self.ints = int_names(self.node)
         self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
+        self.ints |= {n for n, k in self.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
+        self.view_checks = {id(d): (t, arr) for d, t, arr in check_aliases(
+            self.node, self.src, UnsupportedSyntaxError, self.locals,
+            scalars={n for n, k in self.kinds.items() if k == "scalar"})}
         self.dnames = {}
         self.blocks = {}
         self.info = {}
@@ -166,6 +169,11 @@ class FunctionTransform:
     # ---- per-statement adjoints ----------------------------------------------------------------------
     def analyse(self, stmts):
         for s in stmts:
+            for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
+                    s, (gast.If, gast.For, gast.While)) else ():
+                callee = self.callees.classify(call)
+                if callee.kind == "user":
+                    self._check_helper(call, callee)
             if isinstance(s, gast.Assign):
                 self._assign(s)
             elif isinstance(s, gast.If):
@@ -256,6 +264,24 @@ class FunctionTransform:
             return None
         return e, sign
 
+    def _check_helper(self, call, callee):
+        """A helper that writes into an argument changes the caller's array: refuse (we copy arguments)."""
+        src = read_function(callee.fn)
+        params = {a.id for a in src.node.args.posonlyargs + src.node.args.args + src.node.args.kwonlyargs}
+        for n in gast.walk(src.node):
+            target = n.targets[0] if isinstance(n, gast.Assign) else n.target if isinstance(n, gast.AugAssign) else None
+            if target is None:
+                continue
+            base = A.subscript_base(target) if isinstance(target, gast.Subscript) else \
+                target.id if isinstance(n, gast.AugAssign) and isinstance(target, gast.Name) else None
+            if base in params:
+                line = src.where(n)[1]
+                raise self.src.error(UnsupportedSyntaxError, call,
+                                     f"the helper `{callee.label}` writes into its argument `{base}` (line {line}); "
+                                     "retrograd differentiates helpers as functions of their arguments",
+                                     construct=callee.label, hint=f"return the new value from `{callee.label}` "
+                                     "instead of writing into the array it was given")
+
     def _reset(self, name):
         d = self.dvar(name)
         if name in self.inplace:
@@ -284,10 +310,10 @@ class FunctionTransform:
                                   else f"d_{_label_name(callee.label)}") for _, e in active_args]
         targets = ", ".join(grads) + ("," if len(grads) == 1 else "")
         post += A.quote(f"{targets} = {adjoint}({d}, {state})")
+        if tname in self.redefined:   # before accumulating: `x = helper(x)` sends its cotangent to the old x
+            post += self._reset(tname)
         for (p, e), g in zip(active_args, grads):
             self.adj_expr(e, A.name(g), post)
-        if tname in self.redefined:
-            post += self._reset(tname)
 
     # ---- expressions ---------------------------------------------------------------------------------
     def adj_expr(self, node, g, out, result=None, refs=None):
@@ -301,7 +327,7 @@ class FunctionTransform:
             if isinstance(base, gast.Name):
                 d = self.dvar(base.id)
                 if not is_basic_index(node.slice, self.ints):
-                    out += A.quote("add_at(D, I, G)", D=d, I=node.slice, G=g)
+                    out += A.quote("add_at(D, I, G)", D=d, I=_index_value(node.slice), G=g)
                 elif is_array(self.kinds.get(base.id)):
                     out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
                 else:   # the element may itself be a container (a tuple of weights in a dict, ...)
@@ -448,13 +474,16 @@ class FunctionTransform:
             if isinstance(s, gast.Assign):
                 target = s.targets[0]
                 tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
-                for (sid, n) in ((id(s), tname),):
-                    if (sid, n) in self.plan.taped:
-                        if isinstance(target, gast.Name):
-                            out += A.copy_loc(A.quote(f"{self._tape(n)}.append({n})"), s)
-                        else:
-                            out += A.copy_loc(A.quote("T.append(snapshot(X))", T=self._tape(n),
-                                                      X=_as_load(target)), s)
+                if isinstance(target, gast.Subscript) and not is_basic_index(target.slice, self.ints):
+                    fname, line, _ = self.src.where(s)
+                    msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
+                    out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
+                if (id(s), tname) in self.plan.taped:
+                    if isinstance(target, gast.Name):
+                        out += A.copy_loc(A.quote(f"{self._tape(tname)}.append({tname})"), s)
+                    else:
+                        out += A.copy_loc(A.quote("T.append(snapshot(X))", T=self._tape(tname),
+                                                  X=_as_load(target)), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
@@ -628,6 +657,36 @@ class _Substitute(gast.NodeTransformer):
 def _count_cot(expr):
     return sum(1 for n in gast.walk(expr) if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)
                and n.value.id == "d")
+
+
+def _rename_reserved(src):
+    """Rename locals that would hide the names generated code calls (`unbroadcast = a * b`)."""
+    from .. import runtime
+    reserved = set(runtime.__all__) | set(registry.GLOBALS) | {"saved", "reversed", "range", "slice"}
+    fn = src.node
+    params = {a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    clash = (A.assigned_names(fn.body) | params) & reserved
+    for p in clash & params:
+        raise src.error(UnsupportedSyntaxError, fn, f"the parameter `{p}` has the name of a function retrograd's "
+                        "generated code calls", construct="parameter", hint=f"rename `{p}`")
+    taken = A.all_names(fn)
+    for n in clash:
+        new, k = n + "_", 2
+        while new in taken:
+            new, k = f"{n}_{k}", k + 1
+        for node in gast.walk(fn):
+            if isinstance(node, gast.Name) and node.id == n:
+                node.id = new
+
+
+def _index_value(node):
+    """An index as an ordinary expression (slices become slice(...) calls) to pass to a helper."""
+    if isinstance(node, gast.Slice):
+        parts = [p if p is not None else A.const(None) for p in (node.lower, node.upper, node.step)]
+        return gast.Call(func=A.name("slice"), args=parts, keywords=[])
+    if isinstance(node, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e) for e in node.elts], ctx=gast.Load())
+    return copy.deepcopy(node)
 
 
 def _count_name(expr, name):

@@ -14,5 +14,5 @@ constant(len, range, int, bool, isinstance, round, print, str, type, id, hash, e
          np.searchsorted, np.digitize, np.floor_divide, np.heaviside,
          np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye, np.identity,
          np.arange, np.tri, np.random.rand, np.random.randn, np.random.normal, np.random.uniform,
-         np.random.randint, np.random.default_rng, np.full_like,
+         np.random.randint, np.random.default_rng,
          methods=("argmax", "argmin", "argsort", "nonzero", "any", "all"))

@@ -125,6 +125,11 @@ def full(y, shape, fill_value, dtype=None):
     d[fill_value] = unbroadcast(d[y], fill_value)
 
 
+@adjoint(np.full_like)
+def full_like(y, a, fill_value, dtype=None):
+    d[fill_value] = unbroadcast(d[y], fill_value)
+
+
 @adjoint(np.linspace)
 def linspace(y, start, stop, num=50):
     d[start] = np.sum(d[y] * (1.0 - np.linspace(0.0, 1.0, num)))
