@@ -81,6 +81,38 @@ def best_of(fn, repeat, min_time, first=None):
     return min(times)
 
 
+def best_of_pair(fwd, grad, repeat, min_time):
+    """(forward, gradient) best per-call times, their repeats interleaved so that both see the same
+    machine conditions: the ratio of the two is what this benchmark reports."""
+    def calibrate(fn):
+        fn()  # warm-up
+        number = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_time or number >= 1 << 20:
+                return number
+            number = max(number * 2, int(number * min_time / max(elapsed, 1e-9) * 1.1))
+
+    counts = [calibrate(fwd), calibrate(grad)]
+    best = [float("inf"), float("inf")]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for k, fn in enumerate((fwd, grad)):
+                t0 = time.perf_counter()
+                for _ in range(counts[k]):
+                    fn()
+                best[k] = min(best[k], (time.perf_counter() - t0) / counts[k])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return best[0], best[1]
+
+
 class Results:
     def __init__(self):
         self.rows = []  # dicts: benchmark, implementation, forward_s, gradient_s, note
@@ -206,8 +238,7 @@ def bench_lorenz(results, n_steps, repeat, min_time, peers):
     value, _ = dlorenz.value_and_grad(*args)
     assert math.isclose(value, lorenz_final_sum(*args), rel_tol=1e-12), "value_and_grad value != forward"
 
-    fwd = best_of(lambda: lorenz_final_sum(*args), repeat, min_time)
-    grd = best_of(lambda: dlorenz.grad(*args), repeat, min_time)
+    fwd, grd = best_of_pair(lambda: lorenz_final_sum(*args), lambda: dlorenz.grad(*args), repeat, min_time)
     results.add(bench, "retrograd (python backend)", fwd, grd)
     if peers:
         _lorenz_peers(results, bench, args, np.array(full), n_steps, repeat, min_time)
@@ -353,9 +384,10 @@ def bench_mlp(results, repeat, min_time, peers):
     dmlp = rg.differentiate(mlp_loss, wrt=("W1", "b1", "W2", "b2"), backend="python")
     check_close("retrograd mlp vs hand-written adjoint", dmlp.grad(*args), ref, 1e-9, atol=1e-13)
 
-    fwd = best_of(lambda: mlp_loss(*args), repeat, min_time)
-    results.add(bench, "numpy, hand-written adjoint", fwd, best_of(lambda: mlp_grad_by_hand(*args), repeat, min_time))
-    results.add(bench, "retrograd (python backend)", fwd, best_of(lambda: dmlp.grad(*args), repeat, min_time))
+    fwd, grd = best_of_pair(lambda: mlp_loss(*args), lambda: mlp_grad_by_hand(*args), repeat, min_time)
+    results.add(bench, "numpy, hand-written adjoint", fwd, grd)
+    fwd, grd = best_of_pair(lambda: mlp_loss(*args), lambda: dmlp.grad(*args), repeat, min_time)
+    results.add(bench, "retrograd (python backend)", fwd, grd)
     if peers:
         _mlp_peers(results, bench, args, ref, repeat, min_time)
 

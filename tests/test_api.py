@@ -544,3 +544,17 @@ def test_register_adjoint_name_in_source(custom_rules):
 
 def test_register_adjoint_for_builtin_without_source(custom_rules):
     check_grad(uses_erf, (0.4,), 0)
+
+
+def test_cli_show_specialises_on_example_arguments(capsys):
+    from retrograd import cli
+    path = str(__import__("pathlib").Path(__file__).parent / "golden_cases.py")
+    assert cli.main(["show", f"{path}:lorenz_step_sum", "--wrt", "x", "sigma"]) == 0
+    generic = capsys.readouterr().out
+    assert cli.main(["show", f"{path}:lorenz_step_sum", "--wrt", "x", "sigma",
+                     "--args", "1.0, 1.0, 1.0, 10.0, 0.01, 5"]) == 0
+    scalar = capsys.readouterr().out
+    compile(generic, "generic", "exec")
+    compile(scalar, "scalar", "exec")
+    assert "unbroadcast" in generic and "unbroadcast" not in scalar
+    assert cli.main(["show", f"{path}:lorenz_step_sum", "--args", "1.0 +"]) == 2

@@ -65,6 +65,16 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     show.add_argument(
+        "--args",
+        default=None,
+        metavar="EXPR",
+        help=(
+            "example arguments, a Python expression evaluated with numpy as np (e.g. "
+            "\"1.0, np.ones(3)\"): show the code specialised for their kinds (scalar / array rank), "
+            "as a call with them runs it; without it the generic code is shown"
+        ),
+    )
+    show.add_argument(
         "--backend",
         default="python",
         help="code-generation backend (default: python)",
@@ -191,13 +201,23 @@ def _show(args) -> int:
     wrt = _parse_wrt(args.wrt)
     if wrt is None and args.backend == "python" and isinstance(getattr(obj, "source", None), str):
         # Already decorated with @rg.differentiate(...) in the file: show it with the file's own options.
-        source = obj.source
+        d = obj
     else:
         fn = getattr(obj, "__wrapped__", obj)
         kwargs = {"backend": args.backend}
         if wrt is not None:
             kwargs["wrt"] = wrt
-        source = rg.differentiate(fn, **kwargs).source
+        d = rg.differentiate(fn, **kwargs)
+    if args.args is not None:
+        import numpy as np
+
+        try:
+            example = eval(args.args, {"np": np, "numpy": np})
+        except Exception as exc:
+            raise _CliError(f"--args: cannot evaluate {args.args!r}: {exc}") from None
+        source = d.source_for(*(example if isinstance(example, tuple) else (example,)))
+    else:
+        source = d.source
     sys.stdout.write(source if source.endswith("\n") else source + "\n")
     sys.stdout.flush()
     return EXIT_OK
