@@ -11,7 +11,7 @@ from .frontend.resolve import CUSTOM
 from .frontend.source import read_function
 from .runtime import like, snapshot
 
-BACKENDS = ("python",)
+BACKENDS = ("python", "numba")
 
 
 class Differentiable:
@@ -46,9 +46,9 @@ class Differentiable:
         """Generate and load the code specialised for `kinds` ({param: scalar/array/other})."""
         key = tuple(sorted((kinds or {}).items()))
         if key not in self._compiled:
-            from .backends import python as backend
             from .reverse.program import Program, title_of
-            program = Program()
+            backend = _backend(self.backend)
+            program = Program(target=self.backend)
             title = title_of(self.fn)
             try:
                 primal, adjoint, _ = program.variant(self.fn, set(self.wrt), dict(kinds or {}))
@@ -62,7 +62,11 @@ class Differentiable:
                                      f"{type(exc).__name__}: {exc}",
                                      hint="please report this with the function's source") from exc
             ns = backend.load(program, source, title)
-            self._compiled[key] = (ns[primal], ns[adjoint], source)
+            p, a = ns[primal], ns[adjoint]
+            if self.backend == "numba":   # compile errors surface at the first call: report them clearly
+                p = functools.partial(_call_numba, p, source)
+                a = functools.partial(_call_numba, a, source)
+            self._compiled[key] = (p, a, source)
         self._last = key
         return self._compiled[key]
 
@@ -126,6 +130,23 @@ class Differentiable:
         return self.value_and_grad(*args, **kwargs)[1]
 
 
+def _backend(name):
+    if name == "numba":
+        try:
+            from .backends import numba as backend
+        except ImportError as exc:
+            raise UsageError(f"backend=\"numba\" needs Numba: {exc}",
+                             hint="pip install 'retrograd[numba]'") from None
+        return backend
+    from .backends import python as backend
+    return backend
+
+
+def _call_numba(fn, source, *args):
+    from .backends.numba import call
+    return call(fn, args, source)
+
+
 def _kinds(bound):
     return {k: kind_of_value(v) for k, v in bound.arguments.items()}
 
@@ -140,6 +161,8 @@ def _fresh(v):
         return [_fresh(e) for e in v]
     if isinstance(v, tuple):
         return tuple(_fresh(e) for e in v)
+    if type(v).__module__.startswith("numba.typed"):   # a Numba typed list (a tape)
+        return v.copy()
     return snapshot(v)
 
 

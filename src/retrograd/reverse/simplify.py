@@ -9,8 +9,13 @@ import gast
 
 
 def _is_zero_init(s):
-    return (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-            and isinstance(s.value, gast.Constant) and s.value.value == 0.0 and not isinstance(s.value.value, bool))
+    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+        return False
+    v = s.value
+    if isinstance(v, gast.Constant):
+        return v.value == 0.0 and not isinstance(v.value, bool)
+    return (isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id == "zeros_like"
+            and s.targets[0].id not in _reads(v))
 
 
 def _accumulated(s):

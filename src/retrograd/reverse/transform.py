@@ -83,7 +83,10 @@ class FunctionTransform:
         self.info = {}
         self.inplace = self._inplace_vars()
         self.redefined = self._redefined_vars()
+        self.first_defs = self._first_defs()
         self.comments = program.comments
+        self.numba = program.target == "numba"
+        self.result_kinds = {}   # variable -> kind of the helper result assigned to it
 
     # ---- preparation ---------------------------------------------------------------------------------
     def _finish_return(self):
@@ -157,6 +160,30 @@ class FunctionTransform:
         visit(self.node.body, False)
         return {n for n, c in count.items() if c > 1}
 
+    def _first_defs(self):
+        """Assignments that certainly bind a name for the first time (no older value to reset)."""
+        seen, first = set(self.params), set()
+
+        def visit(stmts, in_loop):
+            for s in stmts:
+                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                    n = s.targets[0].id
+                    if n not in seen and not in_loop:
+                        first.add(id(s))
+                    seen.add(n)
+                elif isinstance(s, gast.If):
+                    visit(s.body, in_loop)
+                    visit(s.orelse, in_loop)
+                elif isinstance(s, (gast.For, gast.While)):
+                    if isinstance(s, gast.For):
+                        seen.add(s.target.id)
+                    visit(s.body, True)
+        visit(self.node.body, False)
+        return first
+
+    def _needs_reset(self, s, name):
+        return name in self.redefined and id(s) not in self.first_defs
+
     # ---- names ---------------------------------------------------------------------------------------
     def dvar(self, name):
         if name not in self.dnames:
@@ -229,7 +256,7 @@ class FunctionTransform:
                 result = A.name(tname)
                 result._rg_result = True
                 self.adj_expr(value, A.name(g), post, result=result, refs=refs)
-                if not reads_self and tname in self.redefined:
+                if not reads_self and self._needs_reset(s, tname):
                     post += self._reset(tname)
             else:
                 g = self.names.fresh(f"{d}_{_index_label(target.slice)}")
@@ -284,7 +311,7 @@ class FunctionTransform:
 
     def _reset(self, name):
         d = self.dvar(name)
-        if name in self.inplace:
+        if name in self.inplace or (self.numba and self.kinds.get(name) != "scalar"):
             return A.quote(f"{d} = zeros_like({name})")
         return A.quote(f"{d} = 0.0")
 
@@ -298,9 +325,11 @@ class FunctionTransform:
                                  construct=callee.label) from None
         active_args = [(p, e) for p, e in bound.arguments.items() if self.is_active(e)]
         arg_kinds = {p: expr_kind(e, self.kinds, self.callees) for p, e in bound.arguments.items()}
-        primal, adjoint, _ = self.program.variant(callee.fn, {p for p, _ in active_args}, arg_kinds)
+        primal, adjoint, callee_tf = self.program.variant(callee.fn, {p for p, _ in active_args}, arg_kinds)
         state = self.names.fresh(f"{_label_name(callee.label)}_saved")
         s._rg_call = (primal, state)
+        if callee_tf is not None:   # (None while a recursive variant is still being built)
+            self.result_kinds[tname] = callee_tf.kinds.get(callee_tf.result)
         uses.defs.add(state)
         uses.res_uses.add(state)
         if tname not in self.active:
@@ -310,7 +339,7 @@ class FunctionTransform:
                                   else f"d_{_label_name(callee.label)}") for _, e in active_args]
         targets = ", ".join(grads) + ("," if len(grads) == 1 else "")
         post += A.quote(f"{targets} = {adjoint}({d}, {state})")
-        if tname in self.redefined:   # before accumulating: `x = helper(x)` sends its cotangent to the old x
+        if self._needs_reset(s, tname):   # before accumulating: `x = helper(x)` sends its cotangent to the old x
             post += self._reset(tname)
         for (p, e), g in zip(active_args, grads):
             self.adj_expr(e, A.name(g), post)
@@ -457,11 +486,14 @@ class FunctionTransform:
         self.tapes = {}
         primal_body = self._primal(self.node.body[:-1])
         adjoint_body = self._adjoint(self.node.body[:-1])
-        saved = sorted(self.plan.saved | set(self.tapes.values()) | self._init_reads())
+        states = {s._rg_call[1] for s in walk_stmts(self.node.body) if getattr(s, "_rg_call", None)
+                  and (id(s), s._rg_call[1]) in self.plan.taped}
+        saved = sorted((self.plan.saved - states) | set(self.tapes.values()) | self._init_reads())
+        self.plan.maybe_unbound -= states
         return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
 
     def _init_reads(self):
-        return {v for v in self.active if v in self.inplace}
+        return {v for v in self.active if v in self.inplace or (self.numba and self.kinds.get(v) != "scalar")}
 
     def _tape(self, name):
         if name not in self.tapes:
@@ -487,12 +519,12 @@ class FunctionTransform:
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
-                    if (id(s), state) in self.plan.taped:
-                        out += A.copy_loc(A.quote(f"{self._tape(state)}.append({state})"), s)
                     new = copy.deepcopy(s)
                     new.value.func = A.name(call[0])
                     new.targets = [gast.Tuple(elts=[new.targets[0], A.name(state, True)], ctx=gast.Store())]
                     out.append(new)
+                    if (id(s), state) in self.plan.taped:   # made and consumed once per call: push after
+                        out += A.copy_loc(A.quote(f"{self._tape(state)}.append({state})"), s)
                 else:
                     out.append(s)
                 if id(s) in self.view_checks:
@@ -550,7 +582,14 @@ class FunctionTransform:
             else:
                 stop = A.quote_expr("S + N * K", S=start, N=trips, K=step)
                 args = [start, stop] + ([step] if len(args) > 2 else [])
-        return A.quote_expr("reversed(R)", R=gast.Call(func=A.name("range"), args=args, keywords=[]))
+        if not self.numba:
+            return A.quote_expr("reversed(R)", R=gast.Call(func=A.name("range"), args=args, keywords=[]))
+        # Numba has no reversed(range): count down explicitly
+        if len(args) == 1:
+            return A.quote_expr("range(N - 1, -1, -1)", N=args[0])
+        if len(args) == 2:
+            return A.quote_expr("range(B - 1, S - 1, -1)", S=args[0], B=args[1])
+        return A.quote_expr("range(S + (len(range(S, B, K)) - 1) * K, S - K, -K)", S=args[0], B=args[1], K=args[2])
 
     def _adjoint_assign(self, s):
         block = self.blocks.get(id(s))
@@ -564,11 +603,11 @@ class FunctionTransform:
             else:
                 restore = A.quote("X = T.pop()", X=copy.deepcopy(target), T=self._tape(tname))
         call = getattr(s, "_rg_call", None)
-        restore_state = []   # a helper's saved state is read by its adjoint: restore it afterwards
+        load_state = []   # a helper's saved state, pushed after the call, is popped for its adjoint
         if call and (id(s), call[1]) in self.plan.taped:
-            restore_state = A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
+            load_state = A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
         if block is None:
-            restore += restore_state
+            restore = load_state + restore
             return self._comment(s) + restore if restore else []
         pre = list(block.pre)
         refs = [n for st in block.post for n in gast.walk(st)
@@ -578,7 +617,7 @@ class FunctionTransform:
             pre += A.quote(f"{cap} = {tname}")
             for r in refs:
                 r.id = cap
-        body = pre + restore + block.post + restore_state
+        body = pre + restore + load_state + block.post
         if not body:
             return []
         if block.pre or block.post:
@@ -602,9 +641,9 @@ class FunctionTransform:
                 prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
         unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values()))
         for n in sorted(unbound - set(self.params)):
-            prologue += A.quote(f"{n} = None")
+            prologue += A.quote(f"{n} = {self._placeholder(n)}")
         for t in sorted(self.tapes.values()):
-            prologue += A.quote(f"{t} = []")
+            prologue += A.quote(f"{t} = List()" if self.numba else f"{t} = []")
         ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
         fn = copy.copy(self.node)
         fn.name = self.primal_name
@@ -612,6 +651,29 @@ class FunctionTransform:
         fn.decorator_list = []
         fn.returns = None
         return fn
+
+    def _placeholder(self, name):
+        """Value of a variable before its first assignment (read only by a tape push that is never popped
+        into use): None, or for Numba a value of the variable's type."""
+        if not self.numba:
+            return "None"
+        defs = [s.value for s in walk_stmts(self.node.body) if isinstance(s, gast.Assign)
+                and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name]
+        if defs and all(isinstance(v, (gast.Compare, gast.BoolOp)) or (isinstance(v, gast.UnaryOp) and
+                        isinstance(v.op, gast.Not)) or (isinstance(v, gast.Constant) and isinstance(v.value, bool))
+                        for v in defs):
+            return "False"
+        kind = self.kinds.get(name) or self.result_kinds.get(name)
+        if kind == "scalar":
+            return "0.0"
+        if kind and kind.startswith("array:"):
+            n = int(kind.split(":")[1])
+            return "np.empty(" + ("0" if n == 1 else "(" + ", ".join(["0"] * n) + ")") + ")"
+        from ..errors import BackendError
+        fname, line, _ = self.src.where(self.node)
+        raise BackendError(f"cannot tell the type of `{name}` before it is assigned in {self.node.name}",
+                           filename=fname, lineno=line, col=0, construct=name,
+                           hint="use backend=\"python\" for this function")
 
     def _adjoint_def(self, body, saved):
         seed = self.dvar(self.result) if self.result in self.active else self.names.fresh("d" + self.result)

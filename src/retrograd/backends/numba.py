@@ -1,0 +1,88 @@
+"""The numba backend: the generated primal and adjoint, compiled to native code in nopython mode.
+
+The generated module is written to a real `.py` file in the cache directory and imported under a name
+registered in `sys.modules`, so `@njit(cache=True)` can cache compiled code on disk (Numba cannot cache
+code exec'd from a string).  The file name is a hash of the generated source, the values of the user's
+global constants it reads, and the retrograd and Numba versions: an edited function or a new version
+never meets stale compiled code.  Compilation is lazy (at the first call), per argument types.
+"""
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+
+from ..errors import BackendError
+
+_HEADER_LINES = 3
+
+
+def cache_dir():
+    root = os.environ.get("RETROGRAD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "retrograd")
+    path = os.path.join(root, "numba")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def load(program, source, title):
+    import numba
+
+    from .. import __version__
+    from . import numba_runtime
+    ns = program.globals_for(numba_runtime)
+    constants = sorted((k, repr(v)) for k, v in ns.items()
+                       if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
+    key = hashlib.sha256("\n".join([source, repr(constants), __version__, numba.__version__]).encode()).hexdigest()[:20]
+    name = f"retrograd_generated_{key}"
+    if name in sys.modules:
+        return sys.modules[name].__dict__
+    path = os.path.join(cache_dir(), name + ".py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            fh.write(source)
+        os.replace(tmp, path)   # atomic: concurrent processes never see half a file
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module      # Numba's cache looks the module up by name
+    for k, v in ns.items():         # the user's globals (constants, modules) the code reads
+        module.__dict__.setdefault(k, v)
+    spec.loader.exec_module(module)
+    module.__dict__["__retrograd_source__"] = source
+    return module.__dict__
+
+
+def call(fn, args, source):
+    """Call a compiled function, turning Numba's compile errors into a BackendError at the user's line."""
+    from numba.core.errors import NumbaError
+    try:
+        return fn(*args)
+    except NumbaError as exc:
+        raise _backend_error(exc, source) from None
+
+
+_LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')
+
+
+def _backend_error(exc, source):
+    text = str(exc)
+    lines = source.splitlines()
+    found = _LINE.findall(text)
+    where, construct = None, None
+    if found:
+        n = int(found[-1])
+        construct = lines[n - 1].strip() if 0 < n <= len(lines) else None
+        for k in range(min(n, len(lines)) - 1, -1, -1):   # the nearest "# grad of: ... (file:line)" above
+            m = re.search(r"# grad of: (.*)  \((.+):(\d+)\)$", lines[k])
+            if m:
+                where = (m.group(2), int(m.group(3)), m.group(1))
+                break
+    first = next((l for l in text.splitlines() if l.strip()), text)
+    msg = f"Numba cannot compile the generated code" + (f" `{construct}`" if construct else "") + f": {first}"
+    if where:
+        msg += f" (adjoint of `{where[2]}`)"
+    err = BackendError(msg, filename=where[0] if where else None, lineno=where[1] if where else None, col=0,
+                       construct=construct, hint='use backend="python" for this function')
+    err.numba_message = text
+    return err
