@@ -210,8 +210,13 @@ def assert_tree_allclose(actual, expected, rtol=1e-12, atol=1e-12, what="value")
                                    rtol=rtol, atol=atol, err_msg=what)
 
 
+BACKEND = "python"   # tests of another backend set this (see test_numba_backend.py)
+
+
 def _differentiate(f, wrt):
-    return rg.differentiate(f) if wrt is None else rg.differentiate(f, wrt=wrt)
+    if wrt is None:
+        return rg.differentiate(f, backend=BACKEND)
+    return rg.differentiate(f, wrt=wrt, backend=BACKEND)
 
 
 def _compare(f, args, positions, grads, numeric_fun, rtol, atol, eps, label):
