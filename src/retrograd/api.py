@@ -161,7 +161,7 @@ def _fresh(v):
         return [_fresh(e) for e in v]
     if isinstance(v, tuple):
         return tuple(_fresh(e) for e in v)
-    if type(v).__module__.startswith("numba.typed"):   # a Numba typed list (a tape)
+    if type(v).__module__.startswith("numba"):   # a Numba typed list (a tape)
         return v.copy()
     return snapshot(v)
 

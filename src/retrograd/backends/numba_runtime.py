@@ -8,14 +8,38 @@ and nothing dynamic is left for run time.
 import math  # noqa: F401  (generated code uses math.*)
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.extending import overload
 from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
 
-__all__ = ["zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "not_a_view", "no_repeats",
+__all__ = ["push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "not_a_view", "no_repeats",
            "List", "np", "math"]
+
+
+@njit(cache=True, inline="always")
+def push(tape, top, x):
+    """Save a float on an array tape, growing it when full; returns (tape, new top)."""
+    if top == tape.shape[0]:
+        grown = np.empty(2 * tape.shape[0] + 64)
+        grown[:top] = tape
+        tape = grown
+    tape[top] = x
+    return tape, top + 1
+
+
+@njit(cache=True, inline="always")
+def push_at(tape, top, x):
+    """Save a float on a tape allocated with its final size; returns the new top."""
+    tape[top] = x
+    return top + 1
+
+
+@njit(cache=True, inline="always")
+def pop(tape, top):
+    """The last float saved on an array tape; returns (value, new top)."""
+    return tape[top - 1], top - 1
 
 
 def zeros_like(x):

@@ -73,6 +73,8 @@ class FunctionTransform:
         self.node.body = self._add_trip_counters(self.node.body)
         self.active = activity(self.node, self.active_params, self.callees, self.result)
         self.ints = int_names(self.node)
+        self.int_vars = set(self.ints)
+        self.bools = self._bool_vars()
         self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
         self.ints |= {n for n, k in self.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
         self.view_checks = {id(d): (t, arr) for d, t, arr in check_aliases(
@@ -484,11 +486,15 @@ class FunctionTransform:
         self.plan = plan_tape(self.node, self.info, self.params)
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
         self.tapes = {}
+        self.tops = {}
+        self.push_sites = {}
+        self._loops = []
         primal_body = self._primal(self.node.body[:-1])
         adjoint_body = self._adjoint(self.node.body[:-1])
         states = {s._rg_call[1] for s in walk_stmts(self.node.body) if getattr(s, "_rg_call", None)
                   and (id(s), s._rg_call[1]) in self.plan.taped}
-        saved = sorted((self.plan.saved - states) | set(self.tapes.values()) | self._init_reads())
+        saved = sorted((self.plan.saved - states) | set(self.tapes.values()) | set(self.tops.values())
+                       | self._init_reads())
         self.plan.maybe_unbound -= states
         return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
 
@@ -499,6 +505,69 @@ class FunctionTransform:
         if name not in self.tapes:
             self.tapes[name] = self.names.fresh(f"{name}_tape")
         return self.tapes[name]
+
+    def _top(self, name):
+        """Numba array tapes keep their fill level in a variable of their own."""
+        tape = self._tape(name)
+        if tape not in self.tops:
+            self.tops[tape] = self.names.fresh(f"{name}_top")
+        return self.tops[tape]
+
+    def _array_tape(self, name):
+        return self.numba and self._tape_constructor(name) == "array"
+
+    def _push(self, name, value):
+        """Save `value` on the tape of `name` (a list in Python, a float64 array + top index in Numba)."""
+        tape = self._tape(name)
+        if self._array_tape(name):
+            top = self._top(name)
+            stmt = A.quote(f"{tape}, {top} = push({tape}, {top}, V)", V=value)
+            self.push_sites.setdefault(tape, []).append((stmt[0], self._trip_product()))
+            return stmt
+        return A.quote(f"{tape}.append(V)", V=value)
+
+    def _trip_product(self):
+        """How many times a statement at the current loop depth runs, as an expression computable at
+        function entry, or None (unknown until it runs: the tape then grows)."""
+        fixed = set(self.params) - A.assigned_names(self.node.body)
+        factors = []
+        for loop in self._loops:
+            if not isinstance(loop, gast.For) or getattr(loop, "_rg_trips", None):
+                return None
+            for a in loop.iter.args:
+                names = A.loaded_names(a) - {"len"}
+                if not names <= fixed or any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name)
+                                             and n.func.id == "len") for n in gast.walk(a)):
+                    return None
+            factors.append(A.quote_expr("len(R)", R=loop.iter))
+        if not factors:
+            return A.const(1)
+        expr = factors[0]
+        for f in factors[1:]:
+            expr = gast.BinOp(left=expr, op=gast.Mult(), right=f)
+        return expr
+
+    def _preallocate(self, tape):
+        """Capacity of a Numba tape if every push site's count is known at entry (then pushes never grow
+        the array: `top = push_at(tape, top, x)`), else None."""
+        sites = self.push_sites.get(tape, [])
+        if not sites or any(c is None for _, c in sites):
+            return None
+        for stmt, _ in sites:
+            top = stmt.targets[0].elts[1]
+            stmt.targets = [A.name(top.id, True)]
+            stmt.value.func = A.name("push_at")
+        total = sites[0][1]
+        for _, c in sites[1:]:
+            total = gast.BinOp(left=total, op=gast.Add(), right=c)
+        return total
+
+    def _pop(self, name, target):
+        tape = self._tape(name)
+        if self._array_tape(name):
+            top = self._top(name)
+            return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
+        return A.quote(f"X = {tape}.pop()", X=target)
 
     def _primal(self, stmts):
         out = []
@@ -512,10 +581,9 @@ class FunctionTransform:
                     out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
                 if (id(s), tname) in self.plan.taped:
                     if isinstance(target, gast.Name):
-                        out += A.copy_loc(A.quote(f"{self._tape(tname)}.append({tname})"), s)
+                        out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
-                        out += A.copy_loc(A.quote("T.append(snapshot(X))", T=self._tape(tname),
-                                                  X=_as_load(target)), s)
+                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=_as_load(target))), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
@@ -524,7 +592,7 @@ class FunctionTransform:
                     new.targets = [gast.Tuple(elts=[new.targets[0], A.name(state, True)], ctx=gast.Store())]
                     out.append(new)
                     if (id(s), state) in self.plan.taped:   # made and consumed once per call: push after
-                        out += A.copy_loc(A.quote(f"{self._tape(state)}.append({state})"), s)
+                        out += A.copy_loc(self._push(state, A.name(state)), s)
                 else:
                     out.append(s)
                 if id(s) in self.view_checks:
@@ -540,9 +608,11 @@ class FunctionTransform:
                 out.append(s2)
             elif isinstance(s, (gast.For, gast.While)):
                 if id(s) in self.plan.loop_targets:
-                    out += A.quote(f"{self._tape(s.target.id)}.append({s.target.id})")
+                    out += self._push(s.target.id, A.name(s.target.id))
                 s2 = copy.copy(s)
+                self._loops.append(s)
                 s2.body = self._primal(s.body)
+                self._loops.pop()
                 out.append(s2)
             else:
                 out.append(s)
@@ -563,7 +633,7 @@ class FunctionTransform:
                     out.append(gast.For(target=A.name(s.target.id, True), iter=self._reversed_range(s), body=body,
                                         orelse=[], type_comment=None))
                 if id(s) in self.plan.loop_targets:
-                    out += A.quote(f"{s.target.id} = {self._tape(s.target.id)}.pop()")
+                    out += self._pop(s.target.id, A.name(s.target.id, True))
             elif isinstance(s, gast.While):
                 body = self._adjoint(s.body)
                 if body:
@@ -599,13 +669,13 @@ class FunctionTransform:
         taped = (id(s), tname) in self.plan.taped
         if taped:
             if isinstance(target, gast.Name):
-                restore = A.quote(f"{tname} = {self._tape(tname)}.pop()")
+                restore = self._pop(tname, A.name(tname, True))
             else:
-                restore = A.quote("X = T.pop()", X=copy.deepcopy(target), T=self._tape(tname))
+                restore = self._pop(tname, copy.deepcopy(target))
         call = getattr(s, "_rg_call", None)
         load_state = []   # a helper's saved state, pushed after the call, is popped for its adjoint
         if call and (id(s), call[1]) in self.plan.taped:
-            load_state = A.quote(f"{call[1]} = {self._tape(call[1])}.pop()")
+            load_state = self._pop(call[1], A.name(call[1], True))
         if block is None:
             restore = load_state + restore
             return self._comment(s) + restore if restore else []
@@ -639,11 +709,17 @@ class FunctionTransform:
         for p in self.params:
             if p in written:
                 prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
-        unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values()))
+        unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values())
+                                             - set(self.tops.values()))
         for n in sorted(unbound - set(self.params)):
             prologue += A.quote(f"{n} = {self._placeholder(n)}")
-        for t in sorted(self.tapes.values()):
-            prologue += A.quote(f"{t} = List()" if self.numba else f"{t} = []")
+        for var, t in sorted(self.tapes.items(), key=lambda kv: kv[1]):
+            if self._array_tape(var):
+                size = self._preallocate(t)
+                prologue += A.quote(f"{t} = np.empty(N)", N=size if size is not None else A.const(64))
+                prologue += A.quote(f"{self._top(var)} = 0")
+            else:
+                prologue += A.quote(f"{t} = {self._tape_constructor(var)}")
         ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
         fn = copy.copy(self.node)
         fn.name = self.primal_name
@@ -652,16 +728,33 @@ class FunctionTransform:
         fn.returns = None
         return fn
 
+    def _bool_vars(self):
+        defs = {}
+        for s in walk_stmts(self.node.body):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                defs.setdefault(s.targets[0].id, []).append(s.value)
+        return {n for n, vs in defs.items() if all(
+            isinstance(v, (gast.Compare, gast.BoolOp)) or (isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.Not))
+            or (isinstance(v, gast.Constant) and isinstance(v.value, bool)) for v in vs)}
+
+    def _tape_constructor(self, var):
+        """`[]` for Python; for Numba a float64 array stack for float scalars, else a typed list."""
+        if not self.numba:
+            return "[]"
+        writes = [s.targets[0] for s in walk_stmts(self.node.body) if isinstance(s, gast.Assign)
+                  and isinstance(s.targets[0], gast.Subscript) and A.subscript_base(s.targets[0]) == var]
+        if writes:
+            floats = all(expr_kind(t, self.kinds, self.callees) == "scalar" for t in writes)
+        else:
+            floats = self.kinds.get(var) == "scalar" and var not in self.bools and var not in self.int_vars
+        return "array" if floats else "List()"
+
     def _placeholder(self, name):
         """Value of a variable before its first assignment (read only by a tape push that is never popped
         into use): None, or for Numba a value of the variable's type."""
         if not self.numba:
             return "None"
-        defs = [s.value for s in walk_stmts(self.node.body) if isinstance(s, gast.Assign)
-                and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name]
-        if defs and all(isinstance(v, (gast.Compare, gast.BoolOp)) or (isinstance(v, gast.UnaryOp) and
-                        isinstance(v.op, gast.Not)) or (isinstance(v, gast.Constant) and isinstance(v.value, bool))
-                        for v in defs):
+        if name in self.bools:
             return "False"
         kind = self.kinds.get(name) or self.result_kinds.get(name)
         if kind == "scalar":
