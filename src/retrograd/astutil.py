@@ -108,5 +108,14 @@ def copy_loc(new, old):
     return new
 
 
+def as_load(target):
+    """A copy of an assignment target usable as an expression (every ctx set to Load)."""
+    t = copy.deepcopy(target)
+    for n in gast.walk(t):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return t
+
+
 def is_atom(node):
     return isinstance(node, (gast.Name, gast.Constant))

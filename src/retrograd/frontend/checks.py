@@ -53,8 +53,6 @@ def check_function(src):
         raise src.error(UnsupportedSyntaxError, node if hasattr(node, "lineno") else fn,
                         "variable arguments (*args / **kwargs) cannot be differentiated",
                         construct="*args", hint="list the parameters explicitly")
-    if args.posonlyargs or args.kwonlyargs:
-        pass  # fine: they are ordinary parameters for retrograd
     for stmt in fn.body:
         _check(src, stmt)
 

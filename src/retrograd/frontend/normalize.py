@@ -13,10 +13,11 @@ After normalisation a function body contains only:
 Each new statement keeps the source position of the statement it came from.
 """
 import builtins
+import copy
 
 import gast
 
-from ..astutil import (assigned_names, all_names, copy_loc, const, is_atom, loaded_names, name, quote,
+from ..astutil import (as_load, assigned_names, all_names, copy_loc, const, is_atom, loaded_names, name, quote,
                        quote_expr, subscript_base)
 from ..errors import UnsupportedSyntaxError
 
@@ -86,7 +87,7 @@ class Normalizer:
             return [s]
         if isinstance(s, gast.AugAssign):
             target = s.target
-            load = _as_load(target)
+            load = as_load(target)
             new = gast.Assign(targets=[target], value=gast.BinOp(left=load, op=s.op, right=s.value),
                               type_comment=None)
             new._rg_inplace = True   # `y += e` writes into y's array: an alias of y sees it
@@ -120,7 +121,7 @@ class Normalizer:
             first = gast.Assign(targets=[last], value=s.value, type_comment=None)
             out = self._stmt(copy_loc(first, s))
             for t in others:
-                out += self._stmt(copy_loc(gast.Assign(targets=[t], value=_as_load(last), type_comment=None), s))
+                out += self._stmt(copy_loc(gast.Assign(targets=[t], value=as_load(last), type_comment=None), s))
             return out
         (target,) = s.targets
         if isinstance(target, (gast.Tuple, gast.List)):
@@ -160,7 +161,7 @@ class Normalizer:
 
     def _ifexp_assign(self, s, target, ifexp):
         body = self._stmt(copy_loc(gast.Assign(targets=[target], value=ifexp.body, type_comment=None), s))
-        orelse = self._stmt(copy_loc(gast.Assign(targets=[_copy(target)], value=ifexp.orelse, type_comment=None), s))
+        orelse = self._stmt(copy_loc(gast.Assign(targets=[copy.deepcopy(target)], value=ifexp.orelse, type_comment=None), s))
         new = gast.If(test=ifexp.test, body=body, orelse=orelse)
         return [copy_loc(new, s)]
 
@@ -391,17 +392,3 @@ def _is_call_to(node, fname):
 def _has_call(node, allow=()):
     return any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in allow)
                for n in gast.walk(node))
-
-
-def _as_load(target):
-    import copy as _c
-    t = _c.deepcopy(target)
-    for n in gast.walk(t):
-        if hasattr(n, "ctx"):
-            n.ctx = gast.Load()
-    return t
-
-
-def _copy(node):
-    import copy as _c
-    return _c.deepcopy(node)

@@ -142,12 +142,14 @@ def _pure(expr):
     return True
 
 
-def _writes(s):
-    return {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-
-
 def drop_dead_stores(stmts, live):
     """Remove `name = pure expression` whose name is never read afterwards (backward liveness)."""
+    return _sweep(stmts, set(live), rewrite=True)[0]
+
+
+def _sweep(stmts, live, rewrite):
+    """Backward liveness over structured code: (statements, with dead stores dropped if `rewrite`,
+    names live on entry)."""
     out = []
     for s in reversed(stmts):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
@@ -158,39 +160,24 @@ def drop_dead_stores(stmts, live):
         elif isinstance(s, gast.For):
             head = set(live)
             while True:   # a loop body's live-in flows back to its end
-                body_live = _live_in(s.body, head | live)
-                new = head | body_live
+                new = head | _sweep(s.body, head | live, False)[1]
                 if new == head:
                     break
                 head = new
-            s.body = drop_dead_stores(s.body, head | live)
-            if not s.body:
-                continue
+            if rewrite:
+                s.body = _sweep(s.body, head | live, True)[0]
+                if not s.body:
+                    continue
             live = head | live | _reads(s.iter)
         elif isinstance(s, gast.If):
-            s.body = drop_dead_stores(s.body, set(live))
-            s.orelse = drop_dead_stores(s.orelse, set(live))
-            if not s.body and not s.orelse:
-                continue
-            s.body = s.body or [gast.Pass()]
-            live = _live_in(s.body, set(live)) | _live_in(s.orelse, set(live)) | _reads(s.test)
+            body, l1 = _sweep(s.body, set(live), rewrite)
+            orelse, l2 = _sweep(s.orelse, set(live), rewrite)
+            if rewrite:
+                if not body and not orelse:
+                    continue
+                s.body, s.orelse = body or [gast.Pass()], orelse
+            live = l1 | l2 | _reads(s.test)
         else:
             live = live | _reads(s)
         out.append(s)
-    return out[::-1]
-
-
-def _live_in(stmts, live):
-    for s in reversed(stmts):
-        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
-            name = s.targets[0].id
-            if name not in live and _pure(s.value):
-                continue
-            live = (live - {name}) | _reads(s.value)
-        elif isinstance(s, gast.For):
-            live = live | _live_in(s.body, set(live)) | _reads(s.iter)
-        elif isinstance(s, gast.If):
-            live = _live_in(s.body, set(live)) | _live_in(s.orelse, set(live)) | _reads(s.test)
-        else:
-            live = live | _reads(s)
-    return live
+    return out[::-1], live

@@ -583,7 +583,7 @@ class FunctionTransform:
                     if isinstance(target, gast.Name):
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
-                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=_as_load(target))), s)
+                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=A.as_load(target))), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
@@ -860,11 +860,3 @@ def _label_name(label):
 
 def _is_exit(s):
     return isinstance(s, gast.If) and len(s.body) == 1 and getattr(s.body[0], "_rg_exit", False)
-
-
-def _as_load(target):
-    t = copy.deepcopy(target)
-    for n in gast.walk(t):
-        if hasattr(n, "ctx"):
-            n.ctx = gast.Load()
-    return t

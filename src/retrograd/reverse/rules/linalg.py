@@ -52,7 +52,10 @@ def inner_grad_b(g, a, b):
 def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
     """Cotangent of np.linalg.norm for the 2-norm of vectors and the Frobenius norm of matrices."""
     if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) > 1 and axis is None):
-        raise NotImplementedError(f"retrograd: no derivative for np.linalg.norm with ord={ord!r}")
+        from ...errors import MissingRuleError
+        raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} (only the 2-norm of "
+                               "vectors and the Frobenius norm)", construct="np.linalg.norm",
+                               hint="register a custom adjoint with rg.register_adjoint, or write the norm out")
     scale = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
     return unreduce(scale, x, axis, keepdims) * x
 
