@@ -50,8 +50,3 @@ def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 @adjoint(np.cumsum, methods=("cumsum",))
 def cumsum(y, a, axis=None, dtype=None, out=None):
     d[a] = np.reshape(np.flip(np.cumsum(np.flip(d[y], axis), axis), axis), np.shape(a))
-
-
-@adjoint(np.logaddexp.reduce)
-def logsumexp_reduce(y, a, axis=0):
-    d[a] = np.exp(a - np.expand_dims(y, axis)) * np.expand_dims(d[y], axis)

@@ -1,0 +1,72 @@
+"""Finite-difference checks of the rules not covered elsewhere (ufunc spellings, less common functions,
+methods), so that every registered rule is exercised."""
+import math
+
+import numpy as np
+import pytest
+
+from fd import check_grad
+
+R = np.random.default_rng(7)
+
+
+def ufunc_spellings(a, b):
+    return np.sum(np.add(a, b) * np.subtract(a, b) + np.multiply(a, b) / np.divide(b, 2.0)
+                  + np.true_divide(a, b) - np.negative(a) * np.positive(b) + np.mod(a, 0.7) * np.remainder(b, 0.9))
+
+
+def inverse_hyperbolic(x):
+    return np.sum(np.arcsinh(x) + np.arccosh(1.5 + x * x) + np.arctanh(0.5 * np.tanh(x)))
+
+
+def math_inverse_hyperbolic(x):
+    return math.asinh(x) + math.acosh(1.5 + x * x) + math.atanh(0.4 * x)
+
+
+def powers_and_angles(x):
+    return np.sum(np.cbrt(x) + np.exp2(x) + np.reciprocal(x) + np.deg2rad(x) * np.rad2deg(x)
+                  + np.radians(x) + np.degrees(x))
+
+
+def math_angles(x):
+    return math.radians(x) * math.degrees(x) + math.hypot(x, 2.0 * x)
+
+
+def binary_special(a, b):
+    return np.sum(np.hypot(a, b) + np.logaddexp(a, b) + np.sinc(a))
+
+
+def layout(A):
+    return np.sum(np.flip(A, 0) * np.arange(6.0).reshape(2, 3)) + np.sum(np.moveaxis(A[None], 0, 2) ** 2) \
+        + np.sum(np.swapaxes(A, 0, 1) ** 3) + np.sum(np.atleast_2d(A[0]) * 2.0) + np.sum(np.atleast_1d(A[1, 1]))
+
+
+def layout_methods(A):
+    return np.sum(A.swapaxes(0, 1) ** 2) + np.sum(A.flatten() ** 3) + np.sum(A.cumsum(axis=1) ** 2)
+
+
+def cumulative(x):
+    return np.sum(np.cumsum(x) ** 2) + np.sum(np.cumsum(x.reshape(2, 3), axis=0) ** 3)
+
+
+def vector_products(a, b):
+    return np.vdot(a, b) ** 2
+
+
+CASES = [
+    (ufunc_spellings, lambda: (R.uniform(1.0, 2.0, 4), R.uniform(1.0, 2.0, 4)), (0, 1)),
+    (inverse_hyperbolic, lambda: (R.uniform(-0.8, 0.8, 5),), 0),
+    (math_inverse_hyperbolic, lambda: (0.6,), 0),
+    (powers_and_angles, lambda: (R.uniform(0.5, 1.5, 4),), 0),
+    (math_angles, lambda: (0.7,), 0),
+    (binary_special, lambda: (R.uniform(0.2, 1.2, 4), R.uniform(-1.0, 1.0, 4)), (0, 1)),
+    (layout, lambda: (R.normal(size=(2, 3)),), 0),
+    (layout_methods, lambda: (R.normal(size=(2, 3)),), 0),
+    (cumulative, lambda: (R.normal(size=6),), 0),
+    (vector_products, lambda: (R.normal(size=(2, 2)), R.normal(size=(2, 2))), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("f,make_args,wrt", CASES, ids=[c[0].__name__ for c in CASES])
+def test_rule_against_finite_differences(f, make_args, wrt):
+    check_grad(f, make_args(), wrt)
