@@ -70,3 +70,18 @@ CASES = [
 @pytest.mark.parametrize("f,make_args,wrt", CASES, ids=[c[0].__name__ for c in CASES])
 def test_rule_against_finite_differences(f, make_args, wrt):
     check_grad(f, make_args(), wrt)
+
+
+def reversed_loops(x, v):
+    s = x
+    for i in reversed(range(4)):
+        s = s * x + v[i]
+    for i in reversed(range(1, 4)):
+        s = s + v[i] * s
+    for i in reversed(range(0, 4, 2)):
+        s = np.sin(s) * v[i]
+    return s
+
+
+def test_reversed_range_loops():
+    check_grad(reversed_loops, (0.7, R.normal(size=4)), (0, 1))

@@ -191,8 +191,8 @@ class Normalizer:
                                  construct="zip")
             seqs, items, index = list(it.args), list(target.elts), None
         elif kind == "reversed" and len(it.args) == 1 and _is_call_to(it.args[0], "range"):
-            raise self.error(it, "reversed(range(...)) is not supported", construct="reversed",
-                             hint="write range(stop - 1, start - 1, -1)")
+            s.iter = _reversed_range(it.args[0])   # the same indices, counting down
+            return self._for(s)
         else:
             seqs, items, index = [it], [target], None
         # Name each sequence once, before the loop, so the body indexes the object Python iterates.
@@ -383,6 +383,16 @@ class Normalizer:
                 s.body = self._record_tests(s.body)
             out.append(s)
         return out
+
+
+def _reversed_range(rng):
+    """`reversed(range(...))` as a plain range with a negative step."""
+    args = rng.args
+    if len(args) == 1:
+        return quote_expr("range(N - 1, -1, -1)", N=args[0])
+    if len(args) == 2:
+        return quote_expr("range(B - 1, A - 1, -1)", A=args[0], B=args[1])
+    return quote_expr("range(A + (len(range(A, B, K)) - 1) * K, A - K, -K)", A=args[0], B=args[1], K=args[2])
 
 
 def _is_call_to(node, fname):
