@@ -296,3 +296,19 @@ def check_vjp(f, args, wrt=0, rtol=1e-6, atol=1e-8, eps=EPS, seed=0):
 
     _compare(f, args, positions, list(grads), projected, rtol, atol, eps, "vjp")
     return grads
+
+
+def load_module(src, directory, prefix="rgprog"):
+    """Write generated program text to a real module file and import it (retrograd reads source with
+    inspect, so the functions must come from a file)."""
+    import hashlib
+    import importlib.util
+    import sys
+    modname = prefix + "_" + hashlib.sha1(src.encode()).hexdigest()[:20]
+    path = directory / f"{modname}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(modname, str(path))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = mod
+    spec.loader.exec_module(mod)
+    return mod

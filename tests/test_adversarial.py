@@ -12,9 +12,6 @@ Two parts:
   (see the ``BUG:`` notes); they are deliberately not marked xfail.
 """
 import copy
-import hashlib
-import importlib.util
-import sys
 
 import numpy as np
 import pytest
@@ -22,27 +19,16 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import retrograd as rg
-from fd import check_grad, check_vjp, tree_equal
+from fd import check_grad, load_module, tree_equal
+from test_properties import gen_expr
 
 RTOL, ATOL = 1e-5, 1e-7
-CONSTS = ["0.5", "-0.75", "0.3", "1.0", "-0.9"]
 THRESHOLDS = ["-0.3", "0.2", "0.6"]
 
 
 @pytest.fixture(scope="module")
 def progdir(tmp_path_factory):
     return tmp_path_factory.mktemp("rg_adversarial")
-
-
-def load_module(src, directory):
-    modname = "rgadv_" + hashlib.sha1(src.encode()).hexdigest()[:20]
-    path = directory / f"{modname}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(modname, str(path))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _flat(g):
@@ -71,26 +57,6 @@ def check_source_and_pullback_twice(f, args, wrt):
 # ----------------------------------------------------------------------------------------------
 # expression generator (same conditioning as test_properties: values stay in [-1, 1])
 # ----------------------------------------------------------------------------------------------
-
-def gen_expr(draw, leaves, depth):
-    if depth <= 0 or draw(st.integers(0, 3)) == 0:
-        if draw(st.integers(0, 4)) == 0:
-            return draw(st.sampled_from(CONSTS))
-        return draw(st.sampled_from(leaves))
-    kind = draw(st.sampled_from(["tanh", "sin", "neg", "add", "sub", "mul", "div"]))
-    if kind in ("tanh", "sin"):
-        return f"np.{kind}({gen_expr(draw, leaves, depth - 1)})"
-    if kind == "neg":
-        return f"(-{gen_expr(draw, leaves, depth - 1)})"
-    a = gen_expr(draw, leaves, depth - 1)
-    b = gen_expr(draw, leaves, depth - 1)
-    if kind == "div":
-        return f"({a} / (1.0 + {b} * {b}))"
-    if kind == "mul":
-        return f"({a} * {b})"
-    op = {"add": "+", "sub": "-"}[kind]
-    return f"(0.5 * ({a} {op} {b}))"
-
 
 # ----------------------------------------------------------------------------------------------
 # scalar control-flow programs
@@ -226,7 +192,7 @@ def control_programs(draw, use_helpers):
 
 def _run_control(progdir, src, seed, n, twice):
     note(src)
-    f = load_module(src, progdir).f
+    f = load_module(src, progdir, "rgadv").f
     r = np.random.default_rng(seed)
     args = tuple(float(v) for v in r.uniform(-1.0, 1.0, size=3)) + (n,)
     note(f"args = {args!r}")
@@ -311,7 +277,7 @@ def matrix_programs(draw):
 @given(src=matrix_programs(), seed=st.integers(0, 2 ** 32 - 1))
 def test_random_matrix_programs(progdir, src, seed):
     note(src)
-    f = load_module(src, progdir).f
+    f = load_module(src, progdir, "rgadv").f
     r = np.random.default_rng(seed)
     A, B = r.uniform(-1.0, 1.0, size=(R_, C_)), r.uniform(-1.0, 1.0, size=(R_, C_))
     note(f"A = {A!r}\nB = {B!r}")

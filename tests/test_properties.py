@@ -7,9 +7,6 @@ The operations are kept well conditioned (tanh / sin / + / - / *, and divisions 
 ``a / (1.0 + b * b)``) and the inputs lie in [-1, 1], so finite differences are accurate.  On a
 failure hypothesis prints the generated source (``note``), which is a ready-made repro.
 """
-import hashlib
-import importlib.util
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +14,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import retrograd as rg
-from fd import check_grad, check_vjp
+from fd import check_grad, check_vjp, load_module
 
 CONSTS = ["0.5", "-0.75", "0.3", "1.0", "-0.9"]
 THRESHOLDS = ["-0.3", "0.2", "0.6"]
@@ -31,14 +28,7 @@ def progdir(tmp_path_factory):
 
 
 def load_function(src, directory, name="f"):
-    modname = "rgprog_" + hashlib.sha1(src.encode()).hexdigest()[:20]
-    path = directory / f"{modname}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(modname, str(path))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return getattr(mod, name)
+    return getattr(load_module(src, directory), name)
 
 
 # ----------------------------------------------------------------------------------------------

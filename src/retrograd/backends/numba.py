@@ -79,7 +79,7 @@ def _backend_error(exc, source):
                 where = (m.group(2), int(m.group(3)), m.group(1))
                 break
     first = next((l for l in text.splitlines() if l.strip()), text)
-    msg = f"Numba cannot compile the generated code" + (f" `{construct}`" if construct else "") + f": {first}"
+    msg = "Numba cannot compile the generated code" + (f" `{construct}`" if construct else "") + f": {first}"
     if where:
         msg += f" (adjoint of `{where[2]}`)"
     err = BackendError(msg, filename=where[0] if where else None, lineno=where[1] if where else None, col=0,

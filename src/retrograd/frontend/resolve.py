@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gast
 
-from ..astutil import const, loaded_names
+from ..astutil import const
 from ..errors import MissingRuleError, UnsupportedSyntaxError
 from ..reverse.rules import registry
 

@@ -44,7 +44,7 @@ def inner_grad_b(g, a, b):
     """Cotangent of `b` in np.inner(a, b)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
-    na, nb = np.ndim(a) - 1, np.ndim(b) - 1
+    na = np.ndim(a) - 1
     g = np.reshape(g, np.shape(a)[:-1] + np.shape(b)[:-1])
     return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
 
