@@ -558,3 +558,19 @@ def test_cli_show_specialises_on_example_arguments(capsys):
     compile(scalar, "scalar", "exec")
     assert "unbroadcast" in generic and "unbroadcast" not in scalar
     assert cli.main(["show", f"{path}:lorenz_step_sum", "--args", "1.0 +"]) == 2
+
+
+def _tape_loop(x, n):
+    s = x
+    for i in range(n):
+        s = np.sin(s) * x
+    return s
+
+
+def test_tape_bytes_grows_with_what_the_adjoint_keeps():
+    f = rg.differentiate(_tape_loop)
+    small, large = f.tape_bytes(0.3, 10), f.tape_bytes(0.3, 1000)
+    assert 0 < small < large
+    # two saved floats per extra iteration: the old `s` (for cos(s)) and sin(s) (for dx += ds * sin(s))
+    assert large - small == 990 * 2 * 8
+    assert rg.differentiate(_tape_loop).tape_bytes(np.ones(100), 10) >= 10 * 100 * 8

@@ -126,6 +126,14 @@ class Differentiable:
         by_name = dict(zip(self._adjoint_order, grads))
         return tuple(like(by_name[n], bound.arguments[n]) for n in self.wrt)
 
+    def tape_bytes(self, *args, **kwargs):
+        """Bytes the forward pass keeps for the backward pass at its peak (the end of the forward pass,
+        before the adjoint starts popping): tapes plus the final values the adjoint reads."""
+        bound = self._bind(args, kwargs)
+        primal, _, _ = self._compile(_kinds(bound))
+        _, saved = primal(*bound.args, **bound.kwargs)
+        return _nbytes(saved)
+
     def grad(self, *args, **kwargs):
         return self.value_and_grad(*args, **kwargs)[1]
 
@@ -149,6 +157,18 @@ def _call_numba(fn, source, *args):
 
 def _kinds(bound):
     return {k: kind_of_value(v) for k, v in bound.arguments.items()}
+
+
+def _nbytes(v):
+    if isinstance(v, np.ndarray):
+        return v.nbytes
+    if isinstance(v, (tuple, list)) or type(v).__module__.startswith("numba"):
+        return sum(_nbytes(e) for e in v)
+    if isinstance(v, dict):
+        return sum(_nbytes(e) for e in v.values())
+    if isinstance(v, (float, int, bool, np.generic)):
+        return 8
+    return 0
 
 
 def _owned(x):
