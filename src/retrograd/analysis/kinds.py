@@ -69,6 +69,10 @@ def expr_kind(node, env, callees):
         return expr_kind(node.operand, env, callees) if not isinstance(node.op, gast.Not) else SCALAR
     if isinstance(node, gast.Attribute) and node.attr == "T":
         return expr_kind(node.value, env, callees)
+    if isinstance(node, gast.Attribute) and node.attr in ("ndim", "size"):
+        return SCALAR
+    if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and node.value.attr == "shape":
+        return SCALAR
     if isinstance(node, gast.Subscript):
         base = expr_kind(node.value, env, callees)
         n = ndim(base)

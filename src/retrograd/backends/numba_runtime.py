@@ -8,14 +8,14 @@ and nothing dynamic is left for run time.
 import math  # noqa: F401  (generated code uses math.*)
 
 import numpy as np
-from numba import njit, types
+from numba import literal_unroll, njit, types
 from numba.extending import overload
 from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
 
-__all__ = ["push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "not_a_view", "no_repeats",
-           "List", "np", "math"]
+__all__ = ["push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
+           "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "List", "np", "math"]
 
 
 @njit(cache=True, inline="always")
@@ -62,6 +62,18 @@ def unreduce(g, x, axis=None, keepdims=False):
     return _py.unreduce(g, x, axis, keepdims)
 
 
+def matmul_grad_a(g, a, b):
+    return _py.matmul_grad_a(g, a, b)
+
+
+def matmul_grad_b(g, a, b):
+    return _py.matmul_grad_b(g, a, b)
+
+
+def select_grad(g, x, result, axis=None, keepdims=False):
+    return _py.select_grad(g, x, result, axis, keepdims)
+
+
 def not_a_view(value, message):
     return _py.not_a_view(value, message)
 
@@ -82,6 +94,10 @@ def _zeros_like(x):
         return lambda x: np.zeros(x.shape)
     if _is_scalar(x):
         return lambda x: 0.0
+    if isinstance(x, types.BaseTuple) and len(x) > 0 and all(_is_scalar(t) for t in x):
+        # a tuple of scalars: its cotangent is a float array (mutable, indexed like the tuple)
+        n = len(x)
+        return lambda x: np.zeros(n)
     return None
 
 
@@ -96,6 +112,20 @@ def _snapshot(x):
 
 @overload(add_into)
 def _add_into(acc, g):
+    if isinstance(acc, types.Array) and acc.ndim == 1 and isinstance(g, types.BaseTuple):
+        if not all(_is_scalar(t) for t in g):
+            return None
+        n = len(g)
+
+        def impl_tuple(acc, g):     # the cotangent of a tuple of scalars, passed as a tuple
+            if acc.shape[0] != n:
+                raise ValueError("add_into: a tuple cotangent of the wrong length")
+            i = 0
+            for e in literal_unroll(g):
+                acc[i] += e
+                i += 1
+            return acc
+        return impl_tuple
     if isinstance(acc, types.Array) and acc.ndim > 0:
         def impl(acc, g):
             acc += g
@@ -104,22 +134,41 @@ def _add_into(acc, g):
     return lambda acc, g: acc + g
 
 
+def _is_none(t):
+    return t is None or isinstance(t, (types.NoneType, types.Omitted))
+
+
+def _is_float_array(t, ndims=(1, 2)):
+    return isinstance(t, types.Array) and isinstance(t.dtype, types.Float) and t.ndim in ndims
+
+
 @overload(unbroadcast)
 def _unbroadcast(g, x):
     if _is_scalar(x) and _is_scalar(g):
         return lambda g, x: g
     if _is_scalar(x) and isinstance(g, types.Array):
         return lambda g, x: np.sum(g)
+    if isinstance(x, types.Array) and x.ndim == 0 and isinstance(g, types.Array):
+        if g.ndim == 0:
+            return lambda g, x: g
+        return lambda g, x: np.sum(g)
     if isinstance(x, types.Array) and isinstance(g, types.Array):
         if g.ndim == x.ndim == 1:
             def impl1(g, x):
                 if g.shape[0] == x.shape[0]:
                     return g
+                if x.shape[0] != 1:
+                    raise ValueError("unbroadcast: shapes do not broadcast")
                 return np.full(x.shape, np.sum(g))
             return impl1
         if g.ndim == 2 and x.ndim == 1:
             def impl21(g, x):
-                return np.sum(g, axis=0)
+                # x (n,) broadcasts along the rows of g (m, n): sum the rows; x (1,) sums everything
+                if x.shape[0] == g.shape[1]:
+                    return np.sum(g, axis=0)
+                if x.shape[0] != 1:
+                    raise ValueError("unbroadcast: shapes do not broadcast")
+                return np.full(x.shape, np.sum(g))
             return impl21
         if g.ndim == x.ndim == 2:
             def impl2(g, x):
@@ -137,13 +186,195 @@ def _unbroadcast(g, x):
     return None
 
 
+@njit(inline="always")
+def _axis_of(axis, ndim):
+    ax = axis + ndim if axis < 0 else axis
+    if ax < 0 or ax >= ndim:
+        raise ValueError("axis out of bounds")
+    return ax
+
+
+def _reduced(g, x, axis):
+    """`g` (the cotangent or value of a reduction of `x` over `axis`) as an array of x's rank."""
+
+
+@overload(_reduced)
+def _reduced_ol(g, x, axis):
+    if not isinstance(x, types.Array) or x.ndim not in (1, 2):
+        return None
+    if _is_scalar(g):                          # axis None (or a 1-D x), keepdims=False
+        if x.ndim == 1:
+            return lambda g, x, axis: np.full((1,), g)
+        return lambda g, x, axis: np.full((1, 1), g)
+    if isinstance(g, types.Array) and g.ndim == 0:
+        if x.ndim == 1:
+            return lambda g, x, axis: np.full((1,), g[()])
+        return lambda g, x, axis: np.full((1, 1), g[()])
+    if not isinstance(g, types.Array):
+        return None
+    if g.ndim == x.ndim:                       # keepdims=True
+        return lambda g, x, axis: np.ascontiguousarray(g)
+    if g.ndim == 1 and x.ndim == 2 and isinstance(axis, types.Integer):   # keepdims=False, int axis
+        def impl(g, x, axis):
+            n = g.shape[0]
+            if _axis_of(axis, 2) == 0:
+                return np.ascontiguousarray(g).reshape((1, n))
+            return np.ascontiguousarray(g).reshape((n, 1))
+        return impl
+    return None
+
+
+@njit(inline="always")
+def _at(k, n):
+    """Index into a dimension of length `n` that broadcasts: 0 when n == 1."""
+    return 0 if n == 1 else k
+
+
+@njit(cache=True)
+def _broadcast1(G, n):
+    if G.shape[0] != 1 and G.shape[0] != n:
+        raise ValueError("unreduce: shapes do not broadcast")
+    out = np.empty((n,), G.dtype)
+    for i in range(n):
+        out[i] = G[_at(i, G.shape[0])]
+    return out
+
+
+@njit(cache=True)
+def _broadcast2(G, m, n):
+    if (G.shape[0] != 1 and G.shape[0] != m) or (G.shape[1] != 1 and G.shape[1] != n):
+        raise ValueError("unreduce: shapes do not broadcast")
+    out = np.empty((m, n), G.dtype)
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = G[_at(i, G.shape[0]), _at(j, G.shape[1])]
+    return out
+
+
 @overload(unreduce)
 def _unreduce(g, x, axis=None, keepdims=False):
-    if isinstance(x, types.Array) and (axis is None or isinstance(axis, (types.NoneType, types.Omitted))):
-        if _is_scalar(g):
-            return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+    if not isinstance(x, types.Array):
+        return None
+    if _is_none(axis) and _is_scalar(g):
+        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+    if _is_none(axis) and isinstance(g, types.Array):
         return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g.ravel()[0])
-    return None
+    if not isinstance(axis, types.Integer) or x.ndim not in (1, 2):
+        return None
+    if x.ndim == 1:
+        def impl1(g, x, axis=None, keepdims=False):
+            _axis_of(axis, 1)
+            return _broadcast1(_reduced(g, x, axis), x.shape[0])
+        return impl1
+
+    def impl2(g, x, axis=None, keepdims=False):
+        _axis_of(axis, 2)
+        return _broadcast2(_reduced(g, x, axis), x.shape[0], x.shape[1])
+    return impl2
+
+
+@njit(cache=True)
+def _select1(G, x, R):
+    n = x.shape[0]
+    if R.shape[0] != 1 and R.shape[0] != n:
+        raise ValueError("select_grad: shapes do not broadcast")
+    count = np.zeros(R.shape)
+    for i in range(n):
+        if x[i] == R[_at(i, R.shape[0])]:
+            count[_at(i, R.shape[0])] += 1.0
+    out = np.empty((n,))
+    for i in range(n):
+        gi = G[_at(i, G.shape[0])]
+        r = _at(i, R.shape[0])
+        c = count[r]
+        out[i] = np.nan if c == 0.0 else gi * (1.0 if x[i] == R[r] else 0.0) / c
+    return out
+
+
+@njit(cache=True)
+def _select2(G, x, R):
+    m, n = x.shape
+    if (R.shape[0] != 1 and R.shape[0] != m) or (R.shape[1] != 1 and R.shape[1] != n):
+        raise ValueError("select_grad: shapes do not broadcast")
+    count = np.zeros(R.shape)
+    for i in range(m):
+        for j in range(n):
+            ri, rj = _at(i, R.shape[0]), _at(j, R.shape[1])
+            if x[i, j] == R[ri, rj]:
+                count[ri, rj] += 1.0
+    out = np.empty((m, n))
+    for i in range(m):
+        for j in range(n):
+            gij = G[_at(i, G.shape[0]), _at(j, G.shape[1])]
+            ri, rj = _at(i, R.shape[0]), _at(j, R.shape[1])
+            c = count[ri, rj]
+            out[i, j] = np.nan if c == 0.0 else gij * (1.0 if x[i, j] == R[ri, rj] else 0.0) / c
+    return out
+
+
+@overload(select_grad)
+def _select_grad(g, x, result, axis=None, keepdims=False):
+    """max/min: g flows to the entries equal to the result, split evenly between ties (NaN if none)."""
+    if not isinstance(x, types.Array) or x.ndim not in (1, 2):
+        return None
+    if not (_is_none(axis) or isinstance(axis, types.Integer)):
+        return None
+    if _is_none(axis):
+        if x.ndim == 1:
+            return lambda g, x, result, axis=None, keepdims=False: _select1(
+                _reduced(g, x, axis), x, _reduced(result, x, axis))
+        return lambda g, x, result, axis=None, keepdims=False: _select2(
+            _reduced(g, x, axis), x, _reduced(result, x, axis))
+    if x.ndim == 1:
+        def impl1(g, x, result, axis=None, keepdims=False):
+            _axis_of(axis, 1)
+            return _select1(_reduced(g, x, axis), x, _reduced(result, x, axis))
+        return impl1
+
+    def impl2(g, x, result, axis=None, keepdims=False):
+        _axis_of(axis, 2)
+        return _select2(_reduced(g, x, axis), x, _reduced(result, x, axis))
+    return impl2
+
+
+@overload(matmul_grad_a)
+def _matmul_grad_a(g, a, b):
+    """Cotangent of `a` in `a @ b` for 1-D and 2-D float operands (no batching, so no unbroadcast)."""
+    if not (_is_float_array(a) and _is_float_array(b)):
+        return None
+    if a.ndim == 1 and b.ndim == 1:            # g is the scalar u @ v
+        if _is_scalar(g):
+            return lambda g, a, b: g * b
+        if isinstance(g, types.Array) and g.ndim == 0:
+            return lambda g, a, b: g[()] * b
+        return None
+    if not _is_float_array(g, (1, 2)):
+        return None
+    if a.ndim == 2 and b.ndim == 1:            # g (m,): outer(g, b)
+        return lambda g, a, b: np.outer(g, b)
+    if a.ndim == 1 and b.ndim == 2:            # g (p,): b @ g
+        return lambda g, a, b: np.ascontiguousarray(b) @ np.ascontiguousarray(g)
+    return lambda g, a, b: np.ascontiguousarray(g) @ np.ascontiguousarray(b.T)
+
+
+@overload(matmul_grad_b)
+def _matmul_grad_b(g, a, b):
+    """Cotangent of `b` in `a @ b` for 1-D and 2-D float operands."""
+    if not (_is_float_array(a) and _is_float_array(b)):
+        return None
+    if a.ndim == 1 and b.ndim == 1:
+        if _is_scalar(g):
+            return lambda g, a, b: g * a
+        if isinstance(g, types.Array) and g.ndim == 0:
+            return lambda g, a, b: g[()] * a
+        return None
+    if not _is_float_array(g, (1, 2)):
+        return None
+    if a.ndim == 1 and b.ndim == 2:            # g (p,): outer(a, g)
+        return lambda g, a, b: np.outer(a, g)
+    if a.ndim == 2 and b.ndim == 1:            # g (m,): a.T @ g
+        return lambda g, a, b: np.ascontiguousarray(a.T) @ np.ascontiguousarray(g)
+    return lambda g, a, b: np.ascontiguousarray(a.T) @ np.ascontiguousarray(g)
 
 
 @overload(not_a_view)

@@ -484,6 +484,7 @@ class FunctionTransform:
     def build(self):
         self.analyse(self.node.body)
         self.plan = plan_tape(self.node, self.info, self.params)
+        self._stmt_by_id = {id(s): s for s in walk_stmts(self.node.body)}
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
         self.tapes = {}
         self.tops = {}
@@ -743,8 +744,14 @@ class FunctionTransform:
             return "[]"
         writes = [s.targets[0] for s in walk_stmts(self.node.body) if isinstance(s, gast.Assign)
                   and isinstance(s.targets[0], gast.Subscript) and A.subscript_base(s.targets[0]) == var]
-        if writes:
-            floats = all(expr_kind(t, self.kinds, self.callees) == "scalar" for t in writes)
+        whole = any(n == var and isinstance(self._stmt_by_id.get(sid), (gast.Assign, gast.For))
+                    and not (isinstance(self._stmt_by_id[sid], gast.Assign)
+                             and isinstance(self._stmt_by_id[sid].targets[0], gast.Subscript))
+                    for sid, n in self.plan.taped) or var in {self._stmt_by_id[i].target.id
+                                                              for i in self.plan.loop_targets}
+        if writes:   # element saves are floats; a saved whole value of an array variable is not
+            floats = all(expr_kind(t, self.kinds, self.callees) == "scalar" for t in writes) and (
+                not whole or self.kinds.get(var) == "scalar")
         else:
             floats = self.kinds.get(var) == "scalar" and var not in self.bools and var not in self.int_vars
         return "array" if floats else "List()"
