@@ -20,14 +20,8 @@ CASES = (ARITH_CASES + LOOP_CASES + WHILE_CASES + WRITE_CASES + HELPER_CASES
 
 # Cases the numba backend refuses (with a BackendError), and why: each is work for the numba backend.
 NUMBA_REFUSES = {
-    "matmul_op": "matmul_grad_a/b have no Numba overload yet",
-    "matmul_matrices": "matmul_grad_a/b have no Numba overload yet",
-    "matmul_vec_vec": "matmul_grad_a/b have no Numba overload yet",
     "for_over_array_rows": "a loop-local array temporary needs a typed placeholder before its first push",
     "write_2d_rows": "taping a row slice of a 2-D array",
-    "calls_helper_tuple": "tuple-valued cotangents (zeros_like of a tuple)",
-    "calls_nested_helpers": "tuple-valued cotangents passed between helper adjoints",
-    "calls_helper_array": "a helper variant's array cotangent type",
     "calls_recursion": "a recursive helper's saved state has a recursive type",
 }
 
