@@ -374,8 +374,8 @@ class Normalizer:
                     elif not (loaded_names(a) & writes) and not _has_call(a, allow={"len", "min", "max", "int"}):
                         new_args.append(a)
                     else:
-                        tmp = self.names.fresh(("start", "stop", "step")[k if len(s.iter.args) > 1 else 1]
-                                               if len(s.iter.args) > 1 else "stop")
+                        roles = ("stop",) if len(s.iter.args) == 1 else ("start", "stop", "step")
+                        tmp = self.names.fresh(roles[k])
                         out.append(copy_loc(gast.Assign(targets=[name(tmp, True)], value=a, type_comment=None), s))
                         new_args.append(name(tmp))
                 s.iter.args = new_args
