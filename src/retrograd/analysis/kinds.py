@@ -63,7 +63,7 @@ def expr_kind(node, env, callees):
         return env.get(node.id)
     if isinstance(node, gast.BinOp):
         if isinstance(node.op, gast.MatMult):
-            return None
+            return _matmul_kind(expr_kind(node.left, env, callees), expr_kind(node.right, env, callees))
         return _join_elementwise([expr_kind(node.left, env, callees), expr_kind(node.right, env, callees)])
     if isinstance(node, gast.UnaryOp):
         return expr_kind(node.operand, env, callees) if not isinstance(node.op, gast.Not) else SCALAR
@@ -114,6 +114,17 @@ def _is_int_index(node, env):
     if isinstance(node, (gast.Slice,)):
         return False
     return expr_kind(node, env, None) == SCALAR if not isinstance(node, gast.Call) else False
+
+
+def _matmul_kind(a, b):
+    """Rank of `a @ b` from the operands' ranks (1-D and 2-D; batched products stay unknown)."""
+    if _TOP in (a, b):
+        return _TOP
+    na, nb = ndim(a), ndim(b)
+    if na is None or nb is None or na > 2 or nb > 2:
+        return None
+    rank = (na - 1 if na else 0) + (nb - 1 if nb else 0) if na and nb else None
+    return None if rank is None else (SCALAR if rank == 0 else f"array:{rank}")
 
 
 def _join_elementwise(kinds):
