@@ -20,7 +20,6 @@ CASES = (ARITH_CASES + LOOP_CASES + WHILE_CASES + WRITE_CASES + HELPER_CASES
 
 # Cases the numba backend refuses (with a BackendError), and why: each is work for the numba backend.
 NUMBA_REFUSES = {
-    "write_2d_rows": "taping a row slice of a 2-D array",
     "calls_recursion": "a recursive helper's saved state has a recursive type",
 }
 

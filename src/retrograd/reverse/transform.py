@@ -502,26 +502,41 @@ class FunctionTransform:
     def _init_reads(self):
         return {v for v in self.active if v in self.inplace or (self.numba and self.kinds.get(v) != "scalar")}
 
-    def _tape(self, name):
-        if name not in self.tapes:
-            self.tapes[name] = self.names.fresh(f"{name}_tape")
-        return self.tapes[name]
+    def _role(self, target):
+        """What a tape of `target`'s variable holds: whole values, float elements, or array parts."""
+        if isinstance(target, gast.Name):
+            return "value"
+        return "elem" if expr_kind(target, self.kinds, self.callees) == "scalar" else "part"
 
-    def _top(self, name):
+    def _roles(self, name):
+        roles = {self._role(s.targets[0]) for sid, n in self.plan.taped
+                 for s in [self._stmt_by_id.get(sid)] if n == name and isinstance(s, gast.Assign)
+                 and (A.subscript_base(s.targets[0]) if isinstance(s.targets[0], gast.Subscript)
+                      else s.targets[0].id) == name}
+        return roles or {"value"}
+
+    def _tape(self, name, role="value"):
+        """One tape per variable and role, so that each holds values of one type."""
+        if (name, role) not in self.tapes:
+            label = "" if len(self._roles(name)) == 1 else {"value": "", "elem": "_elems", "part": "_parts"}[role]
+            self.tapes[(name, role)] = self.names.fresh(f"{name}{label}_tape")
+        return self.tapes[(name, role)]
+
+    def _top(self, name, role="value"):
         """Numba array tapes keep their fill level in a variable of their own."""
-        tape = self._tape(name)
+        tape = self._tape(name, role)
         if tape not in self.tops:
-            self.tops[tape] = self.names.fresh(f"{name}_top")
+            self.tops[tape] = self.names.fresh(tape[:-len("_tape")] + "_top")
         return self.tops[tape]
 
-    def _array_tape(self, name):
-        return self.numba and self._tape_constructor(name) == "array"
+    def _array_tape(self, name, role="value"):
+        return self.numba and self._tape_constructor(name, role) == "array"
 
-    def _push(self, name, value):
+    def _push(self, name, value, role="value"):
         """Save `value` on the tape of `name` (a list in Python, a float64 array + top index in Numba)."""
-        tape = self._tape(name)
-        if self._array_tape(name):
-            top = self._top(name)
+        tape = self._tape(name, role)
+        if self._array_tape(name, role):
+            top = self._top(name, role)
             stmt = A.quote(f"{tape}, {top} = push({tape}, {top}, V)", V=value)
             self.push_sites.setdefault(tape, []).append((stmt[0], self._trip_product()))
             return stmt
@@ -563,10 +578,10 @@ class FunctionTransform:
             total = gast.BinOp(left=total, op=gast.Add(), right=c)
         return total
 
-    def _pop(self, name, target):
-        tape = self._tape(name)
-        if self._array_tape(name):
-            top = self._top(name)
+    def _pop(self, name, target, role="value"):
+        tape = self._tape(name, role)
+        if self._array_tape(name, role):
+            top = self._top(name, role)
             return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
         return A.quote(f"X = {tape}.pop()", X=target)
 
@@ -584,7 +599,8 @@ class FunctionTransform:
                     if isinstance(target, gast.Name):
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
-                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=A.as_load(target))), s)
+                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=A.as_load(target)),
+                                                     self._role(target)), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
@@ -672,7 +688,7 @@ class FunctionTransform:
             if isinstance(target, gast.Name):
                 restore = self._pop(tname, A.name(tname, True))
             else:
-                restore = self._pop(tname, copy.deepcopy(target))
+                restore = self._pop(tname, copy.deepcopy(target), self._role(target))
         call = getattr(s, "_rg_call", None)
         load_state = []   # a helper's saved state, pushed after the call, is popped for its adjoint
         if call and (id(s), call[1]) in self.plan.taped:
@@ -714,13 +730,13 @@ class FunctionTransform:
                                              - set(self.tops.values()))
         for n in sorted(unbound - set(self.params)):
             prologue += A.quote(f"{n} = {self._placeholder(n)}")
-        for var, t in sorted(self.tapes.items(), key=lambda kv: kv[1]):
-            if self._array_tape(var):
+        for (var, role), t in sorted(self.tapes.items(), key=lambda kv: kv[1]):
+            if self._array_tape(var, role):
                 size = self._preallocate(t)
                 prologue += A.quote(f"{t} = np.empty(N)", N=size if size is not None else A.const(64))
-                prologue += A.quote(f"{self._top(var)} = 0")
+                prologue += A.quote(f"{self._top(var, role)} = 0")
             else:
-                prologue += A.quote(f"{t} = {self._tape_constructor(var)}")
+                prologue += A.quote(f"{t} = {self._tape_constructor(var, role)}")
         ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
         fn = copy.copy(self.node)
         fn.name = self.primal_name
@@ -738,23 +754,17 @@ class FunctionTransform:
             isinstance(v, (gast.Compare, gast.BoolOp)) or (isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.Not))
             or (isinstance(v, gast.Constant) and isinstance(v.value, bool)) for v in vs)}
 
-    def _tape_constructor(self, var):
-        """`[]` for Python; for Numba a float64 array stack for float scalars, else a typed list."""
+    def _tape_constructor(self, var, role="value"):
+        """`[]` for Python.  For Numba: "array" (a float64 array + top index) for float scalars and float
+        elements, else a typed list (arrays, slices, helper states)."""
         if not self.numba:
             return "[]"
-        writes = [s.targets[0] for s in walk_stmts(self.node.body) if isinstance(s, gast.Assign)
-                  and isinstance(s.targets[0], gast.Subscript) and A.subscript_base(s.targets[0]) == var]
-        whole = any(n == var and isinstance(self._stmt_by_id.get(sid), (gast.Assign, gast.For))
-                    and not (isinstance(self._stmt_by_id[sid], gast.Assign)
-                             and isinstance(self._stmt_by_id[sid].targets[0], gast.Subscript))
-                    for sid, n in self.plan.taped) or var in {self._stmt_by_id[i].target.id
-                                                              for i in self.plan.loop_targets}
-        if writes:   # element saves are floats; a saved whole value of an array variable is not
-            floats = all(expr_kind(t, self.kinds, self.callees) == "scalar" for t in writes) and (
-                not whole or self.kinds.get(var) == "scalar")
-        else:
-            floats = self.kinds.get(var) == "scalar" and var not in self.bools and var not in self.int_vars
-        return "array" if floats else "List()"
+        if role == "elem":
+            return "array"
+        if role == "value" and self.kinds.get(var) == "scalar" and var not in self.bools \
+                and var not in self.int_vars:
+            return "array"
+        return "List()"
 
     def _placeholder(self, name):
         """Value of a variable before its first assignment (read only by a tape push that is never popped
