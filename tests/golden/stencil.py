@@ -23,8 +23,8 @@ def adjoint_stencil(dsum_2, saved):
     dun = zeros_like(un)
     # grad of: return np.sum(u * u)  (golden_cases.py:28)
     dsum_2_1 = unreduce(dsum_2, u * u, None, False)
-    du = add_into(du, unbroadcast(dsum_2_1 * u, u))
-    du = add_into(du, unbroadcast(dsum_2_1 * u, u))
+    du = add_into(du, dsum_2_1 * u)
+    du = add_into(du, dsum_2_1 * u)
     for t in reversed(range(steps)):
         # grad of: u = un  (golden_cases.py:27)
         u = u_tape.pop()

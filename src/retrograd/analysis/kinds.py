@@ -141,7 +141,10 @@ def _join_elementwise(kinds):
 
 def same_shape_as_result(operand, others, env, callees):
     """True when an elementwise result certainly has `operand`'s shape (so no unbroadcast is needed)."""
+    others = [o for o in others if gast.dump(o) != gast.dump(operand)]   # x * x: same shape, no broadcast
     k = expr_kind(operand, env, callees)
+    if not others:
+        return True
     other_kinds = [expr_kind(o, env, callees) for o in others]
     if k == SCALAR:
         return all(o == SCALAR for o in other_kinds)
