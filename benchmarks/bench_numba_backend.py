@@ -46,6 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import retrograd as rg  # noqa: E402
 from bench_python_backend import (  # noqa: E402
+    make_jax_lorenz,
     Results,
     _why,
     best_of,
@@ -338,23 +339,7 @@ def bench_lorenz(results, summary, n_steps, repeat, min_time, peers):
             rho, beta, dt = args[4], args[5], args[6]
 
             def make_jax_loss(n):
-                def jax_loss(x, y, z, sigma):
-                    def body(_, s):
-                        x, y, z = s
-                        k1x = sigma * (y - x); k1y = x * (rho - z) - y; k1z = x * y - beta * z  # noqa: E702
-                        x2 = x + 0.5 * dt * k1x; y2 = y + 0.5 * dt * k1y; z2 = z + 0.5 * dt * k1z  # noqa: E702
-                        k2x = sigma * (y2 - x2); k2y = x2 * (rho - z2) - y2; k2z = x2 * y2 - beta * z2  # noqa: E702
-                        x3 = x + 0.5 * dt * k2x; y3 = y + 0.5 * dt * k2y; z3 = z + 0.5 * dt * k2z  # noqa: E702
-                        k3x = sigma * (y3 - x3); k3y = x3 * (rho - z3) - y3; k3z = x3 * y3 - beta * z3  # noqa: E702
-                        x4 = x + dt * k3x; y4 = y + dt * k3y; z4 = z + dt * k3z  # noqa: E702
-                        k4x = sigma * (y4 - x4); k4y = x4 * (rho - z4) - y4; k4z = x4 * y4 - beta * z4  # noqa: E702
-                        return (x + dt / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x),
-                                y + dt / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y),
-                                z + dt / 6.0 * (k1z + 2.0 * k2z + 2.0 * k3z + k4z))
-
-                    x, y, z = jax.lax.fori_loop(0, n, body, (x, y, z))
-                    return x + y + z
-                return jax_loss
+                return make_jax_lorenz(jax, rho, beta, dt, n)
 
             jargs = [jnp.float64(a) for a in args[:4]]
             # Verified on 1,000 steps: over 100,000 steps (t = 100) XLA's rounding (a different order of

@@ -190,6 +190,27 @@ LORENZ_WRT = ("x", "y", "z", "sigma")
 LORENZ_DT = 0.001
 
 
+def make_jax_lorenz(jax, rho, beta, dt, n_steps):
+    """The Lorenz RK4 loss written for JAX the idiomatic way (`lax.fori_loop`, not a Python loop)."""
+    def jax_loss(x, y, z, sigma):
+        def body(_, s):
+            x, y, z = s
+            k1x = sigma * (y - x); k1y = x * (rho - z) - y; k1z = x * y - beta * z  # noqa: E702
+            x2 = x + 0.5 * dt * k1x; y2 = y + 0.5 * dt * k1y; z2 = z + 0.5 * dt * k1z  # noqa: E702
+            k2x = sigma * (y2 - x2); k2y = x2 * (rho - z2) - y2; k2z = x2 * y2 - beta * z2  # noqa: E702
+            x3 = x + 0.5 * dt * k2x; y3 = y + 0.5 * dt * k2y; z3 = z + 0.5 * dt * k2z  # noqa: E702
+            k3x = sigma * (y3 - x3); k3y = x3 * (rho - z3) - y3; k3z = x3 * y3 - beta * z3  # noqa: E702
+            x4 = x + dt * k3x; y4 = y + dt * k3y; z4 = z + dt * k3z  # noqa: E702
+            k4x = sigma * (y4 - x4); k4y = x4 * (rho - z4) - y4; k4z = x4 * y4 - beta * z4  # noqa: E702
+            return (x + dt / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x),
+                    y + dt / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y),
+                    z + dt / 6.0 * (k1z + 2.0 * k2z + 2.0 * k3z + k4z))
+
+        x, y, z = jax.lax.fori_loop(0, n_steps, body, (x, y, z))
+        return x + y + z
+    return jax_loss
+
+
 def lorenz_args(n_steps):
     return (1.0, 1.0, 1.0, 10.0, 28.0, 8.0 / 3.0, LORENZ_DT, n_steps)
 
@@ -294,22 +315,7 @@ def _lorenz_peers(results, bench, args, reference, n_steps, repeat, min_time):
         jax.config.update("jax_enable_x64", True)
         rho, beta, dt = args[4], args[5], args[6]
 
-        def jax_loss(x, y, z, sigma):
-            def body(_, s):
-                x, y, z = s
-                k1x = sigma * (y - x); k1y = x * (rho - z) - y; k1z = x * y - beta * z  # noqa: E702
-                x2 = x + 0.5 * dt * k1x; y2 = y + 0.5 * dt * k1y; z2 = z + 0.5 * dt * k1z  # noqa: E702
-                k2x = sigma * (y2 - x2); k2y = x2 * (rho - z2) - y2; k2z = x2 * y2 - beta * z2  # noqa: E702
-                x3 = x + 0.5 * dt * k2x; y3 = y + 0.5 * dt * k2y; z3 = z + 0.5 * dt * k2z  # noqa: E702
-                k3x = sigma * (y3 - x3); k3y = x3 * (rho - z3) - y3; k3z = x3 * y3 - beta * z3  # noqa: E702
-                x4 = x + dt * k3x; y4 = y + dt * k3y; z4 = z + dt * k3z  # noqa: E702
-                k4x = sigma * (y4 - x4); k4y = x4 * (rho - z4) - y4; k4z = x4 * y4 - beta * z4  # noqa: E702
-                return (x + dt / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x),
-                        y + dt / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y),
-                        z + dt / 6.0 * (k1z + 2.0 * k2z + 2.0 * k3z + k4z))
-
-            x, y, z = jax.lax.fori_loop(0, n_steps, body, (x, y, z))
-            return x + y + z
+        jax_loss = make_jax_lorenz(jax, rho, beta, dt, n_steps)
 
         jf = jax.jit(jax_loss)
         jg = jax.jit(jax.grad(jax_loss, argnums=(0, 1, 2, 3)))
