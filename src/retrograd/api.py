@@ -9,6 +9,7 @@ from .errors import RetrogradError, UsageError
 from .frontend.checks import check_function
 from .frontend.resolve import CUSTOM
 from .frontend.source import read_function
+from .remat import check_remat
 from .runtime import like, snapshot
 
 BACKENDS = ("python", "numba")
@@ -17,13 +18,14 @@ BACKENDS = ("python", "numba")
 class Differentiable:
     """A function together with its generated gradient code.  Calling it runs the original function."""
 
-    def __init__(self, fn, wrt=None, backend="python"):
+    def __init__(self, fn, wrt=None, backend="python", remat=None):
         if isinstance(fn, Differentiable):
             fn = fn.fn
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.fn = fn
         self.backend = backend
+        self.remat = check_remat(remat)
         self.__wrapped_retrograd__ = fn
         functools.update_wrapper(self, fn)
         src = read_function(fn)        # refuse what cannot be differentiated now, at decoration
@@ -48,7 +50,7 @@ class Differentiable:
         if key not in self._compiled:
             from .reverse.program import Program, title_of
             backend = _backend(self.backend)
-            program = Program(target=self.backend)
+            program = Program(target=self.backend, remat=self.remat)
             title = title_of(self.fn)
             try:
                 primal, adjoint, _ = program.variant(self.fn, set(self.wrt), dict(kinds or {}))
@@ -210,16 +212,20 @@ def _resolve_wrt(wrt, params, fn):
     return tuple(out)
 
 
-def differentiate(fn=None, *, wrt=None, backend="python"):
-    """Decorator (with or without arguments) and plain call: returns a `Differentiable`."""
+def differentiate(fn=None, *, wrt=None, backend="python", remat=None):
+    """Decorator (with or without arguments) and plain call: returns a `Differentiable`.
+
+    remat: None (store what the adjoint needs), "recompute" (loops of cheap arithmetic keep only their
+    state per step and recompute the rest) or `Checkpoint(snapshots=k)` / `Checkpoint(memory=BYTES)`
+    (loops are reversed by binomial checkpointing); see `retrograd.remat`."""
     if fn is None:
-        return lambda f: Differentiable(f, wrt=wrt, backend=backend)
-    return Differentiable(fn, wrt=wrt, backend=backend)
+        return lambda f: Differentiable(f, wrt=wrt, backend=backend, remat=remat)
+    return Differentiable(fn, wrt=wrt, backend=backend, remat=remat)
 
 
-def grad(fn, wrt=0, backend="python"):
+def grad(fn, wrt=0, backend="python", remat=None):
     """Functional form, like jax.grad: a function that returns the gradient of `fn`."""
-    d = Differentiable(fn, wrt=wrt, backend=backend)
+    d = Differentiable(fn, wrt=wrt, backend=backend, remat=remat)
     return d.grad
 
 

@@ -6,7 +6,9 @@ provides a module with the same names.  Keep each one small: it is what a reader
 import numpy as np
 
 __all__ = ["not_a_view", "no_repeats", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
-           "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math"]
+           "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
+           "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
+           "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
 
 import math  # noqa: E402  (generated code and rule bodies use `math.` and `np.`)
 
@@ -157,3 +159,14 @@ def no_repeats(index, message):
         if arr is not None and arr.dtype.kind in "iu" and arr.size != np.unique(arr).size:
             from .errors import UnsupportedSyntaxError
             raise UnsupportedSyntaxError(message, hint="write the elements one at a time in a loop")
+
+
+# ---- checkpointed loops (remat.revolve): the schedule of snapshots and recomputation --------------------
+from .remat.revolve import ADVANCE, DONE, DROP, RESTORE, REVERSE, SNAPSHOT  # noqa: E402,F401
+from .remat.revolve import budget as revolve_budget, next_snapshot as revolve_next_snapshot  # noqa: E402,F401
+from .remat.revolve import resume as revolve_resume, step as revolve_step  # noqa: E402,F401
+
+
+def nbytes_of(x):
+    """Bytes of one value of a loop's state (a snapshot holds one per carried variable)."""
+    return x.nbytes if isinstance(x, np.ndarray) else 8

@@ -12,10 +12,17 @@ Uses come from the transform, per statement:
   exit_uses  for if/for/while: values the adjoint reads when it reaches the statement's end
              (branch tests, loop bounds, trip counters).
 Partial definitions (`A[i] = v`) save `A[i]` but do not end the exposure of `A`.
+
+A rematerialised loop (`remat.loops`) is different: each step is re-run from a snapshot of its carried
+state just before its adjoint, so a step's adjoint never needs values that later steps overwrote.  Its body
+is planned once as straight-line code (no back edge), starting from what is exposed at the loop's entry,
+and the variables the re-runs read are exposed at its end (they must hold their loop values there).
 """
 from dataclasses import dataclass, field
 
 import gast
+
+from .. import astutil as A
 
 
 @dataclass
@@ -25,10 +32,14 @@ class TapePlan:
     saved: set = field(default_factory=set)          # names handed to the adjoint at the end
     maybe_unbound: set = field(default_factory=set)  # names that may be read before any assignment
     definite: set = field(default_factory=set)       # names certainly assigned at the end
+    remat: dict = field(default_factory=dict)        # id(for) -> remat.loops.LoopRemat, for those kept
+    locals: set = field(default_factory=set)
 
 
-def plan_tape(fn, info, params):
+def plan_tape(fn, info, params, remat_loops=None):
     plan = TapePlan()
+    plan.remat.update(remat_loops or {})
+    plan.locals = set(params) | A.assigned_names(fn.body)
     exposed, definite = _flow(fn.body, set(), set(params), info, plan)
     plan.saved = exposed
     plan.definite = definite
@@ -48,6 +59,8 @@ def _flow_stmt(s, exposed, definite, info, plan):
         e1, d1 = _flow(s.body, set(exposed), set(definite), info, plan)
         e2, d2 = _flow(s.orelse, set(exposed), set(definite), info, plan)
         return e1 | e2 | (u.exit_uses if u else set()), d1 & d2
+    if id(s) in plan.remat:
+        return _flow_remat(s, exposed, definite, info, plan)
     if isinstance(s, (gast.For, gast.While)):
         target = s.target.id if isinstance(s, gast.For) else None
         if target and target in exposed:
@@ -76,3 +89,45 @@ def _flow_stmt(s, exposed, definite, info, plan):
         if name in before:
             plan.taped.add((id(s), name))
     return (before - u.defs) | u.res_uses, definite | u.defs
+
+
+def _loop_fixpoint(s, exposed, definite, info, plan):
+    target = s.target.id if isinstance(s, gast.For) else None
+    head = set(exposed)
+    body_def = set(definite) | ({target} if target else set())
+    while True:
+        inner = head - {target} if target else set(head)
+        out, _ = _flow(s.body, inner, set(body_def), info, plan)
+        if target:
+            out = out - {target}
+        new_head = head | out
+        if new_head == head:
+            return head
+        head = new_head
+
+
+def _flow_remat(s, exposed, definite, info, plan):
+    from ..remat.loops import upward_exposed
+    from .activity import walk_stmts
+    rm = plan.remat[id(s)]
+    target = s.target.id
+    assigned = A.assigned_names(s.body)
+    rm.carried = sorted(((upward_exposed(s.body, {target}) | exposed) & assigned) - {target})
+    # what the ordinary tape would keep per step, to decide whether recomputation pays
+    scratch = TapePlan()
+    head = _loop_fixpoint(s, exposed, definite, info, scratch)
+    body_ids = {id(b) for b in walk_stmts(s.body)}
+    per_step = {k for k in scratch.taped if k[0] in body_ids}
+    if not rm.revolve and (len(rm.carried) >= len(per_step) or set(rm.carried) & rm.copied):
+        del plan.remat[id(s)]     # nothing to gain: keep the ordinary tape
+        return _flow_stmt(s, exposed, definite, info, plan)
+    if id(s) in scratch.loop_targets:
+        plan.loop_targets.add(id(s))
+    for name in rm.carried:
+        if name not in definite:
+            plan.maybe_unbound.add(name)
+    body_def = set(definite) | {target}
+    _flow(s.body, set(exposed) - {target}, body_def, info, plan)
+    u = info.get(id(s))
+    rerun_reads = (A.loaded_names(gast.Module(body=s.body, type_ignores=[])) & plan.locals) - assigned - {target}
+    return head | rerun_reads | (u.exit_uses if u else set()), definite

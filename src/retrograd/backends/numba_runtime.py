@@ -14,7 +14,9 @@ from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
 
-__all__ = ["push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
+__all__ = ["nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
+           "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
+           "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "List", "np", "math"]
 
 
@@ -391,3 +393,32 @@ def _no_repeats(index, message):
     if _is_scalar(index) or isinstance(index, (types.SliceType, types.BaseTuple)):
         return lambda index, message: None
     return None
+
+
+# ---- checkpointed loops: the Revolve machine of remat/revolve.py, compiled as it is ---------------------
+def _jit_module(mod, names):
+    """njit copies of plain-Python functions that call each other through their module's globals."""
+    import types as pytypes
+    scope = dict(vars(mod))
+    for n in names:
+        f = getattr(mod, n)
+        scope[n] = njit(cache=True)(pytypes.FunctionType(f.__code__, scope, n, f.__defaults__))
+    return [scope[n] for n in names]
+
+
+from ..remat import revolve as _revolve  # noqa: E402
+from ..remat.revolve import ADVANCE, DONE, DROP, RESTORE, REVERSE, SNAPSHOT  # noqa: E402,F401
+
+(_, _, _, revolve_next_snapshot, _, _, revolve_step, revolve_resume, revolve_budget) = _jit_module(
+    _revolve, ["beta", "repetitions", "split", "next_snapshot", "_push", "start", "step", "resume", "budget"])
+
+
+def nbytes_of(x):
+    return _py.nbytes_of(x)
+
+
+@overload(nbytes_of)
+def _nbytes_of(x):
+    if isinstance(x, types.Array):
+        return lambda x: x.nbytes
+    return lambda x: 8

@@ -17,8 +17,9 @@ from .rules import registry
 
 
 class Program:
-    def __init__(self, target="python"):
+    def __init__(self, target="python", remat=None):
         self.target = target
+        self.remat = remat          # None, "recompute" or remat.Checkpoint: applies to every variant
         self.functions = []
         self.variants = {}
         self.comments = []

@@ -10,6 +10,7 @@ Branches are replayed by re-testing their condition (or a recorded one), loops b
 range backwards (or a recorded trip count).  What to tape is decided by `analysis.tape`.
 """
 import copy
+import os
 from dataclasses import dataclass, field
 
 import gast
@@ -19,6 +20,7 @@ from ..analysis.activity import activity, diff_names, int_names, is_basic_index,
 from ..analysis.aliases import check_aliases
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
+from ..remat.loops import plan_loops
 from ..errors import RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
@@ -33,6 +35,7 @@ import operator
 _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
            gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.Mod: operator.mod}
 _UNOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
+_CHEAP_RULES = {"operators.py", "elementwise.py", "shape.py", "constants.py"}   # rule families
 
 
 @dataclass
@@ -88,6 +91,8 @@ class FunctionTransform:
         self.first_defs = self._first_defs()
         self.comments = program.comments
         self.numba = program.target == "numba"
+        self.remat = getattr(program, "remat", None)
+        self._loop_floor = 0     # loops below this depth of self._loops are re-run per step (remat)
         self.result_kinds = {}   # variable -> kind of the helper result assigned to it
 
     # ---- preparation ---------------------------------------------------------------------------------
@@ -483,19 +488,21 @@ class FunctionTransform:
     # ---- assembling the two functions ----------------------------------------------------------------
     def build(self):
         self.analyse(self.node.body)
-        self.plan = plan_tape(self.node, self.info, self.params)
+        self.plan = plan_tape(self.node, self.info, self.params, plan_loops(self.node, self.remat, self._cheap))
+        self.remat_loops = self.plan.remat
         self._stmt_by_id = {id(s): s for s in walk_stmts(self.node.body)}
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
         self.tapes = {}
         self.tops = {}
         self.push_sites = {}
         self._loops = []
+        self.extra_saved = set()   # generated names the adjoint reads (a checkpointed loop's snapshot count)
         primal_body = self._primal(self.node.body[:-1])
         adjoint_body = self._adjoint(self.node.body[:-1])
         states = {s._rg_call[1] for s in walk_stmts(self.node.body) if getattr(s, "_rg_call", None)
                   and (id(s), s._rg_call[1]) in self.plan.taped}
         saved = sorted((self.plan.saved - states) | set(self.tapes.values()) | set(self.tops.values())
-                       | self._init_reads())
+                       | self._init_reads() | self.extra_saved)
         self.plan.maybe_unbound -= states
         return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
 
@@ -518,6 +525,9 @@ class FunctionTransform:
     def _tape(self, name, role="value"):
         """One tape per variable and role, so that each holds values of one type."""
         if (name, role) not in self.tapes:
+            if role == "snap":
+                self.tapes[(name, role)] = self.names.fresh(f"{name}_snaps")
+                return self.tapes[(name, role)]
             label = "" if len(self._roles(name)) == 1 else {"value": "", "elem": "_elems", "part": "_parts"}[role]
             self.tapes[(name, role)] = self.names.fresh(f"{name}{label}_tape")
         return self.tapes[(name, role)]
@@ -526,7 +536,8 @@ class FunctionTransform:
         """Numba array tapes keep their fill level in a variable of their own."""
         tape = self._tape(name, role)
         if tape not in self.tops:
-            self.tops[tape] = self.names.fresh(tape[:-len("_tape")] + "_top")
+            stem = tape[:-len("_tape")] if tape.endswith("_tape") else tape
+            self.tops[tape] = self.names.fresh(stem + "_top")
         return self.tops[tape]
 
     def _array_tape(self, name, role="value"):
@@ -547,7 +558,7 @@ class FunctionTransform:
         function entry, or None (unknown until it runs: the tape then grows)."""
         fixed = set(self.params) - A.assigned_names(self.node.body)
         factors = []
-        for loop in self._loops:
+        for loop in self._loops[self._loop_floor:]:
             if not isinstance(loop, gast.For) or getattr(loop, "_rg_trips", None):
                 return None
             for a in loop.iter.args:
@@ -585,17 +596,20 @@ class FunctionTransform:
             return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
         return A.quote(f"X = {tape}.pop()", X=target)
 
-    def _primal(self, stmts):
+    def _primal(self, stmts, plain=False):
+        """The forward code with its tape pushes (none if `plain`: a step a remat schedule re-runs)."""
         out = []
         for s in stmts:
-            if isinstance(s, gast.Assign):
+            if id(s) in self.remat_loops:
+                out += self._primal_remat(s)
+            elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
                 if isinstance(target, gast.Subscript) and not is_basic_index(target.slice, self.ints):
                     fname, line, _ = self.src.where(s)
                     msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
                     out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
-                if (id(s), tname) in self.plan.taped:
+                if (id(s), tname) in self.plan.taped and not plain:
                     if isinstance(target, gast.Name):
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
@@ -608,7 +622,7 @@ class FunctionTransform:
                     new.value.func = A.name(call[0])
                     new.targets = [gast.Tuple(elts=[new.targets[0], A.name(state, True)], ctx=gast.Store())]
                     out.append(new)
-                    if (id(s), state) in self.plan.taped:   # made and consumed once per call: push after
+                    if (id(s), state) in self.plan.taped and not plain:   # made and consumed once per call
                         out += A.copy_loc(self._push(state, A.name(state)), s)
                 else:
                     out.append(s)
@@ -620,15 +634,15 @@ class FunctionTransform:
                     out += A.copy_loc(A.quote(f"not_a_view({view}, {msg!r})"), s)
             elif isinstance(s, gast.If):
                 s2 = copy.copy(s)
-                s2.body = self._primal(s.body)
-                s2.orelse = self._primal(s.orelse)
+                s2.body = self._primal(s.body, plain)
+                s2.orelse = self._primal(s.orelse, plain)
                 out.append(s2)
             elif isinstance(s, (gast.For, gast.While)):
-                if id(s) in self.plan.loop_targets:
+                if id(s) in self.plan.loop_targets and not plain:
                     out += self._push(s.target.id, A.name(s.target.id))
                 s2 = copy.copy(s)
                 self._loops.append(s)
-                s2.body = self._primal(s.body)
+                s2.body = self._primal(s.body, plain)
                 self._loops.pop()
                 out.append(s2)
             else:
@@ -638,7 +652,9 @@ class FunctionTransform:
     def _adjoint(self, stmts):
         out = []
         for s in reversed(stmts):
-            if isinstance(s, gast.Assign):
+            if id(s) in self.remat_loops:
+                out += self._adjoint_remat(s)
+            elif isinstance(s, gast.Assign):
                 out += self._adjoint_assign(s)
             elif isinstance(s, gast.If) and not _is_exit(s):
                 body, orelse = self._adjoint(s.body), self._adjoint(s.orelse)
@@ -711,6 +727,164 @@ class FunctionTransform:
             return self._comment(s) + body
         return body
 
+    # ---- rematerialised loops (remat.loops) -----------------------------------------------------------
+    def _cheap(self, s):
+        """A simple statement that is cheap to recompute: arithmetic and elementwise functions only."""
+        if not isinstance(s, gast.Assign):
+            return False
+        for n in gast.walk(s.value):
+            if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult):
+                return False
+            if isinstance(n, gast.Call):
+                c = self.callees.classify(n)
+                if c.kind == "constant":
+                    continue
+                if c.kind != "rule" or os.path.basename(c.rule.source_file) not in _CHEAP_RULES:
+                    return False
+        return True
+
+    def _loop_parts(self, loop):
+        """(first step, trip count, last step) expressions of `for i in range(stop)` / `range(start, stop)`."""
+        args = loop.iter.args
+        if len(args) == 1:
+            return A.const(0), copy.deepcopy(args[0]), A.quote_expr("S - 1", S=args[0])
+        return (copy.deepcopy(args[0]), A.quote_expr("B - S", S=args[0], B=args[1]),
+                A.quote_expr("B - 1", B=args[1]))
+
+    def _note(self, text):
+        self.comments.append(text)
+        return gast.Expr(value=A.const(f"__rg_comment_{len(self.comments) - 1}__"))
+
+    def _snap_push(self, rm, name):
+        value = A.quote_expr(f"snapshot({name})") if name in rm.copied else A.name(name)
+        tape = self._tape(name, "snap")
+        if self._array_tape(name, "snap"):
+            return A.quote(f"{self._top(name, 'snap')} = push_at({tape}, {self._top(name, 'snap')}, V)", V=value)
+        return A.quote(f"{tape}.append(V)", V=value)
+
+    def _snap_peek(self, rm, name):
+        """The top snapshot, kept for later restores (a copy if the steps write into it)."""
+        tape = self._tape(name, "snap")
+        top = f"{tape}[{self._top(name, 'snap')} - 1]" if self._array_tape(name, "snap") else f"{tape}[-1]"
+        return A.quote(f"{name} = snapshot({top})" if name in rm.copied else f"{name} = {top}")
+
+    def _snap_drop(self, name):
+        tape = self._tape(name, "snap")
+        if self._array_tape(name, "snap"):
+            top = self._top(name, "snap")
+            return A.quote(f"{top} = {top} - 1")
+        return A.quote(f"{tape}.pop()")
+
+    def _snap_alloc(self, name, capacity):
+        tape = self._tape(name, "snap")
+        if self._array_tape(name, "snap"):
+            return A.quote(f"{tape} = np.empty(N)", N=capacity) + A.quote(f"{self._top(name, 'snap')} = 0")
+        return A.quote(f"{tape} = {self._tape_constructor(name, 'snap')}")
+
+    def _remat_names(self, s):
+        if not hasattr(s, "_rg_remat_names"):
+            v = s.target.id
+            s._rg_remat_names = {k: self.names.fresh(f"{v}_{k}") for k in ("last", "snapshots")}
+            s._rg_remat_names.update({k: self.names.fresh(k) for k in ("snap_next", "snaps_left", "schedule",
+                                                                        "what", "at", "count")})
+        return s._rg_remat_names
+
+    def _recorded_step(self, s):
+        """One step of the loop with its tape pushes (re-run just before the step's adjoint)."""
+        self._loops, floor = [s], self._loop_floor
+        self._loop_floor = 1
+        try:
+            return self._primal(s.body)
+        finally:
+            self._loops, self._loop_floor = [], floor
+
+    def _primal_remat(self, s):
+        rm = self.remat_loops[id(s)]
+        nm = self._remat_names(s)
+        var, line = s.target.id, self.src.where(s)[1]
+        first, trips, last = self._loop_parts(s)
+        out = []
+        if id(s) in self.plan.loop_targets:
+            out += self._push(var, A.name(var))
+        out += A.quote(f"{nm['last']} = L", L=last)
+        if rm.revolve:
+            state = " + ".join(f"nbytes_of({c})" for c in rm.carried) or "0"
+            k = A.const(rm.snapshots) if rm.snapshots else A.quote_expr(f"revolve_budget({rm.memory}, {state})")
+            out += A.quote(f"{nm['snapshots']} = K", K=k)
+            self.extra_saved.add(nm["snapshots"])
+            self.extra_saved.update(rm.carried)   # Numba wants them bound before the schedule's first read
+            out.append(self._note(f"Revolve checkpointing of the loop at line {line}: the forward sweep keeps "
+                                  f"{nm['snapshots']} snapshots of {', '.join(rm.carried)}"))
+            capacity = A.name(nm["snapshots"])
+        else:
+            out.append(self._note(f"remat: the loop at line {line} keeps {', '.join(rm.carried)} per step; "
+                                  "the adjoint recomputes the rest of each step"))
+            capacity = A.quote_expr("max(N, 1)", N=trips)
+        for c in rm.carried:
+            out += self._snap_alloc(c, capacity)
+        keep = [st for c in rm.carried for st in self._snap_push(rm, c)]
+        trip = A.name(var) if isinstance(first, gast.Constant) and first.value == 0 else \
+            A.quote_expr("I - S", I=A.name(var), S=first)
+        if rm.revolve:
+            out += A.quote(f"{nm['snap_next']}, {nm['snaps_left']} = 0, {nm['snapshots']}")
+            keep = A.quote(f"if T == {nm['snap_next']}:\n    pass", T=trip)[0:1]
+            keep[0].body = [st for c in rm.carried for st in self._snap_push(rm, c)] + A.quote(
+                f"{nm['snap_next']}, {nm['snaps_left']} = revolve_next_snapshot(N, T, {nm['snaps_left']})",
+                N=trips, T=trip)
+        self._loops, self._loop_floor = [s], 1
+        plain = self._primal(s.body, plain=True)
+        self._loops, self._loop_floor = [], 0
+        step = A.quote(f"if {var} != {nm['last']}:\n    pass\nelse:\n    pass")[0]
+        step.body = keep + plain
+        step.orelse = [self._note("the last step keeps its tape (the adjoint starts with it)")] + \
+            self._recorded_step(s)
+        loop = copy.copy(s)
+        loop.body = [step]
+        return out + [loop]
+
+    def _adjoint_remat(self, s):
+        rm = self.remat_loops[id(s)]
+        nm = self._remat_names(s)
+        var, line = s.target.id, self.src.where(s)[1]
+        first, trips, last = self._loop_parts(s)
+        body_adjoint = self._adjoint(s.body)
+        rerun = A.quote(f"if {var} != {nm['last']}:\n    pass")[0]
+        rerun.body = [self._note(f"recompute step {var} of the loop at line {line} with its tape")] + \
+            copy.deepcopy(self._recorded_step(s))
+        out = A.quote(f"{nm['last']} = L", L=last)
+        if not rm.revolve:
+            pops = [st for c in rm.carried for st in self._pop(c, A.name(c, True), "snap")]
+            rerun.body = pops + rerun.body
+            out.append(gast.For(target=A.name(var, True), iter=self._reversed_range(s), body=[rerun] + body_adjoint,
+                                orelse=[], type_comment=None))
+        else:
+            what, at, count = nm["what"], nm["at"], nm["count"]
+            out += A.quote(f"{nm['schedule']} = revolve_resume(N, {nm['snapshots']})", N=trips)
+            out += A.quote(f"{what}, {at}, {count} = revolve_step({nm['schedule']})")
+            first_plus = (lambda e: A.name(e) if isinstance(first, gast.Constant) and first.value == 0
+                          else A.quote_expr("S + E", S=first, E=A.name(e)))
+            advance = A.quote(f"for {var} in range(A, A + {count}):\n    pass", A=first_plus(at))[0]
+            self._loops, self._loop_floor = [s], 1
+            advance.body = copy.deepcopy(self._primal(s.body, plain=True))
+            self._loops, self._loop_floor = [], 0
+            reverse = A.quote(f"{var} = A", A=first_plus(at)) + [rerun] + body_adjoint
+            branches = [("ADVANCE", [self._note(f"advance {count} steps from {at} without tape")] + [advance]),
+                        ("SNAPSHOT", [st for c in rm.carried for st in self._snap_push(rm, c)]),
+                        ("RESTORE", [st for c in rm.carried for st in self._snap_peek(rm, c)]),
+                        ("DROP", [st for c in rm.carried for st in self._snap_drop(c)])]
+            chain = reverse
+            for kind, body in reversed(branches):
+                test = A.quote_expr(f"{what} == {kind}")
+                chain = [gast.If(test=test, body=body, orelse=chain)]
+            loop = A.quote(f"while {what} != DONE:\n    pass")[0]
+            loop.body = chain + A.quote(f"{what}, {at}, {count} = revolve_step({nm['schedule']})")
+            out.append(self._note(f"reverse the loop at line {line} by Revolve: advance from snapshots, "
+                                  "record one step, run its adjoint"))
+            out.append(loop)
+        if id(s) in self.plan.loop_targets:
+            out += self._pop(var, A.name(var, True))
+        return out
+
     def _comment(self, s):
         text = self.src.line_text(s)
         fname, line, _ = self.src.where(s)
@@ -727,10 +901,12 @@ class FunctionTransform:
             if p in written:
                 prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
         unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values())
-                                             - set(self.tops.values()))
+                                             - set(self.tops.values()) - self.extra_saved)
         for n in sorted(unbound - set(self.params)):
             prologue += A.quote(f"{n} = {self._placeholder(n)}")
         for (var, role), t in sorted(self.tapes.items(), key=lambda kv: kv[1]):
+            if role == "snap":
+                continue   # allocated just before their loop, once its trip count and state size are known
             if self._array_tape(var, role):
                 size = self._preallocate(t)
                 prologue += A.quote(f"{t} = np.empty(N)", N=size if size is not None else A.const(64))
@@ -760,6 +936,9 @@ class FunctionTransform:
         if not self.numba:
             return "[]"
         if role == "elem":
+            return "array"
+        if role == "snap":      # snapshots of a loop's state hold whole values
+            role = "value"
             return "array"
         if role == "value" and self.kinds.get(var) == "scalar" and var not in self.bools \
                 and var not in self.int_vars:

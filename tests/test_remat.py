@@ -1,0 +1,361 @@
+"""Rematerialisation (remat=...): the same gradients as storing everything, with less tape.
+
+Every setting is checked against the store-all gradient to 1e-12 relative (float64) on the construct
+corpus of test_constructs, on programs written for checkpointing (state arrays written in place, nested
+loops, helpers, branches in the body, values needed before the loop) and on generated programs; the
+Revolve schedule is checked against Griewank and Walther's step count.
+"""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+import retrograd as rg
+from retrograd.remat import revolve as R
+from test_constructs import ARITH_CASES, HELPER_CASES, LOOP_CASES, WHILE_CASES, WRITE_CASES
+from test_properties import array_programs, load_function, progdir, scalar_programs  # noqa: F401
+
+SETTINGS = {
+    "recompute": "recompute",
+    "k1": rg.Checkpoint(snapshots=1),
+    "k2": rg.Checkpoint(snapshots=2),
+    "k5": rg.Checkpoint(snapshots=5),
+    "mem": rg.Checkpoint(memory=64),
+}
+
+
+def grads(f, args, wrt, remat):
+    g = rg.differentiate(f, wrt=wrt, remat=remat).grad(*args)
+    return g if isinstance(g, tuple) else (g,)
+
+
+def assert_same(g0, g1, rtol=1e-12):
+    assert len(g0) == len(g1)
+    for a, b in zip(g0, g1):
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        scale = max(np.max(np.abs(a), initial=0.0), 1e-300)
+        assert np.max(np.abs(a - b), initial=0.0) <= rtol * scale, (a, b)
+
+
+def same_as_store_all(f, args, wrt, remat):
+    assert_same(grads(f, args, wrt, None), grads(f, args, wrt, remat))
+
+
+# ---- the Revolve schedule -----------------------------------------------------------------------------
+
+def run_schedule(n, c):
+    """Execute the whole machine on an abstract state; return (advances, most snapshots held)."""
+    m = R.start(n, c)
+    cur, snaps, advances, reversed_steps = 0, ([0] if n > 1 else []), 0, []
+    most = len(snaps)
+    while True:
+        what, at, count = R.step(m)
+        if what == R.DONE:
+            break
+        if what == R.ADVANCE:
+            assert at == cur
+            cur, advances = cur + count, advances + count
+        elif what == R.SNAPSHOT:
+            assert at == cur
+            snaps.append(cur)
+            most = max(most, len(snaps))
+        elif what == R.RESTORE:
+            cur = snaps[-1]
+            assert cur == at
+        elif what == R.DROP:
+            snaps.pop()
+        else:
+            assert at == cur, "a step is reversed from the state it started in"
+            reversed_steps.append(at)
+    assert reversed_steps == list(range(n - 1, -1, -1))
+    return advances, most
+
+
+def griewank(n, k):
+    """r*n - beta(k + 1, r - 1) with r the least integer such that beta(k, r) >= n."""
+    r = 0
+    while math.comb(k + r, k) < n:
+        r += 1
+    return r * n - (math.comb(k + r, k + 1) if r >= 1 else 0)
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (2, 1), (7, 1), (10, 2), (10, 3), (55, 4), (100, 5), (1000, 10),
+                                 (10_000, 20), (10_000, 3), (12_345, 50), (64, 100)])
+def test_schedule_is_optimal_and_within_its_snapshots(n, k):
+    advances, most = run_schedule(n, k)
+    assert advances == griewank(n, k) == R.advances(n, k)
+    assert most <= k
+
+
+def test_schedule_for_the_issue_example():
+    assert griewank(10_000, 20) == 37_976     # about 3.80 n, as the issue says
+    assert R.advances(10_000, 20) == 37_976
+
+
+CALLS = {"n": 0}
+
+
+def tick(x):
+    """The identity, counting its calls: a loop body that calls it counts its executions."""
+    CALLS["n"] += 1
+    return x
+
+
+@rg.register_adjoint(tick)
+def tick_adjoint(g, result, x):
+    return (g,)
+
+
+def counted(x, a, n):
+    for i in range(n):
+        u = tick(x)
+        x = np.sin(u) * a + 0.1 * u
+    return x
+
+
+@pytest.mark.parametrize("n,k", [(1, 3), (2, 1), (9, 2), (30, 3), (200, 5), (1000, 20)])
+def test_generated_code_runs_exactly_the_revolve_steps(n, k):
+    """Forward executions of the loop body: the schedule's advances (Griewank's count, the forward sweep
+    included) plus one recorded execution per step."""
+    f = rg.differentiate(counted, wrt=("x", "a"), remat=rg.Checkpoint(snapshots=k))
+    g = f.grad(0.3, 0.9, n)
+    CALLS["n"] = 0
+    g = f.grad(0.3, 0.9, n)
+    assert CALLS["n"] == griewank(n, k) + n
+    assert_same(grads(counted, (0.3, 0.9, n), ("x", "a"), None), g)
+
+
+def test_a_snapshot_per_step_runs_each_step_twice():
+    f = rg.differentiate(counted, wrt=("x", "a"), remat=rg.Checkpoint(snapshots=1000))
+    f.grad(0.3, 0.9, 50)
+    CALLS["n"] = 0
+    f.grad(0.3, 0.9, 50)
+    assert CALLS["n"] == 2 * 50 - 1      # the last step keeps its tape: it is not re-run
+
+
+# ---- gradients equal to store-all ---------------------------------------------------------------------
+
+CORPUS = ARITH_CASES + LOOP_CASES + WHILE_CASES + WRITE_CASES + HELPER_CASES
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("f,make_args,wrt", CORPUS, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CORPUS)])
+def test_constructs_under_remat(f, make_args, wrt, setting):
+    same_as_store_all(f, make_args(), wrt, SETTINGS[setting])
+
+
+def lorenz(x, y, z, sigma, dt, n):
+    for step in range(n):
+        k1x = sigma * (y - x)
+        k1y = x * (28.0 - z) - y
+        k1z = x * y - 8.0 / 3.0 * z
+        x2 = x + 0.5 * dt * k1x
+        y2 = y + 0.5 * dt * k1y
+        z2 = z + 0.5 * dt * k1z
+        k2x = sigma * (y2 - x2)
+        k2y = x2 * (28.0 - z2) - y2
+        k2z = x2 * y2 - 8.0 / 3.0 * z2
+        x = x + dt * k2x
+        y = y + dt * k2y
+        z = z + dt * k2z
+    return x + y + z
+
+
+def heat_in_place(u, c, n):
+    """The state array is written element by element: snapshots must be copies."""
+    m = u.shape[0]
+    for step in range(n):
+        left = u[0]
+        for j in range(1, m - 1):
+            mid = u[j]
+            u[j] = mid + c * (left - 2.0 * mid + u[j + 1])
+            left = mid
+    return np.sum(u * u)
+
+
+def heat_fresh(u, c, n):
+    m = u.shape[0]
+    for step in range(n):
+        un = np.zeros(m)
+        for j in range(1, m - 1):
+            un[j] = u[j] + c * (u[j - 1] - 2.0 * u[j] + u[j + 1])
+        u = un
+    return np.sum(u * u)
+
+
+def rk_helper(x, v, h):
+    a = -np.sin(x)
+    return x + h * v, v + h * a
+
+
+def pendulum_with_helper(x, v, h, n):
+    for i in range(n):
+        x, v = rk_helper(x, v, h)
+    return x * x + v
+
+
+def branchy(x, a, n):
+    for i in range(n):
+        if x > 0.0:
+            t = np.tanh(a * x)
+        else:
+            t = np.sin(x) * a
+        x = x + 0.1 * t + 0.01 * i
+    return x
+
+
+def needs_entry_value(x, a, n):
+    """`t` is read by the adjoint of a statement before the loop and redefined inside it."""
+    t = np.exp(x)
+    s = t * a
+    for i in range(1, n):
+        t = np.sin(s) * 0.5
+        s = s + t * x
+    return s + t
+
+
+def loop_variable_after_loop(x, n):
+    i = 0
+    for i in range(n):
+        x = x * 0.9 + np.sin(x) * 0.1
+    return x * (i + 1.0)
+
+
+def two_loops(x, y, n):
+    for i in range(n):
+        x = np.cos(x + y)
+    y = y * x
+    for j in range(2, n + 2):
+        y = y + 0.5 * np.sin(y * j * 0.1)
+    return x + y
+
+
+def rnn(W, h, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+PROGRAMS = [
+    (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 37), ("x", "y", "z", "sigma")),
+    (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 1), ("x", "y", "z", "sigma")),
+    (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 0), ("x", "y", "z", "sigma")),
+    (heat_in_place, lambda: (np.linspace(0.0, 1.0, 9) ** 2, 0.2, 12), ("u", "c")),
+    (heat_fresh, lambda: (np.linspace(0.0, 1.0, 9) ** 2, 0.2, 12), ("u", "c")),
+    (pendulum_with_helper, lambda: (0.5, 0.1, 0.05, 23), ("x", "v", "h")),
+    (branchy, lambda: (0.3, -1.2, 17), ("x", "a")),
+    (needs_entry_value, lambda: (0.3, 0.7, 9), ("x", "a")),
+    (needs_entry_value, lambda: (0.3, 0.7, 1), ("x", "a")),
+    (loop_variable_after_loop, lambda: (0.4, 11), ("x",)),
+    (two_loops, lambda: (0.4, 0.2, 13), ("x", "y")),
+    (rnn, lambda: (np.random.default_rng(0).normal(size=(4, 4)) * 0.5, np.ones(4) * 0.1,
+                   np.random.default_rng(1).normal(size=(15, 4))), ("W", "h", "xs")),
+]
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("f,make_args,wrt", PROGRAMS, ids=[f"{p[0].__name__}-{i}" for i, p in enumerate(PROGRAMS)])
+def test_loop_programs_under_remat(f, make_args, wrt, setting):
+    same_as_store_all(f, make_args(), wrt, SETTINGS[setting])
+
+
+def test_programs_match_finite_differences_when_checkpointed():
+    import fd
+    for f, make_args, wrt in PROGRAMS[:2] + PROGRAMS[3:9]:
+        args = make_args()
+        g = grads(f, args, wrt, rg.Checkpoint(snapshots=3))
+        ref = grads(f, args, wrt, None)
+        assert_same(ref, g)
+    fd.check_grad(pendulum_with_helper, (0.5, 0.1, 0.05, 23), ("x", "v", "h"))
+
+
+def test_vjp_pullback_can_run_twice_with_checkpoints():
+    f = rg.differentiate(lorenz, wrt=("x", "sigma"), remat=rg.Checkpoint(snapshots=2))
+    out, pullback = f.vjp(1.0, 1.0, 1.05, 10.0, 0.01, 20)
+    assert_same(pullback(1.0), pullback(1.0))
+    assert_same(pullback(2.0), tuple(2 * g for g in pullback(1.0)))
+
+
+# ---- what is rematerialised, and the memory it saves ---------------------------------------------------
+
+def test_tape_shrinks_with_checkpointing():
+    args = (1.0, 1.0, 1.05, 10.0, 0.001, 2000)
+    full = rg.differentiate(lorenz, wrt=("x", "y", "z", "sigma")).tape_bytes(*args)
+    every_step = rg.differentiate(lorenz, wrt=("x", "y", "z", "sigma"), remat="recompute").tape_bytes(*args)
+    k10 = rg.differentiate(lorenz, wrt=("x", "y", "z", "sigma"), remat=rg.Checkpoint(snapshots=10))
+    assert every_step < 0.51 * full       # 3 floats per step (x, y, z) instead of 6 (plus x2, y2, z2)
+    assert k10.tape_bytes(*args) < full / 100
+    assert k10.tape_bytes(*args) == k10.tape_bytes(*args[:-1], 4000)   # independent of the step count
+
+
+def test_memory_budget_picks_the_snapshot_count():
+    f = rg.differentiate(lorenz, wrt=("x",), remat=rg.Checkpoint(memory=24 * 7))   # 7 states of 3 floats
+    src = f.source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
+    assert "revolve_budget(168, nbytes_of(x) + nbytes_of(y) + nbytes_of(z))" in src
+    assert R.budget(168, 24) == 7
+
+
+def test_generated_source_shows_the_schedule():
+    f = rg.differentiate(lorenz, wrt=("x",), remat=rg.Checkpoint(snapshots=4))
+    src = f.source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
+    for text in ("step_snapshots = 4", "x_snaps.append(x)", "revolve_resume(n, step_snapshots)",
+                 "if what == ADVANCE:", "elif what == SNAPSHOT:", "elif what == RESTORE:", "elif what == DROP:",
+                 "# advance count steps from at without tape", "# recompute step step of the loop at line"):
+        assert text in src, text
+    rec = rg.differentiate(lorenz, wrt=("x",), remat="recompute").source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
+    assert "# remat: the loop at line" in rec and "x = x_snaps.pop()" in rec and "x2_tape" not in rec
+
+
+def test_recompute_keeps_the_tape_of_expensive_or_unprofitable_loops():
+    args = (np.eye(3) * 0.5, np.ones(3), np.ones((4, 3)))
+    src = rg.differentiate(rnn, wrt=("W",), remat="recompute").source_for(*args)
+    assert "_snaps" not in src                     # a matrix product per step: stored, not recomputed
+    src = rg.differentiate(heat_fresh, wrt=("u",), remat="recompute").source_for(np.ones(5), 0.1, 3)
+    assert "_snaps" not in src                     # the state is the whole tape already
+
+
+def test_while_loops_keep_their_tape():
+    def f(x, a):
+        i = 0
+        while i < 6:
+            x = np.sin(x) * a
+            i += 1
+        return x
+    d = rg.differentiate(f, wrt=("x", "a"), remat=rg.Checkpoint(snapshots=2))
+    assert "_snaps" not in d.source_for(0.5, 1.1)
+    same_as_store_all(f, (0.5, 1.1), ("x", "a"), rg.Checkpoint(snapshots=2))
+
+
+@pytest.mark.parametrize("bad", [dict(), dict(snapshots=2, memory=10), dict(snapshots=0), dict(memory=-1),
+                                 dict(snapshots=2.5)])
+def test_checkpoint_arguments_are_checked(bad):
+    with pytest.raises(rg.UsageError):
+        rg.Checkpoint(**bad)
+
+
+def test_unknown_remat_setting_is_refused():
+    with pytest.raises(rg.UsageError, match="remat"):
+        rg.differentiate(lorenz, remat="everything")
+
+
+# ---- generated programs -------------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(src=scalar_programs(), seed=st.integers(0, 2 ** 32 - 1), setting=st.sampled_from(list(SETTINGS)))
+def test_random_scalar_programs_under_remat(progdir, src, seed, setting):
+    note(src)
+    f = load_function(src, progdir)
+    args = tuple(float(v) for v in np.random.default_rng(seed).uniform(-1.0, 1.0, size=3))
+    same_as_store_all(f, args, (0, 1, 2), SETTINGS[setting])
+
+
+@settings(max_examples=40, deadline=None)
+@given(src=array_programs(), seed=st.integers(0, 2 ** 32 - 1), setting=st.sampled_from(list(SETTINGS)))
+def test_random_array_programs_under_remat(progdir, src, seed, setting):
+    note(src)
+    f = load_function(src, progdir)
+    r = np.random.default_rng(seed)
+    args = (r.uniform(-1.0, 1.0, size=4), r.uniform(-1.0, 1.0, size=4))
+    same_as_store_all(f, args, (0, 1), SETTINGS[setting])
