@@ -196,6 +196,17 @@ def pendulum_with_helper(x, v, h, n):
     return x * x + v
 
 
+def damped(x, a):
+    return x - 0.1 * np.sin(a * x)
+
+
+def scalar_helper_loop(x, a, n):
+    for i in range(n):
+        y = damped(x, a)
+        x = y * 0.99 + 0.01 * a
+    return x
+
+
 def branchy(x, a, n):
     for i in range(n):
         if x > 0.0:
@@ -245,6 +256,7 @@ PROGRAMS = [
     (heat_in_place, lambda: (np.linspace(0.0, 1.0, 9) ** 2, 0.2, 12), ("u", "c")),
     (heat_fresh, lambda: (np.linspace(0.0, 1.0, 9) ** 2, 0.2, 12), ("u", "c")),
     (pendulum_with_helper, lambda: (0.5, 0.1, 0.05, 23), ("x", "v", "h")),
+    (scalar_helper_loop, lambda: (0.5, 1.3, 19), ("x", "a")),
     (branchy, lambda: (0.3, -1.2, 17), ("x", "a")),
     (needs_entry_value, lambda: (0.3, 0.7, 9), ("x", "a")),
     (needs_entry_value, lambda: (0.3, 0.7, 1), ("x", "a")),
@@ -263,7 +275,7 @@ def test_loop_programs_under_remat(f, make_args, wrt, setting):
 
 def test_programs_match_finite_differences_when_checkpointed():
     import fd
-    for f, make_args, wrt in PROGRAMS[:2] + PROGRAMS[3:9]:
+    for f, make_args, wrt in PROGRAMS[:2] + PROGRAMS[3:10]:
         args = make_args()
         g = grads(f, args, wrt, rg.Checkpoint(snapshots=3))
         ref = grads(f, args, wrt, None)
@@ -302,7 +314,7 @@ def test_generated_source_shows_the_schedule():
     src = f.source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
     for text in ("step_snapshots = 4", "x_snaps.append(x)", "revolve_resume(n, step_snapshots)",
                  "if what == ADVANCE:", "elif what == SNAPSHOT:", "elif what == RESTORE:", "elif what == DROP:",
-                 "# advance count steps from at without tape", "# recompute step step of the loop at line"):
+                 "# run steps at to at + count - 1 of the loop, without tape", "# re-run this step of the loop at line"):
         assert text in src, text
     rec = rg.differentiate(lorenz, wrt=("x",), remat="recompute").source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
     assert "# remat: the loop at line" in rec and "x = x_snaps.pop()" in rec and "x2_tape" not in rec
@@ -359,3 +371,25 @@ def test_random_array_programs_under_remat(progdir, src, seed, setting):
     r = np.random.default_rng(seed)
     args = (r.uniform(-1.0, 1.0, size=4), r.uniform(-1.0, 1.0, size=4))
     same_as_store_all(f, args, (0, 1), SETTINGS[setting])
+
+
+# ---- the numba backend runs the same schedules --------------------------------------------------------
+
+NUMBA_CASES = [
+    (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 37), ("x", "y", "z", "sigma"), rg.Checkpoint(snapshots=3)),
+    (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 37), ("x", "y", "z", "sigma"), "recompute"),
+    (heat_in_place, lambda: (np.linspace(0.0, 1.0, 9) ** 2, 0.2, 12), ("u", "c"), rg.Checkpoint(memory=200)),
+    (scalar_helper_loop, lambda: (0.5, 1.3, 19), ("x", "a"), rg.Checkpoint(snapshots=2)),
+    (pendulum_with_helper, lambda: (0.5, 0.1, 0.05, 23), ("x", "v", "h"), rg.Checkpoint(snapshots=3)),
+]
+
+
+@pytest.mark.parametrize("f,make_args,wrt,remat", NUMBA_CASES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(NUMBA_CASES)])
+def test_numba_backend_under_remat(f, make_args, wrt, remat, tmp_path_factory, monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("RETROGRAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rgcache"))
+    args = make_args()
+    nb = rg.differentiate(f, wrt=wrt, backend="numba", remat=remat)
+    assert_same(grads(f, args, wrt, None), nb.grad(*args) if isinstance(nb.grad(*args), tuple) else (nb.grad(*args),))
+    assert "@njit(cache=True)" in nb.source and "_snaps" in nb.source

@@ -75,6 +75,10 @@ def expr_kind(node, env, callees):
         return SCALAR
     if isinstance(node, gast.Subscript):
         base = expr_kind(node.value, env, callees)
+        if isinstance(base, str) and base.startswith("tuple:"):      # an item of a helper's tuple result
+            items = base[len("tuple:"):].split(",")
+            k = node.slice.value if isinstance(node.slice, gast.Constant) else None
+            return items[k] or None if isinstance(k, int) and -len(items) <= k < len(items) else None
         n = ndim(base)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if n is None or not all(_is_int_index(i, env) for i in idx) or len(idx) > n:
@@ -85,6 +89,8 @@ def expr_kind(node, env, callees):
     if isinstance(node, gast.Call):
         callee = callees.classify(node)
         fn = callee.fn
+        if callee.kind == "user":
+            return helper_result_kind(callee, node, env, callees)
         if fn is not None and getattr(fn, "__module__", None) == "math" or fn is float or fn in (len, int):
             return SCALAR
         if callee.kind == "rule" and callee.rule.source_file.endswith("elementwise.py") and callee.receiver is None:
@@ -102,6 +108,50 @@ def expr_kind(node, env, callees):
                 return f"array:{len(shape.elts)}"
             return "array:1" if shape is not None and expr_kind(shape, env, callees) == SCALAR else ARRAY
     return None
+
+
+_HELPER_RESULTS = {}
+
+
+def helper_result_kind(callee, call, env, callees):
+    """The kind of what a user helper returns for arguments of these kinds ("tuple:k1,k2" for a tuple
+    of scalars and arrays), from the helper's own normalized code; None if unknown (or recursive)."""
+    import inspect
+
+    from ..frontend.normalize import Normalizer
+    from ..frontend.resolve import Callees, local_names
+    from ..frontend.source import read_function
+    from .activity import walk_stmts
+    try:
+        bound = inspect.signature(callee.fn).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+    except TypeError:
+        return None
+    arg_kinds = tuple(sorted((p, expr_kind(e, env, callees)) for p, e in bound.arguments.items()))
+    if any(k == _TOP for _, k in arg_kinds):
+        return _TOP
+    key = (id(callee.fn), arg_kinds)
+    if key not in _HELPER_RESULTS:
+        _HELPER_RESULTS[key] = None            # a recursive helper: unknown
+        try:
+            src = read_function(callee.fn)
+            inner = Callees(src, local_names(src.node))
+            node = Normalizer(src, inner).run()
+            kinds = infer_kinds(node, dict(arg_kinds), inner, walk_stmts)
+            ret = node.body[-1].value if node.body and isinstance(node.body[-1], gast.Return) else None
+            value = ret
+            for st in node.body:        # `return (a, b)` is normalized to `result = (a, b); return result`
+                if isinstance(st, gast.Assign) and isinstance(ret, gast.Name) and \
+                        isinstance(st.targets[0], gast.Name) and st.targets[0].id == ret.id:
+                    value = st.value
+            if isinstance(value, gast.Tuple):
+                items = [expr_kind(e, kinds, inner) for e in value.elts]
+                if all(k == SCALAR or is_array(k) for k in items):
+                    _HELPER_RESULTS[key] = "tuple:" + ",".join(items)
+            elif value is not None:
+                _HELPER_RESULTS[key] = expr_kind(value, kinds, inner)
+        except Exception:   # the transform reports problems with the helper itself, with its line
+            _HELPER_RESULTS[key] = None
+    return _HELPER_RESULTS[key]
 
 
 _CONSTRUCTORS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "eye",

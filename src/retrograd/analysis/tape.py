@@ -128,6 +128,10 @@ def _flow_remat(s, exposed, definite, info, plan):
             plan.maybe_unbound.add(name)
     body_def = set(definite) | {target}
     _flow(s.body, set(exposed) - {target}, body_def, info, plan)
+    for b in walk_stmts(s.body):   # a helper's saved state is pushed after its call, popped before its adjoint
+        call = getattr(b, "_rg_call", None)
+        if call:
+            plan.taped.add((id(b), call[1]))
     u = info.get(id(s))
     rerun_reads = (A.loaded_names(gast.Module(body=s.body, type_ignores=[])) & plan.locals) - assigned - {target}
     return head | rerun_reads | (u.exit_uses if u else set()), definite

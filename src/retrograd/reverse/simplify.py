@@ -43,6 +43,20 @@ def _zero_at_end(body):
     return out
 
 
+def _exit_zero(stmts, d, zero):
+    """Is `d` zero after `stmts`, given whether it is zero before (branches followed, conservatively)?"""
+    for s in stmts:
+        if d not in {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}:
+            continue
+        if _is_zero_init(s) and s.targets[0].id == d:
+            zero = True
+        elif isinstance(s, gast.If):
+            zero = _exit_zero(s.body, d, zero) and _exit_zero(s.orelse, d, zero)
+        else:
+            zero = False
+    return zero
+
+
 def fold_zeros(stmts, top=False, zero=()):
     pending = {n: None for n in zero}     # name -> index of its zero-init in `out` (None: no statement)
     out = []
@@ -67,6 +81,9 @@ def fold_zeros(stmts, top=False, zero=()):
         if isinstance(s, gast.For):
             entry = {n for n in pending}
             inner = entry & _zero_at_end(s.body)
+            s.body = fold_zeros(s.body, zero=inner)
+        elif isinstance(s, gast.While):   # a checkpointing schedule: the step adjoint sits in one branch
+            inner = {d for d in pending if _exit_zero(s.body, d, True)}
             s.body = fold_zeros(s.body, zero=inner)
         elif isinstance(s, gast.If):   # zero on entry to the branch: fold there (the outer init may die)
             s.body = fold_zeros(s.body, zero=set(pending))
@@ -157,8 +174,8 @@ def _sweep(stmts, live, rewrite):
             if name not in live and _pure(s.value):
                 continue
             live = (live - {name}) | _reads(s.value)
-        elif isinstance(s, gast.For):
-            head = set(live)
+        elif isinstance(s, (gast.For, gast.While)):
+            head = set(live) | (_reads(s.test) if isinstance(s, gast.While) else set())
             while True:   # a loop body's live-in flows back to its end
                 new = head | _sweep(s.body, head | live, False)[1]
                 if new == head:
@@ -168,7 +185,7 @@ def _sweep(stmts, live, rewrite):
                 s.body = _sweep(s.body, head | live, True)[0]
                 if not s.body:
                     continue
-            live = head | live | _reads(s.iter)
+            live = head | live | _reads(s.iter if isinstance(s, gast.For) else s.test)
         elif isinstance(s, gast.If):
             body, l1 = _sweep(s.body, set(live), rewrite)
             orelse, l2 = _sweep(s.orelse, set(live), rewrite)

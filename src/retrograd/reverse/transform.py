@@ -849,7 +849,7 @@ class FunctionTransform:
         first, trips, last = self._loop_parts(s)
         body_adjoint = self._adjoint(s.body)
         rerun = A.quote(f"if {var} != {nm['last']}:\n    pass")[0]
-        rerun.body = [self._note(f"recompute step {var} of the loop at line {line} with its tape")] + \
+        rerun.body = [self._note(f"re-run this step of the loop at line {line}, keeping its tape")] + \
             copy.deepcopy(self._recorded_step(s))
         out = A.quote(f"{nm['last']} = L", L=last)
         if not rm.revolve:
@@ -868,7 +868,7 @@ class FunctionTransform:
             advance.body = copy.deepcopy(self._primal(s.body, plain=True))
             self._loops, self._loop_floor = [], 0
             reverse = A.quote(f"{var} = A", A=first_plus(at)) + [rerun] + body_adjoint
-            branches = [("ADVANCE", [self._note(f"advance {count} steps from {at} without tape")] + [advance]),
+            branches = [("ADVANCE", [self._note(f"run steps {at} to {at} + {count} - 1 of the loop, without tape")] + [advance]),
                         ("SNAPSHOT", [st for c in rm.carried for st in self._snap_push(rm, c)]),
                         ("RESTORE", [st for c in rm.carried for st in self._snap_peek(rm, c)]),
                         ("DROP", [st for c in rm.carried for st in self._snap_drop(c)])]
@@ -939,7 +939,6 @@ class FunctionTransform:
             return "array"
         if role == "snap":      # snapshots of a loop's state hold whole values
             role = "value"
-            return "array"
         if role == "value" and self.kinds.get(var) == "scalar" and var not in self.bools \
                 and var not in self.int_vars:
             return "array"
@@ -953,6 +952,9 @@ class FunctionTransform:
         if name in self.bools:
             return "False"
         kind = self.kinds.get(name) or self.result_kinds.get(name)
+        if isinstance(kind, str) and kind.startswith("tuple:"):   # a helper's tuple result: a tuple of placeholders
+            items = kind[len("tuple:"):].split(",")
+            return "(" + ", ".join(_placeholder_of(k) for k in items) + ("," if len(items) == 1 else "") + ")"
         if kind == "scalar":
             return "0.0"
         if kind and kind.startswith("array:"):
@@ -1052,6 +1054,13 @@ def _index_label(node):
 
 def _label_name(label):
     return label.rsplit(".", 1)[-1] or "call"
+
+
+def _placeholder_of(kind):
+    if kind == "scalar":
+        return "0.0"
+    n = int(kind.split(":")[1])
+    return "np.empty(" + ("0" if n == 1 else "(" + ", ".join(["0"] * n) + ")") + ")"
 
 
 def _is_exit(s):
