@@ -198,3 +198,71 @@ def _sweep(stmts, live, rewrite):
             live = live | _reads(s)
         out.append(s)
     return out[::-1], live
+
+
+def drop_tape_roundtrips(stmts):
+    """`T.append(v)` ... `v = T.pop()` (or Numba's push/pop on T) with `v` and `T` untouched in between:
+    the pop would restore the value `v` still holds, so both go.  Re-run loop steps leave these behind
+    once the dead stores of the step's final assignments are gone."""
+    out = []
+    for s in stmts:
+        if isinstance(s, (gast.For, gast.While, gast.If)):
+            s.body = drop_tape_roundtrips(s.body)
+            s.orelse = drop_tape_roundtrips(s.orelse)
+        out.append(s)
+    k = 0
+    while k < len(out):
+        push = _push_of(out[k])
+        match = None
+        if push:
+            tape, top, v = push
+            for j in range(k + 1, len(out)):
+                pop = _pop_of(out[j])
+                if pop == (tape, top, v):
+                    match = j
+                    break
+                names = {n.id for n in gast.walk(out[j]) if isinstance(n, gast.Name)}
+                stores = {n.id for n in gast.walk(out[j]) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                if tape in names or (top is not None and top in names) or v in stores:
+                    break
+        if match is not None:
+            del out[match]
+            del out[k]
+        else:
+            k += 1
+    return out
+
+
+def _names(nodes):
+    return [n.id if isinstance(n, gast.Name) else None for n in nodes]
+
+
+def _push_of(s):
+    """(tape, top, value) of a push of a plain name, else None."""
+    if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+        c = s.value
+        if (isinstance(c.func, gast.Attribute) and c.func.attr == "append" and isinstance(c.func.value, gast.Name)
+                and len(c.args) == 1 and isinstance(c.args[0], gast.Name)):
+            return c.func.value.id, None, c.args[0].id
+    if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name) \
+            and s.value.func.id in ("push", "push_at") and len(s.value.args) == 3:
+        tape, top, v = _names(s.value.args)
+        if tape and top and v:
+            return tape, top, v
+    return None
+
+
+def _pop_of(s):
+    """(tape, top, target) of a pop into a plain name, else None."""
+    if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+        return None
+    c, t = s.value, s.targets[0]
+    if isinstance(c.func, gast.Attribute) and c.func.attr == "pop" and not c.args and \
+            isinstance(c.func.value, gast.Name) and isinstance(t, gast.Name):
+        return c.func.value.id, None, t.id
+    if isinstance(c.func, gast.Name) and c.func.id == "pop" and len(c.args) == 2 and isinstance(t, gast.Tuple):
+        tape, top = _names(c.args)
+        target, top2 = _names(t.elts)
+        if tape and top and target and top == top2:
+            return tape, top, target
+    return None

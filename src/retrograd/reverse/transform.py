@@ -28,7 +28,7 @@ from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
-from .simplify import Peephole, drop_dead_stores, drop_orphan_comments, fold_zeros
+from .simplify import Peephole, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
 
 import operator
 
@@ -806,8 +806,8 @@ class FunctionTransform:
         out = []
         if id(s) in self.plan.loop_targets:
             out += self._push(var, A.name(var))
-        out += A.quote(f"{nm['last']} = L", L=last)
         if rm.revolve:
+            out += A.quote(f"{nm['last']} = L", L=last)
             state = " + ".join(f"nbytes_of({c})" for c in rm.carried) or "0"
             k = A.const(rm.snapshots) if rm.snapshots else A.quote_expr(f"revolve_budget({rm.memory}, {state})")
             out += A.quote(f"{nm['snapshots']} = K", K=k)
@@ -834,11 +834,14 @@ class FunctionTransform:
         self._loops, self._loop_floor = [s], 1
         plain = self._primal(s.body, plain=True)
         self._loops, self._loop_floor = [], 0
+        loop = copy.copy(s)
+        if not rm.revolve:     # every step is re-run before its adjoint
+            loop.body = keep + plain
+            return out + [loop]
         step = A.quote(f"if {var} != {nm['last']}:\n    pass\nelse:\n    pass")[0]
         step.body = keep + plain
         step.orelse = [self._note("the last step keeps its tape (the adjoint starts with it)")] + \
             self._recorded_step(s)
-        loop = copy.copy(s)
         loop.body = [step]
         return out + [loop]
 
@@ -851,14 +854,15 @@ class FunctionTransform:
         rerun = A.quote(f"if {var} != {nm['last']}:\n    pass")[0]
         rerun.body = [self._note(f"re-run this step of the loop at line {line}, keeping its tape")] + \
             copy.deepcopy(self._recorded_step(s))
-        out = A.quote(f"{nm['last']} = L", L=last)
         if not rm.revolve:
             pops = [st for c in rm.carried for st in self._pop(c, A.name(c, True), "snap")]
-            rerun.body = pops + rerun.body
-            out.append(gast.For(target=A.name(var, True), iter=self._reversed_range(s), body=[rerun] + body_adjoint,
-                                orelse=[], type_comment=None))
+            out = [self._note(f"remat: each step of the loop at line {line} is re-run from its state, "
+                              "then its adjoint runs")]
+            out.append(gast.For(target=A.name(var, True), iter=self._reversed_range(s),
+                                body=pops + rerun.body + body_adjoint, orelse=[], type_comment=None))
         else:
             what, at, count = nm["what"], nm["at"], nm["count"]
+            out = A.quote(f"{nm['last']} = L", L=last)
             out += A.quote(f"{nm['schedule']} = revolve_resume(N, {nm['snapshots']})", N=trips)
             out += A.quote(f"{what}, {at}, {count} = revolve_step({nm['schedule']})")
             first_plus = (lambda e: A.name(e) if isinstance(first, gast.Constant) and first.value == 0
@@ -976,7 +980,7 @@ class FunctionTransform:
         grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
         body = fold_zeros(prologue + [Peephole().visit(s) for s in body] + epilogue, top=True)[:-1]
-        body = drop_dead_stores(body, A.loaded_names(epilogue[0]))
+        body = drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0])))
         body = drop_orphan_comments(body, self.comments) + epilogue
         args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
