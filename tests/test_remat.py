@@ -249,6 +249,26 @@ def rnn(W, h, xs):
     return np.sum(h * h)
 
 
+def gelu_loss(x, w):
+    u = x * x * x
+    v = x + 0.044715 * u
+    t = np.tanh(0.7978845608 * v)
+    y = 0.5 * x * (1.0 + t)
+    return np.sum(y * w)
+
+
+def mlp(W1, b1, W2, x, y):
+    h = np.tanh(x @ W1 + b1)
+    err = h @ W2 - y          # `y` is read again when `err` is recomputed: it must reach the adjoint
+    return np.mean(err ** 2)
+
+
+def _mlp_args():
+    r = np.random.default_rng(0)
+    return (r.normal(size=(5, 7)), r.normal(size=7), r.normal(size=(7, 3)), r.normal(size=(6, 5)),
+            r.normal(size=(6, 3)))
+
+
 PROGRAMS = [
     (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 37), ("x", "y", "z", "sigma")),
     (lorenz, lambda: (1.0, 1.0, 1.05, 10.0, 0.01, 1), ("x", "y", "z", "sigma")),
@@ -262,6 +282,8 @@ PROGRAMS = [
     (needs_entry_value, lambda: (0.3, 0.7, 1), ("x", "a")),
     (loop_variable_after_loop, lambda: (0.4, 11), ("x",)),
     (two_loops, lambda: (0.4, 0.2, 13), ("x", "y")),
+    (gelu_loss, lambda: (np.linspace(-2.0, 2.0, 11), np.cos(np.arange(11.0))), ("x", "w")),
+    (mlp, _mlp_args, ("W1", "b1", "W2")),
     (rnn, lambda: (np.random.default_rng(0).normal(size=(4, 4)) * 0.5, np.ones(4) * 0.1,
                    np.random.default_rng(1).normal(size=(15, 4))), ("W", "h", "xs")),
 ]
@@ -318,6 +340,18 @@ def test_generated_source_shows_the_schedule():
         assert text in src, text
     rec = rg.differentiate(lorenz, wrt=("x",), remat="recompute").source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
     assert "# remat: the loop at line" in rec and "x = x_snaps.pop()" in rec and "x2_tape" not in rec
+
+
+def test_recompute_drops_cheap_values_and_keeps_expensive_ones():
+    x, w = np.linspace(-2.0, 2.0, 1000), np.cos(np.arange(1000.0))
+    full = rg.differentiate(gelu_loss, wrt=("x",)).tape_bytes(x, w)
+    f = rg.differentiate(gelu_loss, wrt=("x",), remat="recompute")
+    assert f.tape_bytes(x, w) == 2 * x.nbytes < full          # only the parameters x and w reach the adjoint
+    src = f.source_for(x, w)
+    assert "# remat: recompute u, v, t, y (cheaper than keeping them)" in src
+    mlp_src = rg.differentiate(mlp, wrt=("W1",), remat="recompute").source_for(*_mlp_args())
+    assert "h = np.tanh(" in mlp_src.split("def adjoint_mlp")[1]      # from the kept x @ W1
+    assert "x_at_W1 = x @ W1" not in mlp_src.split("def adjoint_mlp")[1]  # a matrix product is never redone
 
 
 def test_recompute_keeps_the_tape_of_expensive_or_unprofitable_loops():

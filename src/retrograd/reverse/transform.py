@@ -21,6 +21,7 @@ from ..analysis.aliases import check_aliases
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
+from ..remat.values import plan_recompute
 from ..errors import RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
@@ -504,6 +505,11 @@ class FunctionTransform:
         saved = sorted((self.plan.saved - states) | set(self.tapes.values()) | set(self.tops.values())
                        | self._init_reads() | self.extra_saved)
         self.plan.maybe_unbound -= states
+        self._recomputed = []
+        if self.remat == "recompute":   # cheap values the adjoint recomputes instead of receiving
+            chosen, reads, self._recomputed = plan_recompute(self.node, set(saved), self.params, self.kinds,
+                                                             self._cheap)
+            saved = sorted((set(saved) - chosen) | reads)   # parameters cost nothing: the caller holds them
         return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
 
     def _init_reads(self):
@@ -973,6 +979,10 @@ class FunctionTransform:
     def _adjoint_def(self, body, saved):
         seed = self.dvar(self.result) if self.result in self.active else self.names.fresh("d" + self.result)
         prologue = A.quote(f"({', '.join(saved)}{',' if len(saved) == 1 else ''}) = saved") if saved else []
+        if self._recomputed:
+            names = ", ".join(s.targets[0].id for s in self._recomputed)
+            prologue.append(self._note(f"remat: recompute {names} (cheaper than keeping them)"))
+            prologue += [copy.deepcopy(s) for s in self._recomputed]
         for v in sorted(self.active - {self.result}):
             prologue += self._reset(v)
         if self.result in self.inplace:
