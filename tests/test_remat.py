@@ -427,3 +427,13 @@ def test_numba_backend_under_remat(f, make_args, wrt, remat, tmp_path_factory, m
     nb = rg.differentiate(f, wrt=wrt, backend="numba", remat=remat)
     assert_same(grads(f, args, wrt, None), nb.grad(*args) if isinstance(nb.grad(*args), tuple) else (nb.grad(*args),))
     assert "@njit(cache=True)" in nb.source and "_snaps" in nb.source
+
+
+def test_cli_shows_the_checkpointed_code(capsys):
+    from retrograd import cli
+    path = __file__
+    assert cli.main(["show", f"{path}:lorenz", "--wrt", "x", "--remat", "snapshots=4"]) == 0
+    out = capsys.readouterr().out
+    assert "step_snapshots = 4" in out and "revolve_resume" in out
+    assert cli.main(["show", f"{path}:lorenz", "--remat", "sometimes"]) == 2
+    assert "--remat expects" in capsys.readouterr().err

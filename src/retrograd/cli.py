@@ -79,7 +79,27 @@ def _build_parser() -> argparse.ArgumentParser:
         default="python",
         help="code-generation backend (default: python)",
     )
+    show.add_argument(
+        "--remat",
+        default=None,
+        metavar="SETTING",
+        help=(
+            "rematerialisation: 'recompute', 'snapshots=K' (Revolve checkpointing with K snapshots) "
+            "or 'memory=BYTES' (default: store everything)"
+        ),
+    )
     return parser
+
+
+def _parse_remat(text):
+    if text is None or text == "recompute":
+        return text
+    import retrograd as rg
+
+    key, _, value = text.partition("=")
+    if key in ("snapshots", "memory") and value.isdigit():
+        return rg.Checkpoint(**{key: int(value)})
+    raise _CliError(f"--remat expects recompute, snapshots=K or memory=BYTES, got {text!r}")
 
 
 def _version() -> str:
@@ -199,12 +219,13 @@ def _show(args) -> int:
     import retrograd as rg
 
     wrt = _parse_wrt(args.wrt)
-    if wrt is None and args.backend == "python" and isinstance(getattr(obj, "source", None), str):
+    remat = _parse_remat(args.remat)
+    if wrt is None and args.backend == "python" and remat is None and isinstance(getattr(obj, "source", None), str):
         # Already decorated with @rg.differentiate(...) in the file: show it with the file's own options.
         d = obj
     else:
         fn = getattr(obj, "__wrapped__", obj)
-        kwargs = {"backend": args.backend}
+        kwargs = {"backend": args.backend, "remat": remat}
         if wrt is not None:
             kwargs["wrt"] = wrt
         d = rg.differentiate(fn, **kwargs)
