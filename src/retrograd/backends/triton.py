@@ -955,3 +955,48 @@ def torch_value_and_grad(diff, args, kwargs):
                          "output", hint="use .vjp(...) or rg.torch.Function for non-scalar outputs")
     grads = pullback(torch.ones_like(out))
     return out, (grads[0] if len(grads) == 1 else grads)
+
+
+# ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
+
+def compile_plans(plans, dtypes=("float32",), block=1024, capability=90):
+    """Compile every kernel of `plans` for CUDA sm_<capability> in a fresh Python process (Triton decides at
+    import whether its own library functions are interpreted, so a process running the interpreter cannot
+    compile).  Returns {plan name: {dtype: {kernel: {"ptx": bytes of PTX, "cubin": bytes of cubin}}}}."""
+    import json
+    import pickle
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "plans.pkl")
+        with open(path, "wb") as fh:
+            pickle.dump({"plans": list(plans), "dtypes": list(dtypes), "block": block,
+                         "capability": capability}, fh)
+        env = dict(os.environ, TRITON_INTERPRET="0")
+        env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+        src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = src_root + os.pathsep + env.get("PYTHONPATH", "")
+        proc = subprocess.run([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BackendError("compiling the Triton kernels for CUDA failed:\n" + proc.stderr[-4000:])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _compile_main(path):
+    import json
+    import pickle
+    with open(path, "rb") as fh:
+        job = pickle.load(fh)
+    out = {}
+    for plan in job["plans"]:
+        per = out.setdefault(plan.name, {})
+        for dtype in job["dtypes"]:
+            kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"])
+            per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b""))}
+                          for k, v in kernels.items()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    _compile_main(sys.argv[1])
