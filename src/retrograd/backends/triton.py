@@ -331,7 +331,7 @@ class Lowering:
             tmpl, nargs = _ELEMENTWISE[name]
             if len(args) != nargs:
                 raise self.error(f"`{label}` with {len(args)} arguments", construct=label)
-            subs = {f"X{i}": self.arith(a) for i, (a, _) in enumerate(args)}
+            subs = {f"X{i}": (a if (i == 0 and name == "where") else self.arith(a)) for i, (a, _) in enumerate(args)}
             return _e(tmpl, **subs), self.join(*[k for _, k in args])
         raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
 
