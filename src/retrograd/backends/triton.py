@@ -844,7 +844,7 @@ _TL_TYPES = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16"
              "int32": "i32"}
 
 
-def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64"):
+def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64", partials=True):
     """Compile the plan's kernels for a CUDA target without a GPU; returns {kernel name: compiled kernel}
     (its `.asm` holds ttir, ttgir, llir, ptx and cubin)."""
     import triton
@@ -897,6 +897,8 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     consts.update({"BLOCK": block, "ACC": acc})
     out[plan.bwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.bwd_name), signature=sig,
                                                   constexprs=consts), target=target)
+    if not partials:
+        return out
     sig = {"partial_ptr": "*" + acc_t, "out_ptr": "*" + ft, "n_parts": "i32", "n_cols": "i32",
            "BLOCK": "constexpr", "ACC": "constexpr"}
     out["sum_partials_kernel"] = triton.compile(ASTSource(fn=module.sum_partials_kernel, signature=sig,
@@ -959,28 +961,39 @@ def torch_value_and_grad(diff, args, kwargs):
 
 # ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
 
-def compile_plans(plans, dtypes=("float32",), block=1024, capability=90):
-    """Compile every kernel of `plans` for CUDA sm_<capability> in a fresh Python process (Triton decides at
-    import whether its own library functions are interpreted, so a process running the interpreter cannot
-    compile).  Returns {plan name: {dtype: {kernel: {"ptx": bytes of PTX, "cubin": bytes of cubin}}}}."""
+def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2):
+    """Compile every kernel of `plans` for CUDA sm_<capability> in fresh Python processes (`jobs` of them in
+    parallel; Triton decides at import whether its own library functions are interpreted, so a process
+    running the interpreter cannot compile).  `dtypes`: a list for every plan, or {plan name: list}.
+    Returns {plan name: {dtype: {kernel: {"ptx": length of the PTX, "cubin": bytes of cubin}}}}."""
     import json
     import pickle
     import subprocess
     import tempfile
+    plans = list(plans)
+    per_plan = {p.name: list(dtypes.get(p.name, ("float32",)) if isinstance(dtypes, dict) else dtypes)
+                for p in plans}
+    env = dict(os.environ, TRITON_INTERPRET="0")
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = src_root + os.pathsep + env.get("PYTHONPATH", "")
+    out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "plans.pkl")
-        with open(path, "wb") as fh:
-            pickle.dump({"plans": list(plans), "dtypes": list(dtypes), "block": block,
-                         "capability": capability}, fh)
-        env = dict(os.environ, TRITON_INTERPRET="0")
-        env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-        src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = src_root + os.pathsep + env.get("PYTHONPATH", "")
-        proc = subprocess.run([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BackendError("compiling the Triton kernels for CUDA failed:\n" + proc.stderr[-4000:])
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        procs = []
+        for k in range(max(1, min(jobs, len(plans)))):
+            chunk = plans[k::max(1, min(jobs, len(plans)))]
+            path = os.path.join(tmp, f"plans{k}.pkl")
+            with open(path, "wb") as fh:
+                pickle.dump({"plans": chunk, "dtypes": {p.name: per_plan[p.name] for p in chunk}, "block": block,
+                             "capability": capability}, fh)
+            procs.append(subprocess.Popen([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for proc in procs:
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                raise BackendError("compiling the Triton kernels for CUDA failed:\n" + stderr[-4000:])
+            out.update(json.loads(stdout.strip().splitlines()[-1]))
+    return out
 
 
 def _compile_main(path):
@@ -988,13 +1001,16 @@ def _compile_main(path):
     import pickle
     with open(path, "rb") as fh:
         job = pickle.load(fh)
-    out = {}
+    out, partials = {}, {}   # sum_partials_kernel is the same source in every module: compile it once per dtype
     for plan in job["plans"]:
         per = out.setdefault(plan.name, {})
-        for dtype in job["dtypes"]:
-            kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"])
+        for dtype in job["dtypes"][plan.name]:
+            kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"],
+                                       partials=dtype not in partials)
             per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b""))}
                           for k, v in kernels.items()}
+            partials.setdefault(dtype, per[dtype].get("sum_partials_kernel"))
+            per[dtype]["sum_partials_kernel"] = partials[dtype]
     print(json.dumps(out))
 
 
