@@ -88,6 +88,11 @@ ROWWISE = [
     ("cross-entropy", L.cross_entropy, lambda x, y: F.cross_entropy(x, y, reduction="none"),
      lambda: [t(10, 21), torch.randint(0, 21, (10,), generator=torch.Generator().manual_seed(0)).to(DEVICE)]),
     ("tempered-softmax", L.tempered_softmax, ref_tempered, lambda: [t(4, 12), torch.tensor(1.7, device=DEVICE)]),
+    ("layernorm-np-var", L.layernorm_var, lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b, L.EPS),
+     lambda: [t(5, 20), t(20, seed=2), t(20, seed=3)]),
+    ("standardize-std", L.standardize, lambda x: (x - x.mean(-1, keepdim=True)) / x.std(-1, unbiased=False,
+                                                                                      keepdim=True),
+     lambda: [t(3, 10)]),
 ]
 
 
@@ -131,6 +136,12 @@ def test_layernorm_shapes(n_rows, n_cols, programs):
 
 def test_single_column_rows():
     compare(rg.torch.Function(L.log_softmax), lambda x: torch.log_softmax(x, -1), [t(4, 1)])
+
+
+def test_scalar_parameter_gradients_summed_over_programs():
+    beta = torch.tensor(0.8, device=DEVICE)
+    compare(rg.torch.Function(L.silu, programs=3), lambda x, b: x * torch.sigmoid(b * x), [t(1000), beta])
+    compare(rg.torch.Function(L.tempered_softmax, programs=3), ref_tempered, [t(7, 12), torch.tensor(1.7)])
 
 
 def test_elementwise_sizes_not_multiple_of_block():

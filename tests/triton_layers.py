@@ -100,3 +100,12 @@ def decorated_layernorm(x, w, b):
     xc = x - mu
     rstd = 1.0 / np.sqrt(np.mean(xc * xc) + 1e-5)
     return xc * rstd * w + b
+
+
+def layernorm_var(x, w, b):
+    xc = x - np.mean(x, axis=-1, keepdims=True)
+    return xc / np.sqrt(np.var(x, axis=-1, keepdims=True) + EPS) * w + b
+
+
+def standardize(x):
+    return (x - x.mean()) / x.std()

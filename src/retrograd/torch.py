@@ -179,7 +179,10 @@ class _Apply(_torch.autograd.Function):
             out = _torch.empty(shape, dtype=main.dtype, device=main.device)
             stats = []
             n = out.numel()
-            block = min(triton.next_power_of_2(max(n, 1)), _MAX_BLOCK) if interpret else 1024
+            if layer.programs:
+                block = triton.next_power_of_2(max(triton.cdiv(n, layer.programs), 1))
+            else:
+                block = min(triton.next_power_of_2(max(n, 1)), _MAX_BLOCK) if interpret else 1024
             grid = triton.cdiv(n, block)
             per = None
             sizes = [n]

@@ -124,6 +124,7 @@ class Lowering:
         self.lines = []                 # (indent-free) source lines
         self.where = Where(getattr(src, "filename", None), None, None)
         self.tmp = 0
+        self.constants = {}             # variable -> the constant it holds (an axis hoisted into a variable)
 
     # names
     def var(self, name):
@@ -160,6 +161,12 @@ class Lowering:
         self.lines.append("# " + text)
 
     def assign(self, target, value):
+        if isinstance(value, gast.Constant):
+            self.constants[target] = value.value
+        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Constant):
+            self.constants[target] = -value.operand.value
+        else:
+            self.constants.pop(target, None)
         node, kind = self.expr(value)
         name = self.var(target)
         self.kinds[target] = kind
@@ -302,7 +309,7 @@ class Lowering:
         # method calls on a variable: x.sum(), x.max(axis=-1)
         if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) \
                 and node.func.value.id in self.kinds:
-            if node.func.attr in _REDUCTIONS:
+            if node.func.attr in _REDUCTIONS | {"var", "std"}:
                 axis = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "axis"), None)
                 return self.reduction(node.func.attr, node.func.value, axis, node)
             raise self.error(f"the method call `{label}(...)`", construct=label)
@@ -315,6 +322,12 @@ class Lowering:
         module = getattr(fn, "__module__", None) or ""
         if not (module.startswith("numpy") or module in ("math", "builtins") or fn in (float, abs, max, min)):
             raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
+        if name in ("var", "std") and module.startswith("numpy"):
+            axis = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "axis"), None)
+            ddof = next((k.value for k in node.keywords if k.arg == "ddof"), None)
+            if ddof is not None and not (isinstance(ddof, gast.Constant) and ddof.value == 0):
+                raise self.error(f"`{label}` with ddof", construct=label)
+            return self.reduction(name, node.args[0], axis, node)
         if name in ("sum", "mean", "max", "min", "amax", "amin") and fn not in (max, min):
             if fn in (sum,):
                 raise self.error("the builtin `sum`", construct="sum")
@@ -336,6 +349,8 @@ class Lowering:
         raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
 
     def check_axis(self, axis, label):
+        if isinstance(axis, gast.Name) and axis.id in self.constants:
+            axis = gast.Constant(value=self.constants[axis.id], kind=None)
         if axis is None or (isinstance(axis, gast.Constant) and axis.value in (None, -1)):
             return
         if isinstance(axis, gast.UnaryOp) and isinstance(axis.op, gast.USub) and \
@@ -358,6 +373,10 @@ class Lowering:
             return _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v), S
         if name in ("max", "amax"):
             return _e("tl.max(tl.where(mask, X, float('-inf')), axis=0)", X=v), S
+        if name in ("var", "std"):
+            mean = _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v)
+            var = _e("tl.sum(tl.where(mask, (X - M) * (X - M), 0.0), axis=0) / n_cols_f", X=v, M=mean)
+            return (var if name == "var" else _e("tl.sqrt(V)", V=var)), S
         return _e("tl.min(tl.where(mask, X, float('inf')), axis=0)", X=v), S
 
     def subscript(self, node):
