@@ -246,6 +246,7 @@ def _line_of(fn, text):
     (L.with_loop, lambda: [t(4), 3], "for _ in range(n)", "for"),
     (L.with_arctan, lambda: [t(4)], "np.arctan(x)", "np.arctan"),
     (L.column_sum, lambda: [t(3, 4)], "np.sum(x, axis=0)", "np.sum"),
+    (L.with_branch, lambda: [t(4), 1.0], "if flag > 0:", "if"),
 ])
 def test_refusals_name_the_construct_and_line(fn, args, text, construct):
     with pytest.raises(rg.BackendError) as info:
@@ -256,6 +257,13 @@ def test_refusals_name_the_construct_and_line(fn, args, text, construct):
     assert construct in (err.construct or "")
     assert 'backend="python"' in err.hint
     assert isinstance(err, rg.RetrogradError)
+
+
+def test_user_names_that_clash_with_kernel_names_are_renamed():
+    layer = rg.torch.Function(L.clashing_names)
+    compare(layer, lambda r, m: torch.softmax(r, -1) * m, [t(3, 6), t(6, seed=2)])
+    src = layer.diff.source
+    assert "row_ = tl.load(row__ptr + offs" in src and "mask_ = cols_ / " in src
 
 
 def test_bad_shapes_are_usage_errors():

@@ -258,7 +258,14 @@ class _Apply(_torch.autograd.Function):
 
 
 def _tb_var(p):
-    return p + "_" if p in _tb.RESERVED else p
+    return _tb.Lowering.var(_VARS, p)
+
+
+class _Vars:
+    rename = {}
+
+
+_VARS = _Vars()
 
 
 def _interpreting(values):

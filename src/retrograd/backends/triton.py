@@ -130,7 +130,7 @@ class Lowering:
     def var(self, name):
         if name in self.rename:
             return self.rename[name]
-        if name in RESERVED:
+        if name in RESERVED or name.endswith(("_ptr", "_acc")):   # kernel names: x_ptr, dw_acc, ...
             new = name + "_"
             while new in RESERVED:
                 new += "_"
