@@ -266,6 +266,11 @@ def test_user_names_that_clash_with_kernel_names_are_renamed():
     assert "row_ = tl.load(row__ptr + offs" in src and "mask_ = cols_ / " in src
 
 
+def test_rows_wider_than_a_block_are_refused():
+    with pytest.raises(rg.UsageError, match="wider"):
+        rg.torch.Function(L.softmax)(t(1, 70000))
+
+
 def test_bad_shapes_are_usage_errors():
     with pytest.raises(rg.UsageError, match="shape"):
         rg.torch.Function(L.layernorm)(t(3, 8), t(7), t(8))
@@ -297,7 +302,7 @@ def test_every_kernel_compiles_for_cuda_sm90():
     for plan in plans:
         for dtype in dtypes[plan.name]:
             kernels = result[plan.name][dtype]
-            assert set(kernels) == {plan.fwd_name, plan.bwd_name, "sum_partials_kernel"}
+            assert set(kernels) == {plan.fwd_name, plan.bwd_name, "sum_partials_kernel", "sum_all_kernel"}
             assert all(k["ptx"] > 0 and k["cubin"] > 0 for k in kernels.values())
 
 

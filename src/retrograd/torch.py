@@ -245,11 +245,14 @@ class _Apply(_torch.autograd.Function):
                 out = _torch.empty(width, dtype=meta["dtypes"][p], device=g.device)
                 sblock = min(triton.next_power_of_2(width), 1024)
                 extra = {} if meta["interpret"] else {"num_warps": 4}
-                if grid:
+                if not grid:
+                    out.zero_()
+                elif width == 1:     # a scalar parameter: one program sums all partial sums
+                    module.sum_all_kernel[(1,)](g, out, grid, BLOCK=min(triton.next_power_of_2(grid), 1024),
+                                                ACC=kw["ACC"], **extra)
+                else:
                     module.sum_partials_kernel[(triton.cdiv(width, sblock),)](
                         g, out, grid, width, BLOCK=sblock, ACC=kw["ACC"], **extra)
-                else:
-                    out.zero_()
                 g = out.reshape(meta["shapes"][p])
             elif plan.mode == _tb.ELEMENTWISE and tuple(g.shape) != meta["shapes"][p]:
                 g = g.sum_to_size(meta["shapes"][p])

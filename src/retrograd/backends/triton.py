@@ -59,6 +59,8 @@ def has_reduction(node):
         if isinstance(n, gast.Call):
             f = n.func
             name = f.attr if isinstance(f, gast.Attribute) else f.id if isinstance(f, gast.Name) else None
+            if isinstance(f, gast.Name) and name in ("max", "min") and len(n.args) >= 2:
+                continue          # the builtin max(a, b) is elementwise
             if name in _REDUCTIONS | {"var", "std", "logsumexp"}:
                 return True
     return False
@@ -769,7 +771,17 @@ def sum_partials_kernel(partial_ptr, out_ptr, n_parts, n_cols, BLOCK: tl.constex
     acc = tl.zeros([BLOCK], ACC)
     for p in range(0, n_parts):
         acc += tl.load(partial_ptr + p * n_cols + cols, mask=mask, other=0.0)
-    tl.store(out_ptr + cols, acc.to(out_ptr.dtype.element_ty), mask=mask)'''
+    tl.store(out_ptr + cols, acc.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def sum_all_kernel(partial_ptr, out_ptr, n_parts, BLOCK: tl.constexpr, ACC: tl.constexpr):
+    """Second pass of a scalar parameter's gradient: out[0] = sum of the n_parts per-program partial sums."""
+    acc = tl.zeros([BLOCK], ACC)
+    for start in range(0, n_parts, BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        acc += tl.load(partial_ptr + offs, mask=offs < n_parts, other=0.0)
+    tl.store(out_ptr + tl.arange(0, 1), tl.sum(acc, axis=0).to(out_ptr.dtype.element_ty) + tl.zeros([1], ACC).to(out_ptr.dtype.element_ty))'''
 
 
 # ---- generation entry points --------------------------------------------------------------------------
@@ -920,6 +932,9 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
         return out
     sig = {"partial_ptr": "*" + acc_t, "out_ptr": "*" + ft, "n_parts": "i32", "n_cols": "i32",
            "BLOCK": "constexpr", "ACC": "constexpr"}
+    out["sum_all_kernel"] = triton.compile(ASTSource(fn=module.sum_all_kernel, signature={
+        "partial_ptr": "*" + acc_t, "out_ptr": "*" + ft, "n_parts": "i32", "BLOCK": "constexpr", "ACC": "constexpr"},
+        constexprs={"BLOCK": 1024, "ACC": acc}), target=target)
     out["sum_partials_kernel"] = triton.compile(ASTSource(fn=module.sum_partials_kernel, signature=sig,
                                                           constexprs={"BLOCK": 1024, "ACC": acc}), target=target)
     return out
@@ -1028,8 +1043,9 @@ def _compile_main(path):
                                        partials=dtype not in partials)
             per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b""))}
                           for k, v in kernels.items()}
-            partials.setdefault(dtype, per[dtype].get("sum_partials_kernel"))
-            per[dtype]["sum_partials_kernel"] = partials[dtype]
+            if dtype not in partials:
+                partials[dtype] = {k: per[dtype][k] for k in ("sum_partials_kernel", "sum_all_kernel")}
+            per[dtype].update(partials[dtype])
     print(json.dumps(out))
 
 
