@@ -134,6 +134,15 @@ def test_layernorm_shapes(n_rows, n_cols, programs):
             [t(n_rows, n_cols), t(n_cols, seed=2), t(n_cols, seed=3)], rtol=1e-4, atol=1e-5)
 
 
+def test_empty_batch():
+    x = t(0, 5).requires_grad_()
+    w = t(5).requires_grad_()
+    y = rg.torch.Function(L.rmsnorm)(x, w)
+    assert y.shape == (0, 5)
+    y.sum().backward()
+    assert x.grad.shape == (0, 5) and torch.equal(w.grad, torch.zeros(5))
+
+
 def test_single_column_rows():
     compare(rg.torch.Function(L.log_softmax), lambda x: torch.log_softmax(x, -1), [t(4, 1)])
 

@@ -24,7 +24,6 @@ module is imported on a machine without CUDA); CUDA tensors run compiled kernels
 
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
 """
-import inspect
 import os
 
 import torch as _torch
@@ -136,6 +135,8 @@ def _launch_rows(n_rows, interpret, programs, device):
             programs = INTERPRETER_PROGRAMS
         else:
             programs = 4 * _torch.cuda.get_device_properties(device).multi_processor_count
+    if n_rows == 0:
+        return 0, 1
     programs = max(1, min(programs, n_rows))
     per = triton.cdiv(n_rows, programs)
     return triton.cdiv(n_rows, per), per
@@ -148,13 +149,12 @@ def _warps(block):
 class _Apply(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, layer, plan, names, *values):
-        module = _tb.load(plan.source, interpret=_interpreting(values))
         interpret = _interpreting(values)
+        module = _tb.load(plan.source, interpret=interpret)
         args = dict(zip(names, values))
         tensors = {p: v for p, v in args.items() if isinstance(v, _torch.Tensor)}
         acc = _acc(tensors.values())
         acc_dtype = _torch.float64 if acc.primitive_bitwidth == 64 else _torch.float32
-        kernel_args, kw = [], {}
         if plan.mode == _tb.ROWS:
             main = next(v for p, v in tensors.items() if plan.roles[p] == _tb.ROW)
             shape = main.shape
@@ -218,7 +218,7 @@ class _Apply(_torch.autograd.Function):
         dout = dout.contiguous()
         if plan.mode == _tb.ELEMENTWISE and dout.shape != meta["shape"]:
             dout = dout.expand(meta["shape"]).contiguous()
-        grid, block, kw, acc_dtype = meta["grid"], meta["block"], meta["kw"], meta["acc_dtype"]
+        grid, kw, acc_dtype = meta["grid"], meta["kw"], meta["acc_dtype"]
         n_cols = meta["sizes"].get("n_cols")
         outs, finish = {}, []
         for p in plan.wrt:
@@ -261,14 +261,7 @@ class _Apply(_torch.autograd.Function):
 
 
 def _tb_var(p):
-    return _tb.Lowering.var(_VARS, p)
-
-
-class _Vars:
-    rename = {}
-
-
-_VARS = _Vars()
+    return _tb.var_name(p)
 
 
 def _interpreting(values):
@@ -306,11 +299,3 @@ class Module(_torch.nn.Module):
     def extra_repr(self):
         return self.function.diff.fn.__name__
 
-
-def source(fn):
-    """The Triton kernels that the last call of `fn` ran."""
-    return fn.source
-
-
-def _sig(fn):
-    return inspect.signature(fn)

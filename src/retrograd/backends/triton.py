@@ -66,6 +66,16 @@ def has_reduction(node):
     return False
 
 
+def var_name(name):
+    """The kernel's name for a user variable: names the kernel uses itself (`row`, `mask`, `x_ptr`, ...) get
+    a trailing underscore."""
+    if name in RESERVED or name.endswith(("_ptr", "_acc")):
+        name += "_"
+        while name in RESERVED:
+            name += "_"
+    return name
+
+
 def kinds_for(roles):
     """Kinds the core specialises the generated code for, from the arguments' roles."""
     return {p: ("array:1" if r in (ROW, COL) else "scalar") for p, r in roles.items()}
@@ -130,15 +140,7 @@ class Lowering:
 
     # names
     def var(self, name):
-        if name in self.rename:
-            return self.rename[name]
-        if name in RESERVED or name.endswith(("_ptr", "_acc")):   # kernel names: x_ptr, dw_acc, ...
-            new = name + "_"
-            while new in RESERVED:
-                new += "_"
-            self.rename[name] = new
-            return new
-        return name
+        return var_name(name)
 
     def error(self, message, construct=None):
         line = f" `{self.where.text}`" if self.where.text else ""
