@@ -425,8 +425,10 @@ def _select_grad(low, node):
         low.check_axis(node.args[3], "max")
     if kx == S:
         return g, S
-    return (_e("tl.where(X == R, G, 0.0) / tl.sum(tl.where(mask & (X == R), 1.0, 0.0), axis=0)", X=x, R=r, G=g),
-            B)
+    # ties share the cotangent; max(count, 1): a recomputed x that misses the saved max by a rounding
+    # (a fused multiply-add in one kernel only) drops the max's cotangent instead of dividing by zero
+    return (_e("tl.where(X == R, G, 0.0) / tl.maximum(tl.sum(tl.where(mask & (X == R), 1.0, 0.0), axis=0), 1.0)",
+               X=x, R=r, G=g), B)
 
 
 def _zeros_like(low, node):
