@@ -307,7 +307,7 @@ def test_every_kernel_compiles_for_cuda_sm90():
         L.decorated_layernorm), ["x", "w", "b"]))
     dtypes = {p.name: ["float32"] + (["bfloat16"] if p.name in ("layernorm", "softmax", "gelu_tanh") else [])
               for p in plans}
-    result = tb.compile_plans(plans, dtypes=dtypes)
+    result = tb.compile_plans(plans, dtypes=dtypes, block=256)
     for plan in plans:
         for dtype in dtypes[plan.name]:
             kernels = result[plan.name][dtype]
