@@ -140,7 +140,7 @@ def test_empty_batch():
     y = rg.torch.Function(L.rmsnorm)(x, w)
     assert y.shape == (0, 5)
     y.sum().backward()
-    assert x.grad.shape == (0, 5) and torch.equal(w.grad, torch.zeros(5))
+    assert x.grad.shape == (0, 5) and torch.equal(w.grad, torch.zeros(5, device=DEVICE))
 
 
 def test_single_column_rows():
@@ -150,7 +150,7 @@ def test_single_column_rows():
 def test_scalar_parameter_gradients_summed_over_programs():
     beta = torch.tensor(0.8, device=DEVICE)
     compare(rg.torch.Function(L.silu, programs=3), lambda x, b: x * torch.sigmoid(b * x), [t(1000), beta])
-    compare(rg.torch.Function(L.tempered_softmax, programs=3), ref_tempered, [t(7, 12), torch.tensor(1.7)])
+    compare(rg.torch.Function(L.tempered_softmax, programs=3), ref_tempered, [t(7, 12), torch.tensor(1.7, device=DEVICE)])
 
 
 def test_elementwise_sizes_not_multiple_of_block():
@@ -179,8 +179,8 @@ def test_module_trains_parameters():
     torch.manual_seed(0)
     ln = rg.torch.Module(L.layernorm, w=torch.ones(16), b=torch.zeros(16))
     assert sorted(n for n, _ in ln.named_parameters()) == ["b", "w"]
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), ln, torch.nn.Linear(16, 1))
-    x, y = torch.randn(8, 8), torch.randn(8, 1)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), ln, torch.nn.Linear(16, 1)).to(DEVICE)
+    x, y = torch.randn(8, 8, device=DEVICE), torch.randn(8, 1, device=DEVICE)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     losses = []
     for _ in range(3):
@@ -240,7 +240,7 @@ def test_vjp_with_torch_tensors_runs_the_kernels():
     out, pullback = L.decorated_layernorm.vjp(x, w, b)
     ct = torch.ones_like(out)
     dx, dw, db = pullback(ct)
-    torch.testing.assert_close(db, torch.full((8,), 4.0))
+    torch.testing.assert_close(db, torch.full((8,), 4.0, device=DEVICE))
     torch.testing.assert_close(out, F.layer_norm(x, (8,), w, b, 1e-5), rtol=1e-5, atol=1e-6)
 
 
@@ -278,6 +278,12 @@ def test_user_names_that_clash_with_kernel_names_are_renamed():
 def test_rows_wider_than_a_block_are_refused():
     with pytest.raises(rg.UsageError, match="wider"):
         rg.torch.Function(L.softmax)(t(1, 70000))
+
+
+@pytest.mark.skipif(not HAS_GPU or os.environ.get("TRITON_INTERPRET") == "1", reason="needs a GPU process")
+def test_cpu_tensors_on_a_gpu_machine_are_refused_clearly():
+    with pytest.raises(rg.UsageError, match="TRITON_INTERPRET"):
+        rg.torch.Function(L.softmax)(torch.randn(2, 3))
 
 
 def test_bad_shapes_are_usage_errors():

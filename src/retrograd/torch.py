@@ -150,6 +150,10 @@ class _Apply(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, layer, plan, names, *values):
         interpret = _interpreting(values)
+        if interpret and os.environ.get("TRITON_INTERPRET") != "1":
+            raise UsageError(f"{plan.name}: CPU tensors run in Triton's interpreter, which must be switched on "
+                             "(TRITON_INTERPRET=1) before triton is imported",
+                             hint="move the tensors to the GPU (.cuda()), or set TRITON_INTERPRET=1 at start-up")
         module = _tb.load(plan.source, interpret=interpret)
         args = dict(zip(names, values))
         tensors = {p: v for p, v in args.items() if isinstance(v, _torch.Tensor)}
