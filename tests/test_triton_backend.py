@@ -328,3 +328,13 @@ def test_gpu_layers_match_torch():
         compare(rg.torch.Function(fn), ref, make(), rtol=1e-5, atol=1e-5)
     x = torch.randn(4096, 4096, device="cuda")
     compare(rg.torch.Function(L.softmax), lambda x: torch.softmax(x, -1), [x], rtol=1e-5, atol=1e-6)
+
+
+def test_example_custom_layer_trains(capsys):
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "custom_layer.py")
+    spec = importlib.util.spec_from_file_location("custom_layer_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main() == 0
+    assert "rmsnorm_gelu_bwd_kernel" in capsys.readouterr().out
