@@ -74,6 +74,12 @@ ELEMENTWISE = [
     ("softplus", L.softplus, ref_softplus, lambda: [t(4, 9, 5, scale=3.0)]),
     ("mish", L.mish, F.mish, lambda: [t(100, scale=2.0)]),
     ("gated-broadcast", L.gated, lambda a, b: a * torch.sigmoid(b) + 0.1 * a * b, lambda: [t(6, 10), t(10, seed=2)]),
+    ("math-formula", L.formula, lambda x, y: (
+        (torch.sin(x) * torch.cos(y) + torch.sqrt(x * x + 1.0) + torch.clamp(x, -0.5, 0.5))
+        * (torch.logaddexp(x, y) + y * y + 1.0 / (2.0 + torch.cosh(x)) + torch.sinh(y) * 0.1)
+        + torch.exp2(x) + torch.log2(2.0 + y * y) + torch.log10(3.0 + x * x) + torch.expm1(y) + x ** 3
+        - 1.0 / (1.0 + y ** 2) + torch.minimum(x, y) + torch.maximum(x, y) * torch.abs(x)),
+     lambda: [t(40), t(40, seed=5)]),
     ("smooth-l1", L.smooth_l1, lambda x, y: F.smooth_l1_loss(x, y, reduction="none"),
      lambda: [t(33, scale=2.0), t(33, seed=3)]),
 ]

@@ -123,3 +123,10 @@ def with_branch(x, flag):
     else:
         y = x
     return y
+
+
+def formula(x, y):
+    a = np.sin(x) * np.cos(y) + np.sqrt(x * x + 1.0) + np.clip(x, -0.5, 0.5)
+    b = np.logaddexp(x, y) + np.square(y) + np.reciprocal(2.0 + np.cosh(x)) + np.sinh(y) * 0.1
+    c = np.exp2(x) + np.log2(2.0 + y * y) + np.log10(3.0 + x * x) + np.expm1(y) + x ** 3 - 1.0 / (1.0 + y ** 2)
+    return a * b + c + np.minimum(x, y) + max(x, y) * np.abs(x)

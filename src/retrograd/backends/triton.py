@@ -260,6 +260,8 @@ class Lowering:
         a, ka = self.expr(node.left)
         b, kb = self.expr(node.right)
         kind = self.join(ka, kb)
+        if isinstance(node.op, (gast.BitAnd, gast.BitOr)):     # (a >= lo) & (a <= hi): stays a boolean
+            return ast.BinOp(a, ast.BitAnd() if isinstance(node.op, gast.BitAnd) else ast.BitOr(), b), kind
         a, b = self.arith(a), self.arith(b)
         if isinstance(node.op, gast.Pow):
             return self.power(a, node.right, b), kind
@@ -272,7 +274,7 @@ class Lowering:
     @staticmethod
     def arith(v):
         """A comparison used as a number (`g * (a >= b)`) becomes 1.0 / 0.0."""
-        if isinstance(v, ast.Compare):
+        if isinstance(v, ast.Compare) or (isinstance(v, ast.BinOp) and isinstance(v.op, (ast.BitAnd, ast.BitOr))):
             return _e("tl.where(C, 1.0, 0.0)", C=v)
         return v
 
