@@ -10,6 +10,8 @@ from .api import Differentiable, differentiate, grad, register_adjoint
 from .errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError, UsageError
 
 __version__ = "0.1.0"
+__all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "RetrogradError",
+           "UnsupportedSyntaxError", "MissingRuleError", "UsageError", "BackendError", "__version__"]
 
 
 def __getattr__(name):
@@ -19,5 +21,3 @@ def __getattr__(name):
         import importlib
         return importlib.import_module(".torch", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-__all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "RetrogradError",
-           "UnsupportedSyntaxError", "MissingRuleError", "UsageError", "BackendError", "__version__"]
