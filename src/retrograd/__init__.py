@@ -13,3 +13,12 @@ from .errors import BackendError, MissingRuleError, RetrogradError, UnsupportedS
 __version__ = "0.1.0"
 __all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
            "UnsupportedSyntaxError", "MissingRuleError", "UsageError", "BackendError", "__version__"]
+
+
+def __getattr__(name):
+    """`rg.torch` (PyTorch layers running Triton kernels) is imported on first use: torch and triton are
+    never needed by `import retrograd`."""
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from .frontend.source import read_function
 from .remat import check_remat
 from .runtime import like, snapshot
 
-BACKENDS = ("python", "numba")
+BACKENDS = ("python", "numba", "triton")
 
 
 class Differentiable:
@@ -75,7 +75,11 @@ class Differentiable:
     @property
     def source(self):
         """The generated primal and adjoint code: exactly the code that ran last (specialised for the
-        kinds of its arguments), or the generic code before any call."""
+        kinds of its arguments), or the generic code before any call.  For backend="triton": the Triton
+        kernels that ran last (through `rg.torch`), or those for tensor arguments before any call."""
+        if self.backend == "triton":
+            from .backends import triton as triton_backend
+            return triton_backend.source_of(self)
         if self._last is None:
             return self._compile()[2]
         return self._compiled[self._last][2]
@@ -103,6 +107,9 @@ class Differentiable:
 
     def vjp(self, *args, **kwargs):
         """(output, pullback): pullback(cotangent) returns one gradient per `wrt` argument, as a tuple."""
+        if self.backend == "triton" and _has_torch_tensor(args, kwargs):
+            from .backends.triton import torch_vjp
+            return torch_vjp(self, args, kwargs)
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
@@ -114,6 +121,9 @@ class Differentiable:
         return out, pullback
 
     def value_and_grad(self, *args, **kwargs):
+        if self.backend == "triton" and _has_torch_tensor(args, kwargs):
+            from .backends.triton import torch_value_and_grad
+            return torch_value_and_grad(self, args, kwargs)
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
@@ -141,6 +151,9 @@ class Differentiable:
 
 
 def _backend(name):
+    if name == "triton":   # NumPy arguments run the generated NumPy code; torch tensors go through rg.torch
+        from .backends import python as backend
+        return backend
     if name == "numba":
         try:
             from .backends import numba as backend
@@ -155,6 +168,10 @@ def _backend(name):
 def _call_numba(fn, source, *args):
     from .backends.numba import call
     return call(fn, args, source)
+
+
+def _has_torch_tensor(args, kwargs):
+    return any(type(v).__module__.startswith("torch") for v in list(args) + list(kwargs.values()))
 
 
 def _kinds(bound):

@@ -1,0 +1,1059 @@
+"""The triton backend: a layer written in NumPy style becomes a fused forward and a fused backward Triton
+kernel (plus a small kernel that finishes parameter gradients).
+
+The core generates the primal and adjoint as usual (`Program`, with the python target) for argument kinds
+chosen by the layer's *shape class*, and this module lowers the two straight-line function bodies to
+Triton source:
+
+* **elementwise** layers (no reductions): every tensor argument is given kind "scalar", so each lane of a
+  1-D block computes one element.  Scalar parameters (Python numbers: `tl.constexpr`; 0-d tensors:
+  loaded once) are uniform across lanes.
+* **row-wise** layers (reductions over the last axis): tensors of shape (..., D) and (D,) get kind
+  "array:1", so a program computes one row at a time as a block of `BLOCK >= D` columns; 0-d tensors,
+  Python numbers and integer tensors of the leading shape (targets) are per-row scalars.
+
+Every value of a kernel is therefore either a *block* (B) or a *scalar* (S: per row or uniform).  The
+lowering tracks that, turns reductions into masked `tl.sum`/`tl.max`, `unbroadcast` of a block to a
+scalar into a masked sum, `unreduce` into a broadcast, and gathers `x[t]` into `tl.where(cols == t, ...)`.
+
+What the backward saves: the forward stores the per-row scalars that a reduction computed and the backward
+reads (mean and variance for layer norm, max and sum for softmax); everything else the adjoint reads is
+recomputed from the inputs in the backward kernel (free in a bandwidth-bound kernel).  Gradients of (D,)
+and scalar parameters are summed over the rows a program handles, written as one partial sum per program,
+and reduced over programs by `sum_partials_kernel`: no atomics.
+
+Kernels are written to a real `.py` file in the cache directory (Triton refuses source exec'd from a
+string) and imported from there; the file name is a hash of the source.
+"""
+import ast
+import copy
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from .. import astutil as A
+from ..errors import BackendError, UsageError
+
+B, S = "block", "scalar"
+ROWS, ELEMENTWISE = "rows", "elementwise"
+# argument roles
+ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scalar_tensor", "const"
+TENSOR_ROLES = (ROW, COL, ROWINT, ELEM, SCALAR_T)
+DIFF_ROLES = (ROW, COL, ELEM, SCALAR_T)
+RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "offs", "first", "n_rows", "n_cols", "n_cols_f",
+            "n_elements", "rows_per_program", "BLOCK", "ACC", "float", "range", "math", "np"}
+
+_REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin"}
+_HINT = 'write it with elementwise NumPy calls and reductions over the last axis, or use backend="python"'
+
+
+def has_reduction(node):
+    """Does a function's tree reduce (np.sum / x.mean() / ...)?  Row-wise layers do, elementwise ones don't."""
+    for n in gast.walk(node):
+        if isinstance(n, gast.Call):
+            f = n.func
+            name = f.attr if isinstance(f, gast.Attribute) else f.id if isinstance(f, gast.Name) else None
+            if isinstance(f, gast.Name) and name in ("max", "min") and len(n.args) >= 2:
+                continue          # the builtin max(a, b) is elementwise
+            if name in _REDUCTIONS | {"var", "std", "logsumexp"}:
+                return True
+    return False
+
+
+def var_name(name):
+    """The kernel's name for a user variable: names the kernel uses itself (`row`, `mask`, `x_ptr`, ...) get
+    a trailing underscore."""
+    if name in RESERVED or name.endswith(("_ptr", "_acc")):
+        name += "_"
+        while name in RESERVED:
+            name += "_"
+    return name
+
+
+def kinds_for(roles):
+    """Kinds the core specialises the generated code for, from the arguments' roles."""
+    return {p: ("array:1" if r in (ROW, COL) else "scalar") for p, r in roles.items()}
+
+
+# ---- the lowering -------------------------------------------------------------------------------------
+
+def _e(src, **subs):
+    """An expression from a template; placeholders (names in `subs`) are replaced by ast nodes."""
+    node = ast.parse(src, mode="eval").body
+
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in subs:
+                rep = subs[n.id]
+                return copy.deepcopy(rep) if isinstance(rep, ast.AST) else ast.parse(str(rep), mode="eval").body
+            return n
+    return Sub().visit(node)
+
+
+def _src(node):
+    return ast.unparse(ast.fix_missing_locations(node))
+
+
+@dataclass
+class Where:
+    filename: str = None
+    lineno: int = None
+    text: str = None
+
+
+@dataclass
+class KernelPlan:
+    """What a launcher needs to know about the generated kernels."""
+    name: str
+    mode: str
+    roles: dict                      # param -> role
+    params: list                     # params in order
+    wrt: list                        # differentiated params, in order
+    result_kind: str                 # B or S
+    stats: list = field(default_factory=list)
+    fwd_name: str = ""
+    bwd_name: str = ""
+    source: str = ""
+
+
+class Lowering:
+    """Lowers one straight-line generated function body to Triton statements (as source lines)."""
+
+    def __init__(self, mode, roles, namespace, src, comments):
+        self.mode = mode
+        self.roles = roles
+        self.ns = namespace
+        self.src = src                  # FunctionSource of the user's function, for error positions
+        self.comments = comments
+        self.kinds = {}                 # variable -> B / S
+        self.rename = {}
+        self.lines = []                 # (indent-free) source lines
+        self.where = Where(getattr(src, "filename", None), None, None)
+        self.tmp = 0
+        self.constants = {}             # variable -> the constant it holds (an axis hoisted into a variable)
+
+    # names
+    def var(self, name):
+        return var_name(name)
+
+    def error(self, message, construct=None):
+        line = f" `{self.where.text}`" if self.where.text else ""
+        return BackendError(f"the triton backend cannot lower {message} in{line}",
+                            filename=self.where.filename, lineno=self.where.lineno, col=0,
+                            construct=construct, hint=_HINT)
+
+    # statements
+    def at_primal(self, stmt):
+        fname, line, _ = self.src.where(stmt)
+        self.where = Where(fname, line, self.src.line_text(stmt))
+
+    def comment(self, index):
+        text = self.comments[index]
+        # "grad of: <text>  (<file>:<line>)"
+        body, _, loc = text.rpartition("  (")
+        try:
+            line = int(loc.rstrip(")").rsplit(":", 1)[1])
+        except (IndexError, ValueError):
+            line = None
+        self.where = Where(self.src.filename, line, body[len("grad of: "):] if body.startswith("grad of: ") else body)
+        self.lines.append("# " + text)
+
+    def assign(self, target, value):
+        if isinstance(value, gast.Constant):
+            self.constants[target] = value.value
+        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Constant):
+            self.constants[target] = -value.operand.value
+        else:
+            self.constants.pop(target, None)
+        node, kind = self.expr(value)
+        name = self.var(target)
+        self.kinds[target] = kind
+        self.lines.append(f"{name} = {_src(node)}")
+
+    def statement(self, s):
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and isinstance(s.value.value, str) \
+                and s.value.value.startswith("__rg_comment_"):
+            self.comment(int(s.value.value[len("__rg_comment_"):-2]))
+            return
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            self.assign(s.targets[0].id, s.value)
+            return
+        if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Subscript) and self.mode == ROWS:
+            # dx[t] += g  ->  dx = dx + tl.where(cols == t, g, 0.0)
+            base = s.target.value
+            if isinstance(base, gast.Name) and self.kinds.get(base.id) == B and isinstance(s.op, gast.Add):
+                idx, ik = self.expr(s.target.slice)
+                g, _ = self.expr(s.value)
+                if ik == S:
+                    name = self.var(base.id)
+                    self.lines.append(f"{name} = {name} + {_src(_e('tl.where(cols == I, G, 0.0)', I=idx, G=g))}")
+                    return
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and self.mode == ROWS:
+            base = s.targets[0].value
+            if isinstance(base, gast.Name) and self.kinds.get(base.id) == B:
+                idx, ik = self.expr(s.targets[0].slice)
+                g, _ = self.expr(s.value)
+                if ik == S:
+                    name = self.var(base.id)
+                    self.lines.append(f"{name} = {_src(_e('tl.where(cols == I, G, X)', I=idx, G=g, X=ast.Name(name)))}")
+                    return
+        what = {gast.For: "a `for` loop", gast.While: "a `while` loop", gast.If: "an `if` statement"}.get(type(s))
+        if what is None:
+            what = f"the statement `{A.unparse(s).strip().splitlines()[0]}`"
+        raise self.error(what, construct=type(s).__name__.lower())
+
+    # expressions: (ast node, kind)
+    def expr(self, node):
+        if isinstance(node, gast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                if node.value is None:
+                    return ast.Constant(None), S
+                raise self.error(f"the constant {node.value!r}")
+            return ast.Constant(node.value), S
+        if isinstance(node, gast.Name):
+            if node.id in self.kinds:
+                return ast.Name(self.var(node.id)), self.kinds[node.id]
+            v = self.ns.get(node.id)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):   # a global constant: inline it
+                return ast.Constant(v), S
+            raise self.error(f"the name `{node.id}`", construct=node.id)
+        if isinstance(node, gast.BinOp):
+            return self.binop(node)
+        if isinstance(node, gast.UnaryOp):
+            v, k = self.expr(node.operand)
+            if isinstance(node.op, gast.USub):
+                return ast.UnaryOp(ast.USub(), v), k
+            if isinstance(node.op, gast.UAdd):
+                return v, k
+            raise self.error("`not`", construct="not")
+        if isinstance(node, gast.Compare) and len(node.ops) == 1:
+            a, ka = self.expr(node.left)
+            b, kb = self.expr(node.comparators[0])
+            op = getattr(ast, type(node.ops[0]).__name__)()
+            return ast.Compare(a, [op], [b]), self.join(ka, kb)
+        if isinstance(node, gast.IfExp):
+            c, kc = self.expr(node.test)
+            a, ka = self.expr(node.body)
+            b, kb = self.expr(node.orelse)
+            return _e("tl.where(C, X, Y)", C=c, X=a, Y=b), self.join(kc, ka, kb)
+        if isinstance(node, gast.Call):
+            return self.call(node)
+        if isinstance(node, gast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, gast.Attribute) and node.attr == "T":
+            return self.expr(node.value)
+        if isinstance(node, gast.Attribute) and node.attr == "size":
+            return self.size(node.value)
+        raise self.error(f"the expression `{A.unparse(node).strip()}`", construct=type(node).__name__)
+
+    @staticmethod
+    def join(*kinds):
+        return B if B in kinds else S
+
+    def binop(self, node):
+        a, ka = self.expr(node.left)
+        b, kb = self.expr(node.right)
+        kind = self.join(ka, kb)
+        if isinstance(node.op, (gast.BitAnd, gast.BitOr)):     # (a >= lo) & (a <= hi): stays a boolean
+            return ast.BinOp(a, ast.BitAnd() if isinstance(node.op, gast.BitAnd) else ast.BitOr(), b), kind
+        a, b = self.arith(a), self.arith(b)
+        if isinstance(node.op, gast.Pow):
+            return self.power(a, node.right, b), kind
+        ops = {gast.Add: ast.Add, gast.Sub: ast.Sub, gast.Mult: ast.Mult, gast.Div: ast.Div,
+               gast.BitAnd: ast.BitAnd, gast.BitOr: ast.BitOr}
+        if type(node.op) not in ops:
+            raise self.error(f"the operator `{type(node.op).__name__}`", construct=type(node.op).__name__)
+        return ast.BinOp(a, ops[type(node.op)](), b), kind
+
+    @staticmethod
+    def arith(v):
+        """A comparison used as a number (`g * (a >= b)`) becomes 1.0 / 0.0."""
+        if isinstance(v, ast.Compare) or (isinstance(v, ast.BinOp) and isinstance(v.op, (ast.BitAnd, ast.BitOr))):
+            return _e("tl.where(C, 1.0, 0.0)", C=v)
+        return v
+
+    def power(self, a, exponent_node, b):
+        if isinstance(exponent_node, gast.Constant) and isinstance(exponent_node.value, (int, float)):
+            p = exponent_node.value
+            if float(p).is_integer() and 0 <= p <= 4:
+                if p == 0:
+                    return ast.Constant(1.0)
+                out = a
+                for _ in range(int(p) - 1):
+                    out = ast.BinOp(out, ast.Mult(), copy.deepcopy(a))
+                return out
+            if float(p).is_integer() and -4 <= p < 0:
+                return _e("1.0 / P", P=self.power(a, gast.Constant(value=-p, kind=None), None))
+            if p == 0.5:
+                return _e("tl.sqrt(X)", X=a)
+            if p == -0.5:
+                return _e("1.0 / tl.sqrt(X)", X=a)
+        return _e("tl.exp(Y * tl.log(X))", X=a, Y=b)     # x ** y for x > 0
+
+    def size(self, node):
+        _, k = self.expr(node)
+        return (ast.Name("n_cols_f"), S) if (k == B and self.mode == ROWS) else (ast.Constant(1), S)
+
+    def resolve(self, func):
+        """The Python object a call's function expression refers to, or None."""
+        if isinstance(func, gast.Name):
+            import builtins
+            return self.ns.get(func.id, getattr(builtins, func.id, None))
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id not in self.kinds:
+            mod = self.ns.get(func.value.id, {"np": np, "math": math}.get(func.value.id))
+            return getattr(mod, func.attr, None) if mod is not None else None
+        return None
+
+    def call(self, node):
+        label = A.unparse(node.func).strip()
+        # method calls on a variable: x.sum(), x.max(axis=-1)
+        if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) \
+                and node.func.value.id in self.kinds:
+            if node.func.attr in _REDUCTIONS | {"var", "std"}:
+                axis = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "axis"), None)
+                return self.reduction(node.func.attr, node.func.value, axis, node)
+            raise self.error(f"the method call `{label}(...)`", construct=label)
+        fn = self.resolve(node.func)
+        name = getattr(fn, "__name__", None)
+        if isinstance(node.func, gast.Name) and node.func.id in _HELPERS:
+            return _HELPERS[node.func.id](self, node)
+        if fn is None or name is None:
+            raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
+        module = getattr(fn, "__module__", None) or ""
+        if not (module.startswith("numpy") or module in ("math", "builtins") or fn in (float, abs, max, min)):
+            raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
+        if name in ("var", "std") and module.startswith("numpy"):
+            axis = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "axis"), None)
+            ddof = next((k.value for k in node.keywords if k.arg == "ddof"), None)
+            if ddof is not None and not (isinstance(ddof, gast.Constant) and ddof.value == 0):
+                raise self.error(f"`{label}` with ddof", construct=label)
+            return self.reduction(name, node.args[0], axis, node)
+        if name in ("sum", "mean", "max", "min", "amax", "amin") and fn not in (max, min):
+            if fn in (sum,):
+                raise self.error("the builtin `sum`", construct="sum")
+            axis = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "axis"), None)
+            return self.reduction(name, node.args[0], axis, node)
+        if name == "size" and module.startswith("numpy"):
+            return self.size(node.args[0])
+        if name == "len":
+            return self.size(node.args[0])
+        if name in _ELEMENTWISE:
+            args = [self.expr(a) for a in node.args]
+            if node.keywords:
+                raise self.error(f"keyword arguments of `{label}`", construct=label)
+            tmpl, nargs = _ELEMENTWISE[name]
+            if len(args) != nargs:
+                raise self.error(f"`{label}` with {len(args)} arguments", construct=label)
+            subs = {f"X{i}": (a if (i == 0 and name == "where") else self.arith(a)) for i, (a, _) in enumerate(args)}
+            return _e(tmpl, **subs), self.join(*[k for _, k in args])
+        raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
+
+    def check_axis(self, axis, label):
+        if isinstance(axis, gast.Name) and axis.id in self.constants:
+            axis = gast.Constant(value=self.constants[axis.id], kind=None)
+        if axis is None or (isinstance(axis, gast.Constant) and axis.value in (None, -1)):
+            return
+        if isinstance(axis, gast.UnaryOp) and isinstance(axis.op, gast.USub) and \
+                isinstance(axis.operand, gast.Constant) and axis.operand.value == 1:
+            return
+        raise self.error(f"`{label}` over axis {A.unparse(axis).strip()}: only reductions over the last "
+                         "axis (the row) are lowered", construct=label)
+
+    def reduction(self, name, arg, axis, node):
+        label = A.unparse(node.func).strip()
+        self.check_axis(axis, label)
+        v, k = self.expr(arg)
+        if k == S:
+            return v, S
+        if self.mode != ROWS:
+            raise self.error(f"`{label}` in an elementwise layer", construct=label)
+        if name == "sum":
+            return _e("tl.sum(tl.where(mask, X, 0.0), axis=0)", X=v), S
+        if name == "mean":
+            return _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v), S
+        if name in ("max", "amax"):
+            return _e("tl.max(tl.where(mask, X, float('-inf')), axis=0)", X=v), S
+        if name in ("var", "std"):
+            mean = _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v)
+            var = _e("tl.sum(tl.where(mask, (X - M) * (X - M), 0.0), axis=0) / n_cols_f", X=v, M=mean)
+            return (var if name == "var" else _e("tl.sqrt(V)", V=var)), S
+        return _e("tl.min(tl.where(mask, X, float('inf')), axis=0)", X=v), S
+
+    def subscript(self, node):
+        # v.shape[-1] / v.shape[0]: the row length
+        if isinstance(node.value, gast.Attribute) and node.value.attr == "shape":
+            return self.size(node.value.value)
+        v, k = self.expr(node.value)
+        if self.mode == ROWS and k == B and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
+            idx, ik = self.expr(node.slice)
+            if ik == S:
+                return _e("tl.sum(tl.where(cols == I, X, 0.0), axis=0)", I=idx, X=v), S
+        raise self.error(f"the subscript `{A.unparse(node).strip()}`", construct="subscript")
+
+    def broadcast(self, v, k):
+        return v if k == B else _e("X + tl.zeros([BLOCK], ACC)", X=v)
+
+
+# runtime helpers of the generated code
+def _unbroadcast(low, node):
+    g, kg = low.expr(node.args[0])
+    _, kx = low.expr(node.args[1])
+    if kx == S and kg == B and low.mode == ROWS:
+        return _e("tl.sum(tl.where(mask, G, 0.0), axis=0)", G=g), S
+    return g, kg      # elementwise layers: per-lane contributions, summed over lanes at the end
+
+
+def _unreduce(low, node):
+    g, kg = low.expr(node.args[0])
+    _, kx = low.expr(node.args[1])
+    if len(node.args) > 2:
+        low.check_axis(node.args[2], "unreduce")
+    if kx == B and kg == S:
+        return low.broadcast(g, S), B
+    return g, kg
+
+
+def _select_grad(low, node):
+    g, _ = low.expr(node.args[0])
+    x, kx = low.expr(node.args[1])
+    r, _ = low.expr(node.args[2])
+    if len(node.args) > 3:
+        low.check_axis(node.args[3], "max")
+    if kx == S:
+        return g, S
+    # ties share the cotangent; max(count, 1): a recomputed x that misses the saved max by a rounding
+    # (a fused multiply-add in one kernel only) drops the max's cotangent instead of dividing by zero
+    return (_e("tl.where(X == R, G, 0.0) / tl.maximum(tl.sum(tl.where(mask & (X == R), 1.0, 0.0), axis=0), 1.0)",
+               X=x, R=r, G=g), B)
+
+
+def _zeros_like(low, node):
+    _, k = low.expr(node.args[0])
+    return (_e("tl.zeros([BLOCK], ACC)"), B) if k == B else (ast.Constant(0.0), S)
+
+
+def _add_into(low, node):
+    a, ka = low.expr(node.args[0])
+    b, kb = low.expr(node.args[1])
+    return ast.BinOp(a, ast.Add(), b), low.join(ka, kb)
+
+
+def _snapshot(low, node):
+    return low.expr(node.args[0])
+
+
+_HELPERS = {"unbroadcast": _unbroadcast, "unreduce": _unreduce, "select_grad": _select_grad,
+            "zeros_like": _zeros_like, "add_into": _add_into, "snapshot": _snapshot}
+
+# NumPy / math functions -> Triton (only what the interpreter and the CUDA backend both lower)
+_ELEMENTWISE = {
+    "exp": ("tl.exp(X0)", 1), "log": ("tl.log(X0)", 1), "sqrt": ("tl.sqrt(X0)", 1),
+    "sin": ("tl.sin(X0)", 1), "cos": ("tl.cos(X0)", 1),
+    "exp2": ("tl.exp2(X0)", 1), "log2": ("tl.log2(X0)", 1), "log10": ("tl.log(X0) * 0.4342944819032518", 1),
+    "expm1": ("tl.exp(X0) - 1.0", 1), "log1p": ("tl.log(1.0 + X0)", 1),
+    "tanh": ("2.0 * tl.sigmoid(2.0 * X0) - 1.0", 1),
+    "sinh": ("0.5 * (tl.exp(X0) - tl.exp(-X0))", 1), "cosh": ("0.5 * (tl.exp(X0) + tl.exp(-X0))", 1),
+    "absolute": ("tl.abs(X0)", 1), "abs": ("tl.abs(X0)", 1), "fabs": ("tl.abs(X0)", 1),
+    "sign": ("tl.where(X0 > 0, 1.0, tl.where(X0 < 0, -1.0, 0.0))", 1),
+    "square": ("X0 * X0", 1), "reciprocal": ("1.0 / X0", 1),
+    "maximum": ("tl.maximum(X0, X1)", 2), "minimum": ("tl.minimum(X0, X1)", 2),
+    "fmax": ("tl.maximum(X0, X1)", 2), "fmin": ("tl.minimum(X0, X1)", 2),
+    "max": ("tl.maximum(X0, X1)", 2), "min": ("tl.minimum(X0, X1)", 2),
+    "where": ("tl.where(X0, X1, X2)", 3), "clip": ("tl.minimum(tl.maximum(X0, X1), X2)", 3),
+    "logaddexp": ("tl.maximum(X0, X1) + tl.log(1.0 + tl.exp(-tl.abs(X0 - X1)))", 2),
+    "hypot": ("tl.sqrt(X0 * X0 + X1 * X1)", 2),
+    "float": ("X0", 1), "float64": ("X0", 1), "float32": ("X0", 1),
+}
+
+
+# ---- kernels ------------------------------------------------------------------------------------------
+
+def _indent(lines, n):
+    return [(" " * n + l) if l else l for l in lines]
+
+
+def _defs_uses(stmt):
+    """(names defined, names read) of a lowered source line `name = expr`, or (None, names) for others."""
+    tree = ast.parse(stmt)
+    s = tree.body[0]
+    uses = {n.id for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name):
+        return s.targets[0].id, uses
+    return None, uses
+
+
+def _live(lines, needed, available=()):
+    """Keep the lines (straight-line `name = expr` code and comments) needed for the names in `needed`;
+    names in `available` are loaded, not computed."""
+    out, needed = [], set(needed)
+    for line in reversed(lines):
+        if line.startswith("#"):
+            out.append(line)
+            continue
+        target, uses = _defs_uses(line)
+        if target is None:      # dx = tl.where(cols == t, g, dx) and the like are assignments too
+            out.append(line)
+            needed |= uses
+            continue
+        if target in available:
+            needed.discard(target)
+            continue
+        if target in needed:
+            needed.discard(target)
+            needed |= uses
+            out.append(line)
+    out.reverse()
+    # drop comments that head no statement
+    kept = []
+    for i, line in enumerate(out):
+        if line.startswith("#") and (i + 1 == len(out) or out[i + 1].startswith("#")):
+            continue
+        kept.append(line)
+    return kept, needed
+
+
+def _is_reduction_line(line):
+    return "tl.sum(" in line or "tl.max(" in line or "tl.min(" in line
+
+
+def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
+    """Lower the primal and adjoint of `program` to Triton kernels: (KernelPlan, module source)."""
+    primal = next(f for f in program.functions if f.name == primal_name)
+    adjoint = next(f for f in program.functions if f.name == adjoint_name)
+    name = tf.fn.__name__
+    params = list(roles)
+    ns = dict(program.namespace)
+
+    # forward body
+    fwd = Lowering(mode, roles, ns, tf.src, program.comments)
+    for p in params:
+        fwd.kinds[p] = B if roles[p] in (ROW, COL, ELEM) else S
+    body = primal.body
+    ret = body[-1]
+    if not (isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple) and len(ret.value.elts) == 2
+            and isinstance(ret.value.elts[0], gast.Name)):
+        raise BackendError(f"the triton backend cannot lower {name}: unexpected generated primal", hint=_HINT)
+    result = ret.value.elts[0].id
+    defs_count, last_line = {}, None
+    for s in body[:-1]:
+        fwd.at_primal(s)
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            defs_count[s.targets[0].id] = defs_count.get(s.targets[0].id, 0) + 1
+        if fwd.where.lineno != last_line:
+            last_line = fwd.where.lineno
+            fwd.lines.append(f"# {fwd.where.text}  ({os.path.basename(fwd.where.filename)}:{last_line})")
+        fwd.statement(s)
+    fwd_lines = fwd.lines
+    for v in params:
+        if defs_count.get(v):
+            raise BackendError(f"the triton backend cannot lower an assignment to the parameter `{v}` of {name}",
+                               filename=tf.src.filename, lineno=None, construct=v,
+                               hint="assign to a new name instead")
+    result_kind = fwd.kinds[result]
+    primal_kinds = dict(fwd.kinds)
+
+    # adjoint body
+    bwd = Lowering(mode, roles, ns, tf.src, program.comments)
+    saved = []
+    abody = adjoint.body
+    seed = adjoint.args.args[0].id
+    if abody and isinstance(abody[0], gast.Assign) and isinstance(abody[0].targets[0], gast.Tuple) \
+            and isinstance(abody[0].value, gast.Name) and abody[0].value.id == "saved":
+        saved = [e.id for e in abody[0].targets[0].elts]
+        abody = abody[1:]
+    aret = abody[-1]
+    for v in saved:
+        if v not in primal_kinds:
+            raise BackendError(f"the triton backend cannot lower {name}: its adjoint needs `{v}` from a tape",
+                               filename=tf.src.filename, construct=v, hint=_HINT)
+        bwd.kinds[v] = primal_kinds[v]
+    bwd.kinds[seed] = result_kind
+    for s in abody[:-1]:
+        bwd.statement(s)
+    grads = []
+    for p, e in zip([p for p in params if p in wrt], aret.value.elts):
+        g, k = bwd.expr(e)
+        grads.append((p, _src(g), k))
+    adj_lines = bwd.lines
+    free = set()
+    defined = set()
+    for l in adj_lines:
+        if l.startswith("#"):
+            continue
+        t, uses = _defs_uses(l)
+        free |= uses - defined
+        defined.add(t)
+    for _, g, _ in grads:
+        free |= {n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)} - defined
+    lowered = {fwd.var(k): k for k in primal_kinds}
+    free = {n for n in free if n in lowered and lowered[n] != seed}
+
+    # what the forward saves: per-row scalars computed by a reduction, assigned once, read by the backward
+    param_vars = {fwd.var(p) for p in params}
+    needed = free - param_vars
+    stats = []
+    if mode == ROWS:
+        while True:
+            before = len(stats)
+            recompute, _ = _live(fwd_lines, needed, set(stats))
+            for l in recompute:
+                if l.startswith("#"):
+                    continue
+                t, _ = _defs_uses(l)
+                orig = lowered.get(t, t)
+                if primal_kinds.get(orig) == S and defs_count.get(orig) == 1 and _is_reduction_line(l) \
+                        and t not in stats:
+                    stats.append(t)
+            if len(stats) == before:
+                break
+    recompute, leftover = _live(fwd_lines, needed, set(stats))
+    leftover -= param_vars | set(stats) | RESERVED
+    if leftover:
+        raise BackendError(f"the triton backend cannot lower {name}: the backward needs {sorted(leftover)}",
+                           filename=tf.src.filename, hint=_HINT)
+    fwd_body, _ = _live(fwd_lines, {fwd.var(result)} | set(stats))
+
+    plan = KernelPlan(name=name, mode=mode, roles=dict(roles), params=params, wrt=[p for p in params if p in wrt],
+                      result_kind=result_kind, stats=stats, fwd_name=f"{name}_fwd_kernel",
+                      bwd_name=f"{name}_bwd_kernel")
+    adj_lines, _ = _live(adj_lines, set().union(*[{n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)}
+                                                   for _, g, _ in grads]) if grads else set())
+    fwd_src = _forward_kernel(plan, fwd, fwd_body, fwd.var(result), title)
+    bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, bwd.var(seed), title)
+    header = (f'"""Triton kernels generated by retrograd from {title}.  Regenerated on every change: '
+              'do not edit."""\nimport triton\nimport triton.language as tl')
+    plan.source = "\n\n\n".join([header, fwd_src, bwd_src, SUM_PARTIALS]) + "\n"
+    return plan
+
+
+def _signature_params(plan, low):
+    out = []
+    for p in plan.params:
+        r = plan.roles[p]
+        out.append(f"{low.var(p)}_ptr" if r in TENSOR_ROLES else f"{low.var(p)}: tl.constexpr")
+    return out
+
+
+def _prologue(plan, low, used):
+    """Program setup and loads of what is the same for every row of the program."""
+    lines = ["pid = tl.program_id(0)"]
+    if plan.mode == ROWS:
+        lines += ["cols = tl.arange(0, BLOCK)", "mask = cols < n_cols", "n_cols_f = tl.cast(n_cols, ACC)"]
+    else:
+        lines += ["offs = tl.cast(pid, tl.int64) * BLOCK + tl.arange(0, BLOCK)", "mask = offs < n_elements"]
+    for p in plan.params:
+        r, v = plan.roles[p], low.var(p)
+        if v not in used:
+            continue
+        if r == COL:
+            lines.append(f"{v} = tl.load({v}_ptr + cols, mask=mask, other=0.0).to(ACC)")
+        elif r == SCALAR_T:
+            lines.append(f"{v} = tl.load({v}_ptr).to(ACC)")
+        elif r == ELEM:
+            lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0).to(ACC)")
+    return lines
+
+
+def _row_loads(plan, low, used):
+    lines = []
+    for p in plan.params:
+        r, v = plan.roles[p], low.var(p)
+        if v not in used:
+            continue
+        if r == ROW:
+            lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0.0).to(ACC)")
+        elif r == ROWINT:
+            lines.append(f"{v} = tl.load({v}_ptr + row)")
+    return lines
+
+
+def _used(lines):
+    return {n.id for l in lines if not l.startswith("#") for n in ast.walk(ast.parse(l.strip()))
+            if isinstance(n, ast.Name)}
+
+
+def _store(ptr, value, kind, mode, result=True):
+    if mode == ROWS and kind == S:
+        return f"tl.store({ptr} + row, {value}.to({ptr}.dtype.element_ty))" if result else \
+            f"tl.store({ptr} + row, {value})"
+    if kind == S:
+        value = f"({value}) + tl.zeros([BLOCK], ACC)"
+    return f"tl.store({ptr} + offs, {value}.to({ptr}.dtype.element_ty), mask=mask)"
+
+
+def _def(name, args, doc):
+    sig = ", ".join(args)
+    head = f"@triton.jit\ndef {name}({sig}):"
+    return [head, f'    """{doc}"""']
+
+
+def _rows_loop(body):
+    return (["first = pid * rows_per_program",
+             "for row in range(first, tl.minimum(first + rows_per_program, n_rows)):",
+             "    offs = tl.cast(row, tl.int64) * n_cols + cols"] + _indent(body, 4))
+
+
+def _forward_kernel(plan, low, body, result, title):
+    stats = ", ".join(plan.stats)
+    if plan.mode == ROWS:
+        doc = (f"Forward of {title}: each program handles `rows_per_program` rows, one row at a time as a "
+               f"block of BLOCK >= n_cols columns." + (f"  Saves per-row {stats} for the backward." if stats else ""))
+        args = _signature_params(plan, low) + ["result_ptr"] + [f"{s}_ptr" for s in plan.stats] + \
+            ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        tail = [_store("result_ptr", result, plan.result_kind, ROWS)] + [f"tl.store({s}_ptr + row, {s})"
+                                                                         for s in plan.stats]
+        used = _used(body + tail)
+        inner = _row_loads(plan, low, used) + body + tail
+        lines = _def(plan.fwd_name, args, doc) + _indent(_prologue(plan, low, used) + _rows_loop(inner), 4)
+    else:
+        doc = f"Forward of {title}: elementwise, each program computes a block of BLOCK elements."
+        args = _signature_params(plan, low) + ["result_ptr", "n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        tail = [_store("result_ptr", result, plan.result_kind, ELEMENTWISE)]
+        inner = _prologue(plan, low, _used(body + tail)) + body + tail
+        lines = _def(plan.fwd_name, args, doc) + _indent(inner, 4)
+    return "\n".join(lines)
+
+
+def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
+    gargs, accs, acc_init, after = [], [], [], []
+    for p, g, k in grads:
+        r, v = plan.roles[p], low.var(p)
+        if r in (ROW, ELEM):
+            gargs.append(f"d{v}_ptr")
+            accs.append(_store(f"d{v}_ptr", g, k, plan.mode, result=False))
+        elif r == COL:
+            gargs.append(f"d{v}_partial_ptr")
+            acc_init.append(f"d{v}_acc = tl.zeros([BLOCK], ACC)")
+            accs.append(f"d{v}_acc += {g}")
+            after.append(f"tl.store(d{v}_partial_ptr + pid * n_cols + cols, d{v}_acc, mask=mask)")
+        elif r == SCALAR_T:
+            gargs.append(f"d{v}_partial_ptr")
+            if plan.mode == ROWS:
+                acc_init.append(f"d{v}_acc = tl.zeros([1], ACC)")
+                total = g if k == S else f"tl.sum(tl.where(mask, {g}, 0.0), axis=0)"
+                accs.append(f"d{v}_acc += {total}")
+                after.append(f"tl.store(d{v}_partial_ptr + pid + tl.arange(0, 1), d{v}_acc)")
+            else:
+                block = g if k == B else f"({g}) + tl.zeros([BLOCK], ACC)"
+                after.append(f"tl.store(d{v}_partial_ptr + pid, tl.sum(tl.where(mask, {block}, 0.0), axis=0))")
+    seed_load = (f"{seed} = tl.load(dresult_ptr + row).to(ACC)" if plan.mode == ROWS and plan.result_kind == S
+                 else f"{seed} = tl.load(dresult_ptr + offs, mask=mask, other=0.0).to(ACC)")
+    stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
+    recompute = (["# recomputed from the inputs" + (" and the saved statistics" if plan.stats else "")] + recompute
+                 if recompute else [])
+    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + ["dresult_ptr"] + gargs
+    wrt = ", ".join(p for p, _, _ in grads)
+    if plan.mode == ROWS:
+        doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
+               + (" and the saved per-row statistics" if plan.stats else "")
+               + "; (D,)- and scalar-parameter gradients are summed over this program's rows into one partial "
+               "sum per program.")
+        args = params + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        used = _used(recompute + adj + accs + after)
+        inner = _row_loads(plan, low, used) + stat_loads + [seed_load] + recompute + adj + accs
+        lines = _def(plan.bwd_name, args, doc) + _indent(_prologue(plan, low, used) + acc_init + _rows_loop(inner)
+                                                         + after, 4)
+    else:
+        doc = (f"Backward of {title} (gradients of {wrt}): elementwise; scalar-parameter gradients are summed "
+               "over the block into one partial sum per program.")
+        args = params + ["n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        inner = _prologue(plan, low, _used(recompute + adj + accs + after)) + [seed_load] + recompute + adj + accs + after
+        lines = _def(plan.bwd_name, args, doc) + _indent(inner, 4)
+    return "\n".join(lines)
+
+
+SUM_PARTIALS = '''@triton.jit
+def sum_partials_kernel(partial_ptr, out_ptr, n_parts, n_cols, BLOCK: tl.constexpr, ACC: tl.constexpr):
+    """Second pass of parameter gradients: out[c] = sum over programs p of partial[p, c]."""
+    pid = tl.program_id(0)
+    cols = pid * BLOCK + tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    acc = tl.zeros([BLOCK], ACC)
+    for p in range(0, n_parts):
+        acc += tl.load(partial_ptr + p * n_cols + cols, mask=mask, other=0.0)
+    tl.store(out_ptr + cols, acc.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def sum_all_kernel(partial_ptr, out_ptr, n_parts, BLOCK: tl.constexpr, ACC: tl.constexpr):
+    """Second pass of a scalar parameter's gradient: out[0] = sum of the n_parts per-program partial sums."""
+    acc = tl.zeros([BLOCK], ACC)
+    for start in range(0, n_parts, BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        acc += tl.load(partial_ptr + offs, mask=offs < n_parts, other=0.0)
+    tl.store(out_ptr + tl.arange(0, 1), tl.sum(acc, axis=0).to(out_ptr.dtype.element_ty) + tl.zeros([1], ACC).to(out_ptr.dtype.element_ty))'''
+
+
+# ---- generation entry points --------------------------------------------------------------------------
+
+def generate(diff, roles, wrt):
+    """KernelPlan (with source) of a Differentiable for arguments with the given roles."""
+    from ..errors import RetrogradError
+    from ..reverse.program import Program, title_of
+    from ..frontend.source import read_function
+    mode = ROWS if has_reduction(read_function(diff.fn).node) else ELEMENTWISE
+    if mode == ELEMENTWISE:
+        roles = {p: (ELEM if r in (ROW, COL) else r) for p, r in roles.items()}
+        bad = [p for p, r in roles.items() if r == ROWINT]
+        if bad:
+            raise UsageError(f"{diff.fn.__name__}: integer tensor `{bad[0]}` in an elementwise layer")
+    program = Program(target="python")
+    title = title_of(diff.fn)
+    try:
+        primal, adjoint, tf = program.variant(diff.fn, set(wrt), kinds_for(roles))
+    except RetrogradError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"internal error while differentiating {title}: {type(exc).__name__}: {exc}",
+                           hint="please report this with the function's source") from exc
+    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title)
+
+
+def default_roles(diff):
+    """Roles assumed before the first call (for `f.source`): parameters with numeric defaults are constants,
+    parameters used as an index are per-row integers, the others tensors."""
+    import inspect
+    from ..frontend.source import read_function
+    node = read_function(diff.fn).node
+    indices = {n.slice.id for n in gast.walk(node) if isinstance(n, gast.Subscript) and isinstance(n.slice, gast.Name)}
+    roles = {}
+    for k, (p, par) in enumerate(inspect.signature(diff.fn).parameters.items()):
+        if isinstance(par.default, (int, float)) and par.default is not inspect.Parameter.empty:
+            roles[p] = CONST
+        elif p in indices:
+            roles[p] = ROWINT
+        else:
+            roles[p] = ROW if k == 0 else COL
+    return roles
+
+
+def cache_dir():
+    root = os.environ.get("RETROGRAD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "retrograd")
+    path = os.path.join(root, "triton")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+_LOADED = {}
+
+
+def load(source, interpret=None):
+    """The module of generated kernels, imported from a real file.  `interpret`: load the kernels for Triton's
+    CPU interpreter (True), for a GPU (False), or as TRITON_INTERPRET says (None)."""
+    if interpret is None:
+        interpret = os.environ.get("TRITON_INTERPRET") == "1"
+    import triton
+    from .. import __version__
+    key = hashlib.sha256("\n".join([source, __version__, triton.__version__]).encode()).hexdigest()[:20]
+    name = f"retrograd_triton_{key}" + ("_interp" if interpret else "")
+    if name in _LOADED:
+        return _LOADED[name]
+    path = os.path.join(cache_dir(), f"retrograd_triton_{key}.py")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as fh:
+            fh.write(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    old = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
+    try:
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        if old is None:
+            del os.environ["TRITON_INTERPRET"]
+        else:
+            os.environ["TRITON_INTERPRET"] = old
+    _LOADED[name] = module
+    return module
+
+
+_TL_TYPES = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16": "fp16", "int64": "i64",
+             "int32": "i32"}
+
+
+def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64", partials=True):
+    """Compile the plan's kernels for a CUDA target without a GPU; returns {kernel name: compiled kernel}
+    (its `.asm` holds ttir, ttgir, llir, ptx and cubin)."""
+    import triton
+    import triton.language as tl
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    module = load(plan.source, interpret=False)
+    ft = _TL_TYPES[dtype]
+    acc = tl.float64 if dtype == "float64" else tl.float32
+    acc_t = "fp64" if dtype == "float64" else "fp32"
+    low = Lowering(plan.mode, plan.roles, {}, None, [])
+    for p in plan.params:
+        low.var(p)
+
+    def sig_params():
+        sig, consts = {}, {}
+        for p in plan.params:
+            r, v = plan.roles[p], low.var(p)
+            if r == ROWINT:
+                sig[f"{v}_ptr"] = "*" + _TL_TYPES[int_dtype]
+            elif r in TENSOR_ROLES:
+                sig[f"{v}_ptr"] = "*" + ft
+            else:
+                sig[v] = "constexpr"
+                consts[v] = 0.5
+        return sig, consts
+    sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == ROWS else ["n_elements"]
+    out = {}
+    target = GPUTarget("cuda", capability, 32)
+    # forward
+    sig, consts = sig_params()
+    sig["result_ptr"] = "*" + ft
+    for s in plan.stats:
+        sig[f"{s}_ptr"] = "*" + acc_t
+    sig.update({n: "i32" for n in sizes})
+    sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
+    consts.update({"BLOCK": block, "ACC": acc})
+    out[plan.fwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.fwd_name), signature=sig,
+                                                  constexprs=consts), target=target)
+    # backward
+    sig, consts = sig_params()
+    for s in plan.stats:
+        sig[f"{s}_ptr"] = "*" + acc_t
+    sig["dresult_ptr"] = "*" + ft
+    for p in plan.wrt:
+        r, v = plan.roles[p], low.var(p)
+        sig[f"d{v}_ptr" if r in (ROW, ELEM) else f"d{v}_partial_ptr"] = "*" + (ft if r in (ROW, ELEM) else acc_t)
+    sig.update({n: "i32" for n in sizes})
+    sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
+    consts.update({"BLOCK": block, "ACC": acc})
+    out[plan.bwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.bwd_name), signature=sig,
+                                                  constexprs=consts), target=target)
+    if not partials:
+        return out
+    sig = {"partial_ptr": "*" + acc_t, "out_ptr": "*" + ft, "n_parts": "i32", "n_cols": "i32",
+           "BLOCK": "constexpr", "ACC": "constexpr"}
+    out["sum_all_kernel"] = triton.compile(ASTSource(fn=module.sum_all_kernel, signature={
+        "partial_ptr": "*" + acc_t, "out_ptr": "*" + ft, "n_parts": "i32", "BLOCK": "constexpr", "ACC": "constexpr"},
+        constexprs={"BLOCK": 1024, "ACC": acc}), target=target)
+    out["sum_partials_kernel"] = triton.compile(ASTSource(fn=module.sum_partials_kernel, signature=sig,
+                                                          constexprs={"BLOCK": 1024, "ACC": acc}), target=target)
+    return out
+
+
+# ---- the Differentiable's view ---------------------------------------------------------------------------
+
+def source_of(diff):
+    """`f.source` of a backend="triton" function: the kernels of its last call through rg.torch, or the
+    kernels for default roles (see `default_roles`) before any."""
+    plan = getattr(diff, "_triton_last", None)
+    if plan is None:
+        roles = default_roles(diff)
+        plan = generate(diff, roles, [p for p in diff.wrt if roles[p] in DIFF_ROLES])
+        diff._triton_last = plan
+    return plan.source
+
+
+def _function(diff):
+    fn = getattr(diff, "_triton_function", None)
+    if fn is None:
+        from ..torch import Function
+        fn = diff._triton_function = Function(diff)
+    return fn
+
+
+def torch_vjp(diff, args, kwargs):
+    """vjp of a backend="triton" function called with torch tensors: the kernels through torch.autograd."""
+    import torch
+    bound = diff.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    inputs = {}
+    for n in diff.wrt:
+        v = bound.arguments[n]
+        if not (isinstance(v, torch.Tensor) and v.is_floating_point()):
+            raise UsageError(f"{diff.fn.__name__}: `{n}` must be a float tensor to differentiate it with the "
+                             "triton backend")
+        inputs[n] = bound.arguments[n] = v.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = _function(diff)(*bound.args, **bound.kwargs)
+
+    def pullback(cotangent):
+        grads = torch.autograd.grad(out, [inputs[n] for n in diff.wrt], cotangent, retain_graph=True,
+                                    allow_unused=True)
+        return tuple(torch.zeros_like(inputs[n]) if g is None else g for n, g in zip(diff.wrt, grads))
+    return out.detach(), pullback
+
+
+def torch_value_and_grad(diff, args, kwargs):
+    import torch
+    out, pullback = torch_vjp(diff, args, kwargs)
+    if out.dim() != 0:
+        raise UsageError(f"{diff.fn.__name__} returned a value of shape {tuple(out.shape)}; grad needs a scalar "
+                         "output", hint="use .vjp(...) or rg.torch.Function for non-scalar outputs")
+    grads = pullback(torch.ones_like(out))
+    return out, (grads[0] if len(grads) == 1 else grads)
+
+
+# ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
+
+def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2):
+    """Compile every kernel of `plans` for CUDA sm_<capability> in fresh Python processes (`jobs` of them in
+    parallel; Triton decides at import whether its own library functions are interpreted, so a process
+    running the interpreter cannot compile).  `dtypes`: a list for every plan, or {plan name: list}.
+    Returns {plan name: {dtype: {kernel: {"ptx": length of the PTX, "cubin": bytes of cubin}}}}."""
+    import json
+    import pickle
+    import subprocess
+    import tempfile
+    plans = list(plans)
+    per_plan = {p.name: list(dtypes.get(p.name, ("float32",)) if isinstance(dtypes, dict) else dtypes)
+                for p in plans}
+    env = dict(os.environ, TRITON_INTERPRET="0")
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = src_root + os.pathsep + env.get("PYTHONPATH", "")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = []
+        for k in range(max(1, min(jobs, len(plans)))):
+            chunk = plans[k::max(1, min(jobs, len(plans)))]
+            path = os.path.join(tmp, f"plans{k}.pkl")
+            with open(path, "wb") as fh:
+                pickle.dump({"plans": chunk, "dtypes": {p.name: per_plan[p.name] for p in chunk}, "block": block,
+                             "capability": capability}, fh)
+            procs.append(subprocess.Popen([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for proc in procs:
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                raise BackendError("compiling the Triton kernels for CUDA failed:\n" + stderr[-4000:])
+            out.update(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+def _compile_main(path):
+    import json
+    import pickle
+    with open(path, "rb") as fh:
+        job = pickle.load(fh)
+    out, partials = {}, {}   # sum_partials_kernel is the same source in every module: compile it once per dtype
+    for plan in job["plans"]:
+        per = out.setdefault(plan.name, {})
+        for dtype in job["dtypes"][plan.name]:
+            kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"],
+                                       partials=dtype not in partials)
+            per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b""))}
+                          for k, v in kernels.items()}
+            if dtype not in partials:
+                partials[dtype] = {k: per[dtype][k] for k in ("sum_partials_kernel", "sum_all_kernel")}
+            per[dtype].update(partials[dtype])
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    _compile_main(sys.argv[1])

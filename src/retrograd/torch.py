@@ -1,0 +1,305 @@
+"""retrograd layers as PyTorch autograd functions and modules, running generated Triton kernels.
+
+    @rg.differentiate(backend="triton")
+    def layernorm(x, w, b, eps=1e-5):
+        mu = np.mean(x)
+        xc = x - mu
+        rstd = 1.0 / np.sqrt(np.mean(xc * xc) + eps)
+        return xc * rstd * w + b
+
+    ln = rg.torch.Module(layernorm, w=torch.ones(64), b=torch.zeros(64))
+    y = ln(x)                    # x: (..., 64); fused forward kernel
+    y.sum().backward()           # fused backward kernel; ln.w.grad, ln.b.grad
+
+Argument roles, read off the values at each call:
+* a layer with a reduction (np.sum / mean / max / min, `axis=None` or `-1`) is *row-wise*: float tensors of
+  the largest rank (..., D) are rows, 1-D float tensors of length D are per-column parameters (weight,
+  bias), integer tensors of the leading shape are per-row integers (targets), 0-d tensors learnable scalars;
+* a layer without one is *elementwise*: float tensors are broadcast against each other, 0-d tensors are
+  learnable scalars;
+* Python numbers are fixed constants (`tl.constexpr`: a new value compiles a new kernel).
+Gradients are computed for the float tensor arguments that require grad.  Inputs that are not contiguous
+are copied (`.contiguous()`).  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
+module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
+
+This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
+"""
+import os
+
+import torch as _torch
+
+if not _torch.cuda.is_available():   # pragma: no branch - must precede the first @triton.jit
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import triton  # noqa: E402
+
+from .api import Differentiable  # noqa: E402
+from .backends import triton as _tb  # noqa: E402
+from .errors import UsageError  # noqa: E402
+
+__all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
+
+INTERPRETER_PROGRAMS = 2        # programs per launch in the interpreter, where each costs milliseconds
+_MAX_BLOCK = 1 << 16
+
+
+class Function:
+    """A callable running the layer's fused Triton kernels, differentiable with torch.autograd."""
+
+    def __init__(self, fn, programs=None):
+        if not isinstance(fn, Differentiable):
+            fn = Differentiable(fn, backend="triton")
+        self.diff = fn
+        self.programs = programs
+        self._plans = {}
+
+    def __repr__(self):
+        return f"<retrograd.torch.Function {self.diff.fn.__qualname__}>"
+
+    def plan(self, roles, wrt):
+        key = (tuple(sorted(roles.items())), tuple(wrt))
+        if key not in self._plans:
+            self._plans[key] = _tb.generate(self.diff, roles, wrt)
+        plan = self._plans[key]
+        self.diff._triton_last = plan
+        return plan
+
+    def __call__(self, *args, **kwargs):
+        try:
+            bound = self.diff.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UsageError(f"{self.diff.fn.__name__}: {exc}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        rows = _tb.has_reduction(_tb_node(self.diff))
+        roles = _roles(self.diff.fn.__name__, values, rows)
+        wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)
+               and v.requires_grad]
+        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [])
+        names = list(values)
+        return _Apply.apply(self, plan, names, *[values[n] for n in names])
+
+
+def _tb_node(diff):
+    node = getattr(diff, "_triton_node", None)
+    if node is None:
+        from .frontend.source import read_function
+        node = diff._triton_node = read_function(diff.fn).node
+    return node
+
+
+def _roles(fname, values, rows):
+    floats = {p: v for p, v in values.items() if isinstance(v, _torch.Tensor) and v.is_floating_point()}
+    if not floats or all(v.dim() == 0 for v in floats.values()):
+        raise UsageError(f"{fname}: the triton backend needs at least one float tensor of rank >= 1")
+    top = max(v.dim() for v in floats.values())
+    shape = next(v.shape for v in floats.values() if v.dim() == top)
+    roles = {}
+    for p, v in values.items():
+        if isinstance(v, _torch.Tensor):
+            if v.is_floating_point():
+                if v.dim() == 0:
+                    roles[p] = _tb.SCALAR_T
+                elif not rows:
+                    roles[p] = _tb.ELEM
+                elif v.shape == shape:
+                    roles[p] = _tb.ROW
+                elif v.dim() == 1 and v.shape[0] == shape[-1]:
+                    roles[p] = _tb.COL
+                else:
+                    raise UsageError(f"{fname}: `{p}` has shape {tuple(v.shape)}; a row-wise layer takes "
+                                     f"tensors of shape {tuple(shape)} (rows) or ({shape[-1]},) (per column)")
+            elif not rows:
+                roles[p] = _tb.ELEM
+            elif v.shape == shape[:-1] and not v.is_complex():
+                roles[p] = _tb.ROWINT
+            else:
+                raise UsageError(f"{fname}: integer tensor `{p}` has shape {tuple(v.shape)}; per-row integers "
+                                 f"(targets) have the leading shape {tuple(shape[:-1])}")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            roles[p] = _tb.CONST
+        else:
+            raise UsageError(f"{fname}: argument `{p}` is a {type(v).__name__}; the triton backend takes "
+                             "tensors and Python numbers")
+    return roles
+
+
+def _acc(tensors):
+    import triton.language as tl
+    return tl.float64 if any(t.dtype == _torch.float64 for t in tensors) else tl.float32
+
+
+def _launch_rows(n_rows, interpret, programs, device):
+    if programs is None:
+        if interpret:
+            programs = INTERPRETER_PROGRAMS
+        else:
+            programs = 4 * _torch.cuda.get_device_properties(device).multi_processor_count
+    if n_rows == 0:
+        return 0, 1
+    programs = max(1, min(programs, n_rows))
+    per = triton.cdiv(n_rows, programs)
+    return triton.cdiv(n_rows, per), per
+
+
+def _warps(block):
+    return 4 if block <= 2048 else 8 if block <= 8192 else 16
+
+
+class _Apply(_torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, layer, plan, names, *values):
+        interpret = _interpreting(values)
+        if interpret and os.environ.get("TRITON_INTERPRET") != "1":
+            raise UsageError(f"{plan.name}: CPU tensors run in Triton's interpreter, which must be switched on "
+                             "(TRITON_INTERPRET=1) before triton is imported",
+                             hint="move the tensors to the GPU (.cuda()), or set TRITON_INTERPRET=1 at start-up")
+        module = _tb.load(plan.source, interpret=interpret)
+        args = dict(zip(names, values))
+        tensors = {p: v for p, v in args.items() if isinstance(v, _torch.Tensor)}
+        acc = _acc(tensors.values())
+        acc_dtype = _torch.float64 if acc.primitive_bitwidth == 64 else _torch.float32
+        if plan.mode == _tb.ROWS:
+            main = next(v for p, v in tensors.items() if plan.roles[p] == _tb.ROW)
+            shape = main.shape
+            n_cols = shape[-1]
+            n_rows = main.numel() // max(n_cols, 1)
+            block = triton.next_power_of_2(n_cols)
+            if block > _MAX_BLOCK:
+                raise UsageError(f"{plan.name}: rows of {n_cols} elements are wider than the triton backend's "
+                                 f"limit of {_MAX_BLOCK} (one row is one block)")
+            prepared = {p: (v.contiguous() if isinstance(v, _torch.Tensor) else v) for p, v in args.items()}
+            out_shape = shape if plan.result_kind == _tb.B else shape[:-1]
+            out = _torch.empty(out_shape, dtype=main.dtype, device=main.device)
+            stats = [_torch.empty(n_rows, dtype=acc_dtype, device=main.device) for _ in plan.stats]
+            grid, per = _launch_rows(n_rows, interpret, layer.programs, main.device)
+            sizes = [n_rows, n_cols, per]
+        else:
+            floats = [v for p, v in tensors.items() if plan.roles[p] == _tb.ELEM]
+            shape = _torch.broadcast_shapes(*[v.shape for v in floats])
+            prepared = {p: (v.expand(shape).contiguous() if plan.roles[p] == _tb.ELEM else v.contiguous())
+                        if isinstance(v, _torch.Tensor) else v for p, v in args.items()}
+            main = next(v for v in floats if v.is_floating_point())
+            out = _torch.empty(shape, dtype=main.dtype, device=main.device)
+            stats = []
+            n = out.numel()
+            if layer.programs:
+                block = triton.next_power_of_2(max(triton.cdiv(n, layer.programs), 1))
+            else:
+                block = min(triton.next_power_of_2(max(n, 1)), _MAX_BLOCK) if interpret else 1024
+            grid = triton.cdiv(n, block)
+            per = None
+            sizes = [n]
+        kw = {"BLOCK": block, "ACC": acc}
+        if not interpret:
+            kw["num_warps"] = _warps(block) if plan.mode == _tb.ROWS else 4
+        inputs = _inputs(plan, prepared)
+        names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
+        if grid:
+            getattr(module, plan.fwd_name)[(grid,)](
+                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                **dict(zip(names_sizes, sizes)), **kw)
+        ctx.layer, ctx.plan, ctx.names = layer, plan, names
+        ctx.meta = dict(shape=shape, grid=grid, per=per, sizes=dict(zip(names_sizes, sizes)), block=block, kw=kw,
+                        acc_dtype=acc_dtype, consts={p: prepared[p] for p in plan.params if plan.roles[p] == _tb.CONST},
+                        shapes={p: tuple(v.shape) for p, v in tensors.items()},
+                        dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret)
+        saved = [prepared[p] for p in plan.params if isinstance(prepared[p], _torch.Tensor)] + stats
+        ctx.tensor_params = [p for p in plan.params if isinstance(prepared[p], _torch.Tensor)]
+        ctx.save_for_backward(*saved)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        plan, meta = ctx.plan, ctx.meta
+        saved = ctx.saved_tensors
+        k = len(ctx.tensor_params)
+        tensors = dict(zip(ctx.tensor_params, saved[:k]))
+        stats = list(saved[k:])
+        if not plan.wrt:
+            return (None, None, None) + (None,) * len(ctx.names)
+        module = _tb.load(plan.source, interpret=meta["interpret"])
+        dout = dout.contiguous()
+        if plan.mode == _tb.ELEMENTWISE and dout.shape != meta["shape"]:
+            dout = dout.expand(meta["shape"]).contiguous()
+        grid, kw, acc_dtype = meta["grid"], meta["kw"], meta["acc_dtype"]
+        n_cols = meta["sizes"].get("n_cols")
+        outs, finish = {}, []
+        for p in plan.wrt:
+            role, t = plan.roles[p], tensors[p]
+            if role in (_tb.ROW, _tb.ELEM):
+                g = _torch.empty_like(t)
+                outs[f"d{_tb_var(p)}_ptr"] = g
+                finish.append((p, g, None))
+            elif role == _tb.COL:
+                part = _torch.empty((grid, n_cols), dtype=acc_dtype, device=t.device)
+                outs[f"d{_tb_var(p)}_partial_ptr"] = part
+                finish.append((p, part, n_cols))
+            else:
+                part = _torch.empty((grid,), dtype=acc_dtype, device=t.device)
+                outs[f"d{_tb_var(p)}_partial_ptr"] = part
+                finish.append((p, part, 1))
+        if grid:
+            getattr(module, plan.bwd_name)[(grid,)](
+                **_inputs(plan, {**meta["consts"], **tensors}), **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                dresult_ptr=dout, **outs, **meta["sizes"], **kw)
+        grads = {}
+        for p, g, width in finish:
+            if width is not None:
+                out = _torch.empty(width, dtype=meta["dtypes"][p], device=g.device)
+                sblock = min(triton.next_power_of_2(width), 1024)
+                extra = {} if meta["interpret"] else {"num_warps": 4}
+                if not grid:
+                    out.zero_()
+                elif width == 1:     # a scalar parameter: one program sums all partial sums
+                    module.sum_all_kernel[(1,)](g, out, grid, BLOCK=min(triton.next_power_of_2(grid), 1024),
+                                                ACC=kw["ACC"], **extra)
+                else:
+                    module.sum_partials_kernel[(triton.cdiv(width, sblock),)](
+                        g, out, grid, width, BLOCK=sblock, ACC=kw["ACC"], **extra)
+                g = out.reshape(meta["shapes"][p])
+            elif plan.mode == _tb.ELEMENTWISE and tuple(g.shape) != meta["shapes"][p]:
+                g = g.sum_to_size(meta["shapes"][p])
+            grads[p] = g
+        return (None, None, None) + tuple(grads.get(n) for n in ctx.names)
+
+
+def _tb_var(p):
+    return _tb.var_name(p)
+
+
+def _interpreting(values):
+    dev = next((v.device for v in values if isinstance(v, _torch.Tensor)), None)
+    return dev is None or dev.type == "cpu"
+
+
+def _inputs(plan, values):
+    """Keyword arguments of a kernel for the layer's arguments: `x_ptr=` for tensors, `eps=` for constants."""
+    return {(_tb_var(p) if plan.roles[p] == _tb.CONST else f"{_tb_var(p)}_ptr"): values[p] for p in plan.params}
+
+
+class Module(_torch.nn.Module):
+    """An nn.Module calling the layer with learnable parameters: `Module(f, w=tensor, b=tensor)` registers
+    `w` and `b` as nn.Parameters and passes them by name; the other arguments come from the call."""
+
+    def __init__(self, fn, programs=None, **params):
+        super().__init__()
+        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs)
+        names = list(self.function.diff.signature.parameters)
+        for k, v in params.items():
+            if k not in names:
+                raise UsageError(f"{self.function.diff.fn.__name__} has no parameter `{k}`")
+            if isinstance(v, _torch.Tensor):
+                self.register_parameter(k, _torch.nn.Parameter(v.detach().clone()))
+            else:
+                setattr(self, "_const_" + k, v)
+        self._param_names = list(params)
+
+    def forward(self, *args, **kwargs):
+        for k in self._param_names:
+            kwargs[k] = getattr(self, k) if k in self._parameters else getattr(self, "_const_" + k)
+        return self.function(*args, **kwargs)
+
+    def extra_repr(self):
+        return self.function.diff.fn.__name__
+

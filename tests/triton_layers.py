@@ -1,0 +1,132 @@
+"""Layers for the triton backend tests, written in NumPy style (a real file: Triton needs real source)."""
+import numpy as np
+
+import retrograd as rg
+
+EPS = 1e-5
+
+
+# ---- elementwise -------------------------------------------------------------------------------------
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+
+
+def silu(x, beta):
+    return x / (1.0 + np.exp(-beta * x))
+
+
+def softplus(x):
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def mish(x):
+    sp = np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    return x * np.tanh(sp)
+
+
+def gated(a, b):
+    return a / (1.0 + np.exp(-b)) + 0.1 * a * b
+
+
+def smooth_l1(x, y):
+    d = x - y
+    a = np.abs(d)
+    return np.where(a < 1.0, 0.5 * d * d, a - 0.5)
+
+
+# ---- row-wise ----------------------------------------------------------------------------------------
+def softmax(x):
+    m = np.max(x, axis=-1, keepdims=True)
+    e = np.exp(x - m)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def log_softmax(x):
+    m = np.max(x)
+    z = x - m
+    return z - np.log(np.sum(np.exp(z)))
+
+
+def layernorm(x, w, b, eps=1e-5):
+    mu = np.mean(x)
+    xc = x - mu
+    var = np.mean(xc * xc)
+    rstd = 1.0 / np.sqrt(var + eps)
+    return xc * rstd * w + b
+
+
+def rmsnorm(x, w):
+    ms = np.mean(x * x)
+    return x / np.sqrt(ms + EPS) * w
+
+
+def logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+def cross_entropy(logits, target):
+    m = np.max(logits)
+    lse = m + np.log(np.sum(np.exp(logits - m)))
+    return lse - logits[target]
+
+
+def tempered_softmax(x, temperature):
+    z = x / temperature
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)
+
+
+# ---- refused -----------------------------------------------------------------------------------------
+def with_loop(x, n):
+    y = x
+    for _ in range(n):
+        y = y * x
+    return y
+
+
+def with_arctan(x):
+    return np.arctan(x) * 2.0
+
+
+def column_sum(x):
+    s = np.sum(x, axis=0)
+    return x - s
+
+
+@rg.differentiate(backend="triton", wrt=("x", "w", "b"))
+def decorated_layernorm(x, w, b):
+    mu = np.mean(x)
+    xc = x - mu
+    rstd = 1.0 / np.sqrt(np.mean(xc * xc) + 1e-5)
+    return xc * rstd * w + b
+
+
+def layernorm_var(x, w, b):
+    xc = x - np.mean(x, axis=-1, keepdims=True)
+    return xc / np.sqrt(np.var(x, axis=-1, keepdims=True) + EPS) * w + b
+
+
+def standardize(x):
+    return (x - x.mean()) / x.std()
+
+
+def clashing_names(row, mask_ptr):
+    cols = np.exp(row - np.max(row))
+    mask = cols / np.sum(cols)
+    return mask * mask_ptr
+
+
+def with_branch(x, flag):
+    if flag > 0:
+        y = x * 2.0
+    else:
+        y = x
+    return y
+
+
+def formula(x, y):
+    a = np.sin(x) * np.cos(y) + np.sqrt(x * x + 1.0) + np.clip(x, -0.5, 0.5)
+    b = np.logaddexp(x, y) + np.square(y) + np.reciprocal(2.0 + np.cosh(x)) + np.sinh(y) * 0.1
+    c = np.exp2(x) + np.log2(2.0 + y * y) + np.log10(3.0 + x * x) + np.expm1(y) + x ** 3 - 1.0 / (1.0 + y ** 2)
+    return a * b + c + np.minimum(x, y) + max(x, y) * np.abs(x)
