@@ -132,6 +132,25 @@ def _flow_remat(s, exposed, definite, info, plan):
         call = getattr(b, "_rg_call", None)
         if call:
             plan.taped.add((id(b), call[1]))
+    # keep only the state the adjoint's values depend on (`e = e + f(x)` summed over the steps is not)
+    needed = {n for (sid, n) in plan.taped if sid in body_ids}
+    deps = {}
+    for b in walk_stmts(s.body):
+        u = info.get(id(b))
+        if u:
+            needed |= u.op_uses | u.res_uses | u.exit_uses
+        if isinstance(b, gast.Assign):
+            t = b.targets[0]
+            base = t.id if isinstance(t, gast.Name) else A.subscript_base(t)
+            deps.setdefault(base, set()).update(A.loaded_names(b.value) | A.loaded_names(t))
+    work = list(needed)
+    while work:
+        for n in deps.get(work.pop(), ()):
+            if n not in needed:
+                needed.add(n)
+                work.append(n)
+    rm.unused = [c for c in rm.carried if c not in needed]   # still handed to the adjoint, never snapshotted
+    rm.carried = [c for c in rm.carried if c in needed]
     u = info.get(id(s))
     rerun_reads = (A.loaded_names(gast.Module(body=s.body, type_ignores=[])) & plan.locals) - assigned - {target}
     return head | rerun_reads | (u.exit_uses if u else set()), definite

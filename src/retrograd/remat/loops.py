@@ -30,6 +30,8 @@ class LoopRemat:
     memory: int = None           # a byte budget for the snapshots instead of k
     carried: list = field(default_factory=list)   # filled by analysis.tape (needs the entry exposure)
     copied: set = field(default_factory=set)      # carried arrays the body writes into: snapshot by copy
+    unused: list = field(default_factory=list)    # carried, but nothing the adjoint reads depends on it
+    nested: bool = False         # inside another rematerialised loop: its snapshots live in the adjoint only
 
     @property
     def revolve(self):
@@ -39,8 +41,12 @@ class LoopRemat:
 def candidates(fn):
     """Top-level `for i in range(stop)` / `range(start, stop)` loops without early exit whose bounds the
     body does not change (steps are then numbered 0, 1, ... from `start`)."""
+    return _range_loops(fn.body)
+
+
+def _range_loops(stmts):
     out = []
-    for s in fn.body:
+    for s in stmts:
         if (isinstance(s, gast.For) and not getattr(s, "_rg_trips", None) and isinstance(s.iter, gast.Call)
                 and isinstance(s.iter.func, gast.Name) and s.iter.func.id == "range"
                 and 1 <= len(s.iter.args) <= 2 and not s.iter.keywords
@@ -63,6 +69,12 @@ def plan_loops(fn, remat, is_cheap):
         elif not partial and all(is_cheap(s) for s in walk_stmts(loop.body)
                                  if not isinstance(s, (gast.If, gast.For, gast.While))):
             out[id(loop)] = LoopRemat(loop)
+            inner = _range_loops(loop.body)
+            while inner:   # loops directly inside a re-run step are re-run step by step too
+                s = inner.pop()
+                if not _partially_written(s.body):
+                    out[id(s)] = LoopRemat(s, nested=True)
+                    inner += _range_loops(s.body)
     return out
 
 

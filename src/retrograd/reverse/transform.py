@@ -498,12 +498,14 @@ class FunctionTransform:
         self.push_sites = {}
         self._loops = []
         self.extra_saved = set()   # generated names the adjoint reads (a checkpointed loop's snapshot count)
+        self._snap_roles = []
         primal_body = self._primal(self.node.body[:-1])
         adjoint_body = self._adjoint(self.node.body[:-1])
         states = {s._rg_call[1] for s in walk_stmts(self.node.body) if getattr(s, "_rg_call", None)
                   and (id(s), s._rg_call[1]) in self.plan.taped}
-        saved = sorted((self.plan.saved - states) | set(self.tapes.values()) | set(self.tops.values())
-                       | self._init_reads() | self.extra_saved)
+        local = self._adjoint_local_tapes()
+        saved = sorted(((self.plan.saved - states) | set(self.tapes.values()) | set(self.tops.values())
+                        | self._init_reads() | self.extra_saved) - local)
         self.plan.maybe_unbound -= states
         self._recomputed = []
         if self.remat == "recompute":   # cheap values the adjoint recomputes instead of receiving
@@ -511,6 +513,12 @@ class FunctionTransform:
                                                              self._cheap)
             saved = sorted((set(saved) - chosen) | reads)   # parameters cost nothing: the caller holds them
         return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
+
+    def _adjoint_local_tapes(self):
+        """Snapshot stacks of loops nested in a re-run step: made and used by the adjoint alone."""
+        roles = {rm.role for rm in self.remat_loops.values() if rm.nested and hasattr(rm, "role")}
+        tapes = {t for (_, role), t in self.tapes.items() if role in roles}
+        return tapes | {self.tops[t] for t in tapes if t in self.tops}
 
     def _init_reads(self):
         return {v for v in self.active if v in self.inplace or (self.numba and self.kinds.get(v) != "scalar")}
@@ -531,7 +539,7 @@ class FunctionTransform:
     def _tape(self, name, role="value"):
         """One tape per variable and role, so that each holds values of one type."""
         if (name, role) not in self.tapes:
-            if role == "snap":
+            if role.startswith("snap"):
                 self.tapes[(name, role)] = self.names.fresh(f"{name}_snaps")
                 return self.tapes[(name, role)]
             label = "" if len(self._roles(name)) == 1 else {"value": "", "elem": "_elems", "part": "_parts"}[role]
@@ -606,7 +614,7 @@ class FunctionTransform:
         """The forward code with its tape pushes (none if `plain`: a step a remat schedule re-runs)."""
         out = []
         for s in stmts:
-            if id(s) in self.remat_loops:
+            if id(s) in self.remat_loops and not plain:
                 out += self._primal_remat(s)
             elif isinstance(s, gast.Assign):
                 target = s.targets[0]
@@ -761,31 +769,42 @@ class FunctionTransform:
         self.comments.append(text)
         return gast.Expr(value=A.const(f"__rg_comment_{len(self.comments) - 1}__"))
 
+    def _snap_role(self, rm):
+        """Each rematerialised loop has its own snapshot stacks (a nested loop may carry the same variable)."""
+        if not hasattr(rm, "role"):
+            rm.role = "snap" if not self._snap_roles else f"snap{len(self._snap_roles) + 1}"
+            self._snap_roles.append(rm.role)
+        return rm.role
+
     def _snap_push(self, rm, name):
         value = A.quote_expr(f"snapshot({name})") if name in rm.copied else A.name(name)
-        tape = self._tape(name, "snap")
-        if self._array_tape(name, "snap"):
-            return A.quote(f"{self._top(name, 'snap')} = push_at({tape}, {self._top(name, 'snap')}, V)", V=value)
+        role = self._snap_role(rm)
+        tape = self._tape(name, role)
+        if self._array_tape(name, role):
+            return A.quote(f"{self._top(name, role)} = push_at({tape}, {self._top(name, role)}, V)", V=value)
         return A.quote(f"{tape}.append(V)", V=value)
 
     def _snap_peek(self, rm, name):
         """The top snapshot, kept for later restores (a copy if the steps write into it)."""
-        tape = self._tape(name, "snap")
-        top = f"{tape}[{self._top(name, 'snap')} - 1]" if self._array_tape(name, "snap") else f"{tape}[-1]"
+        role = self._snap_role(rm)
+        tape = self._tape(name, role)
+        top = f"{tape}[{self._top(name, role)} - 1]" if self._array_tape(name, role) else f"{tape}[-1]"
         return A.quote(f"{name} = snapshot({top})" if name in rm.copied else f"{name} = {top}")
 
-    def _snap_drop(self, name):
-        tape = self._tape(name, "snap")
-        if self._array_tape(name, "snap"):
-            top = self._top(name, "snap")
+    def _snap_drop(self, rm, name):
+        role = self._snap_role(rm)
+        tape = self._tape(name, role)
+        if self._array_tape(name, role):
+            top = self._top(name, role)
             return A.quote(f"{top} = {top} - 1")
         return A.quote(f"{tape}.pop()")
 
-    def _snap_alloc(self, name, capacity):
-        tape = self._tape(name, "snap")
-        if self._array_tape(name, "snap"):
-            return A.quote(f"{tape} = np.empty(N)", N=capacity) + A.quote(f"{self._top(name, 'snap')} = 0")
-        return A.quote(f"{tape} = {self._tape_constructor(name, 'snap')}")
+    def _snap_alloc(self, rm, name, capacity):
+        role = self._snap_role(rm)
+        tape = self._tape(name, role)
+        if self._array_tape(name, role):
+            return A.quote(f"{tape} = np.empty(N)", N=capacity) + A.quote(f"{self._top(name, role)} = 0")
+        return A.quote(f"{tape} = {self._tape_constructor(name, role)}")
 
     def _remat_names(self, s):
         if not hasattr(s, "_rg_remat_names"):
@@ -797,12 +816,12 @@ class FunctionTransform:
 
     def _recorded_step(self, s):
         """One step of the loop with its tape pushes (re-run just before the step's adjoint)."""
-        self._loops, floor = [s], self._loop_floor
-        self._loop_floor = 1
+        outer = self._loops, self._loop_floor
+        self._loops, self._loop_floor = [s], 1
         try:
             return self._primal(s.body)
         finally:
-            self._loops, self._loop_floor = [], floor
+            self._loops, self._loop_floor = outer
 
     def _primal_remat(self, s):
         rm = self.remat_loops[id(s)]
@@ -810,6 +829,7 @@ class FunctionTransform:
         var, line = s.target.id, self.src.where(s)[1]
         first, trips, last = self._loop_parts(s)
         out = []
+        self.extra_saved.update(rm.unused)   # re-runs may still read them: keep them bound in the adjoint
         if id(s) in self.plan.loop_targets:
             out += self._push(var, A.name(var))
         if rm.revolve:
@@ -827,7 +847,7 @@ class FunctionTransform:
                                   "the adjoint recomputes the rest of each step"))
             capacity = A.quote_expr("max(N, 1)", N=trips)
         for c in rm.carried:
-            out += self._snap_alloc(c, capacity)
+            out += self._snap_alloc(rm, c, capacity)
         keep = [st for c in rm.carried for st in self._snap_push(rm, c)]
         trip = A.name(var) if isinstance(first, gast.Constant) and first.value == 0 else \
             A.quote_expr("I - S", I=A.name(var), S=first)
@@ -837,9 +857,10 @@ class FunctionTransform:
             keep[0].body = [st for c in rm.carried for st in self._snap_push(rm, c)] + A.quote(
                 f"{nm['snap_next']}, {nm['snaps_left']} = revolve_next_snapshot(N, T, {nm['snaps_left']})",
                 N=trips, T=trip)
+        outer = self._loops, self._loop_floor
         self._loops, self._loop_floor = [s], 1
         plain = self._primal(s.body, plain=True)
-        self._loops, self._loop_floor = [], 0
+        self._loops, self._loop_floor = outer
         loop = copy.copy(s)
         if not rm.revolve:     # every step is re-run before its adjoint
             loop.body = keep + plain
@@ -861,7 +882,7 @@ class FunctionTransform:
         rerun.body = [self._note(f"re-run this step of the loop at line {line}, keeping its tape")] + \
             copy.deepcopy(self._recorded_step(s))
         if not rm.revolve:
-            pops = [st for c in rm.carried for st in self._pop(c, A.name(c, True), "snap")]
+            pops = [st for c in rm.carried for st in self._pop(c, A.name(c, True), self._snap_role(rm))]
             out = [self._note(f"remat: each step of the loop at line {line} is re-run from its state, "
                               "then its adjoint runs")]
             out.append(gast.For(target=A.name(var, True), iter=self._reversed_range(s),
@@ -874,14 +895,15 @@ class FunctionTransform:
             first_plus = (lambda e: A.name(e) if isinstance(first, gast.Constant) and first.value == 0
                           else A.quote_expr("S + E", S=first, E=A.name(e)))
             advance = A.quote(f"for {var} in range(A, A + {count}):\n    pass", A=first_plus(at))[0]
+            outer = self._loops, self._loop_floor
             self._loops, self._loop_floor = [s], 1
             advance.body = copy.deepcopy(self._primal(s.body, plain=True))
-            self._loops, self._loop_floor = [], 0
+            self._loops, self._loop_floor = outer
             reverse = A.quote(f"{var} = A", A=first_plus(at)) + [rerun] + body_adjoint
             branches = [("ADVANCE", [self._note(f"run steps {at} to {at} + {count} - 1 of the loop, without tape")] + [advance]),
                         ("SNAPSHOT", [st for c in rm.carried for st in self._snap_push(rm, c)]),
                         ("RESTORE", [st for c in rm.carried for st in self._snap_peek(rm, c)]),
-                        ("DROP", [st for c in rm.carried for st in self._snap_drop(c)])]
+                        ("DROP", [st for c in rm.carried for st in self._snap_drop(rm, c)])]
             chain = reverse
             for kind, body in reversed(branches):
                 test = A.quote_expr(f"{what} == {kind}")
@@ -915,7 +937,7 @@ class FunctionTransform:
         for n in sorted(unbound - set(self.params)):
             prologue += A.quote(f"{n} = {self._placeholder(n)}")
         for (var, role), t in sorted(self.tapes.items(), key=lambda kv: kv[1]):
-            if role == "snap":
+            if role.startswith("snap"):
                 continue   # allocated just before their loop, once its trip count and state size are known
             if self._array_tape(var, role):
                 size = self._preallocate(t)
@@ -947,7 +969,7 @@ class FunctionTransform:
             return "[]"
         if role == "elem":
             return "array"
-        if role == "snap":      # snapshots of a loop's state hold whole values
+        if role.startswith("snap"):      # snapshots of a loop's state hold whole values
             role = "value"
         if role == "value" and self.kinds.get(var) == "scalar" and var not in self.bools \
                 and var not in self.int_vars:
