@@ -29,7 +29,7 @@ from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
-from .simplify import Peephole, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
+from .simplify import Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
 
 import operator
 
@@ -512,7 +512,29 @@ class FunctionTransform:
             chosen, reads, self._recomputed = plan_recompute(self.node, set(saved), self.params, self.kinds,
                                                              self._cheap)
             saved = sorted((set(saved) - chosen) | reads)   # parameters cost nothing: the caller holds them
-        return self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
+        primal_def, adjoint_def = self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
+        return self._drop_unread_saved(primal_def, adjoint_def, saved)
+
+    def _drop_unread_saved(self, primal_def, adjoint_def, saved):
+        """What the simplified adjoint no longer reads (a tape whose pushes and pops all cancelled, the final
+        values of a loop whose steps are all re-run) is not handed over, nor allocated for nothing."""
+        if not saved:
+            return primal_def, adjoint_def
+        read = _sweep(copy.deepcopy(adjoint_def.body[1:]), set(), rewrite=False)[1]   # live at the adjoint's entry
+        unread = set(saved) - read
+        if not unread:
+            return primal_def, adjoint_def
+        kept = [n for n in saved if n not in unread]
+        adjoint_def.body = (A.quote(f"({', '.join(kept)}{',' if len(kept) == 1 else ''}) = saved") if kept
+                            else []) + adjoint_def.body[1:]
+        body = primal_def.body
+        prologue, rest, ret = body[:self._prologue_len], body[self._prologue_len:-1], body[-1]
+        ret.value.elts[1] = gast.Tuple(elts=[A.name(n) for n in kept], ctx=gast.Load())
+        still = _sweep(copy.deepcopy(rest + [ret]), set(), rewrite=False)[1]   # read before assigned
+        prologue = [st for st in prologue if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                                                  and st.targets[0].id in unread and st.targets[0].id not in still)]
+        primal_def.body = prologue + rest + [ret]
+        return primal_def, adjoint_def
 
     def _adjoint_local_tapes(self):
         """Snapshot stacks of loops nested in a re-run step: made and used by the adjoint alone."""
@@ -949,6 +971,7 @@ class FunctionTransform:
         fn = copy.copy(self.node)
         fn.name = self.primal_name
         fn.body = prologue + body + A.quote(ret)
+        self._prologue_len = len(prologue)
         fn.decorator_list = []
         fn.returns = None
         return fn
