@@ -337,6 +337,18 @@ def _select_grad(g, x, result, axis=None, keepdims=False):
     return impl2
 
 
+def _blas(x):
+    """`x` as an operand BLAS takes without a copy: C- or F-contiguous arrays as they are (a transpose of
+    either is contiguous too, so `x.T @ g` passes a flag to BLAS instead of copying), others copied."""
+
+
+@overload(_blas)
+def _blas_ol(x):
+    if isinstance(x, types.Array) and x.layout in ("C", "F"):
+        return lambda x: x
+    return lambda x: np.ascontiguousarray(x)
+
+
 @overload(matmul_grad_a)
 def _matmul_grad_a(g, a, b):
     """Cotangent of `a` in `a @ b` for 1-D and 2-D float operands (no batching, so no unbroadcast)."""
@@ -353,8 +365,8 @@ def _matmul_grad_a(g, a, b):
     if a.ndim == 2 and b.ndim == 1:            # g (m,): outer(g, b)
         return lambda g, a, b: np.outer(g, b)
     if a.ndim == 1 and b.ndim == 2:            # g (p,): b @ g
-        return lambda g, a, b: np.ascontiguousarray(b) @ np.ascontiguousarray(g)
-    return lambda g, a, b: np.ascontiguousarray(g) @ np.ascontiguousarray(b.T)
+        return lambda g, a, b: _blas(b) @ _blas(g)
+    return lambda g, a, b: _blas(g) @ _blas(b).T
 
 
 @overload(matmul_grad_b)
@@ -373,8 +385,8 @@ def _matmul_grad_b(g, a, b):
     if a.ndim == 1 and b.ndim == 2:            # g (p,): outer(a, g)
         return lambda g, a, b: np.outer(a, g)
     if a.ndim == 2 and b.ndim == 1:            # g (m,): a.T @ g
-        return lambda g, a, b: np.ascontiguousarray(a.T) @ np.ascontiguousarray(g)
-    return lambda g, a, b: np.ascontiguousarray(a.T) @ np.ascontiguousarray(g)
+        return lambda g, a, b: _blas(a).T @ _blas(g)
+    return lambda g, a, b: _blas(a).T @ _blas(g)
 
 
 @overload(not_a_view)
