@@ -54,6 +54,9 @@ from bench_python_backend import (  # noqa: E402
     check_close,
     environment,
     lorenz_final_sum,
+    mlp_data,
+    mlp_grad_by_hand,
+    mlp_loss,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -122,6 +125,33 @@ def lj_args(n_particles, spacing=1.2, jitter=0.1, seed=0):
     rng = np.random.default_rng(seed)
     pos = grid[:n_particles] * spacing + rng.uniform(-jitter, jitter, size=(n_particles, 3))
     return (pos,)
+
+
+MLP_WRT = ("W1", "b1", "W2", "b2")   # mlp_loss is bench_python_backend's: mean((tanh(x@W1+b1)@W2+b2 - y)**2)
+
+
+def mlp_args(batch=256, width=512):
+    return mlp_data(width, batch)
+
+
+def rnn_loss(Wx, Wh, b, xs, h0):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum(h)
+
+
+RNN_WRT = ("Wx", "Wh", "b")
+
+
+def rnn_args(n_steps=100, batch=32, n_in=32, hidden=64, seed=0):
+    rng = np.random.default_rng(seed)
+    Wx = rng.normal(scale=1.0 / np.sqrt(n_in), size=(n_in, hidden))
+    Wh = rng.normal(scale=1.0 / np.sqrt(hidden), size=(hidden, hidden))
+    b = rng.normal(scale=0.1, size=hidden)
+    xs = rng.normal(size=(n_steps, batch, n_in))
+    h0 = np.zeros((batch, hidden))
+    return (Wx, Wh, b, xs, h0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,6 +276,46 @@ def lj_grad_by_hand_py(pos):
             grad[i, 0] += fx; grad[i, 1] += fy; grad[i, 2] += fz  # noqa: E702
             grad[j, 0] -= fx; grad[j, 1] -= fy; grad[j, 2] -= fz  # noqa: E702
     return e, grad
+
+
+def mlp_grad_by_hand_py(W1, b1, W2, b2, x, y):
+    """Value and gradient w.r.t. (W1, b1, W2, b2); keeps h, recomputes nothing."""
+    h = np.tanh(x @ W1 + b1)
+    r = h @ W2 + b2 - y
+    value = np.mean(r * r)
+    dout = (2.0 / r.size) * r
+    dW2 = h.T @ dout
+    db2 = np.sum(dout, axis=0)
+    dz = (dout @ W2.T) * (1.0 - h * h)
+    dW1 = x.T @ dz
+    db1 = np.sum(dz, axis=0)
+    return value, dW1, db1, dW2, db2
+
+
+def rnn_grad_by_hand_py(Wx, Wh, b, xs, h0):
+    """Value and gradient w.r.t. (Wx, Wh, b): the forward pass keeps every hidden state (T+1 x batch x
+    hidden floats), the reverse pass is dz = dh (1 - h^2); dWx += x^T dz; dWh += h_prev^T dz; dh = dz Wh^T."""
+    n_steps = xs.shape[0]
+    hs = np.empty((n_steps + 1, h0.shape[0], h0.shape[1]))
+    hs[0] = h0
+    h = h0
+    for t in range(n_steps):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+        hs[t + 1] = h
+    value = np.sum(h)
+    dh = np.ones_like(h)
+    dWx = np.zeros_like(Wx)
+    dWh = np.zeros_like(Wh)
+    db = np.zeros_like(b)
+    WhT = Wh.T
+    for t in range(n_steps - 1, -1, -1):
+        ht = hs[t + 1]
+        dz = dh * (1.0 - ht * ht)
+        dWx += xs[t].T @ dz
+        dWh += hs[t].T @ dz
+        db += np.sum(dz, axis=0)
+        dh = dz @ WhT
+    return value, dWx, dWh, db
 
 
 _JIT = {}
@@ -514,6 +584,183 @@ def bench_lj(results, summary, n_particles, repeat, min_time, peers):
 
 
 # --------------------------------------------------------------------------------------------------
+# Workloads 4 and 5: two-layer MLP, vanilla RNN (array code: matmuls, tanh, broadcasting, array tapes)
+
+
+def _fd_check(name, fwd, args, positions, grads, n_entries, eps=1e-6, rtol=1e-5, atol=1e-9, seed=1):
+    """Central differences of fwd on `n_entries` random entries of each args[k], k in positions."""
+    rng = np.random.default_rng(seed)
+    for k, g in zip(positions, grads):
+        for _ in range(n_entries):
+            idx = tuple(int(rng.integers(0, s)) for s in args[k].shape)
+            plus, minus = list(args), list(args)
+            plus[k], minus[k] = args[k].copy(), args[k].copy()
+            plus[k][idx] += eps
+            minus[k][idx] -= eps
+            fd = (fwd(*plus) - fwd(*minus)) / (2 * eps)
+            if not math.isclose(fd, g[idx], rel_tol=rtol, abs_tol=atol):
+                raise AssertionError(f"{name} disagrees with finite differences at argument {k}{list(idx)}: "
+                                     f"{fd} vs {g[idx]}")
+    print(f"  verified {name} against finite differences ({n_entries * len(positions)} entries)", file=sys.stderr)
+
+
+def _bench_retrograd_arrays(results, summary, bench, fn, wrt, args, fwd, ref, repeat, min_time):
+    """retrograd's numba backend: compiles, matches the python backend to 1e-12 and the hand-written
+    adjoint to 1e-9, then is timed against the njit forward."""
+    try:
+        d = rg.differentiate(fn, wrt=wrt, backend="numba")
+        got = d.grad(*args)
+        check_close(f"retrograd {fn.__name__} vs hand-written adjoint", got, ref, 1e-9, atol=1e-13)
+        # 1e-10, not 1e-12: Numba's `@` calls SciPy's BLAS and the python backend NumPy's, whose different
+        # summation orders differ by rounding, amplified over the RNN's steps (observed ~3e-12)
+        check_close(f"retrograd {fn.__name__}: numba vs python backend", got,
+                    rg.differentiate(fn, wrt=wrt, backend="python").grad(*args), 1e-10, atol=1e-15)
+        value, _ = d.value_and_grad(*args)
+        assert math.isclose(value, fwd(*args), rel_tol=1e-12), "value_and_grad value != forward"
+    except Exception as exc:
+        results.add(bench, "retrograd (numba backend)", note=_fail_note(exc))
+        summary["failures"].append((bench, _first_line(exc)))
+        return
+    f, g = best_of_pair(lambda: fwd(*args), lambda: d.grad(*args), repeat, min_time)
+    results.add(bench, "retrograd (numba backend)", f, g)
+
+
+def _bench_array_peers(results, bench, args, wrt_pos, ref, repeat, min_time, jax_loss, ag_loss, torch_loss):
+    """JAX jit(grad), autograd and eager PyTorch on the same loss, each checked against `ref` to 1e-9."""
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        loss = jax_loss(jax, jnp)
+        jf = jax.jit(loss)
+        jg = jax.jit(jax.grad(loss, argnums=wrt_pos))
+        jargs = [jnp.asarray(a) for a in args]
+        check_close("jax", [np.asarray(v) for v in jg(*jargs)], ref, 1e-9, atol=1e-13)
+        f, g = best_of_pair(lambda: jf(*jargs).block_until_ready(),
+                            lambda: [v.block_until_ready() for v in jg(*jargs)], repeat, min_time)
+        results.add(bench, f"jax {jax.__version__} (jit(grad))", f, g)
+    except ImportError:
+        results.skip(bench, "jax", "not installed")
+    except Exception as exc:
+        results.skip(bench, "jax", _why(exc))
+
+    try:
+        import autograd
+        import autograd.numpy as anp
+
+        loss = ag_loss(anp)
+        ag = autograd.grad(lambda *a: loss(*a), argnum=wrt_pos)
+        check_close("autograd", ag(*args), ref, 1e-9, atol=1e-13)
+        f, g = best_of_pair(lambda: loss(*args), lambda: ag(*args), repeat, min_time)
+        results.add(bench, f"autograd {getattr(autograd, '__version__', '')}".strip(), f, g)
+    except ImportError:
+        results.skip(bench, "autograd", "not installed")
+    except Exception as exc:
+        results.skip(bench, "autograd", _why(exc))
+
+    try:
+        import torch
+
+        loss = torch_loss(torch)
+        targs = [torch.from_numpy(np.array(a, copy=True)) for a in args]
+
+        def t_fwd():
+            with torch.no_grad():
+                return loss(*targs)
+
+        def t_grad():
+            leaves = [t.detach().requires_grad_(True) if k in wrt_pos else t for k, t in enumerate(targs)]
+            return torch.autograd.grad(loss(*leaves), [leaves[k] for k in wrt_pos])
+
+        check_close("torch", [v.numpy() for v in t_grad()], ref, 1e-9, atol=1e-13)
+        f, g = best_of_pair(t_fwd, t_grad, repeat, min_time)
+        results.add(bench, f"torch {torch.__version__} (eager, CPU)", f, g)
+    except ImportError:
+        results.skip(bench, "torch", "not installed")
+    except Exception as exc:
+        results.skip(bench, "torch", _why(exc))
+
+
+def bench_mlp(results, summary, batch, width, repeat, min_time, peers):
+    bench = f"mlp (batch {batch}, width {width})"
+    print(f"\n[{bench}] gradient of mean((tanh(x@W1+b1)@W2+b2 - y)**2) w.r.t. W1, b1, W2, b2", file=sys.stderr)
+    args = mlp_args(batch, width)
+    fwd = njitted(mlp_loss)
+    hand = njitted(mlp_grad_by_hand_py)
+    value, *ref = hand(*args)
+    assert math.isclose(value, fwd(*args), rel_tol=1e-12), "hand-written MLP value != forward"
+    check_close("hand-written numba MLP adjoint vs the numpy one", ref, mlp_grad_by_hand(*args), 1e-12, atol=1e-15)
+    # eps 1e-4: the loss sums 131,072 terms, so its rounding over eps = 1e-6 is ~1e-8, near the entries (~1e-4)
+    _fd_check("hand-written MLP adjoint", fwd, args, (0, 1, 2, 3), ref, 3, eps=1e-4, rtol=1e-4, atol=1e-8)
+
+    _bench_retrograd_arrays(results, summary, bench, mlp_loss, MLP_WRT, args, fwd, ref, repeat, min_time)
+    f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
+    results.add(bench, "numba, hand-written adjoint", f, g)
+    if peers:
+        def jax_loss(jax, jnp):
+            def loss(W1, b1, W2, b2, x, y):
+                h = jnp.tanh(x @ W1 + b1)
+                return jnp.mean((h @ W2 + b2 - y) ** 2)
+            return loss
+
+        def ag_loss(anp):
+            def loss(W1, b1, W2, b2, x, y):
+                h = anp.tanh(anp.dot(x, W1) + b1)
+                return anp.mean((anp.dot(h, W2) + b2 - y) ** 2)
+            return loss
+
+        def torch_loss(torch):
+            def loss(W1, b1, W2, b2, x, y):
+                h = torch.tanh(x @ W1 + b1)
+                return torch.mean((h @ W2 + b2 - y) ** 2)
+            return loss
+
+        _bench_array_peers(results, bench, args, (0, 1, 2, 3), ref, repeat, min_time, jax_loss, ag_loss, torch_loss)
+
+
+def bench_rnn(results, summary, n_steps, batch, repeat, min_time, peers):
+    bench = f"rnn ({n_steps} steps, batch {batch}, hidden 64)"
+    print(f"\n[{bench}] gradient of sum(h_T), h = tanh(x[t] @ Wx + h @ Wh + b), w.r.t. Wx, Wh, b", file=sys.stderr)
+    args = rnn_args(n_steps, batch)
+    fwd = njitted(rnn_loss)
+    hand = njitted(rnn_grad_by_hand_py)
+    value, *ref = hand(*args)
+    assert math.isclose(value, fwd(*args), rel_tol=1e-12), "hand-written RNN value != forward"
+    _fd_check("hand-written RNN adjoint", fwd, args, (0, 1, 2), ref, 4)
+
+    _bench_retrograd_arrays(results, summary, bench, rnn_loss, RNN_WRT, args, fwd, ref, repeat, min_time)
+    f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
+    results.add(bench, "numba, hand-written adjoint", f, g)
+    if peers:
+        def jax_loss(jax, jnp):
+            def loss(Wx, Wh, b, xs, h0):
+                def step(h, x):
+                    return jnp.tanh(x @ Wx + h @ Wh + b), None
+                h, _ = jax.lax.scan(step, h0, xs)
+                return jnp.sum(h)
+            return loss
+
+        def ag_loss(anp):
+            def loss(Wx, Wh, b, xs, h0):
+                h = h0
+                for t in range(xs.shape[0]):
+                    h = anp.tanh(anp.dot(xs[t], Wx) + anp.dot(h, Wh) + b)
+                return anp.sum(h)
+            return loss
+
+        def torch_loss(torch):
+            def loss(Wx, Wh, b, xs, h0):
+                h = h0
+                for t in range(xs.shape[0]):
+                    h = torch.tanh(xs[t] @ Wx + h @ Wh + b)
+                return torch.sum(h)
+            return loss
+
+        _bench_array_peers(results, bench, args, (0, 1, 2), ref, repeat, min_time, jax_loss, ag_loss, torch_loss)
+
+
+# --------------------------------------------------------------------------------------------------
 # Start-up: first call with a cold cache, and a new process with a warm cache
 
 _STARTUP_SCRIPT = r"""
@@ -538,6 +785,8 @@ STARTUP_CASES = {
     "heat": ("heat_loss", HEAT_WRT, "B.heat_args(1000, {n})"),
     "heat-preassigned": ("heat_loss_preassigned", HEAT_WRT, "B.heat_args(1000, {n})"),
     "lj": ("lj_energy", LJ_WRT, "B.lj_args({n})"),
+    "mlp": ("mlp_loss", MLP_WRT, "B.mlp_args({n})"),
+    "rnn": ("rnn_loss", RNN_WRT, "B.rnn_args({n})"),
 }
 
 
@@ -582,7 +831,63 @@ def bench_startup(cases, summary):
         summary["numba_import_s"] = float(t.stdout.strip())
     except Exception:
         pass
+    try:
+        summary["numba_floor"] = numba_floor()
+    except Exception as exc:
+        print(f"  numba floor: failed: {exc}", file=sys.stderr)
     return rows
+
+
+_FLOOR_MODULE = """
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def scalar(x):
+    return x * 2.0 + 1.0
+
+
+@njit(cache=True)
+def arrays(a, b):
+    return np.sum(np.tanh(a @ b + a[0]))
+"""
+
+_FLOOR_SCRIPT = r"""
+import sys, time, json
+t0 = time.perf_counter()
+import numpy as np
+import numba
+sys.path.insert(0, {d!r})
+import rg_floor_mod as M
+t1 = time.perf_counter()
+M.{fn}({args})
+t2 = time.perf_counter()
+print(json.dumps(dict(import_s=t1 - t0, call_s=t2 - t1, total_s=t2 - t0)))
+"""
+
+
+def numba_floor():
+    """Numba's own start-up with its disk cache populated: a new process imports numpy + numba and calls a
+    trivial cached @njit function (a scalar one, and one on 2-D arrays that uses @, tanh and sum).  Best
+    of 3 new processes each; what retrograd adds on top of this is its own cost."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="retrograd-bench-floor-") as d:
+        with open(os.path.join(d, "rg_floor_mod.py"), "w") as fh:
+            fh.write(_FLOOR_MODULE)
+        for fn, a in (("scalar", "1.0"), ("arrays", "np.ones((4, 4)), np.ones((4, 4))")):
+            times = []
+            for k in range(4):   # the first run populates the cache
+                proc = subprocess.run([sys.executable, "-c", _FLOOR_SCRIPT.format(d=d, fn=fn, args=a)],
+                                      capture_output=True, text=True, timeout=300)
+                if proc.returncode != 0:
+                    raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+                if k:
+                    times.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            out[fn] = min(times, key=lambda t: t["total_s"])
+    print(f"  numba floor (warm cache, new process, import numpy + numba + first call): "
+          f"scalar {out['scalar']['total_s']:.2f} s, arrays {out['arrays']['total_s']:.2f} s", file=sys.stderr)
+    return out
 
 
 def startup_markdown(rows):
@@ -623,7 +928,10 @@ def goals(results, startup_rows):
         if hand:
             h = target["gradient_s"] / hand[0]["gradient_s"]
             parts.append(f"vs hand-written adjoint {h:.2f}x (goal <= 1.3: {'met' if h <= 1.3 else 'missed'})")
-        if jax_rows:
+        if jax_rows and bench.startswith(("mlp", "rnn")):
+            s = target["gradient_s"] / jax_rows[0]["gradient_s"]
+            parts.append(f"{s:.2f}x JAX jit(grad)'s time (goal <= 1.5x: {'met' if s <= 1.5 else 'missed'})")
+        elif jax_rows:
             s = jax_rows[0]["gradient_s"] / target["gradient_s"]
             goal = 50.0 if bench.startswith("lorenz") else 1.0
             parts.append(f"{s:.1f}x faster than JAX jit(grad) (goal >= {goal:g}x: {'met' if s >= goal else 'missed'})")
@@ -646,7 +954,10 @@ def main(argv=None):
     parser.add_argument("--min-time", type=float, default=None, help="seconds each repeat lasts at least")
     parser.add_argument("--no-peers", action="store_true", help="skip JAX")
     parser.add_argument("--no-startup", action="store_true", help="skip the first-call / warm-start processes")
-    parser.add_argument("--only", choices=("lorenz", "heat", "lj"), help="run one workload")
+    parser.add_argument("--only", choices=("lorenz", "heat", "lj", "mlp", "rnn"), help="run one workload")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the process to one CPU (by default it is, so that JAX/XLA and PyTorch "
+                             "cannot use a second core for their matmuls while Numba's BLAS uses one)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
 
@@ -655,8 +966,15 @@ def main(argv=None):
     lorenz_steps = 10_000 if args.quick else 100_000
     heat_points, heat_steps = 1000, (100 if args.quick else 500)
     lj_n = 100 if args.quick else 300
+    mlp_batch, mlp_width = (64 if args.quick else 256), 512
+    rnn_steps, rnn_batch = (20 if args.quick else 100), 32
+    pinned = None
+    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+        pinned = max(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {pinned})   # before JAX starts its thread pool; subprocesses inherit it
 
     env = environment()
+    env["pinned_cpu"] = "none" if pinned is None else f"cpu {pinned} (one core for everything)"
     try:
         import numba
 
@@ -674,6 +992,10 @@ def main(argv=None):
         bench_heat(results, summary, heat_points, heat_steps, repeat, min_time, peers)
     if args.only in (None, "lj"):
         bench_lj(results, summary, lj_n, repeat, min_time, peers)
+    if args.only in (None, "mlp"):
+        bench_mlp(results, summary, mlp_batch, mlp_width, repeat, min_time, peers)
+    if args.only in (None, "rnn"):
+        bench_rnn(results, summary, rnn_steps, rnn_batch, repeat, min_time, peers)
 
     startup_rows = []
     if not args.no_startup:
@@ -685,6 +1007,10 @@ def main(argv=None):
             cases.append((f"heat-1d ({heat_steps} steps), `un` pre-assigned", "heat-preassigned", heat_steps))
         if args.only in (None, "lj"):
             cases.append((f"lennard-jones ({lj_n} particles)", "lj", lj_n))
+        if args.only in (None, "mlp"):
+            cases.append((f"mlp (batch {mlp_batch}, width {mlp_width})", "mlp", mlp_batch))
+        if args.only in (None, "rnn"):
+            cases.append((f"rnn ({rnn_steps} steps, batch {rnn_batch})", "rnn", rnn_steps))
         startup_rows = bench_startup(cases, summary)
 
     print()
@@ -699,6 +1025,13 @@ def main(argv=None):
             print()
             print(f"(`import numba` alone takes {summary['numba_import_s']:.2f} s in a new process; the first call "
                   "includes it, since retrograd imports Numba when the numba backend is first used.)")
+        if "numba_floor" in summary:
+            fl = summary["numba_floor"]
+            print()
+            print(f"Numba's own floor, warm cache, new process (import numpy + numba + first call of a trivial "
+                  f"cached @njit function): scalar {fl['scalar']['total_s']:.2f} s "
+                  f"(call {fl['scalar']['call_s']:.2f} s), 2-D arrays with @/tanh/sum {fl['arrays']['total_s']:.2f} s "
+                  f"(call {fl['arrays']['call_s']:.2f} s).")
     print()
     print("Goals:")
     for line in goals(results, startup_rows):
@@ -712,8 +1045,10 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump({"environment": env, "quick": args.quick, "repeat": repeat,
                        "sizes": {"lorenz_steps": lorenz_steps, "heat_points": heat_points,
-                                 "heat_steps": heat_steps, "lj_particles": lj_n},
+                                 "heat_steps": heat_steps, "lj_particles": lj_n, "mlp_batch": mlp_batch,
+                                 "mlp_width": mlp_width, "rnn_steps": rnn_steps, "rnn_batch": rnn_batch},
                        "rows": results.rows, "startup": startup_rows, "numba_import_s": summary.get("numba_import_s"),
+                       "numba_floor": summary.get("numba_floor"),
                        "failures": summary["failures"]}, f, indent=2)
     return 0
 

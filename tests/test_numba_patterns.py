@@ -44,3 +44,45 @@ def test_numba_element_loops_over_fresh_arrays(f, args, wrt):
     nb = rg.differentiate(f, wrt=wrt, backend="numba").grad(*args)
     for a, b in zip(py if isinstance(py, tuple) else (py,), nb if isinstance(nb, tuple) else (nb,)):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def rnn_loop(Wx, Wh, b, xs, h0):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)   # h is 2-D; the bias b is 1-D and broadcasts
+    return np.sum(h)
+
+
+def mlp_batched(W1, b1, W2, b2, x, y):
+    h = np.tanh(x @ W1 + b1)
+    return np.mean((h @ W2 + b2 - y) ** 2)
+
+
+def test_kinds_of_a_loop_carried_array_with_a_broadcast_bias():
+    # The rank of `h @ Wh` must not be guessed from the 1-D bias alone while `h` is still unknown: the
+    # numba backend needs it to type the placeholder of the tape (it refused this loop before).
+    from retrograd.analysis.kinds import kind_of_value
+    from retrograd.reverse.program import Program
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=(2, 5, 3)),
+            np.zeros((5, 4)))
+    program = Program(target="numba")
+    _, _, tf = program.variant(rnn_loop, {"Wx", "Wh", "b"}, {p: kind_of_value(a) for p, a in
+                                                              zip(("Wx", "Wh", "b", "xs", "h0"), args)})
+    assert tf.kinds["h"] == "array:2"
+    assert all(tf.kinds[n] == "array:2" for n in tf.kinds if n.startswith(("h_at", "xs_at")))
+
+
+@pytest.mark.parametrize("f,args,wrt", [
+    (rnn_loop, (np.linspace(-0.5, 0.5, 6).reshape(3, 2), np.linspace(0.3, -0.2, 4).reshape(2, 2),
+                np.array([0.1, -0.1]), np.linspace(-1.0, 1.0, 12).reshape(2, 2, 3), np.zeros((2, 2))), (0, 1, 2)),
+    (mlp_batched, (np.linspace(-0.5, 0.5, 6).reshape(3, 2), np.array([0.1, -0.2]),
+                   np.linspace(0.3, -0.2, 4).reshape(2, 2), np.array([0.05, 0.0]),
+                   np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.0, 1.0, 8).reshape(4, 2)), (0, 1, 2, 3)),
+])
+def test_numba_matmul_layers(f, args, wrt):
+    check_grad(f, args, wrt)
+    py = rg.differentiate(f, wrt=wrt).grad(*args)
+    nb = rg.differentiate(f, wrt=wrt, backend="numba").grad(*args)
+    for a, b in zip(py, nb):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)

@@ -47,6 +47,8 @@ class Differentiable:
     def _compile(self, kinds=None):
         """Generate and load the code specialised for `kinds` ({param: scalar/array/other})."""
         key = tuple(sorted((kinds or {}).items()))
+        if key not in self._compiled and self.backend == "numba":
+            self._compiled.update(_numba_cached_transform(self, key, kinds))   # a new process skips the transform
         if key not in self._compiled:
             from .reverse.program import Program, title_of
             backend = _backend(self.backend)
@@ -66,6 +68,7 @@ class Differentiable:
             ns = backend.load(program, source, title)
             p, a = ns[primal], ns[adjoint]
             if self.backend == "numba":   # compile errors surface at the first call: report them clearly
+                _numba_remember_transform(self, kinds, ns, primal, adjoint)
                 p = functools.partial(_call_numba, p, source)
                 a = functools.partial(_call_numba, a, source)
             self._compiled[key] = (p, a, source)
@@ -163,6 +166,25 @@ def _backend(name):
         return backend
     from .backends import python as backend
     return backend
+
+
+def _numba_options(d):
+    """Options besides fn/wrt/kinds that change the generated code: part of the transform cache key."""
+    return tuple((k, repr(getattr(d, k))) for k in ("remat",) if hasattr(d, k))
+
+
+def _numba_cached_transform(d, key, kinds):
+    """{key: (primal, adjoint, source)} from the numba backend's on-disk transform cache, or {}."""
+    backend = _backend("numba")
+    hit = backend.load_cached_transform(d.fn, d.wrt, kinds, _numba_options(d))
+    if hit is None:
+        return {}
+    p, a, source = hit
+    return {key: (functools.partial(_call_numba, p, source), functools.partial(_call_numba, a, source), source)}
+
+
+def _numba_remember_transform(d, kinds, ns, primal, adjoint):
+    _backend("numba").remember_transform(d.fn, d.wrt, kinds, ns, primal, adjoint, _numba_options(d))
 
 
 def _call_numba(fn, source, *args):

@@ -178,9 +178,8 @@ def _matmul_kind(a, b):
 
 
 def _join_elementwise(kinds):
-    kinds = [k for k in kinds if k != _TOP]
-    if not kinds:
-        return _TOP
+    if _TOP in kinds:   # strict: an operand not known yet makes the result not known yet.  Dropping it
+        return _TOP     # instead would guess a smaller rank under broadcasting (h + b: 1-D from b alone)
     if all(k == SCALAR for k in kinds):
         return SCALAR
     if any(is_array(k) for k in kinds) and all(k == SCALAR or is_array(k) for k in kinds):

@@ -34,7 +34,10 @@ def load(program, source, title):
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
     key = hashlib.sha256("\n".join([source, repr(constants), __version__, numba.__version__]).encode()).hexdigest()[:20]
-    name = f"retrograd_generated_{key}"
+    return _load_module(f"retrograd_generated_{key}", source, ns)
+
+
+def _load_module(name, source, ns):
     if name in sys.modules:
         return sys.modules[name].__dict__
     path = os.path.join(cache_dir(), name + ".py")
@@ -51,6 +54,48 @@ def load(program, source, title):
     spec.loader.exec_module(module)
     module.__dict__["__retrograd_source__"] = source
     return module.__dict__
+
+
+def load_cached_transform(fn, wrt, kinds, options=()):
+    """(primal, adjoint, source) from the on-disk transform cache (see transform_cache.py), or None.
+
+    On a hit neither the transform nor the code generation runs: the generated module that an earlier
+    process wrote is imported again, in the namespace the transform would have given it."""
+    from . import transform_cache
+    k, functions = transform_cache.key(fn, wrt, kinds, "numba", options)
+    entry = transform_cache.lookup(cache_dir(), k)
+    if entry is None:
+        return None
+    ns = _namespace(functions)
+    try:
+        with open(os.path.join(cache_dir(), entry["module"] + ".py")) as fh:
+            source = fh.read()
+    except OSError:
+        return None
+    mod = _load_module(entry["module"], source, ns)
+    return mod[entry["primal"]], mod[entry["adjoint"]], source
+
+
+def remember_transform(fn, wrt, kinds, module_ns, primal, adjoint, options=()):
+    """Record a transform just done, so that the next process can skip it."""
+    from . import transform_cache
+    k, _ = transform_cache.key(fn, wrt, kinds, "numba", options)
+    transform_cache.store(cache_dir(), k, {"module": module_ns["__name__"], "primal": primal, "adjoint": adjoint})
+
+
+def _namespace(functions):
+    """What Program.globals_for(numba_runtime) gives: the functions' globals (closures included), the
+    names the rules' templates use, then the runtime's names."""
+    from ..frontend.source import namespace_of
+    from ..reverse.rules import registry
+    from . import numba_runtime
+    ns = {}
+    for f in functions:
+        for k, v in namespace_of(f).items():
+            ns.setdefault(k, v)
+    ns.update(registry.GLOBALS)
+    ns.update((n, getattr(numba_runtime, n)) for n in numba_runtime.__all__)
+    return ns
 
 
 def call(fn, args, source):

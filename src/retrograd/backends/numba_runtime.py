@@ -20,13 +20,19 @@ __all__ = ["nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "List", "np", "math"]
 
 
+@njit(cache=True)
+def _grow(tape, top):
+    grown = np.empty(2 * tape.shape[0] + 64)
+    for i in range(top):     # an element loop, not `grown[:top] = tape`: the slice assignment pulls in
+        grown[i] = tape[i]   # Numba's shape-mismatch error formatting (seconds of compilation per caller)
+    return grown
+
+
 @njit(cache=True, inline="always")
 def push(tape, top, x):
     """Save a float on an array tape, growing it when full; returns (tape, new top)."""
     if top == tape.shape[0]:
-        grown = np.empty(2 * tape.shape[0] + 64)
-        grown[:top] = tape
-        tape = grown
+        tape = _grow(tape, top)
     tape[top] = x
     return tape, top + 1
 
@@ -88,18 +94,84 @@ def _is_scalar(t):
     return isinstance(t, (types.Float, types.Integer, types.Boolean))
 
 
+# ---- cached building blocks ----------------------------------------------------------------------
+# The overloads below are compiled into every generated function that calls them, again for every new
+# function.  Work that Numba's own library makes expensive to compile (np.sum with an axis formats its
+# axis error with str(), np.full/np.zeros_like/`@` each cost 0.2 to 1 s per caller) goes through these
+# @njit(cache=True) functions instead: compiled once per argument type and then loaded from Numba's disk
+# cache by every later function and process.
+
+@njit(cache=True)
+def _zeros_like_array(x):
+    return np.zeros_like(x)
+
+
+@njit(cache=True)
+def _zeros_shape(shape):
+    return np.zeros(shape)
+
+
+@njit(cache=True)
+def _full_shape(shape, v):
+    out = np.empty(shape)
+    flat = out.reshape(out.size)
+    for i in range(flat.shape[0]):
+        flat[i] = v
+    return out
+
+
+@njit(cache=True)
+def _sum_all(g):
+    s = 0.0
+    for v in g.flat:
+        s += v
+    return s
+
+
+@njit(cache=True)
+def _sum_rows(g):
+    """np.sum(g, axis=0) of a 2-D array."""
+    out = np.zeros(g.shape[1])
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            out[j] += g[i, j]
+    return out
+
+
+@njit(cache=True)
+def _sum_cols(g):
+    """np.sum(g, axis=1) of a 2-D array."""
+    out = np.zeros(g.shape[0])
+    for i in range(g.shape[0]):
+        acc = 0.0
+        for j in range(g.shape[1]):
+            acc += g[i, j]
+        out[i] = acc
+    return out
+
+
+@njit(cache=True)
+def _matmul(a, b):
+    return a @ b
+
+
+@njit(cache=True)
+def _outer(a, b):
+    return np.outer(a, b)
+
+
 @overload(zeros_like)
 def _zeros_like(x):
     if isinstance(x, types.Array):
         if isinstance(x.dtype, types.Float):
-            return lambda x: np.zeros_like(x)
-        return lambda x: np.zeros(x.shape)
+            return lambda x: _zeros_like_array(x)
+        return lambda x: _zeros_shape(x.shape)
     if _is_scalar(x):
         return lambda x: 0.0
     if isinstance(x, types.BaseTuple) and len(x) > 0 and all(_is_scalar(t) for t in x):
         # a tuple of scalars: its cotangent is a float array (mutable, indexed like the tuple)
         n = len(x)
-        return lambda x: np.zeros(n)
+        return lambda x: _zeros_shape((n,))
     return None
 
 
@@ -149,11 +221,11 @@ def _unbroadcast(g, x):
     if _is_scalar(x) and _is_scalar(g):
         return lambda g, x: g
     if _is_scalar(x) and isinstance(g, types.Array):
-        return lambda g, x: np.sum(g)
+        return lambda g, x: _sum_all(g)
     if isinstance(x, types.Array) and x.ndim == 0 and isinstance(g, types.Array):
         if g.ndim == 0:
             return lambda g, x: g
-        return lambda g, x: np.sum(g)
+        return lambda g, x: _sum_all(g)
     if isinstance(x, types.Array) and isinstance(g, types.Array):
         if g.ndim == x.ndim == 1:
             def impl1(g, x):
@@ -161,16 +233,16 @@ def _unbroadcast(g, x):
                     return g
                 if x.shape[0] != 1:
                     raise ValueError("unbroadcast: shapes do not broadcast")
-                return np.full(x.shape, np.sum(g))
+                return _full_shape(x.shape, _sum_all(g))
             return impl1
         if g.ndim == 2 and x.ndim == 1:
             def impl21(g, x):
                 # x (n,) broadcasts along the rows of g (m, n): sum the rows; x (1,) sums everything
                 if x.shape[0] == g.shape[1]:
-                    return np.sum(g, axis=0)
+                    return _sum_rows(g)
                 if x.shape[0] != 1:
                     raise ValueError("unbroadcast: shapes do not broadcast")
-                return np.full(x.shape, np.sum(g))
+                return _full_shape(x.shape, _sum_all(g))
             return impl21
         if g.ndim == x.ndim == 2:
             def impl2(g, x):
@@ -178,13 +250,13 @@ def _unbroadcast(g, x):
                     return g
                 out = g
                 if x.shape[0] == 1 and g.shape[0] != 1:
-                    out = np.sum(out, axis=0).reshape((1, out.shape[1]))
+                    out = _sum_rows(out).reshape((1, out.shape[1]))
                 if x.shape[1] == 1 and g.shape[1] != 1:
-                    out = np.sum(out, axis=1).reshape((out.shape[0], 1))
+                    out = _sum_cols(out).reshape((out.shape[0], 1))
                 return out
             return impl2
     if isinstance(x, types.Array) and _is_scalar(g):
-        return lambda g, x: np.full(x.shape, g)
+        return lambda g, x: _full_shape(x.shape, g)
     return None
 
 
@@ -206,12 +278,12 @@ def _reduced_ol(g, x, axis):
         return None
     if _is_scalar(g):                          # axis None (or a 1-D x), keepdims=False
         if x.ndim == 1:
-            return lambda g, x, axis: np.full((1,), g)
-        return lambda g, x, axis: np.full((1, 1), g)
+            return lambda g, x, axis: _full_shape((1,), g)
+        return lambda g, x, axis: _full_shape((1, 1), g)
     if isinstance(g, types.Array) and g.ndim == 0:
         if x.ndim == 1:
-            return lambda g, x, axis: np.full((1,), g[()])
-        return lambda g, x, axis: np.full((1, 1), g[()])
+            return lambda g, x, axis: _full_shape((1,), g[()])
+        return lambda g, x, axis: _full_shape((1, 1), g[()])
     if not isinstance(g, types.Array):
         return None
     if g.ndim == x.ndim:                       # keepdims=True
@@ -258,9 +330,9 @@ def _unreduce(g, x, axis=None, keepdims=False):
     if not isinstance(x, types.Array):
         return None
     if _is_none(axis) and _is_scalar(g):
-        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g)
+        return lambda g, x, axis=None, keepdims=False: _full_shape(x.shape, g)
     if _is_none(axis) and isinstance(g, types.Array):
-        return lambda g, x, axis=None, keepdims=False: np.full(x.shape, g.ravel()[0])
+        return lambda g, x, axis=None, keepdims=False: _full_shape(x.shape, g.ravel()[0])
     if not isinstance(axis, types.Integer) or x.ndim not in (1, 2):
         return None
     if x.ndim == 1:
@@ -339,6 +411,18 @@ def _select_grad(g, x, result, axis=None, keepdims=False):
     return impl2
 
 
+def _blas(x):
+    """`x` as an operand BLAS takes without a copy: C- or F-contiguous arrays as they are (a transpose of
+    either is contiguous too, so `x.T @ g` passes a flag to BLAS instead of copying), others copied."""
+
+
+@overload(_blas)
+def _blas_ol(x):
+    if isinstance(x, types.Array) and x.layout in ("C", "F"):
+        return lambda x: x
+    return lambda x: np.ascontiguousarray(x)
+
+
 @overload(matmul_grad_a)
 def _matmul_grad_a(g, a, b):
     """Cotangent of `a` in `a @ b` for 1-D and 2-D float operands (no batching, so no unbroadcast)."""
@@ -353,10 +437,10 @@ def _matmul_grad_a(g, a, b):
     if not _is_float_array(g, (1, 2)):
         return None
     if a.ndim == 2 and b.ndim == 1:            # g (m,): outer(g, b)
-        return lambda g, a, b: np.outer(g, b)
+        return lambda g, a, b: _outer(g, b)
     if a.ndim == 1 and b.ndim == 2:            # g (p,): b @ g
-        return lambda g, a, b: np.ascontiguousarray(b) @ np.ascontiguousarray(g)
-    return lambda g, a, b: np.ascontiguousarray(g) @ np.ascontiguousarray(b.T)
+        return lambda g, a, b: _matmul(_blas(b), _blas(g))
+    return lambda g, a, b: _matmul(_blas(g), _blas(b).T)
 
 
 @overload(matmul_grad_b)
@@ -373,10 +457,10 @@ def _matmul_grad_b(g, a, b):
     if not _is_float_array(g, (1, 2)):
         return None
     if a.ndim == 1 and b.ndim == 2:            # g (p,): outer(a, g)
-        return lambda g, a, b: np.outer(a, g)
+        return lambda g, a, b: _outer(a, g)
     if a.ndim == 2 and b.ndim == 1:            # g (m,): a.T @ g
-        return lambda g, a, b: np.ascontiguousarray(a.T) @ np.ascontiguousarray(g)
-    return lambda g, a, b: np.ascontiguousarray(a.T) @ np.ascontiguousarray(g)
+        return lambda g, a, b: _matmul(_blas(a).T, _blas(g))
+    return lambda g, a, b: _matmul(_blas(a).T, _blas(g))
 
 
 @overload(not_a_view)
