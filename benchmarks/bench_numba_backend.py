@@ -397,6 +397,7 @@ def bench_lorenz(results, summary, n_steps, repeat, min_time, peers):
     if rg_grad is not None:
         f, g = best_of_pair(lambda: fwd(*args), lambda: rg_grad(*args), repeat, min_time)
         results.add(bench, "retrograd (numba backend)", f, g)
+    bench_recompute(results, summary, bench, lorenz_final_sum, LORENZ_WRT, args, fwd, list(ref), repeat, min_time)
     f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
 
@@ -433,6 +434,22 @@ def bench_lorenz(results, summary, n_steps, repeat, min_time, peers):
             results.skip(bench, "jax", "not installed")
         except Exception as exc:
             results.skip(bench, "jax", _why(exc))
+
+
+def bench_recompute(results, summary, bench, fn, wrt, args, fwd, ref, repeat, min_time):
+    """The same function with remat="recompute" (loop steps recomputed in the adjoint instead of taped)."""
+    label = 'retrograd (numba backend), remat="recompute"'
+    try:
+        d = rg.differentiate(fn, wrt=wrt, backend="numba", remat="recompute")
+        got = d.grad(*args)
+        check_close(f"{label} vs hand-written adjoint", [np.asarray(v) for v in (got if isinstance(got, tuple)
+                    else (got,))], [np.asarray(v) for v in ref], 1e-9, atol=1e-300)
+    except Exception as exc:
+        results.add(bench, label, note=_fail_note(exc))
+        summary["failures"].append((bench + " (recompute)", _first_line(exc)))
+        return
+    f, g = best_of_pair(lambda: fwd(*args), lambda: d.grad(*args), repeat, min_time)
+    results.add(bench, label, f, g, f"tape {d.tape_bytes(*args):,} B")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -484,6 +501,7 @@ def bench_heat(results, summary, n_points, n_steps, repeat, min_time, peers):
         f, g = best_of_pair(lambda: fwd(*args), lambda: rg_grad(*args), repeat, min_time)
         note = "" if fn is heat_loss else "workaround; forward is the unmodified heat_loss"
         results.add(bench, label, f, g, note)
+    bench_recompute(results, summary, bench, heat_loss, HEAT_WRT, args, fwd, ref, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
 
@@ -553,6 +571,7 @@ def bench_lj(results, summary, n_particles, repeat, min_time, peers):
     if rg_grad is not None:
         f, g = best_of_pair(lambda: fwd(pos), lambda: rg_grad(pos), repeat, min_time)
         results.add(bench, "retrograd (numba backend)", f, g)
+    bench_recompute(results, summary, bench, lj_energy, LJ_WRT, (pos,), fwd, [ref], repeat, min_time)
     f, g = best_of_pair(lambda: fwd(pos), lambda: hand(pos), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
 
