@@ -24,6 +24,7 @@ their arguments are differentiated correctly by the finite differences too.
 """
 import copy
 import inspect
+import os
 
 import numpy as np
 
@@ -210,7 +211,9 @@ def assert_tree_allclose(actual, expected, rtol=1e-12, atol=1e-12, what="value")
                                    rtol=rtol, atol=atol, err_msg=what)
 
 
-BACKEND = "python"   # tests of another backend set this (see test_numba_backend.py)
+# The backend check_grad / check_vjp differentiate with: tests of another backend set this (see
+# test_numba_backend.py), and RETROGRAD_TEST_BACKEND=numba runs every FD-checked test on that backend.
+BACKEND = os.environ.get("RETROGRAD_TEST_BACKEND", "python")
 
 
 def _differentiate(f, wrt):

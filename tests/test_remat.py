@@ -461,3 +461,66 @@ def test_cli_shows_the_checkpointed_code(capsys):
     assert "step_snapshots = 4" in out and "revolve_resume" in out
     assert cli.main(["show", f"{path}:lorenz", "--remat", "sometimes"]) == 2
     assert "--remat expects" in capsys.readouterr().err
+
+
+# ---- regressions from an adversarial review -----------------------------------------------------------
+
+import remat_review_cases as R2  # noqa: E402
+
+_X4, _W4 = np.linspace(0.1, 0.9, 4), np.cos(np.arange(4.0))
+REVIEW = [
+    ("loop variable's old value read by an earlier adjoint", R2.A_loopvar, (0.3, 6), ("x",), rg.Checkpoint(snapshots=2)),
+    ("same, under recompute", R2.A_loopvar_rc, (0.3, 6), ("x",), "recompute"),
+    ("nested loop variable", R2.H_nested_loopvar, (0.3, 4), ("x",), "recompute"),
+    ("state read only by a while test", R2.B_while, (0.3, 5), ("x",), rg.Checkpoint(snapshots=2)),
+    ("state read only by a helper call", R2.C_helper_state, (0.3, 5), ("x",), rg.Checkpoint(snapshots=2)),
+    ("parameter written in place later", R2.E_param_written, (_X4, _W4), ("x", "w"), "recompute"),
+    ("parameter reassigned once", R2.F_param_reassigned, (0.3, _W4), ("x", "w"), "recompute"),
+    ("parameter reassigned from itself", R2.F2_self_ref, (_X4, _W4), ("x", "w"), "recompute"),
+    ("outer loop kept, inner loop not", R2.G_outer_dropped, (0.3, 0.1, 0.2, 0.3, 0.1, 0.1, 4), ("x", "y"),
+     "recompute"),
+]
+
+
+@pytest.mark.parametrize("what,f,args,wrt,remat", REVIEW, ids=[r[0] for r in REVIEW])
+def test_review_findings(what, f, args, wrt, remat):
+    copy = lambda: tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # noqa: E731
+    assert_same(grads(f, copy(), wrt, None), grads(f, copy(), wrt, remat))
+
+
+def test_random_draws_in_a_checkpointed_loop_are_refused():
+    with pytest.raises(rg.UnsupportedSyntaxError, match="draw different numbers") as info:
+        rg.differentiate(R2.D_random, wrt=("x",), remat=rg.Checkpoint(snapshots=2)).grad(0.3, 6)
+    assert info.value.lineno is not None and "before the loop" in info.value.hint
+
+
+def test_numba_array_temporaries_under_recompute(tmp_path_factory, monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("RETROGRAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rgcache"))
+    args = (np.linspace(0.0, 1.0, 6) ** 2, 0.2, 7)
+    g = rg.differentiate(R2.I_numba_arrays, wrt=("u", "c"), remat="recompute", backend="numba").grad(*args)
+    assert_same(grads(R2.I_numba_arrays, args, ("u", "c"), None), g)
+
+
+def test_write_through_an_alias_restores_the_shared_memory():
+    """`v = y; v[0] = 0` after `z = y * w`: the adjoint of `z` needs y[0] as it was (every setting)."""
+    import fd
+    for remat in (None, "recompute"):
+        f = rg.differentiate(R2.alias_write, wrt=("x", "w"), remat=remat)
+        assert_same(f.grad(_X4.copy(), _W4.copy()), fd_grads(R2.alias_write, (_X4, _W4), ("x", "w")), rtol=1e-6)
+    fd.check_grad(R2.alias_write, (_X4, _W4), ("x", "w"))
+
+
+def fd_grads(f, args, wrt, eps=1e-6):
+    out = []
+    for k in [0, 1]:
+        base = [a.copy() for a in args]
+        g = np.zeros_like(base[k])
+        for i in range(base[k].size):
+            p = [a.copy() for a in base]
+            m = [a.copy() for a in base]
+            p[k].flat[i] += eps
+            m[k].flat[i] -= eps
+            g.flat[i] = (f(*p) - f(*m)) / (2 * eps)
+        out.append(g)
+    return tuple(out)

@@ -34,12 +34,14 @@ class TapePlan:
     definite: set = field(default_factory=set)       # names certainly assigned at the end
     remat: dict = field(default_factory=dict)        # id(for) -> remat.loops.LoopRemat, for those kept
     locals: set = field(default_factory=set)
+    aliases: dict = field(default_factory=dict)      # id(A[i] = v) -> names that may share A's memory there
 
 
 def plan_tape(fn, info, params, remat_loops=None):
     plan = TapePlan()
     plan.remat.update(remat_loops or {})
     plan.locals = set(params) | A.assigned_names(fn.body)
+    plan.aliases = _aliases_at(fn, plan.locals)
     exposed, definite = _flow(fn.body, set(), set(params), info, plan)
     plan.saved = exposed
     plan.definite = definite
@@ -85,8 +87,8 @@ def _flow_stmt(s, exposed, definite, info, plan):
             plan.taped.add((id(s), name))
             if name not in definite:
                 plan.maybe_unbound.add(name)
-    for name in u.partial_defs:
-        if name in before:
+    for name in u.partial_defs:   # a write through `v = A` (or a view) changes A's memory too
+        if name in before or plan.aliases.get(id(s), set()) & before:
             plan.taped.add((id(s), name))
     return (before - u.defs) | u.res_uses, definite | u.defs
 
@@ -119,9 +121,12 @@ def _flow_remat(s, exposed, definite, info, plan):
     body_ids = {id(b) for b in walk_stmts(s.body)}
     per_step = {k for k in scratch.taped if k[0] in body_ids}
     if not rm.revolve and (len(rm.carried) >= len(per_step) or set(rm.carried) & rm.copied):
-        del plan.remat[id(s)]     # nothing to gain: keep the ordinary tape
+        del plan.remat[id(s)]     # nothing to gain: keep the ordinary tape (and so do the loops inside)
+        for b in walk_stmts(s.body):
+            if id(b) in plan.remat and plan.remat[id(b)].nested:
+                del plan.remat[id(b)]
         return _flow_stmt(s, exposed, definite, info, plan)
-    if id(s) in scratch.loop_targets:
+    if target in exposed:         # an earlier statement's adjoint reads the loop variable's old value
         plan.loop_targets.add(id(s))
     for name in rm.carried:
         if name not in definite:
@@ -139,10 +144,20 @@ def _flow_remat(s, exposed, definite, info, plan):
         u = info.get(id(b))
         if u:
             needed |= u.op_uses | u.res_uses | u.exit_uses
+        if isinstance(b, gast.If):        # a re-run must take the branches the step took
+            needed |= A.loaded_names(b.test)
+        elif isinstance(b, gast.While):
+            needed |= A.loaded_names(b.test)
+        elif isinstance(b, gast.For):
+            needed |= A.loaded_names(b.iter)
         if isinstance(b, gast.Assign):
             t = b.targets[0]
             base = t.id if isinstance(t, gast.Name) else A.subscript_base(t)
-            deps.setdefault(base, set()).update(A.loaded_names(b.value) | A.loaded_names(t))
+            reads = A.loaded_names(b.value) | A.loaded_names(t)
+            deps.setdefault(base, set()).update(reads)
+            call = getattr(b, "_rg_call", None)
+            if call:                      # a helper's saved state depends on all its arguments
+                deps.setdefault(call[1], set()).update(reads)
     work = list(needed)
     while work:
         for n in deps.get(work.pop(), ()):
@@ -154,3 +169,39 @@ def _flow_remat(s, exposed, definite, info, plan):
     u = info.get(id(s))
     rerun_reads = (A.loaded_names(gast.Module(body=s.body, type_ignores=[])) & plan.locals) - assigned - {target}
     return head | rerun_reads | (u.exit_uses if u else set()), definite
+
+
+def _aliases_at(fn, locals_):
+    """{id(A[i] = v): names that may share A's memory there}: a forward dataflow over alias pairs made by
+    `B = A`, slices, `.T` and reshape, killed when either name is rebound (`un = np.zeros(n)`)."""
+    from .aliases import _view_source
+    out = {}
+
+    def flow(stmts, pairs):
+        for s in stmts:
+            if isinstance(s, gast.If):
+                pairs = flow(s.body, pairs) | flow(s.orelse, pairs)
+            elif isinstance(s, (gast.For, gast.While)):
+                head = pairs
+                while True:
+                    new = head | flow(s.body, head)
+                    if new == head:
+                        break
+                    head = new
+                pairs = head
+            elif isinstance(s, gast.Assign):
+                t = s.targets[0]
+                if isinstance(t, gast.Subscript):
+                    base = A.subscript_base(t)
+                    out[id(s)] = {n for p in pairs if base in p for n in p} - {base}
+                elif isinstance(t, gast.Name):
+                    a = t.id
+                    pairs = frozenset(p for p in pairs if a not in p)
+                    src = _view_source(s.value, locals_)
+                    if src and src[0] in locals_ and src[0] != a:
+                        b = src[0]
+                        pairs |= {frozenset((a, b))} | {frozenset((a, c)) for p in pairs if b in p for c in p
+                                                        if c not in (a, b)}
+        return frozenset(pairs)
+    flow(fn.body, frozenset())
+    return out

@@ -14,7 +14,7 @@ from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
 
-__all__ = ["nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
+__all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
            "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "List", "np", "math"]
@@ -506,3 +506,17 @@ def _nbytes_of(x):
     if isinstance(x, types.Array):
         return lambda x: x.nbytes
     return lambda x: 8
+
+
+def list_of(x):
+    """An empty typed list for values of x's type (a tape that may stay empty in the primal)."""
+    return List.empty_list(types.float64[:])
+
+
+@overload(list_of)
+def _list_of(x):
+    item = x
+
+    def impl(x):
+        return List.empty_list(item)
+    return impl

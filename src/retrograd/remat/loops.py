@@ -56,15 +56,19 @@ def _range_loops(stmts):
     return out
 
 
-def plan_loops(fn, remat, is_cheap):
+def plan_loops(fn, remat, is_cheap, check_rerun=None):
     """{id(loop): LoopRemat} for the loops `remat` applies to.  `is_cheap(stmt)` says whether a simple
-    statement is cheap to recompute (decided by the transform, which knows the callees)."""
+    statement is cheap to recompute, `check_rerun(loop, stmt)` refuses a statement that must not run
+    twice (a random draw); both come from the transform, which knows the callees."""
     if remat is None:
         return {}
     out = {}
     for loop in candidates(fn):
         partial = _partially_written(loop.body)
         if isinstance(remat, Checkpoint):
+            for s in walk_stmts(loop.body):
+                if check_rerun and not isinstance(s, (gast.If, gast.For, gast.While)):
+                    check_rerun(loop, s)
             out[id(loop)] = LoopRemat(loop, snapshots=remat.snapshots, memory=remat.memory, copied=partial)
         elif not partial and all(is_cheap(s) for s in walk_stmts(loop.body)
                                  if not isinstance(s, (gast.If, gast.For, gast.While))):

@@ -32,9 +32,10 @@ def plan_recompute(fn, saved, params, kinds, is_cheap):
     partial = {A.subscript_base(s.targets[0]) for s in walk_stmts(body)
                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
     top = {s.targets[0].id: s for s in body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-           and counts.get(s.targets[0].id) == 1 and s.targets[0].id not in partial}
+           and counts.get(s.targets[0].id) == 1 and s.targets[0].id not in partial
+           and s.targets[0].id not in params}
     assigned = set(counts)
-    held = {p for p in params if p not in assigned}
+    held = {p for p in params if p not in assigned and p not in partial}
 
     def closure(name, seen):
         """The statements that recompute `name`, or None if a leaf is not held anyway."""

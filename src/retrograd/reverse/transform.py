@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
@@ -489,7 +490,8 @@ class FunctionTransform:
     # ---- assembling the two functions ----------------------------------------------------------------
     def build(self):
         self.analyse(self.node.body)
-        self.plan = plan_tape(self.node, self.info, self.params, plan_loops(self.node, self.remat, self._cheap))
+        self.plan = plan_tape(self.node, self.info, self.params,
+                              plan_loops(self.node, self.remat, self._cheap, self._check_rerun))
         self.remat_loops = self.plan.remat
         self._stmt_by_id = {id(s): s for s in walk_stmts(self.node.body)}
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
@@ -779,6 +781,24 @@ class FunctionTransform:
                     return False
         return True
 
+    def _check_rerun(self, loop, s):
+        """A checkpointed loop runs its steps again in the backward pass: a random draw would differ."""
+        import random
+        for n in gast.walk(s):
+            if not isinstance(n, gast.Call):
+                continue
+            fn = self.callees.classify(n).fn
+            owner = getattr(fn, "__self__", None)
+            module = getattr(fn, "__module__", None) or ""
+            if module.startswith(("numpy.random", "random")) or isinstance(
+                    owner, (np.random.Generator, np.random.RandomState, random.Random)):
+                line = self.src.where(loop)[1]
+                raise self.src.error(
+                    UnsupportedSyntaxError, n, f"the loop at line {line} is checkpointed (remat=...): its steps "
+                    f"run again in the backward pass, where `{A.unparse(n.func)}` would draw different numbers",
+                    construct=A.unparse(n.func), hint="draw the random numbers before the loop and index them "
+                    "inside it (e.g. `noise = rng.normal(size=n)` ... `noise[i]`), or use remat=None")
+
     def _loop_parts(self, loop):
         """(first step, trip count, last step) expressions of `for i in range(stop)` / `range(start, stop)`."""
         args = loop.iter.args
@@ -966,7 +986,11 @@ class FunctionTransform:
                 prologue += A.quote(f"{t} = np.empty(N)", N=size if size is not None else A.const(64))
                 prologue += A.quote(f"{self._top(var, role)} = 0")
             else:
-                prologue += A.quote(f"{t} = {self._tape_constructor(var, role)}")
+                ctor = self._tape_constructor(var, role)
+                if (ctor == "List()" and role == "value" and is_array(self.kinds.get(var))
+                        and (var in self.params or var in unbound)):
+                    ctor = f"list_of({var})"   # typed by the value: Numba cannot type a list never appended to
+                prologue += A.quote(f"{t} = {ctor}")
         ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
         fn = copy.copy(self.node)
         fn.name = self.primal_name
