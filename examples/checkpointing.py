@@ -13,7 +13,7 @@ stages).  retrograd can keep less and recompute the rest:
   binomial checkpointing (Revolve): the memory no longer grows with the number of steps, and the number of
   recomputed steps grows only like log(steps) per step.
 
-The script prints the tape, the time and the gradient for each setting (the gradients agree to the last
+The Lorenz RK4 loop is the one of examples/ode_sensitivity.py. The script prints the tape, the time and the gradient for each setting (the gradients agree to the last
 bits: the recomputed steps repeat the forward arithmetic exactly), then the part of the generated code
 that shows the checkpointing schedule.
 """
@@ -21,36 +21,7 @@ import argparse
 import time
 
 import retrograd as rg
-
-
-def lorenz(x, y, z, sigma, rho, beta, dt, n_steps):
-    """Lorenz system, RK4; returns x + y + z at the end."""
-    for step in range(n_steps):
-        k1x = sigma * (y - x)
-        k1y = x * (rho - z) - y
-        k1z = x * y - beta * z
-        x2 = x + 0.5 * dt * k1x
-        y2 = y + 0.5 * dt * k1y
-        z2 = z + 0.5 * dt * k1z
-        k2x = sigma * (y2 - x2)
-        k2y = x2 * (rho - z2) - y2
-        k2z = x2 * y2 - beta * z2
-        x3 = x + 0.5 * dt * k2x
-        y3 = y + 0.5 * dt * k2y
-        z3 = z + 0.5 * dt * k2z
-        k3x = sigma * (y3 - x3)
-        k3y = x3 * (rho - z3) - y3
-        k3z = x3 * y3 - beta * z3
-        x4 = x + dt * k3x
-        y4 = y + dt * k3y
-        z4 = z + dt * k3z
-        k4x = sigma * (y4 - x4)
-        k4y = x4 * (rho - z4) - y4
-        k4z = x4 * y4 - beta * z4
-        x = x + dt / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
-        y = y + dt / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y)
-        z = z + dt / 6.0 * (k1z + 2.0 * k2z + 2.0 * k3z + k4z)
-    return x + y + z
+from ode_sensitivity import lorenz_final_sum as lorenz   # the RK4 loop of the ODE example
 
 
 def main():
