@@ -10,12 +10,12 @@ stages).  retrograd can keep less and recompute the rest:
 * ``remat="recompute"`` keeps only the loop's state (x, y, z) per step and recomputes each step's RK
   stages just before its adjoint: one extra forward pass, a quarter of the tape here;
 * ``remat=rg.Checkpoint(snapshots=k)`` keeps k snapshots of the state in all and reverses the loop by
-  binomial checkpointing (Revolve): the memory no longer grows with the number of steps, and the number of
-  recomputed steps grows only like log(steps) per step.
+  binomial checkpointing (Revolve): the memory no longer grows with the number of steps, and the
+  recomputation grows slowly with it (about 7 extra forward steps per step for 1,000,000 steps, k = 20).
 
-The Lorenz RK4 loop is the one of examples/ode_sensitivity.py. The script prints the tape, the time and the gradient for each setting (the gradients agree to the last
-bits: the recomputed steps repeat the forward arithmetic exactly), then the part of the generated code
-that shows the checkpointing schedule.
+The Lorenz RK4 loop is the one of examples/ode_sensitivity.py. The script prints the tape, the time and
+the gradient for each setting (the gradients agree to the last bit: the recomputed steps repeat the forward
+arithmetic exactly), then the part of the generated code that shows the checkpointing schedule.
 """
 import argparse
 import time
