@@ -86,3 +86,32 @@ def test_numba_matmul_layers(f, args, wrt):
     nb = rg.differentiate(f, wrt=wrt, backend="numba").grad(*args)
     for a, b in zip(py, nb):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def reductions_over_axes(x, t):
+    """Reductions Numba's NumPy lacks (keepdims, axis= for mean/max/min/var/std/prod), in one function."""
+    m = np.max(x, axis=-1, keepdims=True)
+    e = np.exp(x - m)
+    p = e / np.sum(e, axis=-1, keepdims=True)
+    s = np.mean(x, axis=0) * np.min(x, axis=1).sum() + np.var(x, axis=1).sum() + x.std(axis=0).sum()
+    q = np.prod(1.0 + 0.1 * t, axis=0)
+    return np.sum(p * x) + np.sum(s) + np.sum(q * q) + np.sum(np.mean(t, axis=1, keepdims=True) * t)
+
+
+def test_numba_lowers_reductions_over_axes():
+    r = np.random.default_rng(7)
+    args = (r.normal(size=(4, 5)), r.normal(size=(3, 4)))
+    nb = rg.differentiate(reductions_over_axes, wrt=("x", "t"), backend="numba")
+    assert "reduce_max(x, -1, True)" in nb.source_for(*args)
+    expected = rg.differentiate(reductions_over_axes, wrt=("x", "t")).grad(*args)
+    for g, e in zip(nb.grad(*args), expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+    fd.check_grad(reductions_over_axes, args, ("x", "t"))
+
+
+def test_numba_refuses_a_runtime_axis_clearly():
+    def reduce_by(x, axis):
+        return np.sum(np.mean(x, axis=axis))
+    with pytest.raises(rg.BackendError) as info:
+        rg.differentiate(reduce_by, backend="numba").grad(np.ones((2, 3)), 1)
+    assert 'backend="python"' in info.value.hint

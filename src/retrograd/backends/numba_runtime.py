@@ -520,3 +520,10 @@ def _list_of(x):
     def impl(x):
         return List.empty_list(item)
     return impl
+
+
+# ---- reductions over axes (numba_reductions): `np.max(x, axis=-1, keepdims=True)` and friends ---------
+from .numba_reductions import *  # noqa: E402,F401,F403
+from .numba_reductions import __all__ as _reductions_all  # noqa: E402
+
+__all__ = __all__ + list(_reductions_all)

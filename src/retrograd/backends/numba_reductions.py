@@ -1,0 +1,114 @@
+"""Reductions over axes for the numba backend.
+
+Numba 0.68 compiles `np.sum(x)` and `np.sum(x, axis=k)` but not `keepdims=`, nor `axis=` for mean, max,
+min, prod, var or std.  The numba backend rewrites those calls in the generated code into
+`reduce_<op>(x, axis, keepdims)`; the overloads below compile them for constant `axis` (an int, a tuple
+of ints or None) and constant `keepdims`: the reduced axes are moved last, the array is viewed as
+(kept, reduced) rows and each row is reduced with Numba's own 1-D reduction.  A non-constant axis or
+keepdims has no implementation, and Numba's typing error becomes the usual BackendError.
+"""
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+OPS = ("sum", "mean", "max", "min", "prod", "var", "std")
+__all__ = [f"reduce_{op}" for op in OPS]
+
+
+def _axes(axis, ndim):
+    """The reduced axes as a sorted tuple, from a literal numba type, or None if not a constant."""
+    if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
+        return tuple(range(ndim))
+    if isinstance(axis, types.IntegerLiteral):
+        return (axis.literal_value % ndim,)
+    if isinstance(axis, types.BaseTuple) and all(isinstance(t, types.IntegerLiteral) for t in axis.types):
+        return tuple(sorted(t.literal_value % ndim for t in axis.types))
+    return None
+
+
+def _keep(keepdims):
+    if isinstance(keepdims, (types.Omitted, types.NoneType)) or keepdims is False:
+        return False
+    if isinstance(keepdims, types.BooleanLiteral):
+        return keepdims.literal_value
+    return None
+
+
+def _source(op, ndim, axes, keep):
+    """The implementation for one (op, ndim, axes, keepdims), as Python source."""
+    kept = [k for k in range(ndim) if k not in axes]
+    perm = tuple(kept + list(axes))
+    rows = " * ".join(f"x.shape[{k}]" for k in kept) or "1"
+    cols = " * ".join(f"x.shape[{k}]" for k in axes) or "1"
+    if keep:
+        shape = "(" + ", ".join("1" if k in axes else f"x.shape[{k}]" for k in range(ndim)) + ",)"
+    else:
+        shape = "(" + ", ".join(f"x.shape[{k}]" for k in kept) + ",)" if kept else None
+    if op in ("var", "std"):
+        body = (f"    m = reduce_mean(x, {axes!r}, True)\n"
+                f"    d = x - m\n"
+                f"    v = reduce_mean(d * d, {axes!r}, {keep})\n"
+                f"    return {'np.sqrt(v)' if op == 'std' else 'v'}\n")
+        return f"def impl(x, axis=None, keepdims=False):\n{body}"
+    lines = ["def impl(x, axis=None, keepdims=False):"]
+    lines.append(f"    t = np.ascontiguousarray(x.transpose({perm!r}))" if perm != tuple(range(ndim))
+                 else "    t = np.ascontiguousarray(x)")
+    if shape is None:                                   # everything reduced: a scalar
+        lines.append(f"    return np.{op}(t.ravel())")
+        return "\n".join(lines) + "\n"
+    lines += [f"    rows = {rows}",
+              f"    flat = t.reshape((rows, {cols}))",
+              "    out = np.empty(rows, dtype=x.dtype)",
+              "    for i in range(rows):",
+              f"        out[i] = np.{op}(flat[i])",
+              f"    return out.reshape({shape})"]
+    return "\n".join(lines) + "\n"
+
+
+def _make(op):
+    def stub(x, axis=None, keepdims=False):
+        return getattr(np, op)(x, axis=axis, keepdims=keepdims)
+    stub.__name__ = f"reduce_{op}"
+
+    @overload(stub, prefer_literal=True)
+    def _ol(x, axis=None, keepdims=False):
+        if not isinstance(x, types.Array):
+            return None
+        axes, keep = _axes(axis, x.ndim), _keep(keepdims)
+        if axes is None or keep is None:
+            return None
+        scope = {"np": np, **{f"reduce_{o}": globals().get(f"reduce_{o}") for o in OPS}}
+        exec(_source(op, x.ndim, axes, keep), scope)
+        return scope["impl"]
+    return stub
+
+
+for _op in OPS:
+    globals()[f"reduce_{_op}"] = _make(_op)
+
+
+def lower_reductions(tree):
+    """Rewrite `np.<op>(x, axis=..., keepdims=...)` (and `x.<op>(axis=...)`) in generated code into the
+    `reduce_<op>` calls above; calls without an axis or keepdims are left to Numba."""
+    import gast
+
+    class Lower(gast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            f = node.func
+            if not (isinstance(f, gast.Attribute) and f.attr in OPS):
+                return node
+            on_np = isinstance(f.value, gast.Name) and f.value.id == "np"
+            args = list(node.args) if on_np else [f.value] + list(node.args)
+            kw = {k.arg: k.value for k in node.keywords}
+            if len(args) > 1 and "axis" not in kw:
+                kw["axis"] = args[1]
+            if not set(kw) <= {"axis", "keepdims"} or not ({"axis", "keepdims"} & set(kw)) or not args:
+                return node
+            none = gast.Constant(value=None, kind=None)
+            return gast.Call(func=gast.Name(id=f"reduce_{f.attr}", ctx=gast.Load(), annotation=None,
+                                            type_comment=None),
+                             args=[args[0], kw.get("axis", none), kw.get("keepdims", gast.Constant(value=False,
+                                                                                                      kind=None))],
+                             keywords=[])
+    return Lower().visit(tree)
