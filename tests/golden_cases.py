@@ -46,3 +46,16 @@ def piecewise(x):
     else:
         y = -x
     return y * 0.5
+
+
+def pair_energy(pos):
+    """All pairs of 2-D points (remat="recompute" re-runs each pair in the adjoint)."""
+    n = pos.shape[0]
+    e = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = pos[i, 0] - pos[j, 0]
+            dy = pos[i, 1] - pos[j, 1]
+            inv = 1.0 / (dx * dx + dy * dy + 0.5)
+            e = e + inv * inv - inv
+    return e

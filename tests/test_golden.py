@@ -24,13 +24,17 @@ CASES = {
     "stencil": (gc.stencil, ("u", "c"), (R.normal(size=6), 0.1, 3)),
     "newton_sqrt": (gc.newton_sqrt, ("a",), (2.0,)),
     "piecewise": (gc.piecewise, ("x",), (0.5,)),
+    # rematerialisation: the per-step re-run, and the Revolve schedule
+    "pair_energy_recompute": (gc.pair_energy, ("pos",), (R.normal(size=(4, 2)),), "recompute"),
+    "lorenz_step_sum_checkpoint": (gc.lorenz_step_sum, ("x", "y", "z", "sigma"), (1.0, 1.0, 1.0, 10.0, 0.01, 5),
+                                   rg.Checkpoint(snapshots=3)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_generated_source_matches_golden(name):
-    fn, wrt, args = CASES[name]
-    f = rg.differentiate(fn, wrt=wrt)
+    fn, wrt, args, *remat = CASES[name]
+    f = rg.differentiate(fn, wrt=wrt, remat=remat[0] if remat else None)
     f.grad(*args)                      # specialise on these argument kinds, as a user's first call does
     src = f.source
     compile(src, name, "exec")

@@ -881,12 +881,15 @@ class FunctionTransform:
             out += A.quote(f"{nm['snapshots']} = K", K=k)
             self.extra_saved.add(nm["snapshots"])
             self.extra_saved.update(rm.carried)   # Numba wants them bound before the schedule's first read
-            out.append(self._note(f"Revolve checkpointing of the loop at line {line}: the forward sweep keeps "
-                                  f"{nm['snapshots']} snapshots of {', '.join(rm.carried)}"))
+            how_many = rm.snapshots if rm.snapshots else f"as many as fit in {rm.memory} bytes of"
+            state = ", ".join(rm.carried) or "nothing (no state)"
+            out.append(self._note(f"Revolve checkpointing of the loop at line {line}: it keeps {how_many} snapshots "
+                                  f"of {state}"))
             capacity = A.name(nm["snapshots"])
         else:
-            out.append(self._note(f"remat: the loop at line {line} keeps {', '.join(rm.carried)} per step; "
-                                  "the adjoint recomputes the rest of each step"))
+            kept = f"keeps {', '.join(rm.carried)} per step" if rm.carried else "keeps nothing per step"
+            out.append(self._note(f"remat: the loop at line {line} {kept}; the adjoint recomputes the rest of "
+                                  "each step"))
             capacity = A.quote_expr("max(N, 1)", N=trips)
         for c in rm.carried:
             out += self._snap_alloc(rm, c, capacity)
