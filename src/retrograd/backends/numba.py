@@ -13,16 +13,13 @@ import re
 import sys
 
 from ..errors import BackendError
+from . import cache_dir as _cache_dir
 
 _HEADER_LINES = 3
 
 
 def cache_dir():
-    root = os.environ.get("RETROGRAD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "retrograd")
-    path = os.path.join(root, "numba")
-    os.makedirs(path, exist_ok=True)
-    return path
+    return _cache_dir("numba")
 
 
 def load(program, source, title):

@@ -39,6 +39,7 @@ import numpy as np
 
 from .. import astutil as A
 from ..errors import BackendError, UsageError
+from . import cache_dir as _cache_dir
 
 B, S = "block", "scalar"
 ROWS, ELEMENTWISE = "rows", "elementwise"
@@ -834,11 +835,7 @@ def default_roles(diff):
 
 
 def cache_dir():
-    root = os.environ.get("RETROGRAD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "retrograd")
-    path = os.path.join(root, "triton")
-    os.makedirs(path, exist_ok=True)
-    return path
+    return _cache_dir("triton")
 
 
 _LOADED = {}
