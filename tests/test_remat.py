@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import retrograd as rg
 from retrograd.remat import revolve as R
+from golden_cases import pair_energy
 from test_constructs import ARITH_CASES, HELPER_CASES, LOOP_CASES, WHILE_CASES, WRITE_CASES
 from test_properties import array_programs, load_function, progdir, scalar_programs  # noqa: F401
 
@@ -352,19 +353,6 @@ def test_recompute_drops_cheap_values_and_keeps_expensive_ones():
     mlp_src = rg.differentiate(mlp, wrt=("W1",), remat="recompute").source_for(*_mlp_args())
     assert "h = np.tanh(" in mlp_src.split("def adjoint_mlp")[1]      # from the kept x @ W1
     assert "x_at_W1 = x @ W1" not in mlp_src.split("def adjoint_mlp")[1]  # a matrix product is never redone
-
-
-def pair_energy(pos):
-    n = pos.shape[0]
-    e = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx = pos[i, 0] - pos[j, 0]
-            dy = pos[i, 1] - pos[j, 1]
-            r2 = dx * dx + dy * dy + 0.5
-            inv = 1.0 / (r2 * r2)
-            e = e + inv * inv - inv
-    return e
 
 
 def test_recompute_reruns_nested_loops_and_keeps_no_useless_state():
