@@ -707,7 +707,37 @@ def write_accumulate_same_element(x):
     return y[0] * y[1]
 
 
+def write_add_at_repeated(x, w):
+    y = np.zeros(3)
+    np.add.at(y, np.array([0, 2, 2, 1, 2]), x * w)     # repeated indices add up
+    return np.sum(np.sin(y) * y)
+
+
+def write_subtract_at_rows(A, x):
+    B = A * 1.0
+    np.subtract.at(B, np.array([1, 0, 1]), x)          # rows of a 2-D array; x (3, 2)
+    np.add.at(B, np.array([0, 0]), 0.5 * x[0, 0])      # a scalar, broadcast to both rows
+    return np.sum(B * B * A)
+
+
+def write_add_at_argument_in_loop(acc, x):
+    for k in range(3):
+        np.add.at(acc, np.array([k, 0]), x * acc[k])   # into the caller's array, reading it back
+    return np.sum(acc * acc)
+
+
+def write_copyto(x):
+    y = np.zeros(3)
+    np.copyto(y, np.tanh(x))
+    y[1] = y[1] * x[0]
+    return np.sum(y * y)
+
+
 WRITE_CASES = [
+    (write_add_at_repeated, lambda: (sym((5,), 13), 0.7), (0, 1)),
+    (write_subtract_at_rows, lambda: (sym((2, 2), 14), sym((3, 2), 15)), (0, 1)),
+    (write_add_at_argument_in_loop, lambda: (sym((3,), 16), sym((2,), 17)), (0, 1)),
+    (write_copyto, lambda: (sym((3,), 18),), 0),
     (write_2d_strided, lambda: (sym((2, 3), 11),), 0),
     (write_accumulate_same_element, lambda: (sym((4,), 12),), 0),
     (write_into_new_array, lambda: (sym((5,), 1),), 0),

@@ -118,8 +118,15 @@ def first_refusal_wins(x):
     return f(y) + z[0]
 
 
+def uses_out_argument(x):
+    y = np.zeros(3)
+    np.exp(x, out=y)  # REFUSED
+    return np.sum(y)
+
+
 # (function, token whose position on the marked line is the expected column; None: don't check)
 REFUSED = [
+    (uses_out_argument, "np.exp"),
     (uses_class, "class"),
     (uses_lambda, "lambda"),
     (uses_yield, "yield"),
@@ -242,3 +249,47 @@ def test_missing_rule_inside_helper():
     assert "lgamma" in str(info.value)
     line, _ = marked_line(lgamma_helper, "# MISSING")
     assert info.value.lineno == line
+
+
+# ----------------------------------------------------------------------------------------------
+# calls made for their effect: retrograd understands np.add.at, np.subtract.at and np.copyto; any
+# other such call could write into an array unseen, so it is refused (these gave silently wrong
+# gradients before: the call was kept in the forward pass and ignored by the adjoint)
+# ----------------------------------------------------------------------------------------------
+
+def effect_put(x):
+    y = x * 1.0
+    np.put(y, [0], 5.0)  # REFUSED
+    return np.sum(y * x)
+
+
+def effect_fill_diagonal(x):
+    y = np.outer(x, x)
+    np.fill_diagonal(y, 0.0)  # REFUSED
+    return np.sum(y)
+
+
+def effect_multiply_at(x):
+    y = np.ones(3)
+    np.multiply.at(y, [0, 1, 1], x)  # REFUSED
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("fn,label", [(effect_put, "np.put"), (effect_fill_diagonal, "np.fill_diagonal"),
+                                      (effect_multiply_at, "np.multiply.at")])
+def test_calls_made_for_their_effect_are_refused(fn, label):
+    expected_line, _ = marked_line(fn)
+    with pytest.raises(rg.UnsupportedSyntaxError) as info:
+        rg.grad(fn)(np.array([0.3, 0.5, 0.9]))
+    err = info.value
+    assert err.lineno == expected_line and os.path.basename(err.filename) == THIS_FILE
+    assert err.construct == label and "np.add.at" in err.hint
+
+
+def test_pure_and_constant_calls_for_effect_are_kept(capsys):
+    def f(x):
+        print("x is", x[0])
+        np.sin(x)                     # pure: harmless
+        return np.sum(x * x)
+    assert np.allclose(rg.grad(f)(np.array([1.0, 2.0])), [2.0, 4.0])
+    assert "x is 1.0" in capsys.readouterr().out

@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["not_a_view", "no_repeats", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "no_repeats", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
@@ -74,6 +74,20 @@ def add_at(a, idx, g):
     else:
         a[idx] = a[idx] + g
     return a
+
+
+def scatter_add(a, idx, x):
+    """`np.add.at(a, idx, x)` as a value: a copy of `a` with `x` added at `idx` (repeated indices add up)."""
+    out = np.array(a, copy=True)
+    np.add.at(out, idx, x)
+    return out
+
+
+def scatter_sub(a, idx, x):
+    """`np.subtract.at(a, idx, x)` as a value."""
+    out = np.array(a, copy=True)
+    np.subtract.at(out, idx, x)
+    return out
 
 
 def reduce_shape(x, axis):

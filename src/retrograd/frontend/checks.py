@@ -88,6 +88,11 @@ def _check(src, root):
                                 hint="build a new value instead, e.g. `y = np.concatenate(...)` or write "
                                      "into a preallocated array with `y[i] = ...`")
             for kw in node.keywords:
+                if kw.arg == "out":
+                    raise src.error(UnsupportedSyntaxError, node, "`out=` writes the result into an existing array, "
+                                    "which the adjoint would not see", construct="out=",
+                                    hint="assign the result instead: `y = np.exp(x)`, or `y[...] = np.exp(x)` to "
+                                         "write into y")
                 if kw.arg is None:
                     raise src.error(UnsupportedSyntaxError, node, "**kwargs in a call is not supported",
                                     construct="**kwargs", hint="pass keyword arguments explicitly")

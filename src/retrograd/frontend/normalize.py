@@ -16,10 +16,12 @@ import builtins
 import copy
 
 import gast
+import numpy as np
 
 from ..astutil import (as_load, assigned_names, all_names, copy_loc, const, is_atom, loaded_names, name, quote,
-                       quote_expr, subscript_base)
+                       quote_expr, subscript_base, unparse)
 from ..errors import UnsupportedSyntaxError
+from .resolve import _dotted as _dotted_name
 
 
 class NameAllocator:
@@ -84,6 +86,8 @@ class Normalizer:
         if isinstance(s, gast.Expr):
             if isinstance(s.value, gast.Constant):
                 return []  # docstring or bare constant
+            if isinstance(s.value, gast.Call):
+                return self._effect_call(s)
             return [s]
         if isinstance(s, gast.AugAssign):
             target = s.target
@@ -114,6 +118,40 @@ class Normalizer:
         if isinstance(s, (gast.Pass, gast.Break, gast.Continue)):
             return [s]
         raise self.error(s, f"the statement `{type(s).__name__}` is not supported", construct=type(s).__name__)
+
+    def _effect_call(self, s):
+        """A call made for its effect.  `np.add.at(A, i, x)` / `np.subtract.at` become `A = scatter_add(A, i, x)`
+        (an in-place update, like `A += x`) and `np.copyto(A, B)` becomes `A[...] = B`; a call retrograd knows
+        is pure (or constant, like `print`) stays; any other call could write into an array without the
+        adjoint seeing it, so it is refused rather than differentiated wrong."""
+        call = s.value
+        dotted = _dotted_name(call.func)
+        obj = self.resolver.resolve(dotted) if dotted else None
+        plain = not call.keywords and all(not isinstance(a, gast.Starred) for a in call.args)
+        if getattr(obj, "__self__", None) in (np.add, np.subtract) and getattr(obj, "__name__", "") == "at" \
+                and plain and len(call.args) == 3:
+            from .. import runtime
+            fn = runtime.scatter_add if dotted[-2] == "add" else runtime.scatter_sub
+            target = call.args[0]
+            if not isinstance(target, gast.Name):
+                raise self.error(s, f"`{'.'.join(dotted)}` into `{unparse(target)}`: retrograd differentiates "
+                                 "it only into a named array", construct=".".join(dotted),
+                                 hint="name the array first: `a = ...` then `np.add.at(a, idx, x)`")
+            new = gast.Call(func=name(fn.__name__), args=[as_load(target)] + call.args[1:], keywords=[])
+            new._rg_callee = fn
+            assign = copy_loc(gast.Assign(targets=[name(target.id, True)], value=new, type_comment=None), s)
+            assign._rg_inplace = True          # the array itself changes: an alias of it sees the update
+            return self._stmt(assign)
+        if obj is np.copyto and plain and len(call.args) == 2:
+            target = gast.Subscript(value=as_load(call.args[0]), slice=const(Ellipsis), ctx=gast.Store())
+            return self._stmt(copy_loc(gast.Assign(targets=[target], value=call.args[1], type_comment=None), s))
+        if self.resolver.classify(call).kind in ("missing",):
+            label = ".".join(dotted) if dotted else "this call"
+            raise self.error(s, f"`{label}(...)` is called for its effect, and retrograd cannot see what it "
+                             "changes", construct=label,
+                             hint="assign the result instead (`y = f(x)`, or `y[...] = f(x)` to write into y); "
+                                  "`np.add.at`, `np.subtract.at` and `np.copyto` are understood")
+        return [s]
 
     def _assign(self, s):
         if len(s.targets) > 1:  # a = b = e  ->  b = e; a = b

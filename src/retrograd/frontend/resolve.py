@@ -93,8 +93,23 @@ class Callees:
             self._cache[key] = self._classify(call)
         return self._cache[key]
 
+    def resolve(self, dotted):
+        """The object a dotted global name (`np.add.at`) refers to, or None (locals resolve to None)."""
+        if not dotted or dotted[0] in self.locals:
+            return None
+        obj = self.src.namespace.get(dotted[0], _MISSING)
+        if obj is _MISSING:
+            import builtins
+            obj = getattr(builtins, dotted[0], _MISSING)
+        for attr in dotted[1:]:
+            obj = getattr(obj, attr, _MISSING) if obj is not _MISSING else _MISSING
+        return None if obj is _MISSING else obj
+
     def _classify(self, call):
         func = call.func
+        if getattr(call, "_rg_callee", None) is not None:      # a runtime function the normaliser put here
+            fn = call._rg_callee
+            return Callee("rule", fn.__name__, rule=registry.lookup(fn), fn=fn)
         label = _label(func)
         dotted = _dotted(func)
         if dotted is None or dotted[0] in self.locals:

@@ -1,7 +1,7 @@
 """Shape and layout: transpose, reshape, joins, copies.  Cotangents are the inverse rearrangement."""
 import numpy as np
 
-from ...runtime import unbroadcast
+from ...runtime import scatter_add, scatter_sub, unbroadcast
 from .registry import adjoint, d
 
 
@@ -108,6 +108,18 @@ def vstack(y, tup):
 @adjoint(np.copy, np.ascontiguousarray, methods=("copy",))
 def copy_(y, a):
     d[a] = d[y]
+
+
+@adjoint(scatter_add)          # what `np.add.at(a, idx, x)` becomes
+def scatter_add_(y, a, idx, x):
+    d[a] = d[y]
+    d[x] = unbroadcast(d[y][idx], x)
+
+
+@adjoint(scatter_sub)          # `np.subtract.at(a, idx, x)`
+def scatter_sub_(y, a, idx, x):
+    d[a] = d[y]
+    d[x] = -unbroadcast(d[y][idx], x)
 
 
 @adjoint(np.array, np.asarray)
