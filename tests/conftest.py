@@ -9,12 +9,24 @@
   minimal repros.
 * Hypothesis keeps its files (constants cache, failure patches) in a temporary directory, not in
   the repository.
+* Runs every finite-difference-checked test of the modules that ask for it (`fd_backend`) once per
+  backend: `[python]` and `[numba]` in the test ids.  On numba, the gradient must also equal the python
+  backend's to float64 rounding; a test listed in numba_refusals.py must instead raise a clear
+  BackendError and is reported as an expected failure (xfail).  RETROGRAD_TEST_BACKENDS=python (a comma
+  list) narrows the backends.
+* Compiles with NUMBA_OPT=0 unless NUMBA_OPT is set: the tests check what the generated code computes,
+  and LLVM's optimisation level does not change that (no fast-math), but it is half of the compile time.
 """
 import atexit
+import inspect
 import os
 import shutil
 import sys
 import tempfile
+
+os.environ.setdefault("NUMBA_OPT", "0")      # before anything imports numba
+
+import pytest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -37,3 +49,28 @@ else:
         "explore", derandomize=False, database=None, deadline=None,
         suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+FD_BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba").split(",") if b]
+
+
+def pytest_generate_tests(metafunc):
+    if "fd_backend" in metafunc.fixturenames:
+        src = inspect.getsource(metafunc.function)
+        uses_fd = "check_grad" in src or "check_vjp" in src     # other tests choose their backend themselves
+        metafunc.parametrize("fd_backend", FD_BACKENDS if uses_fd else ["python"], indirect=True)
+
+
+@pytest.fixture
+def fd_backend(request, monkeypatch, tmp_path_factory):
+    """The backend fd.check_grad / check_vjp differentiate with, for this run of the test."""
+    import fd
+    backend = request.param
+    if backend == "numba":
+        pytest.importorskip("numba")
+        from numba_refusals import NUMBA_REFUSES
+        monkeypatch.setenv("RETROGRAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rgcache"))
+        key = request.node.name.replace("[numba-", "[").replace("[numba]", "")
+        monkeypatch.setattr(fd, "EXPECTED_REFUSAL", NUMBA_REFUSES.get(key))
+    monkeypatch.setattr(fd, "BACKEND", backend)
+    return backend

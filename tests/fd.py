@@ -211,15 +211,41 @@ def assert_tree_allclose(actual, expected, rtol=1e-12, atol=1e-12, what="value")
                                    rtol=rtol, atol=atol, err_msg=what)
 
 
-# The backend check_grad / check_vjp differentiate with: tests of another backend set this (see
-# test_numba_backend.py), and RETROGRAD_TEST_BACKEND=numba runs every FD-checked test on that backend.
-BACKEND = os.environ.get("RETROGRAD_TEST_BACKEND", "python")
+# The backend check_grad / check_vjp differentiate with.  The `fd_backend` fixture (conftest.py) sets
+# it, and EXPECTED_REFUSAL, for the FD-checked tests it runs on every backend.
+BACKEND = "python"
+# Why BACKEND refuses the current test (numba_refusals.py), or None: the test must then raise a clear
+# BackendError, and is reported as an expected failure.
+EXPECTED_REFUSAL = None
 
 
-def _differentiate(f, wrt):
+def _differentiate(f, wrt, backend=None):
+    backend = backend or BACKEND
     if wrt is None:
-        return rg.differentiate(f, backend=BACKEND)
-    return rg.differentiate(f, wrt=wrt, backend=BACKEND)
+        return rg.differentiate(f, backend=backend)
+    return rg.differentiate(f, wrt=wrt, backend=backend)
+
+
+def _expect_refusal(f, run):
+    """`run()` must raise a BackendError that names a line of `f`'s file and says to use the python
+    backend; then the test is an expected failure (listed in numba_refusals.py, with the reason)."""
+    import pytest
+    try:
+        run()
+    except rg.BackendError as err:
+        assert 'backend="python"' in (err.hint or ""), f"the refusal does not say what to do: {err}"
+        if err.lineno is not None and err.filename not in (None, "<unknown>"):
+            assert os.path.basename(err.filename) == os.path.basename(inspect.getsourcefile(f)), str(err)
+        pytest.xfail(f"{BACKEND} refuses it, as expected: {EXPECTED_REFUSAL}")
+    raise AssertionError(f"{BACKEND} now differentiates {f.__name__}: remove it from numba_refusals.py")
+
+
+def _same_as_python(f, wrt, got, call):
+    """Another backend must give the python backend's result, to float64 rounding."""
+    if BACKEND != "python":
+        expected = call(_differentiate(f, wrt, "python"))
+        assert_tree_allclose(got, expected, rtol=1e-10, atol=1e-12,
+                             what=f"{BACKEND} against the python backend for {f.__name__}")
 
 
 def _compare(f, args, positions, grads, numeric_fun, rtol, atol, eps, label):
@@ -238,6 +264,8 @@ def check_grad(f, args, wrt=0, rtol=1e-6, atol=1e-8, eps=EPS, check_forward=True
     args = list(args)
     positions, single = wrt_positions(f, wrt)
     d = _differentiate(f, wrt)
+    if EXPECTED_REFUSAL is not None:
+        _expect_refusal(f, lambda: d.grad(*_fresh(args)))
     if check_forward:
         assert_tree_allclose(d(*_fresh(args)), f(*_fresh(args)), what=f"forward result of {f.__name__}")
     snapshot = _fresh(args)
@@ -253,6 +281,7 @@ def check_grad(f, args, wrt=0, rtol=1e-6, atol=1e-8, eps=EPS, check_forward=True
         assert len(g) == len(positions), f"grad with wrt={wrt!r} returned {len(g)} gradients"
         grads = list(g)
     _compare(f, args, positions, grads, f, rtol, atol, eps, "grad")
+    _same_as_python(f, wrt, g, lambda dp: dp.grad(*_fresh(args)))
     return g
 
 
@@ -282,6 +311,8 @@ def check_vjp(f, args, wrt=0, rtol=1e-6, atol=1e-8, eps=EPS, seed=0):
     args = list(args)
     positions, _ = wrt_positions(f, wrt)
     d = _differentiate(f, wrt)
+    if EXPECTED_REFUSAL is not None:
+        _expect_refusal(f, lambda: d.vjp(*_fresh(args))[1](random_like(f(*_fresh(args)), np.random.default_rng(seed))))
     snapshot = _fresh(args)
     out, pullback = d.vjp(*args)
     expected_out = f(*_fresh(args))
@@ -298,6 +329,7 @@ def check_vjp(f, args, wrt=0, rtol=1e-6, atol=1e-8, eps=EPS, seed=0):
         return inner(cot, f(*a))
 
     _compare(f, args, positions, list(grads), projected, rtol, atol, eps, "vjp")
+    _same_as_python(f, wrt, grads, lambda dp: dp.vjp(*_fresh(args))[1](cot))
     return grads
 
 

@@ -12,6 +12,9 @@ import pytest
 import retrograd as rg
 from fd import check_grad, check_vjp
 
+# every finite-difference check here runs on each backend (conftest.py: fd_backend)
+pytestmark = pytest.mark.usefixtures("fd_backend")
+
 RNG_SEED = 20240611
 
 

@@ -7,6 +7,9 @@ import pytest
 
 from fd import check_grad
 
+# every finite-difference check here runs on each backend (conftest.py: fd_backend)
+pytestmark = pytest.mark.usefixtures("fd_backend")
+
 R = np.random.default_rng(7)
 
 

@@ -109,9 +109,24 @@ def test_numba_lowers_reductions_over_axes():
     fd.check_grad(reductions_over_axes, args, ("x", "t"))
 
 
-def test_numba_refuses_a_runtime_axis_clearly():
-    def reduce_by(x, axis):
-        return np.sum(np.mean(x, axis=axis))
+def reduce_by(x, axis, keep):
+    return np.sum(np.mean(x, axis=axis, keepdims=keep) ** 2) + np.sum(np.max(x, axis=axis) * x.sum(axis))
+
+
+def test_numba_compiles_an_axis_passed_as_an_argument():
+    # the generated function is compiled once per axis / keepdims value (numba.literally)
+    x = np.random.default_rng(3).normal(size=(3, 4))
+    nb = rg.differentiate(reduce_by, backend="numba")
+    for axis in (0, 1, -1):
+        for keep in (False, True):
+            np.testing.assert_allclose(nb.grad(x, axis, keep), rg.differentiate(reduce_by).grad(x, axis, keep),
+                                       rtol=1e-12, atol=1e-14)
+    fd.check_grad(reduce_by, (x, 1, True), 0)
+
+
+def test_numba_refuses_a_runtime_tuple_axis_clearly():
+    def reduce_over(x, axes):
+        return np.sum(np.mean(x, axis=axes))
     with pytest.raises(rg.BackendError) as info:
-        rg.differentiate(reduce_by, backend="numba").grad(np.ones((2, 3)), 1)
+        rg.differentiate(reduce_over, backend="numba").grad(np.ones((2, 3, 2)), (0, 2))
     assert 'backend="python"' in info.value.hint

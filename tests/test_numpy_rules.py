@@ -11,6 +11,9 @@ import pytest
 
 from fd import check_grad, check_vjp
 
+# every finite-difference check here runs on each backend (conftest.py: fd_backend)
+pytestmark = pytest.mark.usefixtures("fd_backend")
+
 
 def rng(k=0):
     return np.random.default_rng(7000 + k)

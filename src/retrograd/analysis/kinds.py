@@ -93,6 +93,13 @@ def expr_kind(node, env, callees):
             return helper_result_kind(callee, node, env, callees)
         if fn is not None and getattr(fn, "__module__", None) == "math" or fn is float or fn in (len, int):
             return SCALAR
+        if name_of(fn) in ("scatter_add", "scatter_sub"):      # np.add.at(a, ...): a's kind
+            return expr_kind(node.args[0], env, callees)
+        if fn in (np.array, np.asarray) and node.args and isinstance(node.args[0], (gast.List, gast.Tuple)):
+            depth, e = 0, node.args[0]                          # np.array([[1, 2], [3, 4]]): array:2
+            while isinstance(e, (gast.List, gast.Tuple)) and e.elts:
+                depth, e = depth + 1, e.elts[0]
+            return f"array:{depth}" if depth else None
         if callee.kind == "rule" and callee.rule.source_file.endswith("elementwise.py") and callee.receiver is None:
             return _join_elementwise([expr_kind(a, env, callees) for a in node.args])
         name = getattr(fn, "__name__", None)
@@ -108,6 +115,11 @@ def expr_kind(node, env, callees):
                 return f"array:{len(shape.elts)}"
             return "array:1" if shape is not None and expr_kind(shape, env, callees) == SCALAR else ARRAY
     return None
+
+
+
+def name_of(fn):
+    return getattr(fn, "__name__", None) if getattr(fn, "__module__", "") == "retrograd.runtime" else None
 
 
 _HELPER_RESULTS = {}

@@ -102,6 +102,24 @@ def call(fn, args, source):
         return fn(*args)
     except NumbaError as exc:
         raise _backend_error(exc, source) from None
+    except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
+        if "No definition for lowering" not in str(exc):
+            raise
+        raise _backend_error(exc, source) from None
+
+
+def lower_spellings(tree):
+    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, and the builtin
+    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`."""
+    import gast
+    for node in gast.walk(tree):
+        if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
+                and node.slice.value is Ellipsis):
+            node.slice = gast.Slice(lower=None, upper=None, step=None)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
+            node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                       attr="abs", ctx=gast.Load())
+    return tree
 
 
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')

@@ -4,11 +4,14 @@ Numba 0.68 compiles `np.sum(x)` and `np.sum(x, axis=k)` but not `keepdims=`, nor
 min, prod, var or std.  The numba backend rewrites those calls in the generated code into
 `reduce_<op>(x, axis, keepdims)`; the overloads below compile them for constant `axis` (an int, a tuple
 of ints or None) and constant `keepdims`: the reduced axes are moved last, the array is viewed as
-(kept, reduced) rows and each row is reduced with Numba's own 1-D reduction.  A non-constant axis or
-keepdims has no implementation, and Numba's typing error becomes the usual BackendError.
+(kept, reduced) rows and each row is reduced with Numba's own 1-D reduction.  An integer axis known
+only at run time (an argument, or a value the adjoint reads off its tape) becomes a branch over the
+array's axes, since the result's rank does not depend on it; a keepdims flag passed in as an argument
+is made a literal with `numba.literally`, and the generated function is compiled once per value.  A tuple axis passed as an argument has no implementation, and Numba's
+typing error becomes the usual BackendError.
 """
 import numpy as np
-from numba import types
+from numba import literally, types
 from numba.extending import overload
 
 OPS = ("sum", "mean", "max", "min", "prod", "var", "std")
@@ -65,6 +68,26 @@ def _source(op, ndim, axes, keep):
     return "\n".join(lines) + "\n"
 
 
+def _runtime_axis_source(op, ndim, keep):
+    lines = ["def impl(x, axis=None, keepdims=False):",
+             f"    a = axis % {ndim} if axis >= -{ndim} else {ndim}"]
+    lines += [f"    if a == {k}:\n        return reduce_{op}(x, {k}, {keep})" for k in range(ndim - 1)]
+    lines += [f"    if a != {ndim - 1}:\n        raise ValueError('axis out of range')",
+              f"    return reduce_{op}(x, {ndim - 1}, {keep})"]
+    return "\n".join(lines) + "\n"
+
+
+def _literal_impl(axis, keep):
+    if axis and keep:
+        def both(x, axis=None, keepdims=False):
+            literally(axis)
+            literally(keepdims)
+        return both
+    if axis:
+        return lambda x, axis=None, keepdims=False: literally(axis)
+    return lambda x, axis=None, keepdims=False: literally(keepdims)
+
+
 def _make(op):
     def stub(x, axis=None, keepdims=False):
         return getattr(np, op)(x, axis=axis, keepdims=keepdims)
@@ -75,6 +98,18 @@ def _make(op):
         if not isinstance(x, types.Array):
             return None
         axes, keep = _axes(axis, x.ndim), _keep(keepdims)
+        runtime_axis = isinstance(axis, types.Integer) and axes is None
+        runtime_keep = isinstance(keepdims, types.Boolean) and keep is None
+        if runtime_keep:
+            # keepdims passed in as an argument decides the rank of the result: compile a version for its
+            # value (Numba re-dispatches the whole generated function with that argument as a literal)
+            return _literal_impl(runtime_axis, runtime_keep)
+        if runtime_axis:
+            # an int axis known only at run time: the result's rank does not depend on it, so branch over
+            # the x.ndim possible axes, each compiled with a constant axis
+            scope = {f"reduce_{op}": globals()[f"reduce_{op}"]}
+            exec(_runtime_axis_source(op, x.ndim, keep), scope)
+            return scope["impl"]
         if axes is None or keep is None:
             return None
         scope = {"np": np, **{f"reduce_{o}": globals().get(f"reduce_{o}") for o in OPS}}

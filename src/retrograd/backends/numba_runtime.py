@@ -255,6 +255,21 @@ def _unbroadcast(g, x):
                     out = _sum_cols(out).reshape((out.shape[0], 1))
                 return out
             return impl2
+        if g.ndim == 3 and x.ndim <= 3:
+            pad = (1,) * (3 - x.ndim)
+
+            def impl3(g, x):
+                # x broadcasts against g (3-D): sum g over the axes where x has one entry (or none)
+                xs = pad + x.shape
+                out = np.zeros(xs, dtype=g.dtype)
+                for i in range(g.shape[0]):
+                    ii = i if xs[0] != 1 else 0
+                    for j in range(g.shape[1]):
+                        jj = j if xs[1] != 1 else 0
+                        for k in range(g.shape[2]):
+                            out[ii, jj, k if xs[2] != 1 else 0] += g[i, j, k]
+                return out.reshape(x.shape)
+            return impl3
     if isinstance(x, types.Array) and _is_scalar(g):
         return lambda g, x: _full_shape(x.shape, g)
     return None
@@ -527,3 +542,82 @@ from .numba_reductions import *  # noqa: E402,F401,F403
 from .numba_reductions import __all__ as _reductions_all  # noqa: E402
 
 __all__ = __all__ + list(_reductions_all)
+
+# ---- np.add.at: `scatter_add` / `scatter_sub` (the forward of np.add.at / np.subtract.at) and `add_at`
+# (the adjoint of a read through an index array): one loop over the index, repeats accumulating ------------
+def scatter_add(a, idx, x):
+    return _py.scatter_add(a, idx, x)
+
+
+def scatter_sub(a, idx, x):
+    return _py.scatter_sub(a, idx, x)
+
+
+def add_at(a, idx, g):
+    return _py.add_at(a, idx, g)
+
+
+def _scatter_impl(sign, copy):
+    """`a[idx] += sign * x` entry by entry, for an int or a 1-D integer index array (the leading axis of
+    `a`), `x` a scalar or an array broadcasting to `a[idx]`."""
+    def ol(a, idx, x):
+        if not isinstance(a, types.Array):
+            return None
+        if isinstance(idx, types.Integer):
+            def one(a, idx, x):
+                out = a.copy() if copy else a
+                out[idx] += sign * x
+                return out
+            return one
+        if not (isinstance(idx, types.Array) and idx.ndim == 1 and isinstance(idx.dtype, types.Integer)):
+            return None
+        if _is_scalar(x) or (isinstance(x, types.Array) and x.ndim < a.ndim):
+            def same(a, idx, x):          # x is the same for every index entry
+                out = a.copy() if copy else a
+                for k in range(idx.shape[0]):
+                    out[idx[k]] += sign * x
+                return out
+            return same
+        if isinstance(x, types.Array) and x.ndim == a.ndim:
+            def each(a, idx, x):          # x[k] goes to a[idx[k]] (x's leading axis may be 1: broadcast)
+                out = a.copy() if copy else a
+                if x.shape[0] != idx.shape[0] and x.shape[0] != 1:
+                    raise ValueError("np.add.at: the values do not match the index")
+                for k in range(idx.shape[0]):
+                    out[idx[k]] += sign * x[k if x.shape[0] > 1 else 0]
+                return out
+            return each
+        return None
+    return ol
+
+
+overload(scatter_add)(_scatter_impl(1.0, True))
+overload(scatter_sub)(_scatter_impl(-1.0, True))
+overload(add_at)(_scatter_impl(1.0, False))
+__all__ += ["scatter_add", "scatter_sub", "add_at"]
+
+
+# ---- products Numba's `@` lacks (numba_products): integer and batched operands -------------------------
+from . import numba_products as _products  # noqa: E402
+from .numba_products import matmul  # noqa: E402,F401
+
+overload(matmul_grad_a)(_products.matmul_grad_overload("a"))
+
+
+def _dot_grad(which):
+    """`np.dot(a, b)`'s cotangents: scalar operands multiply, arrays are `@`."""
+    grad = matmul_grad_a if which == "a" else matmul_grad_b
+
+    def ol(g, a, b):
+        if _is_scalar(a) or _is_scalar(b):
+            return None
+        return lambda g, a, b: grad(g, a, b)
+    return ol
+
+
+from ..reverse.rules import linalg as _linalg_rules  # noqa: E402
+
+overload(_linalg_rules.dot_grad_a)(_dot_grad("a"))
+overload(_linalg_rules.dot_grad_b)(_dot_grad("b"))
+overload(matmul_grad_b)(_products.matmul_grad_overload("b"))
+__all__ += ["matmul"]

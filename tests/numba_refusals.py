@@ -1,0 +1,48 @@
+"""What the numba backend refuses, with a clear BackendError, among the finite-difference tests.
+
+Keys are test ids without the backend (`test_helpers[calls_recursion-5]`); values say why.  Each listed
+test must raise a BackendError that names the user's line and says to use backend="python"
+(fd._expect_refusal), and a listed test that starts working fails, so this list only shrinks.  Each
+entry is work for the numba backend.
+"""
+_TYPES = "the type of a value first assigned in only one branch, or a tape placeholder, cannot be inferred"
+_CONTAINERS = "list, tuple and dict arguments (their cotangents are containers Numba cannot type)"
+_SHAPES = "no Numba lowering yet for this NumPy shape function or its adjoint"
+_LINALG = "no Numba lowering yet for this np.linalg function's adjoint"
+
+NUMBA_REFUSES = {
+    "test_condition_on_array_values[1]": _TYPES,
+    "test_condition_on_array_values[2]": _TYPES,
+    "test_vjp_non_scalar[vjp_branchy_output-2]": _TYPES,
+    "test_vjp_non_scalar[vjp_branchy_output-3]": _TYPES,
+    "test_subscript_writes[write_add_at_argument_in_loop-2]":
+        "an integer index array created in a loop: its tape placeholder is typed float",
+    "test_helpers[calls_recursion-5]": "a recursive helper's saved state has a recursive type",
+    "test_container_arguments[tuple_params-0]": _CONTAINERS,
+    "test_container_arguments[list_params-1]": _CONTAINERS,
+    "test_container_arguments[dict_params-2]": _CONTAINERS,
+    "test_container_arguments[tuple_with_float-3]": _CONTAINERS,
+    "test_container_arguments[list_of_floats-4]": _CONTAINERS,
+    "test_container_arguments[dict_nested-5]": _CONTAINERS,
+    "test_reduction_over_axis_tuple": "a tuple axis in the adjoint's unreduce",
+    "test_linear_algebra_and_shapes_vjp[la_inner]": "np.inner",
+    "test_linear_algebra_and_shapes_vjp[sh_transpose]": _SHAPES + " (np.transpose's adjoint)",
+    "test_linear_algebra_and_shapes_vjp[sh_transpose_axes]": _SHAPES + " (np.transpose's adjoint)",
+    "test_linear_algebra_and_shapes_vjp[sh_squeeze]": _SHAPES + " (np.squeeze)",
+    "test_linear_algebra_and_shapes_vjp[sh_concatenate]": _SHAPES + " (np.concatenate of a list)",
+    "test_linear_algebra_and_shapes_vjp[sh_concatenate_axis1]": _SHAPES + " (split_like)",
+    "test_linear_algebra_and_shapes_vjp[sh_stack]": _SHAPES + " (np.stack of a list)",
+    "test_linear_algebra_and_shapes_vjp[sh_hstack]": _SHAPES + " (np.hstack of a list)",
+    "test_linear_algebra_and_shapes_vjp[sh_vstack]": _SHAPES + " (np.vstack of a list)",
+    "test_np_linalg_vjp[l_det]": _LINALG + " (det: an Ellipsis index)",
+    "test_np_linalg_vjp[l_solve_vector]": _LINALG + " (solve)",
+    "test_np_linalg_vjp[l_solve_matrix]": _LINALG + " (solve)",
+    "test_np_linalg_vjp[l_norm_vector]": _LINALG + " (norm)",
+    "test_np_linalg_vjp[l_norm_matrix]": _LINALG + " (norm)",
+    "test_np_linalg_vjp[l_norm_axis]": _LINALG + " (norm with an axis)",
+    "test_np_linalg_in_scalar_loss": _LINALG,
+    "test_rule_against_finite_differences[layout]": _SHAPES + " (np.flip, np.swapaxes)",
+    "test_rule_against_finite_differences[layout_methods]": _SHAPES + " (.swapaxes)",
+    "test_rule_against_finite_differences[cumulative]": _SHAPES + " (np.flip in cumsum's adjoint)",
+    "test_rule_against_finite_differences[vector_products]": "np.vdot",
+}
