@@ -130,3 +130,30 @@ def test_numba_refuses_a_runtime_tuple_axis_clearly():
     with pytest.raises(rg.BackendError) as info:
         rg.differentiate(reduce_over, backend="numba").grad(np.ones((2, 3, 2)), (0, 2))
     assert 'backend="python"' in info.value.hint
+
+
+def batched_products(A, B, W):
+    """Batched `@` (3-D with 3-D, 3-D with 2-D, 2-D with 3-D, a batch of one broadcast), which Numba's `@`
+    lacks: lowered to loops of 2-D products."""
+    C = np.tanh(A @ B)                       # (4, 2, 3) @ (4, 3, 2)
+    D = C @ W                                # (4, 2, 2) @ (2, 5)
+    E = W.T @ C                              # (5, 2) @ (4, 2, 2)
+    F = A[:1] @ B                            # (1, 2, 3) @ (4, 3, 2): the batch of one broadcasts
+    return np.sum(D * D) + np.sum(np.sin(E)) + np.sum(F * C)
+
+
+def integer_products(x, M):
+    """`@` with integer operands: an integer matrix times a float vector, and two integer matrices."""
+    K = M @ M.T
+    return np.sum(np.sin(M @ x)) + np.sum(K @ (M @ x)) + x @ (M.T @ M) @ x
+
+
+def test_numba_lowers_batched_and_integer_matmul():
+    r = np.random.default_rng(5)
+    check_grad(batched_products, (r.normal(size=(4, 2, 3)), r.normal(size=(4, 3, 2)), r.normal(size=(2, 5))),
+               (0, 1, 2))
+    M = np.array([[1, -2, 0], [3, 1, 2]])
+    check_grad(integer_products, (r.normal(size=3), M), 0)
+    src = rg.differentiate(integer_products, backend="numba").source_for(r.normal(size=3), M)
+    code = "\n".join(line.split("#")[0] for line in src.splitlines())     # comments quote the user's `@`
+    assert "matmul(M, x)" in code and " @ " not in code
