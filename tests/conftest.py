@@ -16,6 +16,7 @@
   list) narrows the backends.
 * Compiles with NUMBA_OPT=0 unless NUMBA_OPT is set: the tests check what the generated code computes,
   and LLVM's optimisation level does not change that (no fast-math), but it is half of the compile time.
+  Numba's own cache then goes to a temporary directory (NUMBA_CACHE_DIR): its keys ignore the level.
 """
 import atexit
 import inspect
@@ -24,7 +25,13 @@ import shutil
 import sys
 import tempfile
 
-os.environ.setdefault("NUMBA_OPT", "0")      # before anything imports numba
+if "NUMBA_OPT" not in os.environ:              # before anything imports numba
+    os.environ["NUMBA_OPT"] = "0"
+    # Numba's cache keys do not include the optimisation level: keep the opt-0 machine code of the
+    # runtime's cache=True helpers out of the package's __pycache__, where a user's program would load it
+    _numba_cache = tempfile.mkdtemp(prefix="retrograd-numba-opt0-")
+    atexit.register(shutil.rmtree, _numba_cache, ignore_errors=True)
+    os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache)
 
 import pytest  # noqa: E402
 
