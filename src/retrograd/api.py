@@ -7,6 +7,7 @@ import numpy as np
 from .analysis.kinds import kind_of_value
 from .errors import RetrogradError, UsageError
 from .frontend.checks import check_function
+from .frontend.namespace import Reads, content_key, digest, digests, rebind
 from .frontend.resolve import CUSTOM
 from .frontend.source import read_function
 from .remat import check_remat
@@ -35,6 +36,7 @@ class Differentiable:
         self.wrt = _resolve_wrt(wrt, self.params, fn)
         self._adjoint_order = [p for p in self.params if p in self.wrt]   # the adjoint returns these
         self._compiled = {}      # argument kinds -> (primal, adjoint, source)
+        self._guards = {}        # argument kinds -> _Guard: what that code read from the user's namespaces
         self._last = None
 
     def __call__(self, *args, **kwargs):
@@ -47,12 +49,18 @@ class Differentiable:
     def _compile(self, kinds=None):
         """Generate and load the code specialised for `kinds` ({param: scalar/array/other})."""
         key = tuple(sorted((kinds or {}).items()))
+        if key in self._compiled:
+            self._revalidate(key)
+        if key not in self._compiled:
+            reads = Reads([self.fn])     # before the transform: the values it will see
+            self._guards[key] = _Guard(reads, None, None, None, self.backend)
         if key not in self._compiled and self.backend == "numba":
             self._compiled.update(_numba_cached_transform(self, key, kinds))   # a new process skips the transform
         if key not in self._compiled:
             from .reverse.program import Program, title_of
             backend = _backend(self.backend)
             program = Program(target=self.backend, remat=self.remat)
+            program.namespace_key = content_key(reads)
             title = title_of(self.fn)
             try:
                 primal, adjoint, _ = program.variant(self.fn, set(self.wrt), dict(kinds or {}))
@@ -67,6 +75,7 @@ class Differentiable:
                                      hint="please report this with the function's source") from exc
             ns = backend.load(program, source, title)
             p, a = ns[primal], ns[adjoint]
+            self._guards[key] = _Guard(reads, ns, primal, adjoint, self.backend)
             if self.backend == "numba":   # compile errors surface at the first call: report them clearly
                 _numba_remember_transform(self, kinds, ns, primal, adjoint)
                 p = functools.partial(_call_numba, p, source)
@@ -74,6 +83,18 @@ class Differentiable:
             self._compiled[key] = (p, a, source)
         self._last = key
         return self._compiled[key]
+
+    def _revalidate(self, key):
+        """Per call: is the code for `key` still that of the namespaces as they are now?  Drops it when a
+        helper, a module or the type of a value it reads changed; on python, a rebound plain value only
+        rebinds the generated code's namespace (see frontend/namespace.py)."""
+        guard = self._guards[key]
+        new = guard.revalidate()
+        if new is None:
+            del self._compiled[key], self._guards[key]
+        elif new is not guard:
+            self._guards[key] = new
+            self._compiled[key] = (new.ns[new.primal], new.ns[new.adjoint], self._compiled[key][2])
 
     @property
     def source(self):
@@ -115,9 +136,12 @@ class Differentiable:
             return torch_vjp(self, args, kwargs)
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
+        guard = self._guards[self._last]
+        live = guard.live_state()
         out, saved = primal(*bound.args, **bound.kwargs)
 
         def pullback(cotangent):
+            guard.check_live(live, self.fn.__name__)
             # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
             grads = adjoint(_owned(cotangent), tuple(_fresh(v) for v in saved))
             return self._finish(grads, bound)
@@ -151,6 +175,56 @@ class Differentiable:
 
     def grad(self, *args, **kwargs):
         return self.value_and_grad(*args, **kwargs)[1]
+
+
+class _Guard:
+    """The namespace reads of one compiled variant, and what to do when they change.
+
+    Why not read globals live: the generated code runs in a merged copy of the user's globals (helpers
+    may come from other modules, closure cells are not globals at all), and Numba freezes globals at
+    compile time anyway.  So the code is keyed by every object it reads and re-validated per call."""
+
+    def __init__(self, reads, ns, primal, adjoint, backend):
+        self.reads, self.ns, self.primal, self.adjoint, self.backend = reads, ns, primal, adjoint, backend
+        # Numba freezes global arrays: it also checks their contents (an in-place change keeps the identity)
+        self.digests = digests(reads) if backend == "numba" else None
+
+    def revalidate(self):
+        """self when still valid, a rebound guard (python, plain values changed), or None: regenerate."""
+        reads = self.reads
+        now = reads.read()
+        changed = reads.changed(now)
+        if not changed:
+            if self.digests and digests(reads) != self.digests:
+                return None
+            return self
+        if self.backend == "numba" or self.ns is None or not all(reads.plain_change(i, now[i]) for i in changed):
+            return None
+        names = {reads.label(i): now[i] for i in changed if reads.is_name(i)}
+        reads.values = now          # attribute chains (mymod.K) are read live by the python code
+        ns = rebind(self.ns, names) if names else self.ns
+        return _Guard(reads, ns, self.primal, self.adjoint, self.backend)
+
+    def live_state(self):
+        """What python code reads live (module attributes, global arrays' contents), for a pullback to
+        check that it still holds: a pullback is the derivative at its forward pass's point."""
+        if self.backend == "numba" or not (self.reads.attrs or self.reads.arrays()):
+            return None
+        return self.reads.read(), digests(self.reads)
+
+    def check_live(self, live, name):
+        if live is None:
+            return
+        values, ds = live
+        now = self.reads.read()
+        bad = [self.reads.label(i) for i, (a, b) in enumerate(zip(now, values))
+               if a is not b and not self.reads.is_name(i)]     # names: the pullback's namespace kept them
+        if not bad:
+            bad = [label for (label, a), d in zip(self.reads.arrays(values), ds) if digest(a) != d]
+        if bad:
+            raise UsageError(f"{name}: `{bad[0]}` changed between vjp(...) and its pullback; the pullback "
+                             "would mix the old forward pass with the new value",
+                             hint="call vjp(...) again after changing it")
 
 
 def _backend(name):

@@ -30,7 +30,9 @@ def load(program, source, title):
     ns = program.globals_for(numba_runtime)
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
-    key = hashlib.sha256("\n".join([source, repr(constants), __version__, numba.__version__]).encode()).hexdigest()[:20]
+    # namespace_key: every value the code reads (arrays by content, module attributes): Numba freezes them
+    key = hashlib.sha256("\n".join([source, repr(constants), program.namespace_key, __version__,
+                                    numba.__version__]).encode()).hexdigest()[:20]
     return _load_module(f"retrograd_generated_{key}", source, ns)
 
 

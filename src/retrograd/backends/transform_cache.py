@@ -122,6 +122,8 @@ def key(fn, wrt, kinds, target, options=()):
             _function(adj, out, seen, order)
     except _Uncacheable:
         return None, order
+    from ..frontend.namespace import Reads, content_key
+    out.append(content_key(Reads([fn])))   # module attributes (mymod.K) and closures, as the code reads them
     return hashlib.sha256("\n".join(out).encode()).hexdigest()[:24], order
 
 

@@ -27,6 +27,7 @@ class Program:
         self.custom_sources = []
         self.namespace = {}
         self.roots = []
+        self.namespace_key = ""     # frontend.namespace.content_key of what the code reads (keys Numba's module)
 
     def variant(self, fn, active, kinds=None):
         """(primal name, adjoint name, transform) of `fn` with parameters `active` differentiated, for
