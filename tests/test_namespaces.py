@@ -254,3 +254,15 @@ def test_custom_rule_registered_after_first_call():
         from retrograd.frontend.resolve import CUSTOM
         del CUSTOM[id(square)]
     check(d, calls_helper, X)
+
+
+def reads_module_constant(x):
+    return ns_module.K * np.sum(np.cos(x))
+
+
+def test_new_differentiate_after_a_module_constant_changed(backend):
+    # a fresh Differentiable (as in a new process) must not reuse the module generated for the old K:
+    # numba's on-disk transform cache and module names are keyed by the values read, not "module:ns_module"
+    check(rg.differentiate(reads_module_constant, backend=backend), reads_module_constant, X)
+    ns_module.K = -0.75
+    check(rg.differentiate(reads_module_constant, backend=backend), reads_module_constant, X)
