@@ -266,3 +266,18 @@ def test_new_differentiate_after_a_module_constant_changed(backend):
     check(rg.differentiate(reads_module_constant, backend=backend), reads_module_constant, X)
     ns_module.K = -0.75
     check(rg.differentiate(reads_module_constant, backend=backend), reads_module_constant, X)
+
+
+K = ns_module.K          # the same object as ns_module's K, under the same name
+
+
+def both_modules_k(x):
+    return K * ns_module.scaled(x)
+
+
+def test_one_name_two_modules_rebound_in_one():
+    d = rg.differentiate(both_modules_k)
+    check(d, both_modules_k, X)
+    ns_module.K = 4.0       # now `K` means two things: the generated code has one namespace for both
+    with pytest.raises(rg.RetrogradError, match="means different things"):
+        d.grad(X)

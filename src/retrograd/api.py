@@ -200,7 +200,13 @@ class _Guard:
             return self
         if self.backend == "numba" or self.ns is None or not all(reads.plain_change(i, now[i]) for i in changed):
             return None
-        names = {reads.label(i): now[i] for i in changed if reads.is_name(i)}
+        names = {}
+        for i in changed:
+            if reads.is_name(i):
+                names[reads.label(i)] = now[i]
+        for i in range(len(now)):    # one name, two modules (`from mod import K`), rebound in one only
+            if reads.is_name(i) and now[i] is not names.get(reads.label(i), now[i]):
+                return None          # the regenerated code refuses it ("means different things")
         reads.values = now          # attribute chains (mymod.K) are read live by the python code
         ns = rebind(self.ns, names) if names else self.ns
         return _Guard(reads, ns, self.primal, self.adjoint, self.backend)

@@ -89,6 +89,7 @@ class Reads:
         for fn in fns:
             self._visit(fn)
         self._n_globals = len(self.globals)
+        self._gets = [(g.get, n) for g, n in self.globals]
         self.values = self.read()
 
     # ---- collection (once per generated variant) ------------------------------------------------------
@@ -99,8 +100,10 @@ class Reads:
         g = fn.__globals__
         names, chains = _loads(fn.__code__)
         for name in sorted(names):
-            self.globals.append((g, name))
-            self._follow(g.get(name, getattr(builtins, name, None)))
+            if (id(g), name) not in self._seen:        # helpers of one module share its globals
+                self._seen.add((id(g), name))
+                self.globals.append((g, name))
+                self._follow(g.get(name, getattr(builtins, name, None)))
         if fn.__closure__:
             for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
                 self.cells.append((var, cell))
@@ -139,15 +142,16 @@ class Reads:
     # ---- the per-call check --------------------------------------------------------------------------
     def read(self):
         """The current value of every slot, as a list (identities are compared, never values)."""
-        out = [g.get(n, _MISSING) for g, n in self.globals]
+        missing = _MISSING
+        out = [get(n, missing) for get, n in self._gets]
         for _, cell in self.cells:
             try:
                 out.append(cell.cell_contents)
             except ValueError:
-                out.append(_MISSING)
-        out += [_chain_value(m, a) for _, m, a in self.attrs]
-        c = self._custom
-        out += [c.get(i) for i in self.customs]     # a rule registered (or replaced) later
+                out.append(missing)
+        if self.attrs:
+            out += [_chain_value(m, a) for _, m, a in self.attrs]
+        out += map(self._custom.get, self.customs)     # a rule registered (or replaced) later
         return out
 
     def changed(self, now):
