@@ -281,3 +281,52 @@ def test_one_name_two_modules_rebound_in_one():
     ns_module.K = 4.0       # now `K` means two things: the generated code has one namespace for both
     with pytest.raises(rg.RetrogradError, match="means different things"):
         d.grad(X)
+
+
+N_STEPS = 3
+AXIS = 0
+FLAG = True
+SHAPE = (2, 3)
+
+
+def loop_n(x):
+    s = 0.0
+    for i in range(N_STEPS):
+        s = s + np.sum(np.sin(x * i))
+    return s
+
+
+def reduce_axis(x):
+    return np.sum(np.max(x, axis=AXIS) ** 2)
+
+
+def branch_on_flag(x):
+    if FLAG:
+        y = x * 2.0
+    else:
+        y = np.cos(x)
+    return np.sum(y ** 2)
+
+
+def reshape_to(x):
+    return np.sum(np.cumsum(x.reshape(SHAPE), axis=1) ** 2)
+
+
+X2 = np.array([[0.3, -1.2, 0.7], [1.1, 0.2, -0.4]])
+STRUCTURAL = [(reduce_axis, X2, "AXIS", [1, -1, 0]), (branch_on_flag, X, "FLAG", [False, True])]
+# python only: Numba refuses these functions whatever the globals (loop placeholder, cumsum adjoint)
+STRUCTURAL_PY = [(loop_n, X, "N_STEPS", [5, 0, 1]), (reshape_to, np.linspace(-1, 1, 6), "SHAPE", [(3, 2), (6, 1)])]
+
+
+@pytest.mark.parametrize("fn, x, name, values", STRUCTURAL, ids=lambda v: getattr(v, "__name__", None))
+def test_globals_that_shape_the_computation(backend, fn, x, name, values):
+    d = rg.differentiate(fn, backend=backend)
+    check(d, fn, x)
+    for v in values:             # a loop bound, an axis, a branch, a shape: read as the code runs
+        globals()[name] = v
+        check(d, fn, x)
+
+
+@pytest.mark.parametrize("fn, x, name, values", STRUCTURAL_PY, ids=lambda v: getattr(v, "__name__", None))
+def test_globals_that_shape_the_computation_python(fn, x, name, values):
+    test_globals_that_shape_the_computation("python", fn, x, name, values)
