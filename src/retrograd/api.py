@@ -7,7 +7,7 @@ import numpy as np
 from .analysis.kinds import kind_of_value
 from .errors import RetrogradError, UsageError
 from .frontend.checks import check_function
-from .frontend.namespace import Reads, content_key, digest, digests, rebind
+from .frontend.namespace import Reads, changed_arrays, content_key, contents, rebind
 from .frontend.resolve import CUSTOM
 from .frontend.source import read_function
 from .remat import check_remat
@@ -187,7 +187,7 @@ class _Guard:
     def __init__(self, reads, ns, primal, adjoint, backend):
         self.reads, self.ns, self.primal, self.adjoint, self.backend = reads, ns, primal, adjoint, backend
         # Numba freezes global arrays: it also checks their contents (an in-place change keeps the identity)
-        self.digests = digests(reads) if backend == "numba" else None
+        self.contents = contents(reads) if backend == "numba" else None
 
     def revalidate(self):
         """self when still valid, a rebound guard (python, plain values changed), or None: regenerate."""
@@ -195,7 +195,7 @@ class _Guard:
         now = reads.read()
         changed = reads.changed(now)
         if not changed:
-            if self.digests and digests(reads) != self.digests:
+            if self.contents and changed_arrays(reads, self.contents):
                 return None
             return self
         if self.backend == "numba" or self.ns is None or not all(reads.plain_change(i, now[i]) for i in changed):
@@ -216,7 +216,7 @@ class _Guard:
         check that it still holds: a pullback is the derivative at its forward pass's point."""
         if self.backend == "numba" or not (self.reads.attrs or self.reads.arrays()):
             return None
-        return self.reads.read(), digests(self.reads)
+        return self.reads.read(), contents(self.reads)
 
     def check_live(self, live, name):
         if live is None:
@@ -226,7 +226,7 @@ class _Guard:
         bad = [self.reads.label(i) for i, (a, b) in enumerate(zip(now, values))
                if a is not b and not self.reads.is_name(i)]     # names: the pullback's namespace kept them
         if not bad:
-            bad = [label for (label, a), d in zip(self.reads.arrays(values), ds) if digest(a) != d]
+            bad = changed_arrays(self.reads, ds, values)
         if bad:
             raise UsageError(f"{name}: `{bad[0]}` changed between vjp(...) and its pullback; the pullback "
                              "would mix the old forward pass with the new value",
