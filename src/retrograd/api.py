@@ -195,7 +195,7 @@ class _Guard:
         now = reads.read()
         changed = reads.changed(now)
         if not changed:
-            if self.contents and changed_arrays(reads, self.contents):
+            if self.contents and changed_arrays(self.contents):
                 return None
             return self
         if self.backend == "numba" or self.ns is None or not all(reads.plain_change(i, now[i]) for i in changed):
@@ -226,7 +226,7 @@ class _Guard:
         bad = [self.reads.label(i) for i, (a, b) in enumerate(zip(now, values))
                if a is not b and not self.reads.is_name(i)]     # names: the pullback's namespace kept them
         if not bad:
-            bad = changed_arrays(self.reads, ds, values)
+            bad = changed_arrays(ds)
         if bad:
             raise UsageError(f"{name}: `{bad[0]}` changed between vjp(...) and its pullback; the pullback "
                              "would mix the old forward pass with the new value",
