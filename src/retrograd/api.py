@@ -212,21 +212,24 @@ class _Guard:
         return _Guard(reads, ns, self.primal, self.adjoint, self.backend)
 
     def live_state(self):
-        """What python code reads live (module attributes, global arrays' contents), for a pullback to
-        check that it still holds: a pullback is the derivative at its forward pass's point."""
-        if self.backend == "numba" or not (self.reads.attrs or self.reads.arrays()):
+        """What the code may read live, for a pullback to check that it still holds (a pullback is the
+        derivative at its forward pass's point): global arrays' contents (Numba too reads large ones
+        through a pointer) and, on python, module attributes."""
+        python = self.backend != "numba"
+        if not self.reads.arrays() and not (python and self.reads.attrs):
             return None
-        return self.reads.read(), contents(self.reads)
+        return (self.reads.read() if python else None), contents(self.reads)
 
     def check_live(self, live, name):
         if live is None:
             return
-        values, ds = live
-        now = self.reads.read()
-        bad = [self.reads.label(i) for i, (a, b) in enumerate(zip(now, values))
-               if a is not b and not self.reads.is_name(i)]     # names: the pullback's namespace kept them
-        if not bad:
-            bad = changed_arrays(ds)
+        values, saved = live
+        bad = []
+        if values is not None:
+            now = self.reads.read()
+            bad = [self.reads.label(i) for i, (a, b) in enumerate(zip(now, values))
+                   if a is not b and not self.reads.is_name(i)]   # names: the pullback's namespace kept them
+        bad = bad or changed_arrays(saved)
         if bad:
             raise UsageError(f"{name}: `{bad[0]}` changed between vjp(...) and its pullback; the pullback "
                              "would mix the old forward pass with the new value",
