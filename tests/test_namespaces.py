@@ -333,3 +333,19 @@ def test_globals_that_shape_the_computation(backend, fn, x, name, values):
 @pytest.mark.parametrize("fn, x, name, values", STRUCTURAL_PY, ids=lambda v: getattr(v, "__name__", None))
 def test_globals_that_shape_the_computation_python(fn, x, name, values):
     test_globals_that_shape_the_computation("python", fn, x, name, values)
+
+
+from ns_module import scaled as imported_scaled  # noqa: E402  (a helper imported by name)
+
+
+def calls_imported_helper(x):
+    return imported_scaled(x) * 2.0
+
+
+def test_imported_helper_whose_module_global_changes(backend):
+    d = rg.differentiate(calls_imported_helper, backend=backend)
+    check(d, calls_imported_helper, X)
+    ns_module.K = 0.125        # read only by the helper, in its own module
+    check(d, calls_imported_helper, X)
+    ns_module.W = np.array([0.5, 0.5, -2.0])
+    check(d, calls_imported_helper, X)
