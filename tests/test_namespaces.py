@@ -349,3 +349,15 @@ def test_imported_helper_whose_module_global_changes(backend):
     check(d, calls_imported_helper, X)
     ns_module.W = np.array([0.5, 0.5, -2.0])
     check(d, calls_imported_helper, X)
+
+
+def test_source_after_a_refused_regeneration():
+    d = rg.differentiate(both_modules_k)
+    d.grad(X)
+    ns_module.K = 4.0
+    with pytest.raises(rg.RetrogradError, match="means different things"):
+        d.grad(X)
+    with pytest.raises(rg.RetrogradError, match="means different things"):   # not a KeyError
+        d.source
+    ns_module.K = K
+    assert "def adjoint_both_modules_k" in d.source

@@ -106,6 +106,8 @@ class Differentiable:
             return triton_backend.source_of(self)
         if self._last is None:
             return self._compile()[2]
+        if self._last not in self._compiled:     # dropped when the namespace changed: regenerate it
+            return self._compile(dict(self._last))[2]
         return self._compiled[self._last][2]
 
     def source_for(self, *args, **kwargs):
