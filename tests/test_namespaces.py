@@ -361,3 +361,28 @@ def test_source_after_a_refused_regeneration():
         d.source
     ns_module.K = K
     assert "def adjoint_both_modules_k" in d.source
+
+
+ADJ_SCALE = 1.0
+
+
+def scaled_square(x):
+    return ADJ_SCALE * x ** 2
+
+
+@rg.register_adjoint(scaled_square)
+def scaled_square_adjoint(dresult, result, x):
+    return (dresult * 2.0 * ADJ_SCALE * x,)      # a global read only by a custom adjoint
+
+
+def calls_custom(x):
+    return np.sum(scaled_square(x))
+
+
+def test_global_read_by_a_custom_adjoint():
+    # python only: on numba the primal would call the plain Python `scaled_square` in nopython mode
+    global ADJ_SCALE
+    d = rg.differentiate(calls_custom)
+    check(d, calls_custom, X)
+    ADJ_SCALE = -3.0
+    check(d, calls_custom, X)
