@@ -151,9 +151,20 @@ def minimum(y, a, b):
     d[b] = unbroadcast(d[y] * (a > b), b)
 
 
+def clip_inside(a, a_min, a_max):
+    """Where `a` passes through np.clip unchanged (a bound of None does not clip; ties count as inside,
+    so the bound's cotangent, `a < a_min`, is 0 there and the two add up to 1)."""
+    inside = np.ones(np.shape(a), dtype=bool) if np.ndim(a) else True
+    if a_min is not None:
+        inside = inside & (a >= a_min)
+    if a_max is not None:
+        inside = inside & (a <= a_max)
+    return inside
+
+
 @adjoint(np.clip, methods=("clip",))
-def clip(y, a, a_min, a_max):
-    d[a] = d[y] * ((a >= a_min) & (a <= a_max))
+def clip(y, a, a_min=None, a_max=None):
+    d[a] = unbroadcast(d[y] * clip_inside(a, a_min, a_max), a)
     d[a_min] = unbroadcast(d[y] * (a < a_min), a_min)
     d[a_max] = unbroadcast(d[y] * (a > a_max), a_max)
 
