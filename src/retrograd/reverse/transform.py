@@ -38,6 +38,7 @@ _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.m
            gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.Mod: operator.mod}
 _UNOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
 _CHEAP_RULES = {"operators.py", "elementwise.py", "shape.py", "constants.py"}   # rule families
+_ELEMENTWISE_RULES = {"operators.py", "elementwise.py"}                         # results broadcast their operands
 
 
 @dataclass
@@ -445,7 +446,7 @@ class FunctionTransform:
         res = None
         if needs_result:
             res = result if result is not None else node
-        templates = {p: self._drop_unbroadcast(copy.deepcopy(rule.grads[p]), bound) for p, _ in contribs}
+        templates = {p: self._drop_unbroadcast(copy.deepcopy(rule.grads[p]), bound, rule) for p, _ in contribs}
         bound = dict(bound)
         for q, e in list(bound.items()):   # an operand expression read twice is computed once
             if not A.is_atom(e) and sum(_count_name(t, q) for t in templates.values()) > 1:
@@ -457,8 +458,12 @@ class FunctionTransform:
             expr = _Substitute(subs, g, refs).visit(templates[p])
             self.adj_expr(arg, expr, out)
 
-    def _drop_unbroadcast(self, template, bound):
-        """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape."""
+    def _drop_unbroadcast(self, template, bound, rule):
+        """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape.  Only for
+        elementwise rules, whose result has the broadcast shape of their operands: `np.full(3, x)` has a
+        constant operand too, but it is a shape."""
+        if os.path.basename(rule.source_file) not in _ELEMENTWISE_RULES:
+            return template
         class Drop(gast.NodeTransformer):
             def visit_Call(inner, node):
                 inner.generic_visit(node)

@@ -111,9 +111,14 @@ def vstack(y, tup):
     d[tup] = split_like(d[y], tup, 0, "vstack")
 
 
-@adjoint(np.copy, np.ascontiguousarray, methods=("copy",))
+@adjoint(np.copy, methods=("copy",))
 def copy_(y, a):
     d[a] = d[y]
+
+
+@adjoint(np.ascontiguousarray)
+def ascontiguousarray(y, a):
+    d[a] = np.reshape(d[y], np.shape(a))     # a 0-d `a` comes back with shape (1,)
 
 
 @adjoint(scatter_add)          # what `np.add.at(a, idx, x)` becomes
