@@ -23,7 +23,7 @@ from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_res
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
 from ..remat.values import plan_recompute
-from ..errors import RetrogradError, UnsupportedSyntaxError
+from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
@@ -206,6 +206,8 @@ class FunctionTransform:
     # ---- per-statement adjoints ----------------------------------------------------------------------
     def analyse(self, stmts):
         for s in stmts:
+            if not isinstance(s, (gast.If, gast.For, gast.While)):
+                self._check_index_data(s)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
                     s, (gast.If, gast.For, gast.While)) else ():
                 callee = self.callees.classify(call)
@@ -228,6 +230,16 @@ class FunctionTransform:
             elif isinstance(s, gast.While):
                 self.analyse(s.body)
                 self.info[id(s)] = Uses(exit_uses={s._rg_trips})
+
+    def _check_index_data(self, s):
+        """A differentiated value inside `[...]` is data, not an index (NumPy takes no float indices):
+        `np.r_[x, 2 * x]` builds an array from it, and no rule says how.  Refused, never taken as 0."""
+        for n in gast.walk(s):
+            if isinstance(n, gast.Subscript) and self.is_active(n.slice):
+                what = A.unparse(n.value)
+                raise self.src.error(MissingRuleError, n, f"`{what}[...]` is built from values being "
+                                     "differentiated, and it has no derivative rule", construct=f"{what}[...]",
+                                     hint="join arrays with np.concatenate / np.stack / np.column_stack")
 
     def _assign(self, s):
         target = s.targets[0]
@@ -780,6 +792,8 @@ class FunctionTransform:
                 return False
             if isinstance(n, gast.Call):
                 c = self.callees.classify(n)
+                if self.callees.is_draw(n):
+                    return False        # recomputing it would draw again
                 if c.kind == "constant":
                     continue
                 if c.kind != "rule" or os.path.basename(c.rule.source_file) not in _CHEAP_RULES:
@@ -788,15 +802,8 @@ class FunctionTransform:
 
     def _check_rerun(self, loop, s):
         """A checkpointed loop runs its steps again in the backward pass: a random draw would differ."""
-        import random
         for n in gast.walk(s):
-            if not isinstance(n, gast.Call):
-                continue
-            fn = self.callees.classify(n).fn
-            owner = getattr(fn, "__self__", None)
-            module = getattr(fn, "__module__", None) or ""
-            if module.startswith(("numpy.random", "random")) or isinstance(
-                    owner, (np.random.Generator, np.random.RandomState, random.Random)):
+            if isinstance(n, gast.Call) and self.callees.is_draw(n):
                 line = self.src.where(loop)[1]
                 raise self.src.error(
                     UnsupportedSyntaxError, n, f"the loop at line {line} is checkpointed (remat=...): its steps "
