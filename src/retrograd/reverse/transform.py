@@ -23,7 +23,7 @@ from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_res
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
 from ..remat.values import plan_recompute
-from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
+from ..errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
@@ -208,6 +208,8 @@ class FunctionTransform:
         for s in stmts:
             if not isinstance(s, (gast.If, gast.For, gast.While)):
                 self._check_index_data(s)
+                if self.numba:
+                    self._check_draws(s)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
                     s, (gast.If, gast.For, gast.While)) else ():
                 callee = self.callees.classify(call)
@@ -230,6 +232,16 @@ class FunctionTransform:
             elif isinstance(s, gast.While):
                 self.analyse(s.body)
                 self.info[id(s)] = Uses(exit_uses={s._rg_trips})
+
+    def _check_draws(self, s):
+        """Compiled code draws from Numba's generator, not NumPy's: `f.grad`'s value would not be the plain
+        call's (nor its seed's), so the numba target refuses draws."""
+        for n in gast.walk(s):
+            if isinstance(n, gast.Call) and self.callees.is_draw(n):
+                raise self.src.error(BackendError, n, f"`{A.unparse(n.func)}` draws random numbers, and compiled "
+                                     "code would draw them from Numba's generator, not NumPy's",
+                                     construct=A.unparse(n.func), hint='use backend="python" for this function, '
+                                     "or draw the numbers outside and pass them in")
 
     def _check_index_data(self, s):
         """A differentiated value inside `[...]` is data, not an index (NumPy takes no float indices):
