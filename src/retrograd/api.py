@@ -143,6 +143,7 @@ class Differentiable:
         out, saved = primal(*bound.args, **bound.kwargs)
 
         def pullback(cotangent):
+            _check_cotangent(cotangent, out, self.fn.__name__)
             guard.check_live(live, self.fn.__name__)
             # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
             grads = adjoint(_owned(cotangent), tuple(_fresh(v) for v in saved))
@@ -295,6 +296,29 @@ def _nbytes(v):
     if isinstance(v, (float, int, bool, np.generic)):
         return 8
     return 0
+
+
+def _check_cotangent(ct, out, name, path="the output"):
+    """The cotangent must have the output's structure and shape exactly (as in JAX: no broadcasting);
+    a Python or NumPy scalar stands for a 0-d output."""
+    if isinstance(out, (tuple, list)):
+        if not isinstance(ct, (tuple, list)) or len(ct) != len(out):
+            raise UsageError(f"{name}: the cotangent for {path} must be a {type(out).__name__} of {len(out)} "
+                             f"entries, got {type(ct).__name__}", hint="pass one cotangent per output entry")
+        for k, (c, o) in enumerate(zip(ct, out)):
+            _check_cotangent(c, o, name, f"{path}[{k}]")
+        return
+    if isinstance(out, dict):
+        if not isinstance(ct, dict) or ct.keys() != out.keys():
+            raise UsageError(f"{name}: the cotangent for {path} must be a dict with keys {sorted(out)}")
+        for k in out:
+            _check_cotangent(ct[k], out[k], name, f"{path}[{k!r}]")
+        return
+    if isinstance(ct, (bool, str)) or not isinstance(ct, (int, float, complex, np.ndarray, np.generic)):
+        raise UsageError(f"{name}: the cotangent for {path} must be a number or an array, got {type(ct).__name__}")
+    if np.shape(ct) != np.shape(out):
+        raise UsageError(f"{name}: the cotangent for {path} has shape {np.shape(ct)}, but {path} has shape "
+                         f"{np.shape(out)}", hint="pass a cotangent of exactly the output's shape")
 
 
 def _owned(x):

@@ -45,6 +45,7 @@ def _diff(node, callees, out):
             _diff(node.operand, callees, out)
     elif isinstance(node, gast.Subscript):
         _diff(node.value, callees, out)
+        _diff(node.slice, callees, out)   # a float in [...] is data (np.r_[x, y]): the transform refuses it
     elif isinstance(node, gast.Attribute):
         if node.attr not in SHAPE_ATTRS:
             _diff(node.value, callees, out)

@@ -108,6 +108,18 @@ def call(fn, args, source):
         if "No definition for lowering" not in str(exc):
             raise
         raise _backend_error(exc, source) from None
+    except (AttributeError, TypeError, AssertionError, KeyError) as exc:
+        if not _raised_inside_numba(exc):     # Numba's own typing code failing on what it cannot type
+            raise
+        raise _backend_error(exc, source) from None
+
+
+def _raised_inside_numba(exc):
+    import os
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.sep}numba{os.sep}" in tb.tb_frame.f_code.co_filename
 
 
 def lower_spellings(tree):

@@ -264,7 +264,14 @@ class Normalizer:
         return self._hoist(expr, hint, pre, top)
 
     def _hoist(self, node, hint, pre, top):
-        if isinstance(node, (gast.Name, gast.Constant, gast.Compare, gast.BoolOp)):
+        if isinstance(node, gast.Compare):      # a draw in a test (dropout masks) is made once, here
+            node.left = self._hoist_draws(node.left, hint, pre)
+            node.comparators = [self._hoist_draws(e, hint, pre) for e in node.comparators]
+            return node
+        if isinstance(node, gast.BoolOp):
+            node.values = [self._hoist_draws(e, hint, pre) for e in node.values]
+            return node
+        if isinstance(node, (gast.Name, gast.Constant)):
             return node
         if isinstance(node, gast.IfExp):
             tmp = self.names.fresh(hint + "_sel")
@@ -294,8 +301,8 @@ class Normalizer:
             node.values = [self._hoist(e, hint, pre, False) for e in node.values]
             return node
         if isinstance(node, gast.Call):
-            if self.resolver.is_constant_call(node):
-                return node
+            if self.resolver.is_constant_call(node) and not self.resolver.is_draw(node):
+                return node     # deterministic: the adjoint may evaluate it again
             node.args = [self._hoist(a, hint, pre, False) for a in node.args]
             for kw in node.keywords:
                 kw.value = self._hoist(kw.value, hint, pre, False)
@@ -311,6 +318,12 @@ class Normalizer:
                 parts = [label] + [a.id for a in node.args if isinstance(a, gast.Name)][:2]   # np.sin(x) -> sin_x
             label = "_".join(parts) if len("_".join(parts)) <= 24 else f"{hint}_{label}"
             return self._temp(node, label, pre)
+        return node
+
+    def _hoist_draws(self, node, hint, pre):
+        """`node`, with the random draws in it bound to names (other parts of a test stay inline)."""
+        if any(isinstance(n, gast.Call) and self.resolver.is_draw(n) for n in gast.walk(node)):
+            return self._hoist(node, hint, pre, False)
         return node
 
     def _temp(self, node, label, pre):

@@ -9,6 +9,7 @@ import types
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from ..astutil import const
 from ..errors import MissingRuleError, UnsupportedSyntaxError
@@ -17,6 +18,12 @@ from ..reverse.rules import registry
 CUSTOM = {}   # id(fn) -> (fn, adjoint function)
 
 _LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy", "operator", "retrograd", "_operator")
+# methods of a random generator held in a local variable (`rng = np.random.default_rng(0)`)
+_DRAW_METHODS = {"random", "normal", "uniform", "integers", "choice", "standard_normal", "exponential", "poisson",
+                 "binomial", "permutation", "permuted", "shuffle", "rand", "randn", "randint", "beta", "gamma",
+                 "laplace", "logistic", "lognormal", "multivariate_normal", "standard_exponential",
+                 "standard_gamma", "triangular", "random_sample", "bytes", "gauss", "normalvariate"}
+_CASTS = {"astype", "asarray", "array", "asfortranarray", "ascontiguousarray"}   # calls with a dtype
 _VARARG_METHODS = {"reshape", "transpose"}
 
 
@@ -87,6 +94,19 @@ class Callees:
     def is_constant_call(self, call):
         return self.classify(call).kind == "constant"
 
+    def is_draw(self, call):
+        """A call to a random number generator: it must run exactly once, in the forward pass (the
+        adjoint and any re-run reads the value it drew)."""
+        import random
+        fn = self.classify(call).fn
+        owner = getattr(fn, "__self__", None)
+        module = getattr(fn, "__module__", None) or ""
+        if module.startswith(("numpy.random", "random")) or isinstance(
+                owner, (np.random.Generator, np.random.RandomState, random.Random)):
+            return True
+        f = call.func
+        return fn is None and isinstance(f, gast.Attribute) and f.attr in _DRAW_METHODS
+
     def classify(self, call):
         key = id(call)
         if key not in self._cache:
@@ -116,6 +136,8 @@ class Callees:
             if isinstance(func, gast.Attribute):  # a method: x.sum(), (a * b).reshape(...)
                 m = func.attr
                 if m in registry.METHODS:
+                    if m == "astype" and self._casts_to_integer(call, m):
+                        return Callee("constant", "." + m, receiver=func.value)
                     return Callee("rule", "." + m, rule=registry.METHODS[m], receiver=func.value)
                 if m in registry.CONSTANT_METHODS:
                     return Callee("constant", "." + m, receiver=func.value)
@@ -138,6 +160,8 @@ class Callees:
             return Callee("custom", label, fn=obj, adjoint_fn=CUSTOM[id(obj)][1])
         rule = registry.lookup(obj)
         if rule is not None:
+            if getattr(obj, "__name__", None) in _CASTS and self._casts_to_integer(call, obj.__name__):
+                return Callee("constant", label, fn=obj)
             return Callee("rule", label, rule=rule, fn=obj)
         if registry.is_constant(obj):
             return Callee("constant", label, fn=obj)
@@ -146,6 +170,33 @@ class Callees:
         if hasattr(obj, "__wrapped_retrograd__"):  # a function decorated with rg.differentiate
             return Callee("user", label, fn=obj.__wrapped_retrograd__)
         return Callee("missing", label, fn=obj)
+
+    def _casts_to_integer(self, call, fname):
+        """Does this cast (`x.astype(T)`, `np.asarray(x, dtype=T)`) give integers or booleans, whose
+        derivative is zero?  The dtype must be readable from the source: a cast to a type known only
+        when the code runs is refused, since it decides whether the derivative is the identity or 0."""
+        dtype = next((kw.value for kw in call.keywords if kw.arg == "dtype"), None)
+        positional = 0 if fname == "astype" else 1
+        if dtype is None and len(call.args) > positional:
+            dtype = call.args[positional]
+        if dtype is None or (isinstance(dtype, gast.Constant) and dtype.value is None):
+            return False
+        if isinstance(dtype, gast.Constant) and isinstance(dtype.value, str):
+            obj = dtype.value
+        else:
+            obj = self.resolve(_dotted(dtype))
+        try:
+            kind = np.dtype(obj).kind if obj is not None else None
+        except TypeError:
+            kind = None
+        if kind is None:
+            raise self.src.error(UnsupportedSyntaxError, call, f"cannot tell the dtype `{_label(dtype)}` of this "
+                                 "cast from the source: a cast to integers has derivative 0, to floats 1",
+                                 construct=_label(call.func), hint="write the dtype itself, e.g. np.float64 or int")
+        if kind == "c":
+            raise self.src.error(UnsupportedSyntaxError, call, "casts to complex numbers are not differentiated",
+                                 construct=_label(call.func), hint="keep the computation real")
+        return kind in "biu"
 
     def missing_error(self, call, callee):
         what = callee.label

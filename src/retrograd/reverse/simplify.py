@@ -141,6 +141,24 @@ class Peephole(gast.NodeTransformer):
             return l
         if lc and l.value == 1 and isinstance(node.op, gast.Mult):
             return r
+        if (isinstance(node.op, gast.Mult) and isinstance(r, gast.BinOp) and isinstance(r.op, gast.Mult)
+                and isinstance(r.left, gast.Constant)):      # `g * (2 * x)` reads as `g * 2 * x`
+            return gast.BinOp(left=gast.BinOp(left=l, op=gast.Mult(), right=r.left), op=gast.Mult(), right=r.right)
+        return node
+
+    def visit_Call(self, node):
+        """`power_slope(x, c)` with a literal exponent is `c * x ** (c - 1)` (0 for c == 0): no case to
+        guard for c >= 1, and the user reads `2 * x` for the derivative of `x ** 2`."""
+        self.generic_visit(node)
+        f, args = node.func, node.args
+        if isinstance(f, gast.Name) and f.id == "power_slope" and len(args) == 2 and not node.keywords:
+            c = args[1]
+            if isinstance(c, gast.Constant) and isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
+                if c.value == 0:
+                    return gast.Constant(value=0.0, kind=None)
+                if c.value >= 1:
+                    power = gast.BinOp(left=args[0], op=gast.Pow(), right=gast.Constant(value=c.value - 1, kind=None))
+                    return self.visit_BinOp(gast.BinOp(left=c, op=gast.Mult(), right=self.visit_BinOp(power)))
         return node
 
 

@@ -23,7 +23,7 @@ from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_res
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
 from ..remat.values import plan_recompute
-from ..errors import RetrogradError, UnsupportedSyntaxError
+from ..errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
@@ -38,6 +38,7 @@ _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.m
            gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.Mod: operator.mod}
 _UNOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
 _CHEAP_RULES = {"operators.py", "elementwise.py", "shape.py", "constants.py"}   # rule families
+_ELEMENTWISE_RULES = {"operators.py", "elementwise.py"}                         # results broadcast their operands
 
 
 @dataclass
@@ -205,6 +206,10 @@ class FunctionTransform:
     # ---- per-statement adjoints ----------------------------------------------------------------------
     def analyse(self, stmts):
         for s in stmts:
+            if not isinstance(s, (gast.If, gast.For, gast.While)):
+                self._check_index_data(s)
+                if self.numba:
+                    self._check_draws(s)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
                     s, (gast.If, gast.For, gast.While)) else ():
                 callee = self.callees.classify(call)
@@ -227,6 +232,26 @@ class FunctionTransform:
             elif isinstance(s, gast.While):
                 self.analyse(s.body)
                 self.info[id(s)] = Uses(exit_uses={s._rg_trips})
+
+    def _check_draws(self, s):
+        """Compiled code draws from Numba's generator, not NumPy's: `f.grad`'s value would not be the plain
+        call's (nor its seed's), so the numba target refuses draws."""
+        for n in gast.walk(s):
+            if isinstance(n, gast.Call) and self.callees.is_draw(n):
+                raise self.src.error(BackendError, n, f"`{A.unparse(n.func)}` draws random numbers, and compiled "
+                                     "code would draw them from Numba's generator, not NumPy's",
+                                     construct=A.unparse(n.func), hint='use backend="python" for this function, '
+                                     "or draw the numbers outside and pass them in")
+
+    def _check_index_data(self, s):
+        """A differentiated value inside `[...]` is data, not an index (NumPy takes no float indices):
+        `np.r_[x, 2 * x]` builds an array from it, and no rule says how.  Refused, never taken as 0."""
+        for n in gast.walk(s):
+            if isinstance(n, gast.Subscript) and self.is_active(n.slice):
+                what = A.unparse(n.value)
+                raise self.src.error(MissingRuleError, n, f"`{what}[...]` is built from values being "
+                                     "differentiated, and it has no derivative rule", construct=f"{what}[...]",
+                                     hint="join arrays with np.concatenate / np.stack / np.column_stack")
 
     def _assign(self, s):
         target = s.targets[0]
@@ -445,7 +470,7 @@ class FunctionTransform:
         res = None
         if needs_result:
             res = result if result is not None else node
-        templates = {p: self._drop_unbroadcast(copy.deepcopy(rule.grads[p]), bound) for p, _ in contribs}
+        templates = {p: self._drop_unbroadcast(copy.deepcopy(rule.grads[p]), bound, rule) for p, _ in contribs}
         bound = dict(bound)
         for q, e in list(bound.items()):   # an operand expression read twice is computed once
             if not A.is_atom(e) and sum(_count_name(t, q) for t in templates.values()) > 1:
@@ -457,8 +482,12 @@ class FunctionTransform:
             expr = _Substitute(subs, g, refs).visit(templates[p])
             self.adj_expr(arg, expr, out)
 
-    def _drop_unbroadcast(self, template, bound):
-        """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape."""
+    def _drop_unbroadcast(self, template, bound, rule):
+        """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape.  Only for
+        elementwise rules, whose result has the broadcast shape of their operands: `np.full(3, x)` has a
+        constant operand too, but it is a shape."""
+        if os.path.basename(rule.source_file) not in _ELEMENTWISE_RULES:
+            return template
         class Drop(gast.NodeTransformer):
             def visit_Call(inner, node):
                 inner.generic_visit(node)
@@ -775,6 +804,8 @@ class FunctionTransform:
                 return False
             if isinstance(n, gast.Call):
                 c = self.callees.classify(n)
+                if self.callees.is_draw(n):
+                    return False        # recomputing it would draw again
                 if c.kind == "constant":
                     continue
                 if c.kind != "rule" or os.path.basename(c.rule.source_file) not in _CHEAP_RULES:
@@ -783,15 +814,8 @@ class FunctionTransform:
 
     def _check_rerun(self, loop, s):
         """A checkpointed loop runs its steps again in the backward pass: a random draw would differ."""
-        import random
         for n in gast.walk(s):
-            if not isinstance(n, gast.Call):
-                continue
-            fn = self.callees.classify(n).fn
-            owner = getattr(fn, "__self__", None)
-            module = getattr(fn, "__module__", None) or ""
-            if module.startswith(("numpy.random", "random")) or isinstance(
-                    owner, (np.random.Generator, np.random.RandomState, random.Random)):
+            if isinstance(n, gast.Call) and self.callees.is_draw(n):
                 line = self.src.where(loop)[1]
                 raise self.src.error(
                     UnsupportedSyntaxError, n, f"the loop at line {line} is checkpointed (remat=...): its steps "

@@ -151,11 +151,32 @@ def minimum(y, a, b):
     d[b] = unbroadcast(d[y] * (a > b), b)
 
 
+def clip_passes(a, a_min, a_max):
+    """Where np.clip(a, a_min, a_max) = minimum(maximum(a, a_min), a_max) is `a` itself.  A bound of
+    None does not clip; a tie with a bound counts as `a` (the bound then gets 0: the two add up to 1)."""
+    inside = np.ones(np.shape(a), dtype=bool) if np.ndim(a) else True
+    if a_min is not None:
+        inside = inside & (a >= a_min)
+    if a_max is not None:
+        inside = inside & (a <= a_max)
+    return inside
+
+
+def clip_low(a, a_min, a_max):
+    """Where the result is `a_min`: below it, unless `a_min > a_max` (NumPy then returns `a_max`)."""
+    return (a < a_min) & (a_min <= a_max) if a_max is not None else a < a_min
+
+
+def clip_high(a, a_min, a_max):
+    """Where the result is `a_max`: maximum(a, a_min) above it."""
+    return (np.maximum(a, a_min) if a_min is not None else a) > a_max
+
+
 @adjoint(np.clip, methods=("clip",))
-def clip(y, a, a_min, a_max):
-    d[a] = d[y] * ((a >= a_min) & (a <= a_max))
-    d[a_min] = unbroadcast(d[y] * (a < a_min), a_min)
-    d[a_max] = unbroadcast(d[y] * (a > a_max), a_max)
+def clip(y, a, a_min=None, a_max=None):
+    d[a] = unbroadcast(d[y] * clip_passes(a, a_min, a_max), a)
+    d[a_min] = unbroadcast(d[y] * clip_low(a, a_min, a_max), a_min)
+    d[a_max] = unbroadcast(d[y] * clip_high(a, a_min, a_max), a_max)
 
 
 @adjoint(np.where)

@@ -1,20 +1,34 @@
 """Products and `np.linalg`."""
 import numpy as np
 
-from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
+from ...runtime import div_or_zero, matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
 from .registry import adjoint, d
 
 
+def _dot_is_tensordot(a, b):
+    """np.dot differs from `@` when both are at least 2-D and `b` has more than 2 axes: it contracts the
+    last axis of `a` with the second-to-last of `b` and keeps every other axis of both (no batching)."""
+    return np.ndim(a) >= 2 and np.ndim(b) >= 3
+
+
 def dot_grad_a(g, a, b):
-    """Cotangent of `a` in np.dot(a, b) (scalars multiply; otherwise like `@` for up to 2-D)."""
+    """Cotangent of `a` in np.dot(a, b) (scalars multiply; like `@` unless both are N-D)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
+    if _dot_is_tensordot(a, b):
+        na, nb = np.ndim(a), np.ndim(b)
+        b_axes = [k for k in range(nb) if k != nb - 2]
+        return np.tensordot(g, b, axes=(list(range(na - 1, na - 1 + nb - 1)), b_axes))
     return matmul_grad_a(g, a, b)
 
 
 def dot_grad_b(g, a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
+    if _dot_is_tensordot(a, b):
+        na, nb = np.ndim(a), np.ndim(b)
+        gb = np.tensordot(a, g, axes=(list(range(na - 1)), list(range(na - 1))))   # (K,) + b's other axes
+        return np.moveaxis(gb, 0, nb - 2)
     return matmul_grad_b(g, a, b)
 
 
@@ -56,8 +70,7 @@ def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
         raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} (only the 2-norm of "
                                "vectors and the Frobenius norm)", construct="np.linalg.norm",
                                hint="register a custom adjoint with rg.register_adjoint, or write the norm out")
-    scale = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
-    return unreduce(scale, x, axis, keepdims) * x
+    return unreduce(div_or_zero(g, y), x, axis, keepdims) * x
 
 
 @adjoint(np.dot, methods=("dot",))

@@ -6,15 +6,21 @@ from .registry import adjoint, d
 
 
 def untranspose(g, axes):
-    return np.transpose(g) if axes is None else np.transpose(g, np.argsort(axes))
+    """The inverse permutation; negative axes count from the end as in np.transpose."""
+    return np.transpose(g) if axes is None else np.transpose(g, np.argsort([k % np.ndim(g) for k in axes]))
 
 
 def split_like(g, arrays, axis, how="concatenate"):
     """Cotangents of the pieces joined by concatenate / stack / hstack / vstack."""
     if how == "stack":
         return [np.take(g, k, axis=axis) for k in range(len(arrays))]
-    if how == "hstack":
-        axis = 0 if np.ndim(arrays[0]) == 1 else 1
+    if axis is None:          # concatenate(..., axis=None) joins the flattened pieces
+        sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
+        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(g), sizes), arrays)]
+    if how == "hstack":       # 0-d and 1-D pieces join along axis 0, others along axis 1
+        axis = 0 if np.ndim(np.atleast_1d(arrays[0])) == 1 else 1
+        sizes = np.cumsum([np.shape(np.atleast_1d(a))[axis] for a in arrays])[:-1]
+        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis=axis), arrays)]
     if how == "vstack":
         shapes = [np.shape(np.atleast_2d(a)) for a in arrays]
         sizes = np.cumsum([s[0] for s in shapes])[:-1]
@@ -105,9 +111,14 @@ def vstack(y, tup):
     d[tup] = split_like(d[y], tup, 0, "vstack")
 
 
-@adjoint(np.copy, np.ascontiguousarray, methods=("copy",))
+@adjoint(np.copy, methods=("copy",))
 def copy_(y, a):
     d[a] = d[y]
+
+
+@adjoint(np.ascontiguousarray)
+def ascontiguousarray(y, a):
+    d[a] = np.reshape(d[y], np.shape(a))     # a 0-d `a` comes back with shape (1,)
 
 
 @adjoint(scatter_add)          # what `np.add.at(a, idx, x)` becomes
