@@ -609,8 +609,8 @@ def _dot_grad(which):
     grad = matmul_grad_a if which == "a" else matmul_grad_b
 
     def ol(g, a, b):
-        if _is_scalar(a) or _is_scalar(b):
-            return None
+        if _is_scalar(a) or _is_scalar(b) or (isinstance(b, types.Array) and b.ndim > 2):
+            return None           # np.dot with N-D `b` is no `@`: the python backend has it
         return lambda g, a, b: grad(g, a, b)
     return ol
 
@@ -621,3 +621,6 @@ overload(_linalg_rules.dot_grad_a)(_dot_grad("a"))
 overload(_linalg_rules.dot_grad_b)(_dot_grad("b"))
 overload(matmul_grad_b)(_products.matmul_grad_overload("b"))
 __all__ += ["matmul"]
+
+# ---- rule helpers that hold at zeros and edges (np.prod, np.std, `**`, np.clip): numba_rules ----------
+from . import numba_rules  # noqa: E402,F401

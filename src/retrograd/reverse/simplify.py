@@ -141,6 +141,34 @@ class Peephole(gast.NodeTransformer):
             return l
         if lc and l.value == 1 and isinstance(node.op, gast.Mult):
             return r
+        if (isinstance(node.op, gast.Mult) and isinstance(r, gast.BinOp) and isinstance(r.op, gast.Mult)
+                and isinstance(r.left, gast.Constant)):   # `g * (2 * x)` -> `g * 2 * x`, as written by hand
+            return gast.BinOp(left=gast.BinOp(left=l, op=gast.Mult(), right=r.left), op=gast.Mult(), right=r.right)
+        return node
+
+    def visit_Call(self, node):
+        """`x ** k`'s rules with a literal exponent or base read as the textbook formula where it is safe on
+        the whole domain: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1 or k == 0), `pow_exp_grad(2.0, y, r)`
+        -> `r * np.log(2.0)` (a positive base)."""
+        self.generic_visit(node)
+        f = node.func
+        if not (isinstance(f, gast.Name) and f.id in ("pow_base_grad", "pow_exp_grad") and not node.keywords):
+            return node
+        const = [isinstance(a, gast.Constant) and isinstance(a.value, (int, float))
+                 and not isinstance(a.value, bool) for a in node.args]
+        if f.id == "pow_base_grad" and const[1]:
+            k = node.args[1].value
+            if k in (0, 1):
+                return gast.Constant(value=float(k), kind=None)
+            if k > 1:
+                power = gast.BinOp(left=node.args[0], op=gast.Pow(), right=gast.Constant(value=k - 1, kind=None))
+                return self.visit_BinOp(gast.BinOp(left=gast.Constant(value=k, kind=None), op=gast.Mult(),
+                                                   right=self.visit_BinOp(power)))
+        if f.id == "pow_exp_grad" and const[0] and node.args[0].value > 0:
+            log = gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                                type_comment=None), attr="log", ctx=gast.Load()),
+                            args=[node.args[0]], keywords=[])
+            return gast.BinOp(left=node.args[2], op=gast.Mult(), right=log)
         return node
 
 

@@ -151,11 +151,24 @@ def minimum(y, a, b):
     d[b] = unbroadcast(d[y] * (a > b), b)
 
 
+def clip_mask(a, a_min, a_max, which):
+    """Where np.clip's result comes from: 0 -> `a`, 1 -> `a_min`, 2 -> `a_max` (a 0/1 float array of the
+    broadcast shape).  np.clip is minimum(maximum(a, a_min), a_max) and ties go to the first operand: at
+    a == a_min the gradient goes to `a` (a valid one-sided derivative); with a_min > a_max all of it goes
+    to `a_max`, as the value does.  A None bound is no bound."""
+    a = np.asarray(a)
+    lo = -np.inf if a_min is None else np.asarray(a_min)
+    hi = np.inf if a_max is None else np.asarray(a_max)
+    above = np.maximum(a, lo) > hi
+    pick = (a >= lo) & ~above if which == 0 else (a < lo) & ~above if which == 1 else above
+    return np.asarray(pick, dtype=np.float64)[()]
+
+
 @adjoint(np.clip, methods=("clip",))
-def clip(y, a, a_min, a_max):
-    d[a] = d[y] * ((a >= a_min) & (a <= a_max))
-    d[a_min] = unbroadcast(d[y] * (a < a_min), a_min)
-    d[a_max] = unbroadcast(d[y] * (a > a_max), a_max)
+def clip(y, a, a_min=None, a_max=None):
+    d[a] = unbroadcast(d[y] * clip_mask(a, a_min, a_max, 0), a)
+    d[a_min] = unbroadcast(d[y] * clip_mask(a, a_min, a_max, 1), a_min)
+    d[a_max] = unbroadcast(d[y] * clip_mask(a, a_min, a_max, 2), a_max)
 
 
 @adjoint(np.where)

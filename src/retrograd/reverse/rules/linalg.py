@@ -6,16 +6,25 @@ from .registry import adjoint, d
 
 
 def dot_grad_a(g, a, b):
-    """Cotangent of `a` in np.dot(a, b) (scalars multiply; otherwise like `@` for up to 2-D)."""
+    """Cotangent of `a` in np.dot(a, b): scalars multiply; for `b` up to 2-D np.dot is `@`; for N-D `b` it
+    contracts a's last axis with b's second-to-last and keeps every other axis (no batch broadcasting):
+    y[i.., k.., m] = sum_j a[i.., j] b[k.., j, m]."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
-    return matmul_grad_a(g, a, b)
+    if np.ndim(b) <= 2:
+        return matmul_grad_a(g, a, b)
+    nb = np.ndim(b)
+    return np.tensordot(g, b, axes=(list(range(np.ndim(a) - 1, np.ndim(g))), [k for k in range(nb) if k != nb - 2]))
 
 
 def dot_grad_b(g, a, b):
+    """Cotangent of `b` in np.dot(a, b)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
-    return matmul_grad_b(g, a, b)
+    if np.ndim(b) <= 2:
+        return matmul_grad_b(g, a, b)
+    lead = list(range(np.ndim(a) - 1))
+    return np.moveaxis(np.tensordot(a, g, axes=(lead, lead)), 0, -2)
 
 
 def solve_grad_b(g, a):

@@ -8,6 +8,24 @@ from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast
 from .registry import adjoint, d
 
 
+def pow_base_grad(a, b):
+    """d(a ** b)/da: `b * a ** (b - 1)`, and 0 where b == 0 (a ** 0 is 1 for every a, 0 included).  At
+    a == 0 with 0 < b < 1 it is inf, as the slope of NumPy's value is; it never raises ZeroDivisionError."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(b == 0, 0.0, b * np.power(a, b - 1.0))
+    return out[()]
+
+
+def pow_exp_grad(a, b, y):
+    """d(a ** b)/db: `a ** b * log(a)`.  At a == 0 it is 0 for b > 0 (0 ** b is 0 around b) and NaN for
+    b <= 0 (0 ** b jumps from 1 to inf there); for a < 0 it is NaN (a ** b is not real around b)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(a == 0, np.where(b > 0, 0.0, np.nan), y * np.log(a))
+    return out[()]
+
+
 @adjoint(operator.add, np.add)
 def add(y, a, b):
     d[a] = unbroadcast(d[y], a)
@@ -34,8 +52,8 @@ def div(y, a, b):
 
 @adjoint(operator.pow, np.power, pow, math.pow)
 def power(y, a, b):
-    d[a] = unbroadcast(d[y] * b * a ** (b - 1), a)
-    d[b] = unbroadcast(d[y] * y * np.log(a), b)
+    d[a] = unbroadcast(d[y] * pow_base_grad(a, b), a)
+    d[b] = unbroadcast(d[y] * pow_exp_grad(a, b, y), b)
 
 
 @adjoint(operator.mod, np.mod, np.remainder)

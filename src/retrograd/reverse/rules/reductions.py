@@ -5,6 +5,29 @@ from ...runtime import select_grad, unreduce
 from .registry import adjoint, d
 
 
+def prod_others(a, axis=None):
+    """For each entry of `a`, the product of the others along `axis` (the partial derivative of np.prod).
+
+    Not `prod / a`: that is NaN at a zero.  With one zero in a slice, the zero's entry is the product of
+    the rest and the others are 0; with two or more zeros, every entry is 0.
+    """
+    a = np.asarray(a)
+    zero = a == 0
+    count = np.sum(zero, axis=axis, keepdims=True)
+    rest = np.prod(np.where(zero, 1, a), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = rest / np.where(zero, 1, a)
+    return np.where(count == 0, plain, np.where(zero & (count == 1), rest, 0.0))
+
+
+def div_or_zero(g, y):
+    """`g / y`, and 0 where `y` is 0: np.std is 0 only where every entry equals the mean (one element, or
+    ddof-free ties), and there 0 is its derivative (size 1) or a valid subgradient (a cone's apex)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
+    return out[()]
+
+
 @adjoint(np.sum, methods=("sum",))
 def sum_(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims)
@@ -22,7 +45,7 @@ def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
 
 @adjoint(np.prod, methods=("prod",))
 def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] = unreduce(d[y] * y, a, axis, keepdims) / a
+    d[a] = unreduce(d[y], a, axis, keepdims) * prod_others(a, axis)
 
 
 @adjoint(np.max, np.amax, methods=("max",))
@@ -43,7 +66,7 @@ def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 @adjoint(np.std, methods=("std",))
 def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    d[a] = unreduce(d[y] / y, a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
+    d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
                                                      / (np.size(a) / np.size(y) - ddof))
 
 

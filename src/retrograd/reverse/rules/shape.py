@@ -6,11 +6,17 @@ from .registry import adjoint, d
 
 
 def untranspose(g, axes):
-    return np.transpose(g) if axes is None else np.transpose(g, np.argsort(axes))
+    """Cotangent of np.transpose(a, axes): the inverse permutation (negative axes counted from the end)."""
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort([k % np.ndim(g) for k in axes]))
 
 
 def split_like(g, arrays, axis, how="concatenate"):
     """Cotangents of the pieces joined by concatenate / stack / hstack / vstack."""
+    if axis is None:               # np.concatenate(..., axis=None) joins the flattened pieces
+        sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
+        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(g), sizes), arrays)]
     if how == "stack":
         return [np.take(g, k, axis=axis) for k in range(len(arrays))]
     if how == "hstack":
