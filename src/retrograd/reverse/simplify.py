@@ -125,6 +125,11 @@ def drop_orphan_comments(stmts, comments):
     return out
 
 
+def _np_call(name, args):
+    return gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                         attr=name, ctx=gast.Load()), args=args, keywords=[])
+
+
 class Peephole(gast.NodeTransformer):
     """Constant-fold what template splicing leaves behind: `2 - 1` -> 1, `x ** 1` -> x, `1.0 * x` -> x."""
 
@@ -148,10 +153,13 @@ class Peephole(gast.NodeTransformer):
 
     def visit_Call(self, node):
         """`x ** k`'s rules with a literal exponent or base read as the textbook formula where it is safe on
-        the whole domain: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1 or k == 0), `pow_exp_grad(2.0, y, r)`
+        the whole domain, and a C-order reshape's inverse as np.reshape: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1 or k == 0), `pow_exp_grad(2.0, y, r)`
         -> `r * np.log(2.0)` (a positive base)."""
         self.generic_visit(node)
         f = node.func
+        if (isinstance(f, gast.Name) and f.id == "unreshape" and len(node.args) == 3
+                and isinstance(node.args[2], gast.Constant) and node.args[2].value == "C"):
+            return _np_call("reshape", [node.args[0], _np_call("shape", [node.args[1]])])
         if not (isinstance(f, gast.Name) and f.id in ("pow_base_grad", "pow_exp_grad") and not node.keywords):
             return node
         const = [isinstance(a, gast.Constant) and isinstance(a.value, (int, float))
@@ -165,10 +173,7 @@ class Peephole(gast.NodeTransformer):
                 return self.visit_BinOp(gast.BinOp(left=gast.Constant(value=k, kind=None), op=gast.Mult(),
                                                    right=self.visit_BinOp(power)))
         if f.id == "pow_exp_grad" and const[0] and node.args[0].value > 0:
-            log = gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
-                                                                type_comment=None), attr="log", ctx=gast.Load()),
-                            args=[node.args[0]], keywords=[])
-            return gast.BinOp(left=node.args[2], op=gast.Mult(), right=log)
+            return gast.BinOp(left=node.args[2], op=gast.Mult(), right=_np_call("log", [node.args[0]]))
         return node
 
 

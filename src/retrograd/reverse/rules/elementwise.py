@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ...runtime import unbroadcast
+from .reductions import div_or_zero
 from .registry import adjoint, d
 
 
@@ -179,8 +180,8 @@ def where(y, condition, x, z):
 
 @adjoint(np.hypot, math.hypot)
 def hypot(r, x, y):
-    d[x] = unbroadcast(d[r] * x / r, x)
-    d[y] = unbroadcast(d[r] * y / r, y)
+    d[x] = unbroadcast(div_or_zero(d[r] * x, r), x)      # 0 at the origin: a subgradient of the cone
+    d[y] = unbroadcast(div_or_zero(d[r] * y, r), y)
 
 
 @adjoint(np.logaddexp)

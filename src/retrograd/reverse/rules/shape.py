@@ -29,6 +29,11 @@ def split_like(g, arrays, axis, how="concatenate"):
     return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis=axis), arrays)]
 
 
+def unreshape(g, a, order="C"):
+    """Cotangent of a reshape / ravel in `order` ("F" reads and writes column-major: so does its inverse)."""
+    return np.reshape(g, np.shape(a), order=order)
+
+
 def unarray(g, obj):
     """Cotangent of the (nested) sequence passed to np.array."""
     if isinstance(obj, (list, tuple)):
@@ -48,12 +53,12 @@ def T(y, a):
 
 @adjoint(np.reshape, methods=("reshape",))
 def reshape(y, a, shape=None, order="C"):
-    d[a] = np.reshape(d[y], np.shape(a))
+    d[a] = unreshape(d[y], a, order)
 
 
 @adjoint(np.ravel, methods=("ravel", "flatten"))
 def ravel(y, a, order="C"):
-    d[a] = np.reshape(d[y], np.shape(a))
+    d[a] = unreshape(d[y], a, order)
 
 
 @adjoint(np.squeeze, methods=("squeeze",))
