@@ -1,0 +1,389 @@
+"""An oracle for every derivative rule: the VJP against float64 central differences (fd.check_vjp, which
+also checks the value against the plain call and that caller arrays are unchanged).
+
+Driven by the rule table (reverse/rules/registry.py): every registered rule must have an entry in FORMS,
+every spelling it is registered under (np.sin, math.sin, `a + b`, `.sum()`, `.T`) must appear in one of
+its forms, and every keyword parameter of its template in a form written with that keyword.  A new rule,
+alias or keyword without a form makes `test_every_rule_has_an_oracle` fail.
+
+Values are drawn by hypothesis from each form's domain, with the edges that are smooth points of the
+function: zeros (np.prod, sums, sin ...), size-1 and size-0 axes, 0-d arrays, negative and tuple axes,
+broadcasting operands.  Where a function has a kink (abs, max, clip, mod) the draws stay away from it,
+and the convention at the kink is tested with hand-derived values below (test_convention_*).
+The numba backend runs the first form of each rule on one fixed draw: it must agree, or refuse with a
+BackendError that says to use the python backend.
+"""
+import operator
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import retrograd as rg
+from retrograd import runtime
+from retrograd.reverse.rules import registry
+
+import fd
+from fd import check_vjp, load_module
+
+EXAMPLES = 6                      # hypothesis draws per form on the python backend
+
+# ---- argument generators: a hypothesis strategy, and one fixed draw for the numba sample ---------------
+SHAPES = [(), (3,), (1,), (2, 3), (3, 1), (1, 4), (2, 1, 3)]
+EMPTY = [(0,), (2, 0)]
+ND2 = [(2, 3), (3, 1), (1, 4), (2, 1, 3), (2, 2)]          # at least 2-D: axis=0, -1, (0, 1)
+DOMAINS = {"any": (-2.0, 2.0), "pos": (0.2, 2.0), "unit": (-0.9, 0.9), "gt1": (1.1, 3.0),
+           "nonzero": (0.2, 2.0), "small": (-0.45, 0.45)}
+
+
+def _values(dom, shape, seed, zeros):
+    r = np.random.default_rng(seed)
+    if dom == "distinct":                  # pairwise gaps >= 0.1: no ties, no kink within the FD step
+        n = int(np.prod(shape))
+        return r.permutation((np.arange(n) - n / 2.0) * 0.25 + r.uniform(-0.07, 0.07, n)).reshape(shape)
+    if dom == "wellcond":
+        return np.eye(shape[-1]) + 0.3 * r.standard_normal(shape)
+    lo, hi = DOMAINS[dom]
+    v = r.uniform(lo, hi, size=shape)
+    if dom == "nonzero":
+        v = v * np.where(r.uniform(size=shape) < 0.5, -1.0, 1.0)
+    if zeros and np.size(v):               # zeros are smooth points for "any" forms: put some in
+        v = np.where(r.uniform(size=shape) < 0.4, 0.0, v)
+    return v
+
+
+class Arg:
+    """One argument: an array of a shape from `shapes` (or a Python float: shape None) in domain `dom`."""
+
+    def __init__(self, dom="any", shapes=SHAPES, zeros=None):
+        self.dom, self.shapes = dom, list(shapes)
+        self.zeros = dom == "any" if zeros is None else zeros
+
+    def make(self, k, seed, zeros):
+        shape = self.shapes[k % len(self.shapes)]
+        if shape is None:
+            return float(_values(self.dom, (), seed, zeros and self.zeros))
+        return np.asarray(_values(self.dom, shape, seed, zeros and self.zeros), dtype=np.float64)
+
+
+class Args:
+    """The arguments of a form; `shapes` pairs pick related shapes (k-th entry of each Arg together)."""
+
+    def __init__(self, *args, together=False):
+        self.args, self.together = args, together
+
+    def make(self, ks, seed, zeros):
+        return [a.make(ks[0] if self.together else ks[i], seed + 101 * i, zeros) for i, a in enumerate(self.args)]
+
+    def strategy(self):
+        n = len(self.args)
+        return st.tuples(st.lists(st.integers(0, 50), min_size=n, max_size=n), st.integers(0, 2 ** 20),
+                         st.booleans()).map(lambda t: self.make(*t))
+
+    def fixed(self):
+        return self.make([1] * len(self.args), 0, False)
+
+
+def S(dom="any"):
+    return Arg(dom, [None])
+
+
+class Form:
+    """`expr` over parameters x, y, z... (or a body with `return`); `wrt` the positions differentiated;
+    `refuse` the RetrogradError subclass it must raise instead."""
+
+    def __init__(self, expr, args, wrt=None, refuse=None):
+        self.expr, self.args, self.refuse = expr, args, refuse
+        self.wrt = tuple(range(len(args.args))) if wrt is None else wrt
+
+
+def F(expr, *args, wrt=None, together=False, refuse=None):
+    return Form(expr, Args(*args, together=together), wrt, refuse)
+
+
+def unary(np_name, dom, math_name=None, shapes=SHAPES + EMPTY):
+    forms = [F(f"{np_name}(x)", Arg(dom, shapes))]
+    if math_name:
+        forms.append(F(f"{math_name}(x)", S(dom)))
+    return forms
+
+
+# broadcasting pairs: scalar-array, array-array with size-1 axes, 0-d
+PAIR_A = [None, (2, 3), (2, 1), (3,), (), (1,), (2, 3)]
+PAIR_B = [(2, 3), (3,), (1, 3), (3,), (2, 3), (2, 3), None]
+
+
+def binary(expr, da="any", db="any", **kw):
+    return F(expr, Arg(da, PAIR_A), Arg(db, PAIR_B), together=True, **kw)
+
+
+MAT_A = [(3,), (2, 3), (3,), (2, 3), (2, 2, 3), (2, 2, 3), (1, 3)]
+MAT_B = [(3,), (3,), (3, 2), (3, 4), (3, 4), (2, 3, 2), (2, 3, 2)]
+DOT_A = [None, (2, 3), (3,), (2, 3), (2, 2, 3), (3,), (2, 3), ()]
+DOT_B = [(2, 3), (3,), (3, 2), (3, 4), (3, 4), (2, 3, 2), (4, 3, 2), (3,)]
+R = rg.RetrogradError
+
+FORMS = {
+    "sin": unary("np.sin", "any", "math.sin"),
+    "cos": unary("np.cos", "any", "math.cos"),
+    "tan": unary("np.tan", "unit", "math.tan"),
+    "arcsin": unary("np.arcsin", "unit", "math.asin"),
+    "arccos": unary("np.arccos", "unit", "math.acos"),
+    "arctan": unary("np.arctan", "any", "math.atan"),
+    "arctan2": [binary("np.arctan2(x, y)", "any", "pos"), F("math.atan2(x, y)", S(), S("pos"))],
+    "sinh": unary("np.sinh", "any", "math.sinh"),
+    "cosh": unary("np.cosh", "any", "math.cosh"),
+    "tanh": unary("np.tanh", "any", "math.tanh"),
+    "arcsinh": unary("np.arcsinh", "any", "math.asinh"),
+    "arccosh": unary("np.arccosh", "gt1", "math.acosh"),
+    "arctanh": unary("np.arctanh", "unit", "math.atanh"),
+    "exp": unary("np.exp", "any", "math.exp"),
+    "exp2": unary("np.exp2", "any"),
+    "expm1": unary("np.expm1", "any", "math.expm1"),
+    "log": unary("np.log", "pos"),
+    "math_log": [F("math.log(x)", S("pos")), F("math.log(x, y)", S("pos"), S("gt1"))],
+    "log1p": unary("np.log1p", "unit", "math.log1p"),
+    "log2": unary("np.log2", "pos", "math.log2"),
+    "log10": unary("np.log10", "pos", "math.log10"),
+    "sqrt": unary("np.sqrt", "pos", "math.sqrt"),
+    "cbrt": unary("np.cbrt", "nonzero"),
+    "square": unary("np.square", "any"),
+    "reciprocal": unary("np.reciprocal", "nonzero"),
+    "absolute": unary("np.abs", "nonzero") + [F("np.absolute(x)", Arg("nonzero")), F("abs(x)", Arg("nonzero")),
+                                             F("math.fabs(x)", S("nonzero")), F("np.fabs(x)", Arg("nonzero"))],
+    "maximum": [binary("np.maximum(x, y)", "distinct", "distinct"), binary("np.fmax(x, y)", "distinct", "distinct")],
+    "minimum": [binary("np.minimum(x, y)", "distinct", "distinct"), binary("np.fmin(x, y)", "distinct", "distinct")],
+    "clip": [F("np.clip(x, -0.5, 0.5)", Arg("small")), F("x.clip(-0.5, 0.5)", Arg("small")),
+             F("np.clip(x, None, 0.5)", Arg("small")), F("np.clip(x, a_min=-0.5, a_max=None)", Arg("small")),
+             # random bounds, no zeros drawn: a tie of x with a bound is a kink (see test_convention_clip)
+             F("np.clip(x, y, z)", Arg("any", [(2, 3), (3,), None], zeros=False),
+               Arg("any", [(3,), (2, 3), (3,)], zeros=False), Arg("any", [(), (2, 3), (3,)], zeros=False),
+               together=True),
+             F("np.clip(x, y, 3.0)", S(), Arg("any", [(3,)], zeros=False))],
+    "where": [F("np.where(x > 0, y, z)", Arg("any", PAIR_A), Arg("any", PAIR_B), Arg("any", PAIR_A),
+                together=True, wrt=(1, 2))],
+    "hypot": [binary("np.hypot(x, y)", "nonzero", "nonzero"), F("math.hypot(x, y)", S("nonzero"), S())],
+    "logaddexp": [binary("np.logaddexp(x, y)")],
+    "sinc": unary("np.sinc", "any"),
+    "deg2rad": unary("np.deg2rad", "any", "math.radians") + [F("np.radians(x)", Arg())],
+    "rad2deg": unary("np.rad2deg", "any", "math.degrees") + [F("np.degrees(x)", Arg())],
+    "identity": [F("float(x) * 2.0", S()), F("np.float64(x)", S()), F("np.real(x)", Arg())],
+    "builtin_max": [F("max(x, y)", S("distinct"), S("distinct")), F("max(x, 0.25)", S("nonzero"))],
+    "builtin_min": [F("min(x, y)", S("distinct"), S("distinct"))],
+    "dot": [F("np.dot(x, y)", Arg("any", DOT_A), Arg("any", DOT_B), together=True),
+            F("x.dot(y)", Arg("any", [(2, 3), (3,)]), Arg("any", [(3, 2), (3,)]), together=True)],
+    "vdot": [F("np.vdot(x, y)", Arg("any", [(3,), (2, 3)]), Arg("any", [(3,), (3, 2)]), together=True)],
+    "inner": [F("np.inner(x, y)", Arg("any", [(3,), (2, 3), (), (2, 3)]), Arg("any", [(3,), (4, 3), (3,), (3,)]),
+                together=True)],
+    "outer": [F("np.outer(x, y)", Arg("any", [(3,), (2, 2)]), Arg("any", [(2,), (3,)]), together=True)],
+    "trace": [F("np.trace(x)", Arg("any", [(3, 3), (2, 3)])), F("x.trace()", Arg("any", [(3, 2)]))],
+    "det": [F("np.linalg.det(x)", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)]))],
+    "inv": [F("np.linalg.inv(x)", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)]))],
+    "solve": [F("np.linalg.solve(x, y)", Arg("wellcond", [(3, 3), (2, 2)]), Arg("any", [(3,), (2, 4)]),
+                together=True)],
+    "norm": [F("np.linalg.norm(x)", Arg("nonzero", [(3,), (2, 3)])),
+             F("np.linalg.norm(x, axis=-1, keepdims=True)", Arg("nonzero", ND2)),
+             F("np.linalg.norm(x, ord=2)", Arg("nonzero", [(3,)])),
+             F("np.linalg.norm(x, 'fro')", Arg("nonzero", [(2, 3)])),
+             F("np.linalg.norm(x, ord=1)", Arg("nonzero", [(3,)]), refuse=rg.MissingRuleError)],
+    "add": [binary("x + y"), binary("np.add(x, y)")],
+    "sub": [binary("x - y"), binary("np.subtract(x, y)")],
+    "mul": [binary("x * y"), binary("np.multiply(x, y)")],
+    "div": [binary("x / y", "any", "nonzero"), binary("np.divide(x, y)", "any", "nonzero"),
+            binary("np.true_divide(x, y)", "any", "nonzero")],
+    "power": [binary("x ** y", "pos", "any"), binary("np.power(x, y)", "pos", "any"), F("x ** 3", Arg()),
+              F("x ** 2.0 + x ** 1 + x ** 0", Arg()), F("x ** 0.5", Arg("pos")), F("x ** -2", Arg("nonzero")),
+              F("2.0 ** x", Arg()), F("pow(x, y)", S("pos"), S()), F("math.pow(x, y)", S("pos"), S())],
+    "mod": [binary("x % y", "pos", "gt1"), binary("np.mod(x, y)", "pos", "gt1"),
+            binary("np.remainder(x, y)", "pos", "gt1")],
+    "neg": [F("-x", Arg()), F("np.negative(x)", Arg())],
+    "pos": [F("+x", Arg()), F("np.positive(x)", Arg())],
+    "matmul": [F("x @ y", Arg("any", MAT_A), Arg("any", MAT_B), together=True),
+               F("np.matmul(x, y)", Arg("any", MAT_A), Arg("any", MAT_B), together=True)],
+}
+
+
+def reduction(name, dom="any", shapes=SHAPES, method=True, empty=True, extra=()):
+    forms = [F(f"np.{name}(x)", Arg(dom, shapes + (EMPTY if empty else []))),
+             F(f"np.{name}(x, axis=-1)", Arg(dom, ND2 + ([(2, 0)] if empty else []))),
+             F(f"np.{name}(x, axis=(0, 1), keepdims=True)", Arg(dom, ND2)),
+             F(f"np.{name}(x, 0, keepdims=False)", Arg(dom, ND2)),
+             F(f"np.{name}(x, out=np.zeros(()))", Arg(dom, [(3,)]), refuse=R)]
+    if method:
+        forms.append(F(f"x.{name}(axis=0, keepdims=True)", Arg(dom, ND2)))
+    return forms + list(extra)
+
+
+FORMS.update({
+    "sum_": reduction("sum", extra=[F("np.sum(x, dtype=np.float64)", Arg())]),
+    "builtin_sum": [F("sum(x)", Arg("any", [(3,), (2, 3), (1,)]))],
+    "mean": reduction("mean", empty=False, extra=[F("np.mean(x, dtype=np.float64)", Arg())]),
+    # zeros included: the product of the others, exact with one and with several zeros
+    "prod": reduction("prod", "any", extra=[F("np.prod(x, dtype=np.float64)", Arg())]),
+    "max_": reduction("max", "distinct", empty=False) + [F("np.amax(x, axis=0)", Arg("distinct", ND2))],
+    "min_": reduction("min", "distinct", empty=False) + [F("np.amin(x)", Arg("distinct"))],
+    "var": reduction("var", empty=False, extra=[F("np.var(x, axis=-1, ddof=1)", Arg("any", [(2, 3), (4,)])),
+                                                 F("np.var(x, dtype=np.float64)", Arg())]),
+    # size-1 axes included: std is the constant 0 there
+    "std": reduction("std", "nonzero", empty=False,
+                     extra=[F("np.std(x, axis=0, ddof=1)", Arg("nonzero", [(2, 3), (3,)])),
+                            F("np.std(x, dtype=np.float64)", Arg("nonzero", [(3,)]))]),
+    "cumsum": [F("np.cumsum(x)", Arg("any", SHAPES + EMPTY)), F("np.cumsum(x, axis=-1)", Arg("any", ND2)),
+               F("x.cumsum(axis=0)", Arg("any", ND2)), F("np.cumsum(x, dtype=np.float64)", Arg()),
+               F("np.cumsum(x, out=np.zeros(3))", Arg("any", [(3,)]), refuse=R)],
+    "transpose": [F("np.transpose(x)", Arg()), F("np.transpose(x, (1, 0))", Arg("any", [(2, 3)])),
+                  F("np.transpose(x, axes=(-1, 0, 1))", Arg("any", [(2, 1, 3)])),
+                  F("np.transpose(x, (-1, 0))", Arg("any", [(2, 3)])), F("x.transpose()", Arg())],
+    "T": [F("x.T", Arg())],
+    "reshape": [F("np.reshape(x, (-1,))", Arg()), F("x.reshape((3, 2))", Arg("any", [(2, 3), (6,)])),
+                F("np.reshape(x, shape=(3, 2), order='F')", Arg("any", [(2, 3)]))],
+    "ravel": [F("np.ravel(x)", Arg()), F("x.ravel()", Arg()), F("x.flatten()", Arg()),
+              F("np.ravel(x, order='F')", Arg("any", ND2))],
+    "squeeze": [F("np.squeeze(x)", Arg("any", [(1, 3), (3, 1), (1,)])), F("x.squeeze(axis=0)", Arg("any", [(1, 3)])),
+                F("np.squeeze(x, axis=-1)", Arg("any", [(3, 1)]))],
+    "expand_dims": [F("np.expand_dims(x, -1)", Arg()), F("np.expand_dims(x, axis=0)", Arg())],
+    "atleast": [F("np.atleast_1d(x)", Arg("any", [(), (3,)])), F("np.atleast_2d(x)", Arg("any", [(), (3,), (2, 3)]))],
+    "broadcast_to": [F("np.broadcast_to(x, (2, 3))", Arg("any", [(3,), (1, 3), (), (2, 1)])),
+                     F("np.broadcast_to(x, shape=(2, 3))", Arg("any", [(3,)]))],
+    "swapaxes": [F("np.swapaxes(x, 0, -1)", Arg("any", ND2)), F("x.swapaxes(0, 1)", Arg("any", ND2)),
+                 F("np.swapaxes(x, axis1=0, axis2=1)", Arg("any", ND2))],
+    "moveaxis": [F("np.moveaxis(x, 0, -1)", Arg("any", ND2)),
+                 F("np.moveaxis(x, source=-1, destination=0)", Arg("any", ND2))],
+    "flip": [F("np.flip(x)", Arg()), F("np.flip(x, -1)", Arg("any", ND2)), F("np.flip(x, axis=(0, 1))", Arg("any", ND2))],
+    "concatenate": [F("np.concatenate((x, y))", Arg("any", [(3,), (2, 3)]), Arg("any", [(2,), (1, 3)]), together=True),
+                    F("np.concatenate([x, y], axis=-1)", Arg("any", [(2, 3)]), Arg("any", [(2, 1)])),
+                    F("np.concatenate((x, y), axis=None)", Arg("any", [(2, 2)]), Arg("any", [(3,)])),
+                    F("np.concatenate((x,))", Arg("any", [(3,)]))],
+    "stack": [F("np.stack((x, y))", Arg(), Arg(), together=True),
+              F("np.stack([x, y], axis=-1)", Arg("any", ND2), Arg("any", ND2), together=True)],
+    "hstack": [F("np.hstack((x,))", Arg("any", [(3,), (2, 3)])),
+               F("np.hstack([x, y])", Arg("any", [(3,), (2, 3)]), Arg("any", [(2,), (2, 1)]), together=True)],
+    "vstack": [F("np.vstack((x, y))", Arg("any", [(3,), (2, 3)]), Arg("any", [(3,), (1, 3)]), together=True),
+               F("np.vstack([x])", Arg("any", [(3,)]))],
+    "copy_": [F("np.copy(x)", Arg()), F("np.ascontiguousarray(x)", Arg("any", ND2)), F("x.copy()", Arg())],
+    "scatter_add_": [F("a = x.copy()\n    np.add.at(a, np.array([0, 2, 0]), y)\n    return a",
+                       Arg("any", [(3,), (3, 2)]), Arg("any", [(), (2,)]), together=True)],
+    "scatter_sub_": [F("a = x.copy()\n    np.subtract.at(a, np.array([1, 1]), y)\n    return a",
+                       Arg("any", [(3,)]), Arg("any", [(2,)]))],
+    "array": [F("np.array([x, 2.0 * y])", S(), S()), F("np.asarray(x)", Arg()),
+              F("np.array(x, dtype=np.float64)", Arg())],
+    "astype": [F("x.astype(np.float64)", Arg()), F("x.astype(dtype=np.float64)", Arg())],
+    "full": [F("np.full((2, 3), x)", S()), F("np.full((2, 3), x, dtype=np.float64)", Arg("any", [(3,), ()]))],
+    "full_like": [F("np.full_like(y, x)", S(), Arg(), wrt=(0,)),
+                  F("np.full_like(y, x, dtype=np.float64)", S(), Arg(), wrt=(0,))],
+    "linspace": [F("np.linspace(x, y, 5)", S(), S()), F("np.linspace(x, y, num=3)", S(), S())],
+})
+
+# keyword parameters a rule's template names that need no form of their own, and why
+NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"}}
+
+_OPERATORS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**",
+              operator.mod: "%", operator.neg: "-", operator.pos: "+", operator.matmul: "@",
+              runtime.scatter_add: "np.add.at(", runtime.scatter_sub: "np.subtract.at("}
+_MODULES = {"numpy": "np.", "numpy.linalg": "np.linalg.", "math": "math.", "builtins": ""}
+
+
+def _spelling(f):
+    """How a user writes a call of the registered function `f` (what a form must contain)."""
+    if f in _OPERATORS:
+        return _OPERATORS[f]
+    if f is np.linalg.norm or f is np.linalg.det or f is np.linalg.inv or f is np.linalg.solve:
+        return "np.linalg." + f.__name__ + "("
+    if f is np.mod:
+        return "np.mod("            # np.remainder is np.mod
+    mod = getattr(f, "__module__", None) or "numpy"
+    prefix = _MODULES.get(mod, "np." if mod.startswith("numpy") else mod + ".")
+    return prefix + f.__name__ + "("
+
+
+def _rules():
+    """rule name -> (Rule, the spellings it is registered under), from the registry."""
+    objects = {id(f): f for f in registry._KEEP}
+    out = {}
+    for key, rule in registry.RULES.items():
+        out.setdefault(rule.name, (rule, set()))[1].add(_spelling(objects[key]))
+    for name, rule in registry.METHODS.items():
+        out.setdefault(rule.name, (rule, set()))[1].add("." + name + "(")
+    for name, rule in registry.ATTRIBUTES.items():
+        out.setdefault(rule.name, (rule, set()))[1].add("." + name)
+    return out
+
+
+RULE_TABLE = _rules()
+
+
+def test_every_rule_has_an_oracle():
+    missing = sorted(set(RULE_TABLE) - set(FORMS))
+    assert not missing, f"rules without an oracle form in test_rule_oracle.FORMS: {missing}"
+    stale = sorted(set(FORMS) - set(RULE_TABLE))
+    assert not stale, f"FORMS names rules that are not registered: {stale}"
+    problems = []
+    for name, (rule, spellings) in RULE_TABLE.items():
+        text = " ".join(f.expr for f in FORMS[name])
+        problems += [f"{name}: no form spells {s!r}" for s in sorted(spellings) if s not in text]
+        for p in list(rule.signature.parameters.values())[1:]:
+            if p.default is not p.empty and p.name not in NO_KEYWORD_FORM.get(name, ()) \
+                    and f"{p.name}=" not in text:
+                problems.append(f"{name}: no form passes {p.name}=")
+    assert not problems, "\n".join(problems)
+
+
+_PARAMS = "xyz"
+
+
+def _source():
+    lines = ["import math", "import numpy as np", ""]
+    for name, forms in FORMS.items():
+        for k, form in enumerate(forms):
+            params = ", ".join(_PARAMS[:len(form.args.args)])
+            body = form.expr if "return" in form.expr else f"return {form.expr}"
+            lines += [f"def {name}_{k}({params}):", f"    {body}", "", ""]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def forms_module(tmp_path_factory):
+    return load_module(_source(), tmp_path_factory.mktemp("oracle"), prefix="rg_oracle")
+
+
+def _check(f, form, args):
+    if form.refuse is not None:
+        with pytest.raises(form.refuse):
+            rg.differentiate(f, wrt=form.wrt, backend=fd.BACKEND).vjp(*args)[1](np.ones(np.shape(f(*args))))
+        return
+    check_vjp(f, args, wrt=form.wrt, rtol=1e-5, atol=1e-7)
+
+
+CASES = [(name, k) for name, forms in FORMS.items() for k in range(len(forms))]
+
+
+@pytest.mark.parametrize("name,k", CASES, ids=[f"{n}-{k}" for n, k in CASES])
+def test_rule_vjp_against_finite_differences(forms_module, name, k):
+    form = FORMS[name][k]
+    f = getattr(forms_module, f"{name}_{k}")
+
+    @settings(max_examples=EXAMPLES)
+    @given(form.args.strategy())
+    def run(args):
+        _check(f, form, args)
+    run()
+
+
+NUMBA_SAMPLE = sorted(FORMS)
+
+
+@pytest.mark.parametrize("name", NUMBA_SAMPLE)
+def test_rule_on_numba(forms_module, name, monkeypatch):
+    """The first form of each rule, one fixed draw, on numba: the python backend's result, or a clear
+    refusal (BackendError naming backend="python")."""
+    pytest.importorskip("numba")
+    if "numba" not in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba").split(","):
+        pytest.skip("numba is not in RETROGRAD_TEST_BACKENDS")
+    form = FORMS[name][0]
+    f = getattr(forms_module, f"{name}_0")
+    monkeypatch.setattr(fd, "BACKEND", "numba")
+    try:
+        _check(f, form, form.args.fixed())
+    except rg.BackendError as err:
+        assert 'backend="python"' in (err.hint or ""), f"the refusal does not say what to do: {err}"
