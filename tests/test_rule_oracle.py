@@ -13,6 +13,7 @@ and the convention at the kink is tested with hand-derived values below (test_co
 The numba backend runs the first form of each rule on one fixed draw: it must agree, or refuse with a
 BackendError that says to use the python backend.
 """
+import math
 import operator
 import os
 
@@ -146,7 +147,8 @@ FORMS = {
     "log1p": unary("np.log1p", "unit", "math.log1p"),
     "log2": unary("np.log2", "pos", "math.log2"),
     "log10": unary("np.log10", "pos", "math.log10"),
-    "sqrt": unary("np.sqrt", "pos", "math.sqrt"),
+    "sqrt": unary("np.sqrt", "pos"),
+    "math_sqrt": [F("math.sqrt(x)", S("pos"))],
     "cbrt": unary("np.cbrt", "nonzero"),
     "square": unary("np.square", "any"),
     "reciprocal": unary("np.reciprocal", "nonzero"),
@@ -387,3 +389,218 @@ def test_rule_on_numba(forms_module, name, monkeypatch):
         _check(f, form, form.args.fixed())
     except rg.BackendError as err:
         assert 'backend="python"' in (err.hint or ""), f"the refusal does not say what to do: {err}"
+
+
+# ---- conventions at kinks and domain edges: hand-derived values ------------------------------------------
+# At a tie or a kink any element of the (Clarke) subdifferential is a valid gradient; retrograd picks:
+#  * max/min reductions: the cotangent is split equally between tied entries (JAX's convention too);
+#  * np.maximum/np.minimum/np.fmax/np.fmin and builtin max/min: all of it to the first operand (JAX splits
+#    0.5/0.5; both are valid subgradients);
+#  * np.clip at a bound: to `x` (the one-sided derivative from inside); with a_min > a_max, to a_max;
+#  * abs at 0, std with every entry equal, norm and hypot at 0: 0.
+# Where NumPy's value has an infinite slope (sqrt, arcsin, log, cbrt, x ** 0.5 at the edge) the gradient is
+# inf, never an invented finite number.
+
+def conv_max(x):
+    return np.max(x)
+
+
+def conv_max_axis(x):
+    return np.sum(np.max(x, axis=1) * np.array([1.0, 2.0]))
+
+
+def conv_min_keep(x):
+    return np.sum(x.min(axis=0, keepdims=True))
+
+
+def conv_maximum(x, y):
+    return np.sum(np.maximum(x, y))
+
+
+def conv_minimum(x, y):
+    return np.sum(np.minimum(x, y))
+
+
+def conv_builtin_max(x, y):
+    return max(x, y) + min(x, y) * 3.0
+
+
+def conv_clip(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi))
+
+
+def conv_abs(x):
+    return np.sum(np.abs(x))
+
+
+def conv_prod(x):
+    return np.prod(x)
+
+
+def conv_prod_axis(x):
+    return np.sum(np.prod(x, axis=1) * np.array([1.0, 2.0]))
+
+
+def conv_std(x):
+    return np.std(x)
+
+
+def conv_std_axis(x):
+    return np.sum(np.std(x, axis=-1))
+
+
+def conv_var_ddof(x):
+    return np.var(x, ddof=1)
+
+
+def conv_std_ddof_n(x):
+    return np.std(x, ddof=2)
+
+
+def conv_pow(x, y):
+    return np.sum(x ** y)
+
+
+def conv_pow_literals(x):
+    return np.sum(x ** 0.0 + x ** 1 + x ** 2)
+
+
+def conv_zero_base(x):
+    return np.sum(0.0 ** x)
+
+
+def conv_pow_half(x):
+    return np.sum(x ** 0.5)
+
+
+def edge_sqrt(x):
+    return np.sum(np.sqrt(x))
+
+
+def edge_math_sqrt(x):
+    return math.sqrt(x)
+
+
+def edge_cbrt(x):
+    return np.sum(np.cbrt(x))
+
+
+def edge_arcsin(x):
+    return np.sum(np.arcsin(x + 1.0))
+
+
+def edge_log(x):
+    return np.sum(np.log(x))
+
+
+def edge_arccosh(x):
+    return np.sum(np.arccosh(x + 1.0))
+
+
+def edge_arctanh(x):
+    return np.sum(np.arctanh(1.0 - x))
+
+
+def conv_kinks(x):
+    return np.linalg.norm(x) + np.sum(np.hypot(x, x)) + np.sum(np.sinc(x))
+
+
+def _grad(f, args, wrt=0, backend="python"):
+    return rg.differentiate(f, wrt=wrt, backend=backend).grad(*args)
+
+
+BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba").split(",") if b]
+
+
+def test_convention_max_min_ties_split_equally():
+    np.testing.assert_array_equal(_grad(conv_max, [np.array([1.0, 3.0, 3.0])]), [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(_grad(conv_max_axis, [np.array([[2.0, 2.0], [1.0, 0.0]])]),
+                                  [[0.5, 0.5], [2.0, 0.0]])
+    np.testing.assert_array_equal(_grad(conv_min_keep, [np.array([[1.0, 4.0], [1.0, 0.0]])]),
+                                  [[0.5, 0.0], [0.5, 1.0]])
+
+
+def test_convention_elementwise_ties_go_to_the_first_operand():
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 4.0])
+    gx, gy = _grad(conv_maximum, [x, y], wrt=(0, 1))
+    np.testing.assert_array_equal(gx, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(gy, [0.0, 0.0, 1.0])
+    gx, gy = _grad(conv_minimum, [x, y], wrt=(0, 1))
+    np.testing.assert_array_equal(gx, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(gy, [0.0, 1.0, 0.0])
+    assert _grad(conv_builtin_max, [2.0, 2.0], wrt=(0, 1)) == (4.0, 0.0)
+
+
+def test_convention_clip_at_and_across_bounds():
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
+    gx, glo, ghi = _grad(conv_clip, [x, np.zeros(5), np.ones(5)], wrt=(0, 1, 2))
+    np.testing.assert_array_equal(gx, [0.0, 1.0, 1.0, 1.0, 0.0])     # at a bound: to x
+    np.testing.assert_array_equal(glo, [1.0, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(ghi, [0.0, 0.0, 0.0, 0.0, 1.0])
+    gx, glo, ghi = _grad(conv_clip, [x, np.full(5, 1.5), np.full(5, 0.5)], wrt=(0, 1, 2))   # a_min > a_max
+    np.testing.assert_array_equal(ghi, np.ones(5))
+    np.testing.assert_array_equal(gx + glo, np.zeros(5))
+    assert _grad(conv_clip, [0.3, np.array([0.5, 0.1]), 1.0]) == 1.0          # scalar x, array bounds
+
+
+def test_convention_abs_at_zero():
+    np.testing.assert_array_equal(_grad(conv_abs, [np.array([-2.0, 0.0, 3.0])]), [-1.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_prod_with_zeros_is_the_product_of_the_others(backend):
+    np.testing.assert_array_equal(_grad(conv_prod, [np.array([2.0, 0.0, 3.0])], backend=backend), [0.0, 6.0, 0.0])
+    np.testing.assert_array_equal(_grad(conv_prod, [np.array([0.0, 2.0, 0.0])], backend=backend), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_grad(conv_prod, [np.array([[2.0, 0.5], [4.0, 3.0]])], backend=backend),
+                                  [[6.0, 24.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(
+        _grad(conv_prod_axis, [np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 5.0]])], backend=backend),
+        [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_std_var_of_one_element_and_ties(backend):
+    assert _grad(conv_std, [np.array([1.5])], backend=backend).tolist() == [0.0]
+    np.testing.assert_array_equal(_grad(conv_std_axis, [np.array([[1.0], [2.0]])], backend=backend), [[0.0], [0.0]])
+    np.testing.assert_array_equal(_grad(conv_std, [np.full(3, 2.0)], backend=backend), np.zeros(3))  # a subgradient
+
+
+def test_std_var_with_ddof_at_least_n_match_numpy_non_finite_values():
+    # NumPy's value is nan (0 / 0) or inf there: the gradient is not finite either, not an invented number
+    with np.errstate(all="ignore"):
+        assert np.isnan(np.var(np.array([1.5]), ddof=1))
+        assert not np.isfinite(_grad(conv_var_ddof, [np.array([1.5])])).any()
+        assert not np.isfinite(_grad(conv_std_ddof_n, [np.array([1.0, 2.0])])).any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_power_at_zero(backend):
+    with np.errstate(all="ignore"):
+        gx, gy = _grad(conv_pow, [np.array([0.0, 0.0, 0.0, 2.0]), np.array([2.0, 1.0, 0.0, 3.0])], wrt=(0, 1),
+                       backend=backend)
+        np.testing.assert_array_equal(gx, [0.0, 1.0, 0.0, 12.0])
+        np.testing.assert_array_equal(gy[:2], [0.0, 0.0])                  # 0 ** y is 0 around y > 0
+        assert np.isnan(gy[2])                                             # 0 ** y jumps at y == 0
+        np.testing.assert_allclose(gy[3], 8.0 * np.log(2.0))
+        # x ** 0 is 1 everywhere (0 included); x ** 1 has slope 1; x ** 2 slope 0; 0 ** x is 0 for x > 0
+        np.testing.assert_array_equal(_grad(conv_pow_literals, [np.array([0.0, 1.5])], backend=backend), [1.0, 4.0])
+        np.testing.assert_array_equal(_grad(conv_zero_base, [np.array([1.5, 0.5])], backend=backend), [0.0, 0.0])
+        assert _grad(conv_pow_half, [np.array([0.0])], backend=backend)[0] == np.inf
+    assert _grad(conv_pow, [0.0, 0.0], wrt=(0,), backend=backend) == 0.0   # Python floats: no ZeroDivisionError
+
+
+def test_math_sqrt_at_zero_is_inf_not_zero_division():
+    with np.errstate(all="ignore"):
+        assert _grad(edge_math_sqrt, [0.0]) == np.inf
+
+
+@pytest.mark.parametrize("f", [edge_sqrt, edge_cbrt, edge_arcsin, edge_log, edge_arccosh, edge_arctanh])
+def test_edges_with_infinite_slope_give_inf(f):
+    """sqrt, cbrt at 0, arcsin, arccosh, arctanh at 1, log at 0: NumPy's value has an infinite slope."""
+    with np.errstate(all="ignore"):
+        g = _grad(f, [np.array([0.0])])
+    assert np.isinf(g[0]), g
+
+
+def test_convention_zero_of_norm_hypot_sinc():
+    np.testing.assert_array_equal(_grad(conv_kinks, [np.zeros(3)]), np.zeros(3))

@@ -115,9 +115,14 @@ def log10(y, x):
     d[x] = d[y] / (x * 2.302585092994046)
 
 
-@adjoint(np.sqrt, math.sqrt)
+@adjoint(np.sqrt)
 def sqrt(y, x):
     d[x] = d[y] * 0.5 / y
+
+
+@adjoint(math.sqrt)
+def math_sqrt(y, x):
+    d[x] = d[y] * np.divide(0.5, y)    # inf at 0, as the slope is: a Python float `0.5 / y` would raise
 
 
 @adjoint(np.cbrt)
