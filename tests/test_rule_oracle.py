@@ -179,7 +179,7 @@ FORMS = {
     "inner": [F("np.inner(x, y)", Arg("any", [(3,), (2, 3), (), (2, 3)]), Arg("any", [(3,), (4, 3), (3,), (3,)]),
                 together=True)],
     "outer": [F("np.outer(x, y)", Arg("any", [(3,), (2, 2)]), Arg("any", [(2,), (3,)]), together=True)],
-    "trace": [F("np.trace(x)", Arg("any", [(3, 3), (2, 3)])), F("x.trace()", Arg("any", [(3, 2)]))],
+    "trace": [F("np.trace(x)", Arg("any", [(3, 3), (2, 3), (2, 3, 2)])), F("x.trace()", Arg("any", [(3, 2)]))],
     "det": [F("np.linalg.det(x)", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)]))],
     "inv": [F("np.linalg.inv(x)", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)]))],
     "solve": [F("np.linalg.solve(x, y)", Arg("wellcond", [(3, 3), (2, 2)]), Arg("any", [(3,), (2, 4)]),
@@ -389,6 +389,7 @@ def test_rule_on_numba(forms_module, name, monkeypatch):
         _check(f, form, form.args.fixed())
     except rg.BackendError as err:
         assert 'backend="python"' in (err.hint or ""), f"the refusal does not say what to do: {err}"
+        pytest.xfail(f"numba refuses {form.expr!r} clearly: {str(err).splitlines()[0][:160]}")
 
 
 # ---- conventions at kinks and domain edges: hand-derived values ------------------------------------------

@@ -5,7 +5,8 @@ import numpy as np
 from numba import njit, types, vectorize
 from numba.extending import overload
 
-from ..reverse.rules import elementwise as _elementwise, operators as _operators, reductions as _reductions
+from ..reverse.rules import elementwise as _elementwise, linalg as _linalg, operators as _operators
+from ..reverse.rules import reductions as _reductions
 
 
 def _is_none(t):
@@ -100,3 +101,10 @@ def _prod_others(a, axis=None):
             return np.ascontiguousarray(_others_rows(np.ascontiguousarray(a.T).astype(np.float64)).T)
         return along
     return None   # other axes: the numba backend refuses (BackendError), the python backend has it
+
+
+@overload(_linalg.trace_grad)
+def _trace_grad(g, a):
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return lambda g, a: g * np.eye(a.shape[0], a.shape[1])
+    return None

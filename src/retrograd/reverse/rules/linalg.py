@@ -93,9 +93,15 @@ def outer(y, a, b):
     d[b] = np.reshape(np.ravel(a) @ d[y], np.shape(b))
 
 
+def trace_grad(g, a):
+    """Cotangent of np.trace(a): the diagonal of a's first two axes (the later ones are kept, as in `y`)."""
+    eye = np.eye(np.shape(a)[0], np.shape(a)[1])
+    return np.reshape(eye, eye.shape + (1,) * (np.ndim(a) - 2)) * g
+
+
 @adjoint(np.trace, methods=("trace",))
 def trace(y, a):
-    d[a] = d[y] * np.eye(np.shape(a)[0], np.shape(a)[1])
+    d[a] = trace_grad(d[y], a)
 
 
 @adjoint(np.linalg.det)
