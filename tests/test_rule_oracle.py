@@ -462,6 +462,10 @@ def conv_pow(x, y):
     return np.sum(x ** y)
 
 
+def conv_pow_scalar(x, y):
+    return x ** y
+
+
 def conv_pow_literals(x):
     return np.sum(x ** 0.0 + x ** 1 + x ** 2)
 
@@ -587,7 +591,8 @@ def test_power_at_zero(backend):
         np.testing.assert_array_equal(_grad(conv_pow_literals, [np.array([0.0, 1.5])], backend=backend), [1.0, 4.0])
         np.testing.assert_array_equal(_grad(conv_zero_base, [np.array([1.5, 0.5])], backend=backend), [0.0, 0.0])
         assert _grad(conv_pow_half, [np.array([0.0])], backend=backend)[0] == np.inf
-    assert _grad(conv_pow, [0.0, 0.0], wrt=(0,), backend=backend) == 0.0   # Python floats: no ZeroDivisionError
+    assert _grad(conv_pow_scalar, [0.0, 0.0], backend=backend) == 0.0     # Python floats: no ZeroDivisionError
+    assert _grad(conv_pow_scalar, [0.0, 2.0], wrt=(0, 1), backend=backend) == (0.0, 0.0)
 
 
 def test_math_sqrt_at_zero_is_inf_not_zero_division():
@@ -605,3 +610,72 @@ def test_edges_with_infinite_slope_give_inf(f):
 
 def test_convention_zero_of_norm_hypot_sinc():
     np.testing.assert_array_equal(_grad(conv_kinks, [np.zeros(3)]), np.zeros(3))
+
+
+# ---- the reproductions of issue 11 item 5, on every backend (numba: the same numbers, or a clear refusal) --
+def i_prod_zero(x):
+    return np.prod(x)
+
+
+def i_std_one(x):
+    return np.std(x, axis=1) + np.var(x, axis=1)
+
+
+def i_pow_base0(y):
+    return np.power(0.0, y)
+
+
+def i_pow_exp0(x):
+    return np.power(x, 0.0) + x ** 0
+
+
+def i_dot_3d(a, b):
+    return np.dot(a, b)
+
+
+def i_transpose_neg(q):
+    return np.transpose(q, (-1, 0))
+
+
+def i_slice_var(x):
+    s = slice(None, -1)
+    return x[s]
+
+
+def i_hstack_one(x):
+    return np.hstack((x,))
+
+
+def i_clip_none(x):
+    return np.clip(x, None, 0.5)
+
+
+def i_clip_scalar(x, lo):
+    return np.clip(x, lo, 2.0)
+
+
+def i_concat_none(x, y):
+    return np.concatenate((x, y), axis=None)
+
+
+ISSUE_CASES = [(i_prod_zero, [np.array([1.5, 0.0, 2.0])], 0), (i_prod_zero, [np.array([1.5, 0.0, 0.0])], 0),
+               (i_std_one, [np.array([[1.5], [2.0]])], 0), (i_pow_base0, [np.array([1.5, 2.0])], 0),
+               (i_pow_exp0, [np.array([0.0, 2.0])], 0),
+               (i_dot_3d, [np.arange(6.0).reshape(2, 3), np.arange(24.0).reshape(2, 3, 4) / 10], (0, 1)),
+               (i_dot_3d, [np.arange(12.0).reshape(2, 2, 3), np.arange(24.0).reshape(2, 3, 4) / 10], (0, 1)),
+               (i_transpose_neg, [np.arange(6.0).reshape(2, 3)], 0), (i_slice_var, [np.arange(4.0)], 0),
+               (i_hstack_one, [np.arange(3.0)], 0), (i_clip_none, [np.array([0.1, 0.9, -3.0])], 0),
+               (i_clip_scalar, [0.3, np.array([0.5, 0.1, 0.7])], (0, 1)),
+               (i_concat_none, [np.ones((2, 2)), np.arange(3.0)], (0, 1))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k", range(len(ISSUE_CASES)), ids=[f"{c[0].__name__}-{k}" for k, c in enumerate(ISSUE_CASES)])
+def test_issue_reproductions(k, backend, monkeypatch):
+    f, args, wrt = ISSUE_CASES[k]
+    monkeypatch.setattr(fd, "BACKEND", backend)
+    try:
+        check_vjp(f, args, wrt=wrt)
+    except rg.BackendError as err:
+        assert backend != "python" and 'backend="python"' in (err.hint or ""), str(err)
+        pytest.xfail(f"{backend} refuses it clearly: {str(err).splitlines()[0][:160]}")

@@ -106,6 +106,20 @@ def call(fn, args, source):
         if "No definition for lowering" not in str(exc):
             raise
         raise _backend_error(exc, source) from None
+    except AssertionError as exc:             # Numba's own typing asserting (np.concatenate(axis=None)), not
+        import traceback                      # an `assert` of the user's program
+        frames = traceback.extract_tb(exc.__traceback__)
+        if not frames or f"{os.sep}numba{os.sep}" not in frames[-1].filename:
+            raise
+        raise _backend_error(RuntimeError(f"Numba's {frames[-1].name} does not support these arguments"),
+                             source) from None
+    except SystemError as exc:                # a value Numba cannot box (a slice saved for the adjoint)
+        cause = exc.__cause__
+        while cause is not None and "cannot convert native" not in str(cause):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise _backend_error(cause, source) from None
 
 
 def lower_spellings(tree):
