@@ -152,9 +152,9 @@ class Peephole(gast.NodeTransformer):
         return node
 
     def visit_Call(self, node):
-        """`x ** k`'s rules with a literal exponent or base read as the textbook formula where it is safe on
-        the whole domain, and a C-order reshape's inverse as np.reshape: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1 or k == 0), `pow_exp_grad(2.0, y, r)`
-        -> `r * np.log(2.0)` (a positive base)."""
+        """Rule helpers with literal arguments read as the textbook formula where that is safe on the whole
+        domain: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1, k == 0), `pow_exp_grad(2.0, y, r)` ->
+        `r * np.log(2.0)` (a positive base), `unreshape(g, x, 'C')` -> `np.reshape(g, np.shape(x))`."""
         self.generic_visit(node)
         f = node.func
         if (isinstance(f, gast.Name) and f.id == "unreshape" and len(node.args) == 3
