@@ -220,13 +220,15 @@ def reduction(name, dom="any", shapes=SHAPES, method=True, empty=True, extra=())
 FORMS.update({
     "sum_": reduction("sum", extra=[F("np.sum(x, dtype=np.float64)", Arg())]),
     "builtin_sum": [F("sum(x)", Arg("any", [(3,), (2, 3), (1,)]))],
-    "mean": reduction("mean", empty=False, extra=[F("np.mean(x, dtype=np.float64)", Arg())]),
+    "mean": reduction("mean", empty=False, extra=[F("np.mean(x, dtype=np.float64)", Arg()),
+                                                   F("np.mean(x, axis=0)", Arg("any", [(2, 0)]))]),
     # zeros included: the product of the others, exact with one and with several zeros
     "prod": reduction("prod", "any", extra=[F("np.prod(x, dtype=np.float64)", Arg())]),
     "max_": reduction("max", "distinct", empty=False) + [F("np.amax(x, axis=0)", Arg("distinct", ND2))],
     "min_": reduction("min", "distinct", empty=False) + [F("np.amin(x)", Arg("distinct"))],
     "var": reduction("var", empty=False, extra=[F("np.var(x, axis=-1, ddof=1)", Arg("any", [(2, 3), (4,)])),
-                                                 F("np.var(x, dtype=np.float64)", Arg())]),
+                                                 F("np.var(x, dtype=np.float64)", Arg()),
+                                                 F("np.var(x, axis=0)", Arg("any", [(2, 0)]))]),
     # size-1 axes included: std is the constant 0 there
     "std": reduction("std", "nonzero", empty=False,
                      extra=[F("np.std(x, axis=0, ddof=1)", Arg("nonzero", [(2, 3), (3,)])),

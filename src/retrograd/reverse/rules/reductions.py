@@ -40,7 +40,7 @@ def builtin_sum(y, a):
 
 @adjoint(np.mean, methods=("mean",))
 def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] = unreduce(d[y], a, axis, keepdims) * (np.size(y) / np.size(a))
+    d[a] = unreduce(d[y], a, axis, keepdims) * np.true_divide(np.size(y), np.size(a))   # not `/`: 0 / 0 on an empty axis
 
 
 @adjoint(np.prod, methods=("prod",))
@@ -61,13 +61,13 @@ def min_(y, a, axis=None, out=None, keepdims=False):
 @adjoint(np.var, methods=("var",))
 def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * (2.0 * (a - np.mean(a, axis=axis, keepdims=True))
-                                                 / (np.size(a) / np.size(y) - ddof))
+                                                 / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
 @adjoint(np.std, methods=("std",))
 def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
-                                                     / (np.size(a) / np.size(y) - ddof))
+                                                     / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
 @adjoint(np.cumsum, methods=("cumsum",))
