@@ -27,17 +27,23 @@ def dot_grad_b(g, a, b):
     return np.moveaxis(np.tensordot(a, g, axes=(lead, lead)), 0, -2)
 
 
-def solve_grad_b(g, a):
-    """Cotangent of `b` in x = solve(a, b)."""
-    return np.linalg.solve(np.swapaxes(a, -1, -2), g)
+def _solve_t(a, g, b):
+    """solve(a^T, g): `g` is a stack of vectors exactly when `b` is 1-D (NumPy 2's rule), else of matrices."""
+    at = np.swapaxes(a, -1, -2)
+    return np.linalg.solve(at, g[..., None])[..., 0] if np.ndim(b) == 1 else np.linalg.solve(at, g)
 
 
-def solve_grad_a(g, a, x):
+def solve_grad_b(g, a, b):
+    """Cotangent of `b` in x = solve(a, b) (summed over a's batch axes when `b` is shared)."""
+    return unbroadcast(_solve_t(a, g, b), b)
+
+
+def solve_grad_a(g, a, x, b):
     """Cotangent of `a` in x = solve(a, b)."""
-    gb = np.linalg.solve(np.swapaxes(a, -1, -2), g)
-    if np.ndim(x) == np.ndim(a) - 1:
+    gb = _solve_t(a, g, b)
+    if np.ndim(b) == 1:
         return -gb[..., :, None] * x[..., None, :]
-    return -gb @ np.swapaxes(x, -1, -2)
+    return unbroadcast(-gb @ np.swapaxes(x, -1, -2), a)
 
 
 def inner_grad(g, a, b):
@@ -116,8 +122,8 @@ def inv(y, a):
 
 @adjoint(np.linalg.solve)
 def solve(y, a, b):
-    d[a] = solve_grad_a(d[y], a, y)
-    d[b] = solve_grad_b(d[y], a)
+    d[a] = solve_grad_a(d[y], a, y, b)
+    d[b] = solve_grad_b(d[y], a, b)
 
 
 @adjoint(np.linalg.norm)
