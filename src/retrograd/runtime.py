@@ -6,7 +6,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 import numpy as np
 
 __all__ = ["not_a_view", "no_repeats", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
-           "matmul_grad_a", "matmul_grad_b", "select_grad", "div_or_zero", "np", "math", "nbytes_of",
+           "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
 
@@ -136,15 +136,6 @@ def select_grad(g, x, result, axis=None, keepdims=False):
     r = np.reshape(result, reduce_shape(x, axis)) if not keepdims else result
     mask = (x == r)
     return g * mask / np.sum(mask, axis=axis, keepdims=True)
-
-
-def div_or_zero(g, y):
-    """`g / y`, and 0 where `y == 0`: the zero subgradient of results like std and norm at 0, which are
-    constant when they have one element (and a cone's tip otherwise)."""
-    if np.ndim(y) == 0 and np.ndim(g) == 0:
-        return 0.0 if y == 0 else g / y
-    y = np.asarray(y)
-    return np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
 
 
 def like(grad, x):

@@ -14,7 +14,7 @@ def adjoint_mlp_loss(dmean, saved):
     W1, W2, b1, b2, h, h_at_W2, mean, out, x, x_at_W1, y = saved
     # grad of: return np.mean((out - y) ** 2)  (golden_cases.py:8)
     mean_1 = (out - y) ** 2
-    dout = unbroadcast(unreduce(dmean, mean_1, None, False) * (np.size(mean) / np.size(mean_1)) * 2 * (out - y), out)
+    dout = unbroadcast(unreduce(dmean, mean_1, None, False) * np.true_divide(np.size(mean), np.size(mean_1)) * 2 * (out - y), out)
     # grad of: out = h @ W2 + b2  (golden_cases.py:7)
     dh_at_W2 = unbroadcast(dout, h_at_W2)
     db2 = unbroadcast(dout, b2)

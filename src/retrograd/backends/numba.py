@@ -112,10 +112,16 @@ def call(fn, args, source):
         if not _raised_inside_numba(exc):     # Numba's own typing code failing on what it cannot type
             raise
         raise _backend_error(exc, source) from None
+    except SystemError as exc:                # a value Numba cannot box (a slice saved for the adjoint)
+        cause = exc.__cause__
+        while cause is not None and "cannot convert native" not in str(cause):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise _backend_error(cause, source) from None
 
 
 def _raised_inside_numba(exc):
-    import os
     tb = exc.__traceback__
     while tb.tb_next is not None:
         tb = tb.tb_next

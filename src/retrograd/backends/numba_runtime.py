@@ -609,8 +609,8 @@ def _dot_grad(which):
     grad = matmul_grad_a if which == "a" else matmul_grad_b
 
     def ol(g, a, b):
-        if _is_scalar(a) or _is_scalar(b):
-            return None
+        if _is_scalar(a) or _is_scalar(b) or (isinstance(b, types.Array) and b.ndim > 2):
+            return None           # np.dot with N-D `b` is no `@`: the python backend has it
         return lambda g, a, b: grad(g, a, b)
     return ol
 
@@ -622,117 +622,5 @@ overload(_linalg_rules.dot_grad_b)(_dot_grad("b"))
 overload(matmul_grad_b)(_products.matmul_grad_overload("b"))
 __all__ += ["matmul"]
 
-
-# ---- rules at the edges of their domains (reverse/rules): the python helpers' guards, typed -----------
-def div_or_zero(g, y):
-    return _py.div_or_zero(g, y)
-
-
-@overload(div_or_zero)
-def _div_or_zero(g, y):
-    if _is_scalar(y):
-        return lambda g, y: g * 0.0 if y == 0 else g / y
-    if isinstance(y, types.Array):
-        return lambda g, y: np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
-    return None
-
-
-__all__ += ["div_or_zero"]
-
-from ..reverse.rules import elementwise as _ew_rules, operators as _op_rules, reductions as _red_rules  # noqa: E402
-
-
-@njit(cache=True)
-def _others_product(v):
-    """out[i] = product of v[j] for j != i, by a prefix and a suffix pass (exact with zeros)."""
-    n = v.size
-    out = np.empty(n)
-    acc = 1.0
-    for i in range(n):
-        out[i] = acc
-        acc *= v[i]
-    acc = 1.0
-    for i in range(n - 1, -1, -1):
-        out[i] *= acc
-        acc *= v[i]
-    return out
-
-
-@overload(_red_rules.prod_grad)
-def _prod_grad(g, a, axis=None, keepdims=False):
-    if _is_scalar(a):
-        return lambda g, a, axis=None, keepdims=False: g * 1.0
-    if not isinstance(a, types.Array):
-        return None
-    if _is_none(axis) or (isinstance(axis, types.Integer) and a.ndim == 1):
-        def whole(g, a, axis=None, keepdims=False):
-            gs = np.sum(np.asarray(g))          # one value (a 1-element array with keepdims)
-            return (_others_product(np.ascontiguousarray(a).ravel().astype(np.float64)) * gs).reshape(a.shape)
-        return whole
-    if isinstance(axis, types.Integer) and a.ndim == 2:
-        def rows(g, a, axis=None, keepdims=False):
-            G = np.ascontiguousarray(np.asarray(g)).ravel()
-            out = np.empty(a.shape)
-            if axis % 2 == 1:
-                for i in range(a.shape[0]):
-                    out[i, :] = _others_product(np.ascontiguousarray(a[i, :]).astype(np.float64)) * G[i]
-            else:
-                for j in range(a.shape[1]):
-                    out[:, j] = _others_product(np.ascontiguousarray(a[:, j]).astype(np.float64)) * G[j]
-            return out
-        return rows
-    return None
-
-
-@overload(_op_rules.power_slope)
-def _power_slope(a, b):
-    if _is_scalar(a) and _is_scalar(b):
-        return lambda a, b: 0.0 if b == 0 else b * np.power(float(a), float(b - 1))
-    if _is_scalar(b):
-        return lambda a, b: np.zeros(a.shape) if b == 0 else b * np.power(a, float(b - 1))
-    return lambda a, b: b * np.power(a, np.where(b == 0, 1.0, b - 1.0))
-
-
-@overload(_op_rules.power_log_slope)
-def _power_log_slope(y, a, b):
-    if _is_scalar(a) and _is_scalar(b):
-        def scalar(y, a, b):
-            if a == 0:
-                return 0.0 if b > 0 else np.nan
-            return y * (np.log(a) if a > 0 else np.nan)
-        return scalar
-    if _is_scalar(a):
-        def base_scalar(y, a, b):
-            if a == 0:
-                return np.where(b > 0, 0.0, np.nan)
-            return y * (np.log(a) if a > 0 else np.nan)
-        return base_scalar
-    return lambda y, a, b: np.where(a == 0, np.where(b > 0, 0.0, np.nan), y * np.log(np.where(a == 0, 1.0, a)))
-
-
-@overload(_ew_rules.clip_passes)
-def _clip_passes(a, a_min, a_max):
-    lo, hi = not _is_none(a_min), not _is_none(a_max)
-    if lo and hi:
-        return lambda a, a_min, a_max: (a >= a_min) & (a <= a_max)
-    if lo:
-        return lambda a, a_min, a_max: a >= a_min
-    if hi:
-        return lambda a, a_min, a_max: a <= a_max
-    if _is_scalar(a):
-        return lambda a, a_min, a_max: True
-    return lambda a, a_min, a_max: np.ones(a.shape, dtype=np.bool_)
-
-
-@overload(_ew_rules.clip_low)
-def _clip_low(a, a_min, a_max):
-    if _is_none(a_max):
-        return lambda a, a_min, a_max: a < a_min
-    return lambda a, a_min, a_max: (a < a_min) & (a_min <= a_max)
-
-
-@overload(_ew_rules.clip_high)
-def _clip_high(a, a_min, a_max):
-    if _is_none(a_min):
-        return lambda a, a_min, a_max: a > a_max
-    return lambda a, a_min, a_max: np.maximum(a, a_min) > a_max
+# ---- rule helpers that hold at zeros and edges (np.prod, np.std, `**`, np.clip): numba_rules ----------
+from . import numba_rules  # noqa: E402,F401

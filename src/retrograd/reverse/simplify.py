@@ -125,6 +125,11 @@ def drop_orphan_comments(stmts, comments):
     return out
 
 
+def _np_call(name, args):
+    return gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                         attr=name, ctx=gast.Load()), args=args, keywords=[])
+
+
 class Peephole(gast.NodeTransformer):
     """Constant-fold what template splicing leaves behind: `2 - 1` -> 1, `x ** 1` -> x, `1.0 * x` -> x."""
 
@@ -142,23 +147,33 @@ class Peephole(gast.NodeTransformer):
         if lc and l.value == 1 and isinstance(node.op, gast.Mult):
             return r
         if (isinstance(node.op, gast.Mult) and isinstance(r, gast.BinOp) and isinstance(r.op, gast.Mult)
-                and isinstance(r.left, gast.Constant)):      # `g * (2 * x)` reads as `g * 2 * x`
+                and isinstance(r.left, gast.Constant)):   # `g * (2 * x)` -> `g * 2 * x`, as written by hand
             return gast.BinOp(left=gast.BinOp(left=l, op=gast.Mult(), right=r.left), op=gast.Mult(), right=r.right)
         return node
 
     def visit_Call(self, node):
-        """`power_slope(x, c)` with a literal exponent is `c * x ** (c - 1)` (0 for c == 0): no case to
-        guard for c >= 1, and the user reads `2 * x` for the derivative of `x ** 2`."""
+        """Rule helpers with literal arguments read as the textbook formula where that is safe on the whole
+        domain: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1, k == 0), `pow_exp_grad(2.0, y, r)` ->
+        `r * np.log(2.0)` (a positive base), `unreshape(g, x, 'C')` -> `np.reshape(g, np.shape(x))`."""
         self.generic_visit(node)
-        f, args = node.func, node.args
-        if isinstance(f, gast.Name) and f.id == "power_slope" and len(args) == 2 and not node.keywords:
-            c = args[1]
-            if isinstance(c, gast.Constant) and isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
-                if c.value == 0:
-                    return gast.Constant(value=0.0, kind=None)
-                if c.value >= 1:
-                    power = gast.BinOp(left=args[0], op=gast.Pow(), right=gast.Constant(value=c.value - 1, kind=None))
-                    return self.visit_BinOp(gast.BinOp(left=c, op=gast.Mult(), right=self.visit_BinOp(power)))
+        f = node.func
+        if (isinstance(f, gast.Name) and f.id == "unreshape" and len(node.args) == 3
+                and isinstance(node.args[2], gast.Constant) and node.args[2].value == "C"):
+            return _np_call("reshape", [node.args[0], _np_call("shape", [node.args[1]])])
+        if not (isinstance(f, gast.Name) and f.id in ("pow_base_grad", "pow_exp_grad") and not node.keywords):
+            return node
+        const = [isinstance(a, gast.Constant) and isinstance(a.value, (int, float))
+                 and not isinstance(a.value, bool) for a in node.args]
+        if f.id == "pow_base_grad" and const[1]:
+            k = node.args[1].value
+            if k in (0, 1):
+                return gast.Constant(value=float(k), kind=None)
+            if k > 1:
+                power = gast.BinOp(left=node.args[0], op=gast.Pow(), right=gast.Constant(value=k - 1, kind=None))
+                return self.visit_BinOp(gast.BinOp(left=gast.Constant(value=k, kind=None), op=gast.Mult(),
+                                                   right=self.visit_BinOp(power)))
+        if f.id == "pow_exp_grad" and const[0] and node.args[0].value > 0:
+            return gast.BinOp(left=node.args[2], op=gast.Mult(), right=_np_call("log", [node.args[0]]))
         return node
 
 

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ...runtime import unbroadcast
+from .reductions import div_or_zero
 from .registry import adjoint, d
 
 
@@ -114,9 +115,14 @@ def log10(y, x):
     d[x] = d[y] / (x * 2.302585092994046)
 
 
-@adjoint(np.sqrt, math.sqrt)
+@adjoint(np.sqrt)
 def sqrt(y, x):
     d[x] = d[y] * 0.5 / y
+
+
+@adjoint(math.sqrt)
+def math_sqrt(y, x):
+    d[x] = d[y] * np.divide(0.5, y)    # inf at 0, as the slope is: a Python float `0.5 / y` would raise
 
 
 @adjoint(np.cbrt)
@@ -151,32 +157,24 @@ def minimum(y, a, b):
     d[b] = unbroadcast(d[y] * (a > b), b)
 
 
-def clip_passes(a, a_min, a_max):
-    """Where np.clip(a, a_min, a_max) = minimum(maximum(a, a_min), a_max) is `a` itself.  A bound of
-    None does not clip; a tie with a bound counts as `a` (the bound then gets 0: the two add up to 1)."""
-    inside = np.ones(np.shape(a), dtype=bool) if np.ndim(a) else True
-    if a_min is not None:
-        inside = inside & (a >= a_min)
-    if a_max is not None:
-        inside = inside & (a <= a_max)
-    return inside
-
-
-def clip_low(a, a_min, a_max):
-    """Where the result is `a_min`: below it, unless `a_min > a_max` (NumPy then returns `a_max`)."""
-    return (a < a_min) & (a_min <= a_max) if a_max is not None else a < a_min
-
-
-def clip_high(a, a_min, a_max):
-    """Where the result is `a_max`: maximum(a, a_min) above it."""
-    return (np.maximum(a, a_min) if a_min is not None else a) > a_max
+def clip_mask(a, a_min, a_max, which):
+    """Where np.clip's result comes from: 0 -> `a`, 1 -> `a_min`, 2 -> `a_max` (a 0/1 float array of the
+    broadcast shape).  np.clip is minimum(maximum(a, a_min), a_max) and ties go to the first operand: at
+    a == a_min the gradient goes to `a` (a valid one-sided derivative); with a_min > a_max all of it goes
+    to `a_max`, as the value does.  A None bound is no bound."""
+    a = np.asarray(a)
+    lo = -np.inf if a_min is None else np.asarray(a_min)
+    hi = np.inf if a_max is None else np.asarray(a_max)
+    above = np.maximum(a, lo) > hi
+    pick = (a >= lo) & ~above if which == 0 else (a < lo) & ~above if which == 1 else above
+    return np.asarray(pick, dtype=np.float64)[()]
 
 
 @adjoint(np.clip, methods=("clip",))
 def clip(y, a, a_min=None, a_max=None):
-    d[a] = unbroadcast(d[y] * clip_passes(a, a_min, a_max), a)
-    d[a_min] = unbroadcast(d[y] * clip_low(a, a_min, a_max), a_min)
-    d[a_max] = unbroadcast(d[y] * clip_high(a, a_min, a_max), a_max)
+    d[a] = unbroadcast(d[y] * clip_mask(a, a_min, a_max, 0), a)
+    d[a_min] = unbroadcast(d[y] * clip_mask(a, a_min, a_max, 1), a_min)
+    d[a_max] = unbroadcast(d[y] * clip_mask(a, a_min, a_max, 2), a_max)
 
 
 @adjoint(np.where)
@@ -187,8 +185,8 @@ def where(y, condition, x, z):
 
 @adjoint(np.hypot, math.hypot)
 def hypot(r, x, y):
-    d[x] = unbroadcast(d[r] * x / r, x)
-    d[y] = unbroadcast(d[r] * y / r, y)
+    d[x] = unbroadcast(div_or_zero(d[r] * x, r), x)      # 0 at the origin: a subgradient of the cone
+    d[y] = unbroadcast(div_or_zero(d[r] * y, r), y)
 
 
 @adjoint(np.logaddexp)

@@ -1,48 +1,49 @@
 """Products and `np.linalg`."""
 import numpy as np
 
-from ...runtime import div_or_zero, matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
+from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
 from .registry import adjoint, d
 
 
-def _dot_is_tensordot(a, b):
-    """np.dot differs from `@` when both are at least 2-D and `b` has more than 2 axes: it contracts the
-    last axis of `a` with the second-to-last of `b` and keeps every other axis of both (no batching)."""
-    return np.ndim(a) >= 2 and np.ndim(b) >= 3
-
-
 def dot_grad_a(g, a, b):
-    """Cotangent of `a` in np.dot(a, b) (scalars multiply; like `@` unless both are N-D)."""
+    """Cotangent of `a` in np.dot(a, b): scalars multiply; for `b` up to 2-D np.dot is `@`; for N-D `b` it
+    contracts a's last axis with b's second-to-last and keeps every other axis (no batch broadcasting):
+    y[i.., k.., m] = sum_j a[i.., j] b[k.., j, m]."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
-    if _dot_is_tensordot(a, b):
-        na, nb = np.ndim(a), np.ndim(b)
-        b_axes = [k for k in range(nb) if k != nb - 2]
-        return np.tensordot(g, b, axes=(list(range(na - 1, na - 1 + nb - 1)), b_axes))
-    return matmul_grad_a(g, a, b)
+    if np.ndim(b) <= 2:
+        return matmul_grad_a(g, a, b)
+    nb = np.ndim(b)
+    return np.tensordot(g, b, axes=(list(range(np.ndim(a) - 1, np.ndim(g))), [k for k in range(nb) if k != nb - 2]))
 
 
 def dot_grad_b(g, a, b):
+    """Cotangent of `b` in np.dot(a, b)."""
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
-    if _dot_is_tensordot(a, b):
-        na, nb = np.ndim(a), np.ndim(b)
-        gb = np.tensordot(a, g, axes=(list(range(na - 1)), list(range(na - 1))))   # (K,) + b's other axes
-        return np.moveaxis(gb, 0, nb - 2)
-    return matmul_grad_b(g, a, b)
+    if np.ndim(b) <= 2:
+        return matmul_grad_b(g, a, b)
+    lead = list(range(np.ndim(a) - 1))
+    return np.moveaxis(np.tensordot(a, g, axes=(lead, lead)), 0, -2)
 
 
-def solve_grad_b(g, a):
-    """Cotangent of `b` in x = solve(a, b)."""
-    return np.linalg.solve(np.swapaxes(a, -1, -2), g)
+def _solve_t(a, g, b):
+    """solve(a^T, g): `g` is a stack of vectors exactly when `b` is 1-D (NumPy 2's rule), else of matrices."""
+    at = np.swapaxes(a, -1, -2)
+    return np.linalg.solve(at, g[..., None])[..., 0] if np.ndim(b) == 1 else np.linalg.solve(at, g)
 
 
-def solve_grad_a(g, a, x):
+def solve_grad_b(g, a, b):
+    """Cotangent of `b` in x = solve(a, b) (summed over a's batch axes when `b` is shared)."""
+    return unbroadcast(_solve_t(a, g, b), b)
+
+
+def solve_grad_a(g, a, x, b):
     """Cotangent of `a` in x = solve(a, b)."""
-    gb = np.linalg.solve(np.swapaxes(a, -1, -2), g)
-    if np.ndim(x) == np.ndim(a) - 1:
+    gb = _solve_t(a, g, b)
+    if np.ndim(b) == 1:
         return -gb[..., :, None] * x[..., None, :]
-    return -gb @ np.swapaxes(x, -1, -2)
+    return unbroadcast(-gb @ np.swapaxes(x, -1, -2), a)
 
 
 def inner_grad(g, a, b):
@@ -70,7 +71,8 @@ def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
         raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} (only the 2-norm of "
                                "vectors and the Frobenius norm)", construct="np.linalg.norm",
                                hint="register a custom adjoint with rg.register_adjoint, or write the norm out")
-    return unreduce(div_or_zero(g, y), x, axis, keepdims) * x
+    scale = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
+    return unreduce(scale, x, axis, keepdims) * x
 
 
 @adjoint(np.dot, methods=("dot",))
@@ -97,9 +99,15 @@ def outer(y, a, b):
     d[b] = np.reshape(np.ravel(a) @ d[y], np.shape(b))
 
 
+def trace_grad(g, a):
+    """Cotangent of np.trace(a): the diagonal of a's first two axes (the later ones are kept, as in `y`)."""
+    eye = np.eye(np.shape(a)[0], np.shape(a)[1])
+    return np.reshape(eye, eye.shape + (1,) * (np.ndim(a) - 2)) * g
+
+
 @adjoint(np.trace, methods=("trace",))
 def trace(y, a):
-    d[a] = d[y] * np.eye(np.shape(a)[0], np.shape(a)[1])
+    d[a] = trace_grad(d[y], a)
 
 
 @adjoint(np.linalg.det)
@@ -114,8 +122,8 @@ def inv(y, a):
 
 @adjoint(np.linalg.solve)
 def solve(y, a, b):
-    d[a] = solve_grad_a(d[y], a, y)
-    d[b] = solve_grad_b(d[y], a)
+    d[a] = solve_grad_a(d[y], a, y, b)
+    d[b] = solve_grad_b(d[y], a, b)
 
 
 @adjoint(np.linalg.norm)

@@ -8,6 +8,24 @@ from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast
 from .registry import adjoint, d
 
 
+def pow_base_grad(a, b):
+    """d(a ** b)/da: `b * a ** (b - 1)`, and 0 where b == 0 (a ** 0 is 1 for every a, 0 included).  At
+    a == 0 with 0 < b < 1 it is inf, as the slope of NumPy's value is; it never raises ZeroDivisionError."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(b == 0, 0.0, b * np.power(a, b - 1.0))
+    return out[()]
+
+
+def pow_exp_grad(a, b, y):
+    """d(a ** b)/db: `a ** b * log(a)`.  At a == 0 it is 0 for b > 0 (0 ** b is 0 around b) and NaN for
+    b <= 0 (0 ** b jumps from 1 to inf there); for a < 0 it is NaN (a ** b is not real around b)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(a == 0, np.where(b > 0, 0.0, np.nan), y * np.log(a))
+    return out[()]
+
+
 @adjoint(operator.add, np.add)
 def add(y, a, b):
     d[a] = unbroadcast(d[y], a)
@@ -32,32 +50,10 @@ def div(y, a, b):
     d[b] = unbroadcast(-d[y] * a / (b * b), b)
 
 
-def power_slope(a, b):
-    """d(a ** b)/da = b * a ** (b - 1), and 0 where b == 0 (a ** 0 is 1 everywhere, also at a = 0).
-    np.power, not `**`, so that 0.0 ** -0.5 is inf (the derivative's value) instead of a Python error.
-    The transform writes `power_slope(x, 2)` as `2 * x` (simplify.Peephole)."""
-    if np.ndim(a) == 0 and np.ndim(b) == 0:
-        return 0.0 if b == 0 else b * np.power(float(a), b - 1)
-    b = np.asarray(b)
-    return b * np.power(a, np.where(b == 0, 1, b - 1))
-
-
-def power_log_slope(y, a, b):
-    """d(a ** b)/db = a ** b * log(a), and 0 at a == 0 where b > 0 (0 ** b is 0 for every b > 0);
-    NaN for a < 0, where a ** b is real only at integer b and has no derivative in b."""
-    if np.ndim(a) == 0 and np.ndim(b) == 0:
-        if a == 0:
-            return 0.0 if b > 0 else math.nan
-        return y * (np.log(a) if a > 0 else math.nan)
-    a, b = np.asarray(a), np.asarray(b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a == 0, np.where(b > 0, 0.0, np.nan), y * np.log(np.where(a == 0, 1.0, a)))
-
-
 @adjoint(operator.pow, np.power, pow, math.pow)
 def power(y, a, b):
-    d[a] = unbroadcast(d[y] * power_slope(a, b), a)
-    d[b] = unbroadcast(d[y] * power_log_slope(y, a, b), b)
+    d[a] = unbroadcast(d[y] * pow_base_grad(a, b), a)
+    d[b] = unbroadcast(d[y] * pow_exp_grad(a, b, y), b)
 
 
 @adjoint(operator.mod, np.mod, np.remainder)

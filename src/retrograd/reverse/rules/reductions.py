@@ -1,28 +1,31 @@
 """Reductions with `axis` and `keepdims`: the cotangent is broadcast back over the reduced axes."""
 import numpy as np
 
-from ...runtime import div_or_zero, select_grad, unreduce
+from ...runtime import select_grad, unreduce
 from .registry import adjoint, d
 
 
-def prod_grad(g, a, axis=None, keepdims=False):
-    """Cotangent of np.prod: `g` times the product of the *other* entries of each reduced group, built
-    from prefix and suffix products so that zeros in `a` give exact values (`prod / a` would be 0/0)."""
+def prod_others(a, axis=None):
+    """For each entry of `a`, the product of the others along `axis` (the partial derivative of np.prod).
+
+    Not `prod / a`: that is NaN at a zero.  With one zero in a slice, the zero's entry is the product of
+    the rest and the others are 0; with two or more zeros, every entry is 0.
+    """
     a = np.asarray(a)
-    if a.ndim == 0:
-        return g * np.ones_like(a, dtype=float)
-    axes = tuple(range(a.ndim)) if axis is None else tuple(
-        k % a.ndim for k in (axis if isinstance(axis, tuple) else (axis,)))
-    last = tuple(range(a.ndim - len(axes), a.ndim))
-    moved = np.moveaxis(a, axes, last)
-    flat = moved.reshape(moved.shape[:a.ndim - len(axes)] + (-1,))
-    if flat.shape[-1] == 0:
-        return np.zeros(a.shape)
-    ones = np.ones(flat.shape[:-1] + (1,))
-    before = np.concatenate([ones, np.cumprod(flat[..., :-1], axis=-1)], axis=-1)
-    after = np.concatenate([np.cumprod(flat[..., :0:-1], axis=-1)[..., ::-1], ones], axis=-1)
-    others = np.moveaxis((before * after).reshape(moved.shape), last, axes)
-    return unreduce(g, a, axis, keepdims) * others
+    zero = a == 0
+    count = np.sum(zero, axis=axis, keepdims=True)
+    rest = np.prod(np.where(zero, 1, a), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = rest / np.where(zero, 1, a)
+    return np.where(count == 0, plain, np.where(zero & (count == 1), rest, 0.0))
+
+
+def div_or_zero(g, y):
+    """`g / y`, and 0 where `y` is 0: np.std is 0 only where every entry equals the mean (one element, or
+    ddof-free ties), and there 0 is its derivative (size 1) or a valid subgradient (a cone's apex)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
+    return out[()]
 
 
 @adjoint(np.sum, methods=("sum",))
@@ -37,12 +40,12 @@ def builtin_sum(y, a):
 
 @adjoint(np.mean, methods=("mean",))
 def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] = unreduce(d[y], a, axis, keepdims) * (np.size(y) / np.size(a))
+    d[a] = unreduce(d[y], a, axis, keepdims) * np.true_divide(np.size(y), np.size(a))   # not `/`: 0 / 0 on an empty axis
 
 
 @adjoint(np.prod, methods=("prod",))
 def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
-    d[a] = prod_grad(d[y], a, axis, keepdims)
+    d[a] = unreduce(d[y], a, axis, keepdims) * prod_others(a, axis)
 
 
 @adjoint(np.max, np.amax, methods=("max",))
@@ -58,13 +61,13 @@ def min_(y, a, axis=None, out=None, keepdims=False):
 @adjoint(np.var, methods=("var",))
 def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * (2.0 * (a - np.mean(a, axis=axis, keepdims=True))
-                                                 / (np.size(a) / np.size(y) - ddof))
+                                                 / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
 @adjoint(np.std, methods=("std",))
 def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
-                                                     / (np.size(a) / np.size(y) - ddof))
+                                                     / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
 @adjoint(np.cumsum, methods=("cumsum",))

@@ -6,27 +6,32 @@ from .registry import adjoint, d
 
 
 def untranspose(g, axes):
-    """The inverse permutation; negative axes count from the end as in np.transpose."""
-    return np.transpose(g) if axes is None else np.transpose(g, np.argsort([k % np.ndim(g) for k in axes]))
+    """Cotangent of np.transpose(a, axes): the inverse permutation (negative axes counted from the end)."""
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort([k % np.ndim(g) for k in axes]))
 
 
 def split_like(g, arrays, axis, how="concatenate"):
     """Cotangents of the pieces joined by concatenate / stack / hstack / vstack."""
-    if how == "stack":
-        return [np.take(g, k, axis=axis) for k in range(len(arrays))]
-    if axis is None:          # concatenate(..., axis=None) joins the flattened pieces
+    if axis is None:               # np.concatenate(..., axis=None) joins the flattened pieces
         sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
         return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(g), sizes), arrays)]
-    if how == "hstack":       # 0-d and 1-D pieces join along axis 0, others along axis 1
-        axis = 0 if np.ndim(np.atleast_1d(arrays[0])) == 1 else 1
-        sizes = np.cumsum([np.shape(np.atleast_1d(a))[axis] for a in arrays])[:-1]
-        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis=axis), arrays)]
+    if how == "stack":
+        return [np.take(g, k, axis=axis) for k in range(len(arrays))]
+    if how == "hstack":
+        axis = 0 if np.ndim(arrays[0]) == 1 else 1
     if how == "vstack":
         shapes = [np.shape(np.atleast_2d(a)) for a in arrays]
         sizes = np.cumsum([s[0] for s in shapes])[:-1]
         return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis=0), arrays)]
     sizes = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
     return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis=axis), arrays)]
+
+
+def unreshape(g, a, order="C"):
+    """Cotangent of a reshape / ravel in `order` ("F" reads and writes column-major: so does its inverse)."""
+    return np.reshape(g, np.shape(a), order=order)
 
 
 def unarray(g, obj):
@@ -48,12 +53,12 @@ def T(y, a):
 
 @adjoint(np.reshape, methods=("reshape",))
 def reshape(y, a, shape=None, order="C"):
-    d[a] = np.reshape(d[y], np.shape(a))
+    d[a] = unreshape(d[y], a, order)
 
 
 @adjoint(np.ravel, methods=("ravel", "flatten"))
 def ravel(y, a, order="C"):
-    d[a] = np.reshape(d[y], np.shape(a))
+    d[a] = unreshape(d[y], a, order)
 
 
 @adjoint(np.squeeze, methods=("squeeze",))

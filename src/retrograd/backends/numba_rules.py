@@ -1,0 +1,110 @@
+"""Numba overloads of the rule helpers that keep a rule right on its whole domain (reverse/rules/*):
+the product of the others for np.prod, std's `g / y` that is 0 where y is 0, the two partials of `a ** b`,
+and np.clip's masks.  Elementwise ones are Numba ufuncs, so scalars and broadcasting arrays both work."""
+import numpy as np
+from numba import njit, types, vectorize
+from numba.extending import overload
+
+from ..reverse.rules import elementwise as _elementwise, linalg as _linalg, operators as _operators
+from ..reverse.rules import reductions as _reductions
+
+
+def _is_none(t):
+    return t is None or isinstance(t, (types.NoneType, types.Omitted))
+
+
+def _is_scalar(t):
+    return isinstance(t, (types.Number, types.Boolean))
+
+
+@vectorize(["float64(float64, float64)"], cache=True)
+def _div_or_zero(g, y):
+    return 0.0 if y == 0 else g / y
+
+
+@vectorize(["float64(float64, float64)"], cache=True)
+def _pow_base(a, b):
+    return 0.0 if b == 0 else b * np.power(a, b - 1.0)
+
+
+@vectorize(["float64(float64, float64, float64)"], cache=True)
+def _pow_exp(a, b, y):
+    if a == 0:
+        return 0.0 if b > 0 else np.nan
+    return y * np.log(a)
+
+
+@vectorize(["float64(float64, float64, float64, int64)"], cache=True)
+def _clip(a, lo, hi, which):
+    above = max(a, lo) > hi
+    if which == 0:
+        return 1.0 if a >= lo and not above else 0.0
+    if which == 1:
+        return 1.0 if a < lo and not above else 0.0
+    return 1.0 if above else 0.0
+
+
+overload(_reductions.div_or_zero)(lambda g, y: lambda g, y: _div_or_zero(g, y))
+overload(_operators.pow_base_grad)(lambda a, b: lambda a, b: _pow_base(a, b))
+overload(_operators.pow_exp_grad)(lambda a, b, y: lambda a, b, y: _pow_exp(a, b, y))
+
+
+@overload(_elementwise.clip_mask)
+def _clip_mask(a, a_min, a_max, which):
+    if _is_none(a_min) and _is_none(a_max):
+        return lambda a, a_min, a_max, which: _clip(a, -np.inf, np.inf, which)
+    if _is_none(a_min):
+        return lambda a, a_min, a_max, which: _clip(a, -np.inf, a_max, which)
+    if _is_none(a_max):
+        return lambda a, a_min, a_max, which: _clip(a, a_min, np.inf, which)
+    return lambda a, a_min, a_max, which: _clip(a, a_min, a_max, which)
+
+
+@njit(cache=True)
+def _others_1d(v, out):
+    """out[k] = product of v without v[k] (exact at zeros: see reductions.prod_others)."""
+    zeros, rest = 0, 1.0
+    for x in v:
+        if x == 0:
+            zeros += 1
+        else:
+            rest *= x
+    for k in range(v.size):
+        out[k] = rest / v[k] if zeros == 0 else (rest if zeros == 1 and v[k] == 0 else 0.0)
+
+
+@njit(cache=True)
+def _others_rows(m):
+    out = np.empty(m.shape)
+    for i in range(m.shape[0]):
+        _others_1d(m[i], out[i])
+    return out
+
+
+@overload(_reductions.prod_others)
+def _prod_others(a, axis=None):
+    if _is_scalar(a):
+        return lambda a, axis=None: 1.0
+    if not isinstance(a, types.Array):
+        return None
+    if _is_none(axis) or (a.ndim == 1 and isinstance(axis, types.Integer)):
+        def flat(a, axis=None):
+            v = np.ascontiguousarray(a).ravel().astype(np.float64)
+            out = np.empty(v.size)
+            _others_1d(v, out)
+            return out.reshape(a.shape)
+        return flat
+    if a.ndim == 2 and isinstance(axis, types.Integer):
+        def along(a, axis=None):
+            if axis % 2 == 1:
+                return _others_rows(np.ascontiguousarray(a).astype(np.float64))
+            return np.ascontiguousarray(_others_rows(np.ascontiguousarray(a.T).astype(np.float64)).T)
+        return along
+    return None   # other axes: the numba backend refuses (BackendError), the python backend has it
+
+
+@overload(_linalg.trace_grad)
+def _trace_grad(g, a):
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return lambda g, a: g * np.eye(a.shape[0], a.shape[1])
+    return None
