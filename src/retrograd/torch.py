@@ -35,7 +35,7 @@ import triton  # noqa: E402
 
 from .api import Differentiable  # noqa: E402
 from .backends import triton as _tb  # noqa: E402
-from .errors import UsageError  # noqa: E402
+from .errors import IndexRangeError, UsageError  # noqa: E402
 
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
 
@@ -195,10 +195,15 @@ class _Apply(_torch.autograd.Function):
             kw["num_warps"] = _warps(block) if plan.mode == _tb.ROWS else 4
         inputs = _inputs(plan, prepared)
         names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
+        flags = {}
+        if plan.index_sites:    # per gather x[t]: 1 + a row whose index is outside [-D, D), or 0
+            flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)
         if grid:
             getattr(module, plan.fwd_name)[(grid,)](
-                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
                 **dict(zip(names_sizes, sizes)), **kw)
+        if flags:
+            _check_indices(plan, flags["index_error_ptr"], prepared, n_cols)
         ctx.layer, ctx.plan, ctx.names = layer, plan, names
         ctx.meta = dict(shape=shape, grid=grid, per=per, sizes=dict(zip(names_sizes, sizes)), block=block, kw=kw,
                         acc_dtype=acc_dtype, consts={p: prepared[p] for p in plan.params if plan.roles[p] == _tb.CONST},
@@ -210,7 +215,8 @@ class _Apply(_torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, dout):
+    @_torch.autograd.function.once_differentiable   # the backward kernel is not differentiated (yet): a second
+    def backward(ctx, dout):                         # derivative raises torch's error instead of dropping terms
         plan, meta = ctx.plan, ctx.meta
         saved = ctx.saved_tensors
         k = len(ctx.tensor_params)
@@ -262,6 +268,22 @@ class _Apply(_torch.autograd.Function):
                 g = g.sum_to_size(meta["shapes"][p])
             grads[p] = g
         return (None, None, None) + tuple(grads.get(n) for n in ctx.names)
+
+
+def _check_indices(plan, flags, values, n_cols):
+    """Raise IndexError (as NumPy and torch's cross_entropy do) for a per-row index outside [-D, D): a kernel
+    cannot read a row at such an index, and a masked read would silently be 0.  Costs one device sync."""
+    bad = flags.tolist()
+    for (filename, lineno, text), row in zip(plan.index_sites, bad):
+        if not row:
+            continue
+        row -= 1
+        ints = [f"{p}[{row}] = {int(values[p].reshape(-1)[row])}" for p in plan.params if plan.roles[p] == _tb.ROWINT]
+        raise IndexRangeError(f"{plan.name}: index out of range in `{text}` for rows of {n_cols} elements (at row "
+                              f"{row}: {', '.join(ints)}); valid indices are -{n_cols} to {n_cols - 1}",
+                              filename=filename, lineno=lineno, construct="subscript",
+                              hint="to leave rows out (torch's ignore_index), pass a valid index for them and "
+                                   "multiply their loss by a 0/1 weight tensor")
 
 
 def _tb_var(p):
