@@ -211,17 +211,37 @@ class _Apply(_torch.autograd.Function):
                         dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret)
         saved = [prepared[p] for p in plan.params if isinstance(prepared[p], _torch.Tensor)] + stats
         ctx.tensor_params = [p for p in plan.params if isinstance(prepared[p], _torch.Tensor)]
-        ctx.save_for_backward(*saved)
+        # and the caller's differentiable tensors (not the copies above): a second derivative's error starts there
+        wrt = [v for v in values if isinstance(v, _torch.Tensor) and v.requires_grad]
+        ctx.n_stats = len(stats)
+        ctx.save_for_backward(*saved, *wrt)
         return out
 
     @staticmethod
-    @_torch.autograd.function.once_differentiable   # the backward kernel is not differentiated (yet): a second
-    def backward(ctx, dout):                         # derivative raises torch's error instead of dropping terms
+    def backward(ctx, dout):
+        grads = _Apply._backward(ctx, dout)
+        if not _torch.is_grad_enabled():
+            return grads
+        # create_graph=True: the backward kernel has no derivative of its own, and gradients without a graph
+        # would make a gradient penalty silently constant; these raise when differentiated
+        from torch._C import _functions
+        tensors = [g for g in grads if g is not None]
+        inputs = list(ctx.saved_tensors[len(ctx.tensor_params) + ctx.n_stats:])   # on x's path: the error is met
+        err = _functions.DelayedError(b"rg.torch.Function has no second derivative: its backward kernel is not "
+                                      b"differentiable (a gradient penalty or create_graph=True through a "
+                                      b"backend='triton' layer); use backend='python' for higher-order gradients",
+                                      len(tensors) + len(inputs))
+        marked = err(*[g.detach().requires_grad_() for g in tensors], *inputs)
+        marked = iter((marked,) if isinstance(marked, _torch.Tensor) else marked)
+        return tuple(None if g is None else next(marked) for g in grads)
+
+    @staticmethod
+    def _backward(ctx, dout):
         plan, meta = ctx.plan, ctx.meta
         saved = ctx.saved_tensors
         k = len(ctx.tensor_params)
         tensors = dict(zip(ctx.tensor_params, saved[:k]))
-        stats = list(saved[k:])
+        stats = list(saved[k:k + ctx.n_stats])
         if not plan.wrt:
             return (None, None, None) + (None,) * len(ctx.names)
         module = _tb.load(plan.source, interpret=meta["interpret"])

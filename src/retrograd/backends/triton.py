@@ -30,6 +30,7 @@ import copy
 import hashlib
 import importlib.util
 import math
+import operator
 import os
 import sys
 from dataclasses import dataclass, field
@@ -64,6 +65,10 @@ def has_reduction(node):
                 continue          # the builtin max(a, b) is elementwise
             if name in _REDUCTIONS | {"var", "std", "logsumexp"}:
                 return True
+        # x[t]: a per-row gather (a target), not an elementwise operation
+        if isinstance(n, gast.Subscript) and not isinstance(n.slice, (gast.Slice, gast.Tuple, gast.Constant)) \
+                and not (isinstance(n.value, gast.Attribute) and n.value.attr == "shape"):
+            return True
     return False
 
 
@@ -190,10 +195,9 @@ class Lowering:
         self.lines.append("# " + text)
 
     def assign(self, target, value):
-        if isinstance(value, gast.Constant):
-            self.constants[target] = value.value
-        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Constant):
-            self.constants[target] = -value.operand.value
+        v = self.fold(value)
+        if v is not None:
+            self.constants[target] = v
         else:
             self.constants.pop(target, None)
         node, kind = self.expr(value)
@@ -209,6 +213,18 @@ class Lowering:
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
             self.assign(s.targets[0].id, s.value)
             return
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name) \
+                and s.value.func.id == "add_at" and len(s.value.args) == 3 and self.mode == ROWS:
+            # add_at(dx, i, g): dx[i] += g for a per-row index
+            base, index, value = s.value.args
+            if isinstance(base, gast.Name) and self.kinds.get(base.id) == B:
+                idx, ik = self.expr(index)
+                g, _ = self.expr(value)
+                if ik == S:
+                    name = self.var(base.id)
+                    i = self.index(idx)
+                    self.lines.append(f"{name} = {name} + {_src(_e('tl.where(cols == I, G, 0.0)', I=i, G=g))}")
+                    return
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Subscript) and self.mode == ROWS:
             # dx[t] += g  ->  dx = dx + tl.where(cols == t, g, 0.0)
             base = s.target.value
@@ -291,7 +307,7 @@ class Lowering:
             return ast.BinOp(a, ast.BitAnd() if isinstance(node.op, gast.BitAnd) else ast.BitOr(), b), kind
         a, b = self.arith(a), self.arith(b)
         if isinstance(node.op, gast.Pow):
-            return self.power(a, node.right, b), kind
+            return self.power(self.acc(a, node.left), node.right, self.acc(b, node.right)), kind
         ops = {gast.Add: ast.Add, gast.Sub: ast.Sub, gast.Mult: ast.Mult, gast.Div: ast.Div,
                gast.BitAnd: ast.BitAnd, gast.BitOr: ast.BitOr}
         if type(node.op) not in ops:
@@ -309,7 +325,7 @@ class Lowering:
         """x ** y as NumPy computes it: an exponent known when the kernel is generated (a literal, a constant
         expression, a name bound to one, a global number) that is an integer is lowered to multiplications
         (exact for a negative base); any other exponent goes through `_pow`, which keeps NumPy's sign rules."""
-        p = self.constant_value(exponent_node, b)
+        p = self.fold(exponent_node)
         if p is not None and float(p).is_integer():
             return self.int_power(a, int(p))
         if p == 0.5:      # sqrt, except (-inf) ** 0.5 = inf (sqrt gives nan)
@@ -317,19 +333,45 @@ class Lowering:
             return _e("tl.where(X == float('-inf'), float('inf'), tl.sqrt(X))", X=x)
         return _pow(self, a, b, p)
 
-    def constant_value(self, node, lowered):
-        """The number an exponent always holds, or None."""
-        if isinstance(node, gast.Name) and node.id in self.constants:
-            v = self.constants[node.id]
-        else:
-            if not all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop,
-                                      ast.expr_context)) for n in ast.walk(lowered)):
-                return None
+    def static(self, node):
+        """Is `node` computed from Python numbers only (literals, constants, tl.constexpr arguments)?  A
+        tl.* function given one computes in float32 whatever ACC is: such arguments are cast to ACC first."""
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                continue
+            if isinstance(n, gast.Name):
+                if not (n.id in self.constants or self.roles.get(n.id) == CONST or
+                        (n.id not in self.kinds and isinstance(self.ns.get(n.id), (int, float)))):
+                    return False
+            elif not isinstance(n, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.operator, gast.unaryop,
+                                    gast.expr_context)):
+                return False
+        return True
+
+    def acc(self, value, node):
+        return _e("tl.cast(X, ACC)", X=value) if self.static(node) else value
+
+    def fold(self, node):
+        """The number an expression of literals, names bound to one and global numbers always holds, or None
+        (an exponent `x ** (k - 1)` known here is lowered exactly)."""
+        if isinstance(node, gast.Constant):
+            v = node.value
+        elif isinstance(node, gast.Name):
+            v = self.constants.get(node.id, None if node.id in self.kinds else self.ns.get(node.id))
+        elif isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            v = self.fold(node.operand)
+            v = None if v is None else (-v if isinstance(node.op, gast.USub) else v)
+        elif isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
+            a, b = self.fold(node.left), self.fold(node.right)
             try:
-                v = _eval_const(lowered)
-            except Exception:   # 0 ** -1 and the like: leave it to the run-time formula
-                return None
-        return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+                v = None if a is None or b is None else {gast.Add: operator.add, gast.Sub: operator.sub,
+                                                         gast.Mult: operator.mul, gast.Div: operator.truediv}[type(node.op)](a, b)
+            except ZeroDivisionError:
+                v = None
+        else:
+            v = None
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return v if ok else None
 
     def int_power(self, a, p):
         """a ** p for an integer p by repeated squaring (NumPy: x ** 0 = 1 for every x, nan included)."""
@@ -396,6 +438,10 @@ class Lowering:
             return self.size(node.args[0])
         if name == "len":
             return self.size(node.args[0])
+        if name in ("power", "pow") and len(node.args) == 2 and not node.keywords:    # np.power, math.pow, pow
+            (a, ka), (b, kb) = self.expr(node.args[0]), self.expr(node.args[1])
+            return (self.power(self.acc(self.arith(a), node.args[0]), node.args[1],
+                               self.acc(self.arith(b), node.args[1])), self.join(ka, kb))
         if name in _ELEMENTWISE:
             args = [self.expr(a) for a in node.args]
             if node.keywords:
@@ -403,7 +449,8 @@ class Lowering:
             tmpl, nargs = _ELEMENTWISE[name]
             if len(args) != nargs:
                 raise self.error(f"`{label}` with {len(args)} arguments", construct=label)
-            values = [(a if (i == 0 and name == "where") else self.arith(a)) for i, (a, _) in enumerate(args)]
+            values = [(a if (i == 0 and name == "where") else self.acc(self.arith(a), n))
+                      for i, ((a, _), n) in enumerate(zip(args, node.args))]
             kind = self.join(*[k for _, k in args])
             if callable(tmpl):
                 return tmpl(self, *values), kind
@@ -473,26 +520,17 @@ def _is_const(node):
                               ast.cmpop, ast.expr_context)) for n in ast.walk(node))
 
 
-def _any(*tests):
-    """tests[0] | tests[1] | ..., with the tests on constants decided here (a Python bool cannot be or-ed with
-    a Triton tensor in the interpreter); None when every test is false."""
-    out = None
-    for t in tests:
+def _unless(tests, then, otherwise):
+    """`then` where any of `tests` holds, else `otherwise`: nested tl.where, no `|` (the interpreter cannot or
+    a scalar test on a tl.constexpr with a block); tests on constants are decided here."""
+    out = otherwise
+    for t in reversed(tests):
         if _is_const(t):
             if _eval_const(t):
-                return ast.Constant(True)
+                return then
             continue
-        out = t if out is None else ast.BinOp(out, ast.BitOr(), t)
+        out = _e("tl.where(C, T, O)", C=t, T=then, O=out)
     return out
-
-
-def _unless(test, then, otherwise):
-    """tl.where(test, then, otherwise) for a test from `_any`."""
-    if test is None:
-        return otherwise
-    if isinstance(test, ast.Constant):
-        return then
-    return _e("tl.where(C, T, O)", C=test, T=then, O=otherwise)
 
 
 def _isnan(node):
@@ -507,18 +545,17 @@ def _pow(low, a, b, p=None):
     x = low.bind(a, "x")
     y = ast.Constant(p) if p is not None else low.bind(b, "y")
     r = low.bind(_e("tl.exp(Y * tl.log(tl.abs(X)))", X=x, Y=y), "pow")
-    inf = ast.Constant(math.inf)
     fractional = _e("tl.where(X == float('-inf'), R, float('nan'))", X=x, R=r)
     if p is not None:       # not an integer
         negative = fractional
     else:
-        whole = low.bind(_e("tl.floor(Y) == Y", Y=y), "whole")
-        odd = _e("W & (tl.floor(Y * 0.5) * 2.0 != Y)", W=whole, Y=y)
-        negative = _e("tl.where(W, tl.where(O, -R, R), F)", W=whole, O=odd, R=r, F=fractional)
+        odd = _e("tl.floor(Y * 0.5) * 2.0 != Y", Y=y)
+        negative = _e("tl.where(tl.floor(Y) == Y, tl.where(O, -R, R), F)", Y=y, O=odd, R=r, F=fractional)
     signed = _e("tl.where(X < 0, N, R)", X=x, N=negative, R=r)
-    ones = [_e("X == 1", X=x)] + ([] if p is not None else
-                                  [_e("Y == 0", Y=y), _e("(X == -1) & (tl.abs(Y) == I)", X=x, Y=y, I=inf)])
-    return _unless(_any(*ones), ast.Constant(1.0), signed)
+    if p is None:           # (-1) ** +-inf = 1
+        signed = _e("tl.where(tl.abs(Y) == float('inf'), tl.where(X == -1, 1.0, S), S)", Y=y, X=x, S=low.bind(signed, "pow"))
+    ones = [_e("X == 1", X=x)] + ([] if p is not None else [_e("Y == 0", Y=y)])
+    return _unless(ones, ast.Constant(1.0), signed)
 
 
 # runtime helpers of the generated code
@@ -575,19 +612,19 @@ _HELPERS = {"unbroadcast": _unbroadcast, "unreduce": _unreduce, "select_grad": _
 # Formulas that keep relative accuracy where the textbook one cancels (near 0), and NumPy's nan and inf
 # rules where tl.* differs on the GPU (tl.maximum / tl.minimum drop nan there, as max.f32 does).
 def _expm1(low, x):
-    # Kahan: (u - 1) * x / log(u) with u = exp(x) cancels the rounding error of u (also of an approximate
-    # exp, as ex2.approx on the GPU); u == 1 where exp(x) rounds to 1
+    # Kahan: (u - 1) / log(u) * x with u = exp(x) cancels the rounding error of u (also of an approximate
+    # exp, as ex2.approx on the GPU); u == 1 where exp(x) rounds to 1; divided first: (u - 1) * x overflows
     x = low.bind(x, "x")
     u = low.bind(_e("tl.exp(X)", X=x), "u")
     return _e("tl.where(U == 1.0, X, tl.where(X == float('inf'), X, tl.where(U - 1.0 == -1.0, -1.0, "
-              "(U - 1.0) * X / tl.log(U))))", X=x, U=u)
+              "(U - 1.0) / tl.log(U) * X)))", X=x, U=u)
 
 
 def _log1p(low, x):
-    # log(u) * x / (u - 1) with u = 1 + x: the rounding of 1 + x cancels
+    # log(u) * (x / (u - 1)) with u = 1 + x: the rounding of 1 + x cancels (divided first: log(u) * x overflows)
     x = low.bind(x, "x")
     u = low.bind(_e("1.0 + X", X=x), "u")
-    return _e("tl.where(U == 1.0, X, tl.where(X == float('inf'), X, tl.log(U) * X / (U - 1.0)))", X=x, U=u)
+    return _e("tl.where(U == 1.0, X, tl.where(X == float('inf'), X, tl.log(U) * (X / (U - 1.0))))", X=x, U=u)
 
 
 def _tanh(low, x):
@@ -598,18 +635,28 @@ def _tanh(low, x):
     return _e("tl.where(X < 0, -T, T)", X=x, T=t)
 
 
+def _half_exp(x):
+    """exp(|x|) / 2 for |x| > 20 (where exp(-|x|) no longer counts) as (exp(|x|/2) / 2) * exp(|x|/2): finite
+    up to the largest sinh / cosh, where exp(|x|) overflows, and without rounding |x| - log 2."""
+    return _e("0.5 * tl.exp(0.5 * tl.abs(X)) * tl.exp(0.5 * tl.abs(X))", X=x)
+
+
 def _sinh(low, x):
-    # sinh|x| = (e + e / (e + 1)) / 2 with e = expm1(|x|) >= 0; e / (e + 1) written 1 - 1 / (e + 1) for
-    # e >= 1 so that e = inf gives inf
+    # sinh|x| = (e + e / (e + 1)) / 2 with e = expm1(|x|) >= 0: no cancellation
     x = low.bind(x, "x")
-    e = low.bind(_expm1(low, _e("tl.abs(X)", X=x)), "e")
-    t = low.bind(_e("0.5 * (E + tl.where(E < 1.0, E / (E + 1.0), 1.0 - 1.0 / (E + 1.0)))", E=e), "sinh")
+    e = low.bind(_expm1(low, _e("tl.minimum(tl.abs(X), 20.0)", X=x)), "e")
+    t = low.bind(_e("tl.where(tl.abs(X) > 20.0, H, 0.5 * (E + E / (E + 1.0)))", X=x, E=e, H=_half_exp(x)), "sinh")
     return _e("tl.where(X < 0, -T, T)", X=x, T=t)
+
+
+def _cosh(low, x):
+    x = low.bind(x, "x")
+    return _e("tl.where(tl.abs(X) > 20.0, H, 0.5 * (tl.exp(X) + tl.exp(-X)))", X=x, H=_half_exp(x))
 
 
 def _maximum(low, a, b, op="maximum"):
     a, b = low.bind(a, "a"), low.bind(b, "b")
-    return _unless(_any(_isnan(a), _isnan(b)), _e("A + B", A=a, B=b), _e(f"tl.{op}(A, B)", A=a, B=b))
+    return _unless([_isnan(a), _isnan(b)], _e("A + B", A=a, B=b), _e(f"tl.{op}(A, B)", A=a, B=b))
 
 
 def _minimum(low, a, b):
@@ -619,7 +666,7 @@ def _minimum(low, a, b):
 def _fmax(low, a, b, op="maximum"):
     # fmax / fmin ignore a nan operand
     a, b = low.bind(a, "a"), low.bind(b, "b")
-    return _unless(_any(_isnan(a)), b, _unless(_any(_isnan(b)), a, _e(f"tl.{op}(A, B)", A=a, B=b)))
+    return _unless([_isnan(a)], b, _unless([_isnan(b)], a, _e(f"tl.{op}(A, B)", A=a, B=b)))
 
 
 def _fmin(low, a, b):
@@ -643,7 +690,7 @@ def _hypot(low, a, b):
     m = low.bind(_e("tl.maximum(tl.abs(A), tl.abs(B))", A=a, B=b), "m")
     n = low.bind(_e("tl.minimum(tl.abs(A), tl.abs(B))", A=a, B=b), "n")
     q = low.bind(_e("N / tl.where(M == 0.0, 1.0, M)", N=n, M=m), "q")
-    finite = _unless(_any(_isnan(a), _isnan(b)), _e("A + B", A=a, B=b), _e("M * tl.sqrt(1.0 + Q * Q)", M=m, Q=q))
+    finite = _unless([_isnan(a), _isnan(b)], _e("A + B", A=a, B=b), _e("M * tl.sqrt(1.0 + Q * Q)", M=m, Q=q))
     return _e("tl.where(M == float('inf'), M, F)", M=m, F=finite)
 
 
@@ -654,7 +701,7 @@ _ELEMENTWISE = {
     "sin": ("tl.sin(X0)", 1), "cos": ("tl.cos(X0)", 1),
     "exp2": ("tl.exp2(X0)", 1), "log2": ("tl.log2(X0)", 1), "log10": ("tl.log(X0) * 0.4342944819032518", 1),
     "expm1": (_expm1, 1), "log1p": (_log1p, 1), "tanh": (_tanh, 1), "sinh": (_sinh, 1),
-    "cosh": ("0.5 * (tl.exp(X0) + tl.exp(-X0))", 1),
+    "cosh": (_cosh, 1),
     "absolute": ("tl.abs(X0)", 1), "abs": ("tl.abs(X0)", 1), "fabs": ("tl.abs(X0)", 1),
     "sign": ("tl.where(X0 > 0, 1.0, tl.where(X0 < 0, -1.0, tl.where(X0 == 0, 0.0, X0)))", 1),
     "square": ("X0 * X0", 1), "reciprocal": ("1.0 / X0", 1),
@@ -755,6 +802,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
 
     # adjoint body
     bwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgb")
+    bwd.constants = {v: c for v, c in fwd.constants.items() if defs_count.get(v) == 1}   # `k = 5` read by `x ** (k - 1)`
     saved = []
     abody = adjoint.body
     seed = adjoint.args.args[0].id
