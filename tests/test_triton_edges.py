@@ -397,3 +397,24 @@ def test_row_layers_on_size_one_and_odd_rows(shape):
     same(row_max, lambda x: x.amax(-1), x)
     t = _targets([(-1) ** i * i % shape[1] for i in range(shape[0])])
     same(cross_entropy, lambda x, t: F.cross_entropy(x, t, reduction="none"), x, t)
+
+
+# ---- the kernels of these edges compile for Hopper (sm_90), no GPU needed --------------------------------
+
+def test_edge_kernels_compile_for_cuda_sm90():
+    from retrograd.backends import triton as tb
+    x, y, rows, t = tensor([0.5, -2.0]), tensor([1.0, 3.0]), tensor([[0.5, -2.0, 1.0]]), _targets([-1])
+    calls = [(pow13, [x]), (pow_tensor, [x, y]), (pow_const_arg, [x, 2.5]), (pow_of_constant, [x, -2.0]),
+             (f_tanh, [x]), (f_expm1, [x]), (f_log1p, [x]), (f_sinh, [x]), (f_cosh, [x]), (hypot, [x, y]),
+             (logaddexp, [x, y]), (maximum, [x, y]), (fmax, [x, y]), (clip, [x]), (sign, [x]),
+             (row_max, [rows]), (row_min, [rows]), (pick_shifted, [rows, t + 2]), (cross_entropy, [rows, t])]
+    plans = []
+    for fn, args in calls:
+        layer = rg.torch.Function(fn)
+        layer(*[a.requires_grad_() if torch.is_tensor(a) and a.is_floating_point() else a for a in args])
+        plans.append(layer.diff._triton_last)
+    result = tb.compile_plans(plans, dtypes=("float32",), block=128)
+    for plan in plans:
+        kernels = result[plan.name]["float32"]
+        assert {plan.fwd_name, plan.bwd_name} <= set(kernels)
+        assert all(k["ptx"] > 0 and k["cubin"] > 0 for k in kernels.values())
