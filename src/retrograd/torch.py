@@ -18,6 +18,10 @@ Argument roles, read off the values at each call:
 * a layer without one is *elementwise*: float tensors are broadcast against each other, 0-d tensors are
   learnable scalars;
 * Python numbers are fixed constants (`tl.constexpr`: a new value compiles a new kernel).
+A per-row index `x[t]` follows NumPy: -D <= t < 0 counts from the end, and a t outside [-D, D) raises
+`retrograd.IndexRangeError` (an IndexError) after the forward launch, as torch's cross_entropy raises (to
+leave rows out, pass a valid index and a 0/1 weight).  The backward is not differentiable: with
+`create_graph=True` a second derivative raises a RuntimeError instead of being silently dropped.
 Gradients are computed for the float tensor arguments that require grad.  Inputs that are not contiguous
 are copied (`.contiguous()`).  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
