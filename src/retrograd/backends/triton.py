@@ -547,11 +547,14 @@ def _pow(low, a, b, p=None):
     r = low.bind(_e("tl.exp(Y * tl.log(tl.abs(X)))", X=x, Y=y), "pow")
     fractional = _e("tl.where(X == float('-inf'), R, float('nan'))", X=x, R=r)
     if p is not None:       # not an integer
-        negative = fractional
+        signed = _e("tl.where(X < 0, F, R)", X=x, F=fractional, R=r)
     else:
-        odd = _e("tl.floor(Y * 0.5) * 2.0 != Y", Y=y)
+        odd = _e("tl.where(tl.floor(Y) == Y, tl.floor(Y * 0.5) * 2.0 != Y, False)", Y=y)
+        odd = low.bind(odd, "odd")
         negative = _e("tl.where(tl.floor(Y) == Y, tl.where(O, -R, R), F)", Y=y, O=odd, R=r, F=fractional)
-    signed = _e("tl.where(X < 0, N, R)", X=x, N=negative, R=r)
+        # (-0.0) ** y: -r for an odd integer y ((-0.0) ** -1 = -inf)
+        zero = _e("tl.where(X == 0, tl.where(1.0 / X < 0, tl.where(O, -R, R), R), R)", X=x, O=odd, R=r)
+        signed = _e("tl.where(X < 0, N, Z)", X=x, N=negative, Z=zero)
     if p is None:           # (-1) ** +-inf = 1
         signed = _e("tl.where(tl.abs(Y) == float('inf'), tl.where(X == -1, 1.0, S), S)", Y=y, X=x, S=low.bind(signed, "pow"))
     ones = [_e("X == 1", X=x)] + ([] if p is not None else [_e("Y == 0", Y=y)])
@@ -644,7 +647,7 @@ def _half_exp(x):
 def _sinh(low, x):
     # sinh|x| = (e + e / (e + 1)) / 2 with e = expm1(|x|) >= 0: no cancellation
     x = low.bind(x, "x")
-    e = low.bind(_expm1(low, _e("tl.minimum(tl.abs(X), 20.0)", X=x)), "e")
+    e = low.bind(_expm1(low, _e("tl.where(tl.abs(X) > 20.0, 20.0, tl.abs(X))", X=x)), "e")   # nan stays nan
     t = low.bind(_e("tl.where(tl.abs(X) > 20.0, H, 0.5 * (E + E / (E + 1.0)))", X=x, E=e, H=_half_exp(x)), "sinh")
     return _e("tl.where(X < 0, -T, T)", X=x, T=t)
 
