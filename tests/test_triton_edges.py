@@ -208,6 +208,15 @@ def test_targets_outside_the_row_raise_index_error_naming_the_line(bad):
     assert f"target[1] = {bad}" in str(err) and "-10 to 9" in str(err) and "ignore_index" in err.hint
 
 
+def test_integer_target_dtypes_and_bool_refused():
+    x = torch.randn(4, 5, dtype=torch.float64, device=DEVICE)
+    for dtype in (torch.int32, torch.int16, torch.uint8):
+        t = torch.tensor([0, 4, 3, 1], dtype=dtype, device=DEVICE)
+        same(cross_entropy, lambda x, t: F.cross_entropy(x, t.long(), reduction="none"), x, t)
+    with pytest.raises(rg.UsageError, match="bool tensor used as an index"):
+        rg.torch.Function(cross_entropy)(x, torch.tensor([True, False, True, True], device=DEVICE))
+
+
 def test_targets_in_range_after_a_failed_call_run_again():
     layer = rg.torch.Function(cross_entropy)
     x = torch.randn(3, 4, dtype=torch.float64, device=DEVICE)

@@ -199,6 +199,10 @@ class _Apply(_torch.autograd.Function):
             kw["num_warps"] = _warps(block) if plan.mode == _tb.ROWS else 4
         inputs = _inputs(plan, prepared)
         names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
+        for p in plan.index_params:
+            if isinstance(args[p], _torch.Tensor) and args[p].dtype == _torch.bool:
+                raise UsageError(f"{plan.name}: `{p}` is a bool tensor used as an index; NumPy would read it as a "
+                                 "mask, not as the index 0 or 1", hint=f"pass `{p}.long()` to mean indices")
         flags = {}
         if plan.index_sites:    # per gather x[t]: 1 + a row whose index is outside [-D, D), or 0
             flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)

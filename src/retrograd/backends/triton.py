@@ -124,6 +124,7 @@ class KernelPlan:
     result_kind: str                 # B or S
     stats: list = field(default_factory=list)
     index_sites: list = field(default_factory=list)   # (file, line, text) of each gather x[t]: one flag each
+    index_params: list = field(default_factory=list)  # params an index reads directly (a bool one is refused)
     fwd_name: str = ""
     bwd_name: str = ""
     source: str = ""
@@ -137,6 +138,7 @@ class Lowering:
         self.prefix = prefix            # of the temporaries this lowering introduces (forward and backward differ)
         self.check_index = check_index  # flag out-of-range gathers (the forward does; the backward runs after it)
         self.index_sites = []           # (file, line, text) of every flagged gather, in flag-slot order
+        self.index_names = set()        # kernel names read by an index expression
         self.roles = roles
         self.ns = namespace
         self.src = src                  # FunctionSource of the user's function, for error positions
@@ -170,6 +172,7 @@ class Lowering:
     def index(self, idx):
         """A per-row index into the row, NumPy style: -D <= i < 0 counts from the end; anything outside
         [-D, D) is flagged (forward) so that the launcher raises IndexError after the launch."""
+        self.index_names |= {n.id for n in ast.walk(idx) if isinstance(n, ast.Name)}
         i = self.bind(idx, "i")
         i = self.bind(_e("tl.where(I < 0, I + n_cols, I)", I=i), "i")
         if self.check_index:
@@ -868,6 +871,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
 
     plan = KernelPlan(name=name, mode=mode, roles=dict(roles), params=params, wrt=[p for p in params if p in wrt],
                       result_kind=result_kind, stats=stats, index_sites=list(fwd.index_sites),
+                      index_params=[p for p in params if fwd.var(p) in fwd.index_names | bwd.index_names],
                       fwd_name=f"{name}_fwd_kernel",
                       bwd_name=f"{name}_bwd_kernel")
     adj_lines, _ = _live(adj_lines, set().union(*[{n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)}
