@@ -850,7 +850,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     if mode == ROWS:
         while True:
             before = len(stats)
-            recompute, _ = _live(fwd_lines, needed, set(stats))
+            recompute, _ = _live([l for l in fwd_lines if not l.startswith("tl.store(index_error_ptr")], needed,
+                                 set(stats))
             for l in recompute:
                 if l.startswith("#"):
                     continue
@@ -861,8 +862,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
                     stats.append(t)
             if len(stats) == before:
                 break
-    recompute, leftover = _live(fwd_lines, needed, set(stats))
-    recompute = [l for l in recompute if not l.startswith("tl.store(index_error_ptr")]   # the forward checked
+    checked = [l for l in fwd_lines if not l.startswith("tl.store(index_error_ptr")]   # the forward checks
+    recompute, leftover = _live(checked, needed, set(stats))
     leftover -= param_vars | set(stats) | RESERVED
     if leftover:
         raise BackendError(f"the triton backend cannot lower {name}: the backward needs {sorted(leftover)}",
