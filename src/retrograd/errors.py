@@ -38,3 +38,7 @@ class UsageError(RetrogradError):
 
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""
+
+
+class IndexRangeError(UsageError, IndexError):
+    """An index computed at run time (a target `x[t]` of a Triton kernel) is outside its axis."""

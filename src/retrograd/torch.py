@@ -18,6 +18,10 @@ Argument roles, read off the values at each call:
 * a layer without one is *elementwise*: float tensors are broadcast against each other, 0-d tensors are
   learnable scalars;
 * Python numbers are fixed constants (`tl.constexpr`: a new value compiles a new kernel).
+A per-row index `x[t]` follows NumPy: -D <= t < 0 counts from the end, and a t outside [-D, D) raises
+`retrograd.IndexRangeError` (an IndexError) after the forward launch, as torch's cross_entropy raises (to
+leave rows out, pass a valid index and a 0/1 weight).  The backward is not differentiable: with
+`create_graph=True` a second derivative raises a RuntimeError instead of being silently dropped.
 Gradients are computed for the float tensor arguments that require grad.  Inputs that are not contiguous
 are copied (`.contiguous()`).  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
@@ -35,7 +39,7 @@ import triton  # noqa: E402
 
 from .api import Differentiable  # noqa: E402
 from .backends import triton as _tb  # noqa: E402
-from .errors import UsageError  # noqa: E402
+from .errors import IndexRangeError, UsageError  # noqa: E402
 
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
 
@@ -195,10 +199,19 @@ class _Apply(_torch.autograd.Function):
             kw["num_warps"] = _warps(block) if plan.mode == _tb.ROWS else 4
         inputs = _inputs(plan, prepared)
         names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
+        for p in plan.index_params:
+            if isinstance(args[p], _torch.Tensor) and args[p].dtype == _torch.bool:
+                raise UsageError(f"{plan.name}: `{p}` is a bool tensor used as an index; NumPy would read it as a "
+                                 "mask, not as the index 0 or 1", hint=f"pass `{p}.long()` to mean indices")
+        flags = {}
+        if plan.index_sites:    # per gather x[t]: 1 + a row whose index is outside [-D, D), or 0
+            flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)
         if grid:
             getattr(module, plan.fwd_name)[(grid,)](
-                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
                 **dict(zip(names_sizes, sizes)), **kw)
+        if flags:
+            _check_indices(plan, flags["index_error_ptr"], prepared, n_cols)
         ctx.layer, ctx.plan, ctx.names = layer, plan, names
         ctx.meta = dict(shape=shape, grid=grid, per=per, sizes=dict(zip(names_sizes, sizes)), block=block, kw=kw,
                         acc_dtype=acc_dtype, consts={p: prepared[p] for p in plan.params if plan.roles[p] == _tb.CONST},
@@ -206,16 +219,37 @@ class _Apply(_torch.autograd.Function):
                         dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret)
         saved = [prepared[p] for p in plan.params if isinstance(prepared[p], _torch.Tensor)] + stats
         ctx.tensor_params = [p for p in plan.params if isinstance(prepared[p], _torch.Tensor)]
-        ctx.save_for_backward(*saved)
+        # and the caller's differentiable tensors (not the copies above): a second derivative's error starts there
+        wrt = [v for v in values if isinstance(v, _torch.Tensor) and v.requires_grad]
+        ctx.n_stats = len(stats)
+        ctx.save_for_backward(*saved, *wrt)
         return out
 
     @staticmethod
     def backward(ctx, dout):
+        grads = _Apply._backward(ctx, dout)
+        if not _torch.is_grad_enabled():
+            return grads
+        # create_graph=True: the backward kernel has no derivative of its own, and gradients without a graph
+        # would make a gradient penalty silently constant; these raise when differentiated
+        from torch._C import _functions
+        tensors = [g for g in grads if g is not None]
+        inputs = list(ctx.saved_tensors[len(ctx.tensor_params) + ctx.n_stats:])   # on x's path: the error is met
+        err = _functions.DelayedError(b"rg.torch.Function has no second derivative: its backward kernel is not "
+                                      b"differentiable (a gradient penalty or create_graph=True through a "
+                                      b"backend='triton' layer); use backend='python' for higher-order gradients",
+                                      len(tensors) + len(inputs))
+        marked = err(*[g.detach().requires_grad_() for g in tensors], *inputs)
+        marked = iter((marked,) if isinstance(marked, _torch.Tensor) else marked)
+        return tuple(None if g is None else next(marked) for g in grads)
+
+    @staticmethod
+    def _backward(ctx, dout):
         plan, meta = ctx.plan, ctx.meta
         saved = ctx.saved_tensors
         k = len(ctx.tensor_params)
         tensors = dict(zip(ctx.tensor_params, saved[:k]))
-        stats = list(saved[k:])
+        stats = list(saved[k:k + ctx.n_stats])
         if not plan.wrt:
             return (None, None, None) + (None,) * len(ctx.names)
         module = _tb.load(plan.source, interpret=meta["interpret"])
@@ -262,6 +296,22 @@ class _Apply(_torch.autograd.Function):
                 g = g.sum_to_size(meta["shapes"][p])
             grads[p] = g
         return (None, None, None) + tuple(grads.get(n) for n in ctx.names)
+
+
+def _check_indices(plan, flags, values, n_cols):
+    """Raise IndexError (as NumPy and torch's cross_entropy do) for a per-row index outside [-D, D): a kernel
+    cannot read a row at such an index, and a masked read would silently be 0.  Costs one device sync."""
+    bad = flags.tolist()
+    for (filename, lineno, text), row in zip(plan.index_sites, bad):
+        if not row:
+            continue
+        row -= 1
+        ints = [f"{p}[{row}] = {int(values[p].reshape(-1)[row])}" for p in plan.params if plan.roles[p] == _tb.ROWINT]
+        raise IndexRangeError(f"{plan.name}: index out of range in `{text}` for rows of {n_cols} elements (at row "
+                              f"{row}: {', '.join(ints)}); valid indices are -{n_cols} to {n_cols - 1}",
+                              filename=filename, lineno=lineno, construct="subscript",
+                              hint="to leave rows out (torch's ignore_index), pass a valid index for them and "
+                                   "multiply their loss by a 0/1 weight tensor")
 
 
 def _tb_var(p):

@@ -30,6 +30,7 @@ import copy
 import hashlib
 import importlib.util
 import math
+import operator
 import os
 import sys
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scala
 TENSOR_ROLES = (ROW, COL, ROWINT, ELEM, SCALAR_T)
 DIFF_ROLES = (ROW, COL, ELEM, SCALAR_T)
 RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "offs", "first", "n_rows", "n_cols", "n_cols_f",
-            "n_elements", "rows_per_program", "BLOCK", "ACC", "float", "range", "math", "np"}
+            "n_elements", "rows_per_program", "BLOCK", "ACC", "float", "range", "math", "np", "index_error_ptr"}
 
 _REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin"}
 _HINT = 'write it with elementwise NumPy calls and reductions over the last axis, or use backend="python"'
@@ -64,13 +65,17 @@ def has_reduction(node):
                 continue          # the builtin max(a, b) is elementwise
             if name in _REDUCTIONS | {"var", "std", "logsumexp"}:
                 return True
+        # x[t]: a per-row gather (a target), not an elementwise operation
+        if isinstance(n, gast.Subscript) and not isinstance(n.slice, (gast.Slice, gast.Tuple, gast.Constant)) \
+                and not (isinstance(n.value, gast.Attribute) and n.value.attr == "shape"):
+            return True
     return False
 
 
 def var_name(name):
     """The kernel's name for a user variable: names the kernel uses itself (`row`, `mask`, `x_ptr`, ...) get
     a trailing underscore."""
-    if name in RESERVED or name.endswith(("_ptr", "_acc")):
+    if name in RESERVED or name.endswith(("_ptr", "_acc")) or name.startswith("_rg"):
         name += "_"
         while name in RESERVED:
             name += "_"
@@ -118,6 +123,8 @@ class KernelPlan:
     wrt: list                        # differentiated params, in order
     result_kind: str                 # B or S
     stats: list = field(default_factory=list)
+    index_sites: list = field(default_factory=list)   # (file, line, text) of each gather x[t]: one flag each
+    index_params: list = field(default_factory=list)  # params an index reads directly (a bool one is refused)
     fwd_name: str = ""
     bwd_name: str = ""
     source: str = ""
@@ -126,8 +133,12 @@ class KernelPlan:
 class Lowering:
     """Lowers one straight-line generated function body to Triton statements (as source lines)."""
 
-    def __init__(self, mode, roles, namespace, src, comments):
+    def __init__(self, mode, roles, namespace, src, comments, prefix="_rg", check_index=False):
         self.mode = mode
+        self.prefix = prefix            # of the temporaries this lowering introduces (forward and backward differ)
+        self.check_index = check_index  # flag out-of-range gathers (the forward does; the backward runs after it)
+        self.index_sites = []           # (file, line, text) of every flagged gather, in flag-slot order
+        self.index_names = set()        # kernel names read by an index expression
         self.roles = roles
         self.ns = namespace
         self.src = src                  # FunctionSource of the user's function, for error positions
@@ -149,6 +160,27 @@ class Lowering:
                             filename=self.where.filename, lineno=self.where.lineno, col=0,
                             construct=construct, hint=_HINT)
 
+    def bind(self, node, what="t"):
+        """`node` as a name: a value a formula reads more than once is computed once, into a temporary."""
+        if isinstance(node, ast.Name) or _is_const(node):
+            return node
+        name = f"{self.prefix}{self.tmp}_{what}"
+        self.tmp += 1
+        self.lines.append(f"{name} = {_src(node)}")
+        return ast.Name(name)
+
+    def index(self, idx):
+        """A per-row index into the row, NumPy style: -D <= i < 0 counts from the end; anything outside
+        [-D, D) is flagged (forward) so that the launcher raises IndexError after the launch."""
+        self.index_names |= {n.id for n in ast.walk(idx) if isinstance(n, ast.Name)}
+        i = self.bind(idx, "i")
+        i = self.bind(_e("tl.where(I < 0, I + n_cols, I)", I=i), "i")
+        if self.check_index:
+            slot = len(self.index_sites)
+            self.index_sites.append((self.where.filename, self.where.lineno, self.where.text))
+            self.lines.append(f"tl.store(index_error_ptr + {slot}, row + 1, mask=({i.id} < 0) | ({i.id} >= n_cols))")
+        return i
+
     # statements
     def at_primal(self, stmt):
         fname, line, _ = self.src.where(stmt)
@@ -166,10 +198,9 @@ class Lowering:
         self.lines.append("# " + text)
 
     def assign(self, target, value):
-        if isinstance(value, gast.Constant):
-            self.constants[target] = value.value
-        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub) and isinstance(value.operand, gast.Constant):
-            self.constants[target] = -value.operand.value
+        v = self.fold(value)
+        if v is not None:
+            self.constants[target] = v
         else:
             self.constants.pop(target, None)
         node, kind = self.expr(value)
@@ -185,6 +216,18 @@ class Lowering:
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
             self.assign(s.targets[0].id, s.value)
             return
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name) \
+                and s.value.func.id == "add_at" and len(s.value.args) == 3 and self.mode == ROWS:
+            # add_at(dx, i, g): dx[i] += g for a per-row index
+            base, index, value = s.value.args
+            if isinstance(base, gast.Name) and self.kinds.get(base.id) == B:
+                idx, ik = self.expr(index)
+                g, _ = self.expr(value)
+                if ik == S:
+                    name = self.var(base.id)
+                    i = self.index(idx)
+                    self.lines.append(f"{name} = {name} + {_src(_e('tl.where(cols == I, G, 0.0)', I=i, G=g))}")
+                    return
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Subscript) and self.mode == ROWS:
             # dx[t] += g  ->  dx = dx + tl.where(cols == t, g, 0.0)
             base = s.target.value
@@ -192,6 +235,7 @@ class Lowering:
                 idx, ik = self.expr(s.target.slice)
                 g, _ = self.expr(s.value)
                 if ik == S:
+                    idx = self.index(idx)
                     name = self.var(base.id)
                     self.lines.append(f"{name} = {name} + {_src(_e('tl.where(cols == I, G, 0.0)', I=idx, G=g))}")
                     return
@@ -201,6 +245,7 @@ class Lowering:
                 idx, ik = self.expr(s.targets[0].slice)
                 g, _ = self.expr(s.value)
                 if ik == S:
+                    idx = self.index(idx)
                     name = self.var(base.id)
                     self.lines.append(f"{name} = {_src(_e('tl.where(cols == I, G, X)', I=idx, G=g, X=ast.Name(name)))}")
                     return
@@ -265,7 +310,7 @@ class Lowering:
             return ast.BinOp(a, ast.BitAnd() if isinstance(node.op, gast.BitAnd) else ast.BitOr(), b), kind
         a, b = self.arith(a), self.arith(b)
         if isinstance(node.op, gast.Pow):
-            return self.power(a, node.right, b), kind
+            return self.power(self.acc(a, node.left), node.right, self.acc(b, node.right)), kind
         ops = {gast.Add: ast.Add, gast.Sub: ast.Sub, gast.Mult: ast.Mult, gast.Div: ast.Div,
                gast.BitAnd: ast.BitAnd, gast.BitOr: ast.BitOr}
         if type(node.op) not in ops:
@@ -280,22 +325,74 @@ class Lowering:
         return v
 
     def power(self, a, exponent_node, b):
-        if isinstance(exponent_node, gast.Constant) and isinstance(exponent_node.value, (int, float)):
-            p = exponent_node.value
-            if float(p).is_integer() and 0 <= p <= 4:
-                if p == 0:
-                    return ast.Constant(1.0)
-                out = a
-                for _ in range(int(p) - 1):
-                    out = ast.BinOp(out, ast.Mult(), copy.deepcopy(a))
-                return out
-            if float(p).is_integer() and -4 <= p < 0:
-                return _e("1.0 / P", P=self.power(a, gast.Constant(value=-p, kind=None), None))
-            if p == 0.5:
-                return _e("tl.sqrt(X)", X=a)
-            if p == -0.5:
-                return _e("1.0 / tl.sqrt(X)", X=a)
-        return _e("tl.exp(Y * tl.log(X))", X=a, Y=b)     # x ** y for x > 0
+        """x ** y as NumPy computes it: an exponent known when the kernel is generated (a literal, a constant
+        expression, a name bound to one, a global number) that is an integer is lowered to multiplications
+        (exact for a negative base); any other exponent goes through `_pow`, which keeps NumPy's sign rules."""
+        p = self.fold(exponent_node)
+        if p is not None and float(p).is_integer():
+            return self.int_power(a, int(p))
+        if p == 0.5:      # sqrt, except (-inf) ** 0.5 = inf (sqrt gives nan)
+            x = self.bind(a, "x")
+            return _e("tl.where(X == float('-inf'), float('inf'), tl.sqrt(X))", X=x)
+        return _pow(self, a, b, p)
+
+    def static(self, node):
+        """Is `node` computed from Python numbers only (literals, constants, tl.constexpr arguments)?  A
+        tl.* function given one computes in float32 whatever ACC is: such arguments are cast to ACC first."""
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                continue
+            if isinstance(n, gast.Name):
+                if not (n.id in self.constants or self.roles.get(n.id) == CONST or
+                        (n.id not in self.kinds and isinstance(self.ns.get(n.id), (int, float)))):
+                    return False
+            elif not isinstance(n, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.operator, gast.unaryop,
+                                    gast.expr_context)):
+                return False
+        return True
+
+    def acc(self, value, node):
+        return _e("tl.cast(X, ACC)", X=value) if self.static(node) else value
+
+    def fold(self, node):
+        """The number an expression of literals, names bound to one and global numbers always holds, or None
+        (an exponent `x ** (k - 1)` known here is lowered exactly)."""
+        if isinstance(node, gast.Constant):
+            v = node.value
+        elif isinstance(node, gast.Name):
+            v = self.constants.get(node.id, None if node.id in self.kinds else self.ns.get(node.id))
+        elif isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            v = self.fold(node.operand)
+            v = None if v is None else (-v if isinstance(node.op, gast.USub) else v)
+        elif isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
+            a, b = self.fold(node.left), self.fold(node.right)
+            try:
+                v = None if a is None or b is None else {gast.Add: operator.add, gast.Sub: operator.sub,
+                                                         gast.Mult: operator.mul, gast.Div: operator.truediv}[type(node.op)](a, b)
+            except ZeroDivisionError:
+                v = None
+        else:
+            v = None
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return v if ok else None
+
+    def int_power(self, a, p):
+        """a ** p for an integer p by repeated squaring (NumPy: x ** 0 = 1 for every x, nan included)."""
+        if p == 0:
+            return ast.Constant(1.0)
+        if p < 0:
+            return _e("1.0 / P", P=self.int_power(a, -p))
+        if p == 1:
+            return a
+        x = self.bind(a, "x")
+        result, square, n = None, x, p
+        while True:
+            if n & 1:
+                result = square if result is None else self.bind(ast.BinOp(result, ast.Mult(), square), "pow")
+            n >>= 1
+            if not n:
+                return result
+            square = self.bind(ast.BinOp(square, ast.Mult(), square), "sq")
 
     def size(self, node):
         _, k = self.expr(node)
@@ -344,6 +441,10 @@ class Lowering:
             return self.size(node.args[0])
         if name == "len":
             return self.size(node.args[0])
+        if name in ("power", "pow") and len(node.args) == 2 and not node.keywords:    # np.power, math.pow, pow
+            (a, ka), (b, kb) = self.expr(node.args[0]), self.expr(node.args[1])
+            return (self.power(self.acc(self.arith(a), node.args[0]), node.args[1],
+                               self.acc(self.arith(b), node.args[1])), self.join(ka, kb))
         if name in _ELEMENTWISE:
             args = [self.expr(a) for a in node.args]
             if node.keywords:
@@ -351,8 +452,13 @@ class Lowering:
             tmpl, nargs = _ELEMENTWISE[name]
             if len(args) != nargs:
                 raise self.error(f"`{label}` with {len(args)} arguments", construct=label)
-            subs = {f"X{i}": (a if (i == 0 and name == "where") else self.arith(a)) for i, (a, _) in enumerate(args)}
-            return _e(tmpl, **subs), self.join(*[k for _, k in args])
+            values = [(a if (i == 0 and name == "where") else self.acc(self.arith(a), n))
+                      for i, ((a, _), n) in enumerate(zip(args, node.args))]
+            kind = self.join(*[k for _, k in args])
+            if callable(tmpl):
+                return tmpl(self, *values), kind
+            values = [self.bind(v) if tmpl.count(f"X{i}") > 1 else v for i, v in enumerate(values)]
+            return _e(tmpl, **{f"X{i}": v for i, v in enumerate(values)}), kind
         raise self.error(f"the call `{label}(...)` (it has no Triton equivalent)", construct=label)
 
     def check_axis(self, axis, label):
@@ -378,13 +484,18 @@ class Lowering:
             return _e("tl.sum(tl.where(mask, X, 0.0), axis=0)", X=v), S
         if name == "mean":
             return _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v), S
-        if name in ("max", "amax"):
-            return _e("tl.max(tl.where(mask, X, float('-inf')), axis=0)", X=v), S
+        if name in ("max", "amax", "min", "amin"):
+            # tl.max / tl.min drop nan on the GPU (max.f32): a row holding one is nan, as in NumPy and torch
+            x = self.bind(v, "x")
+            red = (_e("tl.max(tl.where(mask, X, float('-inf')), axis=0)", X=x) if name in ("max", "amax") else
+                   _e("tl.min(tl.where(mask, X, float('inf')), axis=0)", X=x))
+            return _e("tl.where(tl.sum(tl.where(mask & (X != X), 1.0, 0.0), axis=0) > 0, float('nan'), R)",
+                      X=x, R=red), S
         if name in ("var", "std"):
             mean = _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v)
             var = _e("tl.sum(tl.where(mask, (X - M) * (X - M), 0.0), axis=0) / n_cols_f", X=v, M=mean)
             return (var if name == "var" else _e("tl.sqrt(V)", V=var)), S
-        return _e("tl.min(tl.where(mask, X, float('inf')), axis=0)", X=v), S
+        raise self.error(f"`{label}`", construct=label)
 
     def subscript(self, node):
         # v.shape[-1] / v.shape[0]: the row length
@@ -394,11 +505,63 @@ class Lowering:
         if self.mode == ROWS and k == B and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
             idx, ik = self.expr(node.slice)
             if ik == S:
-                return _e("tl.sum(tl.where(cols == I, X, 0.0), axis=0)", I=idx, X=v), S
+                return _e("tl.sum(tl.where(cols == I, X, 0.0), axis=0)", I=self.index(idx), X=v), S
         raise self.error(f"the subscript `{A.unparse(node).strip()}`", construct="subscript")
 
     def broadcast(self, v, k):
         return v if k == B else _e("X + tl.zeros([BLOCK], ACC)", X=v)
+
+
+def _eval_const(node):
+    """The value of an expression of constants (a lowered exponent, a test on constants)."""
+    return eval(compile(ast.fix_missing_locations(ast.Expression(copy.deepcopy(node))), "<constant>", "eval"),
+                {"__builtins__": {}})
+
+
+def _is_const(node):
+    return all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare, ast.operator, ast.unaryop,
+                              ast.cmpop, ast.expr_context)) for n in ast.walk(node))
+
+
+def _unless(tests, then, otherwise):
+    """`then` where any of `tests` holds, else `otherwise`: nested tl.where, no `|` (the interpreter cannot or
+    a scalar test on a tl.constexpr with a block); tests on constants are decided here."""
+    out = otherwise
+    for t in reversed(tests):
+        if _is_const(t):
+            if _eval_const(t):
+                return then
+            continue
+        out = _e("tl.where(C, T, O)", C=t, T=then, O=out)
+    return out
+
+
+def _isnan(node):
+    return _e("X != X", X=node)
+
+
+def _pow(low, a, b, p=None):
+    """x ** y other than for an integer y known here, with NumPy's (C's) rules: |x| ** y = exp(y log |x|);
+    a negative base with an integer-valued exponent gives a real result of the exponent's parity, with
+    any other exponent nan (but (-inf) ** y = inf ** y); x ** 0 = 1, 1 ** y = 1, (-1) ** +-inf = 1.
+    `p`: the exponent when it is a constant (not an integer)."""
+    x = low.bind(a, "x")
+    y = ast.Constant(p) if p is not None else low.bind(b, "y")
+    r = low.bind(_e("tl.exp(Y * tl.log(tl.abs(X)))", X=x, Y=y), "pow")
+    fractional = _e("tl.where(X == float('-inf'), R, float('nan'))", X=x, R=r)
+    if p is not None:       # not an integer
+        signed = _e("tl.where(X < 0, F, R)", X=x, F=fractional, R=r)
+    else:
+        odd = _e("tl.where(tl.floor(Y) == Y, tl.floor(Y * 0.5) * 2.0 != Y, False)", Y=y)
+        odd = low.bind(odd, "odd")
+        negative = _e("tl.where(tl.floor(Y) == Y, tl.where(O, -R, R), F)", Y=y, O=odd, R=r, F=fractional)
+        # (-0.0) ** y: -r for an odd integer y ((-0.0) ** -1 = -inf)
+        zero = _e("tl.where(X == 0, tl.where(1.0 / X < 0, tl.where(O, -R, R), R), R)", X=x, O=odd, R=r)
+        signed = _e("tl.where(X < 0, N, Z)", X=x, N=negative, Z=zero)
+    if p is None:           # (-1) ** +-inf = 1
+        signed = _e("tl.where(tl.abs(Y) == float('inf'), tl.where(X == -1, 1.0, S), S)", Y=y, X=x, S=low.bind(signed, "pow"))
+    ones = [_e("X == 1", X=x)] + ([] if p is not None else [_e("Y == 0", Y=y)])
+    return _unless(ones, ast.Constant(1.0), signed)
 
 
 # runtime helpers of the generated code
@@ -452,23 +615,107 @@ def _snapshot(low, node):
 _HELPERS = {"unbroadcast": _unbroadcast, "unreduce": _unreduce, "select_grad": _select_grad,
             "zeros_like": _zeros_like, "add_into": _add_into, "snapshot": _snapshot}
 
-# NumPy / math functions -> Triton (only what the interpreter and the CUDA backend both lower)
+# Formulas that keep relative accuracy where the textbook one cancels (near 0), and NumPy's nan and inf
+# rules where tl.* differs on the GPU (tl.maximum / tl.minimum drop nan there, as max.f32 does).
+def _expm1(low, x):
+    # Kahan: (u - 1) / log(u) * x with u = exp(x) cancels the rounding error of u (also of an approximate
+    # exp, as ex2.approx on the GPU); u == 1 where exp(x) rounds to 1; divided first: (u - 1) * x overflows
+    x = low.bind(x, "x")
+    u = low.bind(_e("tl.exp(X)", X=x), "u")
+    return _e("tl.where(U == 1.0, X, tl.where(X == float('inf'), X, tl.where(U - 1.0 == -1.0, -1.0, "
+              "(U - 1.0) / tl.log(U) * X)))", X=x, U=u)
+
+
+def _log1p(low, x):
+    # log(u) * (x / (u - 1)) with u = 1 + x: the rounding of 1 + x cancels (divided first: log(u) * x overflows)
+    x = low.bind(x, "x")
+    u = low.bind(_e("1.0 + X", X=x), "u")
+    return _e("tl.where(U == 1.0, X, tl.where(X == float('inf'), X, tl.log(U) * (X / (U - 1.0))))", X=x, U=u)
+
+
+def _tanh(low, x):
+    # tanh|x| = -e / (2 + e) with e = expm1(-2|x|) in (-1, 0]: no cancellation anywhere
+    x = low.bind(x, "x")
+    e = low.bind(_expm1(low, _e("-2.0 * tl.abs(X)", X=x)), "e")
+    t = low.bind(_e("-E / (2.0 + E)", E=e), "tanh")
+    return _e("tl.where(X < 0, -T, T)", X=x, T=t)
+
+
+def _half_exp(x):
+    """exp(|x|) / 2 for |x| > 20 (where exp(-|x|) no longer counts) as (exp(|x|/2) / 2) * exp(|x|/2): finite
+    up to the largest sinh / cosh, where exp(|x|) overflows, and without rounding |x| - log 2."""
+    return _e("0.5 * tl.exp(0.5 * tl.abs(X)) * tl.exp(0.5 * tl.abs(X))", X=x)
+
+
+def _sinh(low, x):
+    # sinh|x| = (e + e / (e + 1)) / 2 with e = expm1(|x|) >= 0: no cancellation
+    x = low.bind(x, "x")
+    e = low.bind(_expm1(low, _e("tl.where(tl.abs(X) > 20.0, 20.0, tl.abs(X))", X=x)), "e")   # nan stays nan
+    t = low.bind(_e("tl.where(tl.abs(X) > 20.0, H, 0.5 * (E + E / (E + 1.0)))", X=x, E=e, H=_half_exp(x)), "sinh")
+    return _e("tl.where(X < 0, -T, T)", X=x, T=t)
+
+
+def _cosh(low, x):
+    x = low.bind(x, "x")
+    return _e("tl.where(tl.abs(X) > 20.0, H, 0.5 * (tl.exp(X) + tl.exp(-X)))", X=x, H=_half_exp(x))
+
+
+def _maximum(low, a, b, op="maximum"):
+    a, b = low.bind(a, "a"), low.bind(b, "b")
+    return _unless([_isnan(a), _isnan(b)], _e("A + B", A=a, B=b), _e(f"tl.{op}(A, B)", A=a, B=b))
+
+
+def _minimum(low, a, b):
+    return _maximum(low, a, b, "minimum")
+
+
+def _fmax(low, a, b, op="maximum"):
+    # fmax / fmin ignore a nan operand
+    a, b = low.bind(a, "a"), low.bind(b, "b")
+    return _unless([_isnan(a)], b, _unless([_isnan(b)], a, _e(f"tl.{op}(A, B)", A=a, B=b)))
+
+
+def _fmin(low, a, b):
+    return _fmax(low, a, b, "minimum")
+
+
+def _clip(low, x, lo, hi):
+    return _minimum(low, _maximum(low, x, lo), hi)
+
+
+def _logaddexp(low, a, b):
+    # max + log1p(exp(-|a - b|)); a == b (infinities included) is a + log 2
+    a, b = low.bind(a, "a"), low.bind(b, "b")
+    tail = _log1p(low, _e("tl.exp(-tl.abs(A - B))", A=a, B=b))
+    return _e("tl.where(A == B, A + 0.6931471805599453, tl.maximum(A, B) + L)", A=a, B=b, L=tail)
+
+
+def _hypot(low, a, b):
+    # scaled by the larger magnitude so that neither the squares overflow nor underflow
+    a, b = low.bind(a, "a"), low.bind(b, "b")
+    m = low.bind(_e("tl.maximum(tl.abs(A), tl.abs(B))", A=a, B=b), "m")
+    n = low.bind(_e("tl.minimum(tl.abs(A), tl.abs(B))", A=a, B=b), "n")
+    q = low.bind(_e("N / tl.where(M == 0.0, 1.0, M)", N=n, M=m), "q")
+    finite = _unless([_isnan(a), _isnan(b)], _e("A + B", A=a, B=b), _e("M * tl.sqrt(1.0 + Q * Q)", M=m, Q=q))
+    return _e("tl.where(M == float('inf'), M, F)", M=m, F=finite)
+
+
+# NumPy / math functions -> Triton (only what the interpreter and the CUDA backend both lower): a template
+# (X0, X1, ...: the arguments; one read twice is computed once) or a function of the lowering and arguments
 _ELEMENTWISE = {
     "exp": ("tl.exp(X0)", 1), "log": ("tl.log(X0)", 1), "sqrt": ("tl.sqrt(X0)", 1),
     "sin": ("tl.sin(X0)", 1), "cos": ("tl.cos(X0)", 1),
     "exp2": ("tl.exp2(X0)", 1), "log2": ("tl.log2(X0)", 1), "log10": ("tl.log(X0) * 0.4342944819032518", 1),
-    "expm1": ("tl.exp(X0) - 1.0", 1), "log1p": ("tl.log(1.0 + X0)", 1),
-    "tanh": ("2.0 * tl.sigmoid(2.0 * X0) - 1.0", 1),
-    "sinh": ("0.5 * (tl.exp(X0) - tl.exp(-X0))", 1), "cosh": ("0.5 * (tl.exp(X0) + tl.exp(-X0))", 1),
+    "expm1": (_expm1, 1), "log1p": (_log1p, 1), "tanh": (_tanh, 1), "sinh": (_sinh, 1),
+    "cosh": (_cosh, 1),
     "absolute": ("tl.abs(X0)", 1), "abs": ("tl.abs(X0)", 1), "fabs": ("tl.abs(X0)", 1),
-    "sign": ("tl.where(X0 > 0, 1.0, tl.where(X0 < 0, -1.0, 0.0))", 1),
+    "sign": ("tl.where(X0 > 0, 1.0, tl.where(X0 < 0, -1.0, tl.where(X0 == 0, 0.0, X0)))", 1),
     "square": ("X0 * X0", 1), "reciprocal": ("1.0 / X0", 1),
-    "maximum": ("tl.maximum(X0, X1)", 2), "minimum": ("tl.minimum(X0, X1)", 2),
-    "fmax": ("tl.maximum(X0, X1)", 2), "fmin": ("tl.minimum(X0, X1)", 2),
-    "max": ("tl.maximum(X0, X1)", 2), "min": ("tl.minimum(X0, X1)", 2),
-    "where": ("tl.where(X0, X1, X2)", 3), "clip": ("tl.minimum(tl.maximum(X0, X1), X2)", 3),
-    "logaddexp": ("tl.maximum(X0, X1) + tl.log(1.0 + tl.exp(-tl.abs(X0 - X1)))", 2),
-    "hypot": ("tl.sqrt(X0 * X0 + X1 * X1)", 2),
+    "maximum": (_maximum, 2), "minimum": (_minimum, 2), "fmax": (_fmax, 2), "fmin": (_fmin, 2),
+    # the builtins: max(a, b) is `b if b > a else a` (so max(1.0, nan) is 1.0 and max(nan, 1.0) nan)
+    "max": ("tl.where(X1 > X0, X1, X0)", 2), "min": ("tl.where(X1 < X0, X1, X0)", 2),
+    "where": ("tl.where(X0, X1, X2)", 3), "clip": (_clip, 3),
+    "logaddexp": (_logaddexp, 2), "hypot": (_hypot, 2),
     "float": ("X0", 1), "float64": ("X0", 1), "float32": ("X0", 1),
 }
 
@@ -532,7 +779,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     ns = dict(program.namespace)
 
     # forward body
-    fwd = Lowering(mode, roles, ns, tf.src, program.comments)
+    fwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgf", check_index=True)
     for p in params:
         fwd.kinds[p] = B if roles[p] in (ROW, COL, ELEM) else S
     body = primal.body
@@ -560,7 +807,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     primal_kinds = dict(fwd.kinds)
 
     # adjoint body
-    bwd = Lowering(mode, roles, ns, tf.src, program.comments)
+    bwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgb")
+    bwd.constants = {v: c for v, c in fwd.constants.items() if defs_count.get(v) == 1}   # `k = 5` read by `x ** (k - 1)`
     saved = []
     abody = adjoint.body
     seed = adjoint.args.args[0].id
@@ -602,7 +850,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     if mode == ROWS:
         while True:
             before = len(stats)
-            recompute, _ = _live(fwd_lines, needed, set(stats))
+            recompute, _ = _live([l for l in fwd_lines if not l.startswith("tl.store(index_error_ptr")], needed,
+                                 set(stats))
             for l in recompute:
                 if l.startswith("#"):
                     continue
@@ -613,7 +862,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
                     stats.append(t)
             if len(stats) == before:
                 break
-    recompute, leftover = _live(fwd_lines, needed, set(stats))
+    checked = [l for l in fwd_lines if not l.startswith("tl.store(index_error_ptr")]   # the forward checks
+    recompute, leftover = _live(checked, needed, set(stats))
     leftover -= param_vars | set(stats) | RESERVED
     if leftover:
         raise BackendError(f"the triton backend cannot lower {name}: the backward needs {sorted(leftover)}",
@@ -621,7 +871,9 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     fwd_body, _ = _live(fwd_lines, {fwd.var(result)} | set(stats))
 
     plan = KernelPlan(name=name, mode=mode, roles=dict(roles), params=params, wrt=[p for p in params if p in wrt],
-                      result_kind=result_kind, stats=stats, fwd_name=f"{name}_fwd_kernel",
+                      result_kind=result_kind, stats=stats, index_sites=list(fwd.index_sites),
+                      index_params=[p for p in params if fwd.var(p) in fwd.index_names | bwd.index_names],
+                      fwd_name=f"{name}_fwd_kernel",
                       bwd_name=f"{name}_bwd_kernel")
     adj_lines, _ = _live(adj_lines, set().union(*[{n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)}
                                                    for _, g, _ in grads]) if grads else set())
@@ -706,7 +958,7 @@ def _forward_kernel(plan, low, body, result, title):
         doc = (f"Forward of {title}: each program handles `rows_per_program` rows, one row at a time as a "
                f"block of BLOCK >= n_cols columns." + (f"  Saves per-row {stats} for the backward." if stats else ""))
         args = _signature_params(plan, low) + ["result_ptr"] + [f"{s}_ptr" for s in plan.stats] + \
-            ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+            (["index_error_ptr"] if plan.index_sites else []) + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         tail = [_store("result_ptr", result, plan.result_kind, ROWS)] + [f"tl.store({s}_ptr + row, {s})"
                                                                          for s in plan.stats]
         used = _used(body + tail)
@@ -913,6 +1165,8 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     sig["result_ptr"] = "*" + ft
     for s in plan.stats:
         sig[f"{s}_ptr"] = "*" + acc_t
+    if plan.index_sites:
+        sig["index_error_ptr"] = "*i64"
     sig.update({n: "i32" for n in sizes})
     sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
     consts.update({"BLOCK": block, "ACC": acc})
