@@ -169,7 +169,30 @@ class Normalizer:
         if isinstance(s.value, gast.IfExp):
             return self._ifexp_assign(s, target, s.value)
         s.value = self._rhs(s.value, hint, pre, top=isinstance(target, gast.Name))
+        if isinstance(target, gast.Subscript):
+            target.slice = self._write_index(target, pre, s)
         return copy_loc(pre, s) + [s]
+
+    def _write_index(self, target, pre, s):
+        """Name the index of a write `A[I] = v` when it is computed (a mask `A > 0.7`, `np.array([...])`,
+        `idx[k]`): the adjoint must use the index the write used, not one re-evaluated on the array after
+        the write (or after later writes to what it reads)."""
+        base = subscript_base(target)
+        parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
+        out = []
+        for part in parts:
+            computed = isinstance(part, (gast.Compare, gast.BoolOp, gast.Call, gast.Subscript, gast.List,
+                                         gast.Attribute)) or (not isinstance(part, gast.Slice)
+                                                              and base in loaded_names(part))
+            if computed:
+                tmp = self.names.fresh(f"{base}_index")
+                pre += self._stmt(copy_loc(gast.Assign(targets=[name(tmp, True)], value=part, type_comment=None), s))
+                part = name(tmp)
+            out.append(part)
+        if isinstance(target.slice, gast.Tuple):
+            target.slice.elts = out
+            return target.slice
+        return out[0]
 
     def _unpack(self, s, target):
         names = target.elts

@@ -272,7 +272,7 @@ class FunctionTransform:
                 scalar = expr_kind(target, self.kinds, self.callees) == "scalar"
                 pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
                 pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
-                self.adj_expr(value, A.name(g), post)
+                self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
         # what the adjoint reads
         uses.res_uses |= {n for st in pre for n in A.loaded_names(st)} & self.locals
         for st in post:
@@ -283,6 +283,15 @@ class FunctionTransform:
             if n in self.locals:
                 uses.res_uses.add(n)   # the index, to restore the element
         self.blocks[id(s)] = Block(pre=pre, post=post, target=tname, result_refs=refs)
+
+    def _unbroadcast_to_value(self, g, value, scalar_target):
+        """The cotangent of the value written into `A[I]`: the target's cotangent `g`, summed over the axes
+        along which NumPy broadcast the value (`v[1:] = t`, `A[::2] = x`)."""
+        if scalar_target or not self.is_active(value):
+            return g
+        if expr_kind(value, self.kinds, self.callees) == "scalar":
+            return A.quote_expr("np.sum(G)", G=g)
+        return A.quote_expr("unbroadcast(G, V)", G=g, V=copy.deepcopy(value))
 
     def _increment(self, name, value):
         """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e`, with `e` not reading `name` and
@@ -298,6 +307,8 @@ class FunctionTransform:
             return None
         if name in A.loaded_names(e) or not same_shape_as_result(A.name(name), [e], self.kinds, self.callees):
             return None
+        if not same_shape_as_result(e, [A.name(name)], self.kinds, self.callees):
+            return None   # `x += 0.3 * (x @ x)`: e is broadcast, its cotangent must be summed (general path)
         return e, sign
 
     def _check_helper(self, call, callee):
@@ -373,7 +384,10 @@ class FunctionTransform:
             else:
                 tmp = self.names.fresh("d_part")
                 out += A.quote("T = zeros_like(B)", T=tmp, B=base)
-                out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
+                if is_basic_index(node.slice, self.ints):
+                    out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
+                else:   # `x[1:][idx]`: repeated entries of idx each receive their share
+                    out += A.quote("add_at(T, I, G)", T=tmp, I=_index_value(node.slice), G=g)
                 self.adj_expr(base, A.name(tmp), out)
         elif isinstance(node, (gast.Tuple, gast.List)):
             g = self._bind(g, out, "d_items")
