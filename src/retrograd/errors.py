@@ -36,5 +36,20 @@ class UsageError(RetrogradError):
     """The API was called in a way that cannot produce a gradient (bad wrt, non-scalar output, ...)."""
 
 
+class AliasError(UnsupportedSyntaxError):
+    """Raised when the generated code runs: a value shares memory with an array that is written while the
+    value is still used (the run-time half of analysis/aliases.py).  The message starts `file:line: `."""
+
+    def __init__(self, message, **kw):
+        import re
+        m = re.match(r"(.*?):(\d+): (.*)", message, re.S)
+        if m and "filename" not in kw:
+            kw.update(filename=m.group(1), lineno=int(m.group(2)))
+            message = m.group(3)
+        kw.setdefault("construct", "view")
+        kw.setdefault("hint", "make an independent copy with .copy()")
+        super().__init__(message, **kw)
+
+
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""

@@ -159,11 +159,12 @@ def like(grad, x):
     return grad
 
 
-def not_a_view(value, message):
-    """Refuse a row read from an array that is written while the row is still in use (see aliases.py)."""
-    if isinstance(value, np.ndarray) and value.ndim:
-        from .errors import UnsupportedSyntaxError
-        raise UnsupportedSyntaxError(message, hint="make an independent copy with .copy()")
+def not_a_view(value, array, message):
+    """Refuse a value that shares memory with `array` when `array` is written while the value is still in
+    use (a row `A[i]`, a helper's result: see aliases.py).  `message` starts with the user's `file:line: `."""
+    if isinstance(value, np.ndarray) and isinstance(array, np.ndarray) and np.may_share_memory(value, array):
+        from .errors import AliasError
+        raise AliasError(message)
 
 
 def no_repeats(index, message):

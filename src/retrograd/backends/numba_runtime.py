@@ -82,8 +82,8 @@ def select_grad(g, x, result, axis=None, keepdims=False):
     return _py.select_grad(g, x, result, axis, keepdims)
 
 
-def not_a_view(value, message):
-    return _py.not_a_view(value, message)
+def not_a_view(value, array, message):
+    return _py.not_a_view(value, array, message)
 
 
 def no_repeats(index, message):
@@ -478,13 +478,40 @@ def _matmul_grad_b(g, a, b):
     return lambda g, a, b: _matmul(_blas(a).T, _blas(g))
 
 
-@overload(not_a_view)
-def _not_a_view(value, message):
-    if isinstance(value, types.Array) and value.ndim > 0:
-        def impl(value, message):
-            raise ValueError("retrograd: a view into an array that is written while the view is in use")
+@njit(cache=True)
+def _extent(a):
+    """[first byte, last byte + 1) of the memory an array's elements occupy (np.may_share_memory's bounds)."""
+    lo = hi = a.ctypes.data
+    for k in range(a.ndim):
+        if a.shape[k] == 0:
+            return 0, 0
+        step = (a.shape[k] - 1) * a.strides[k]
+        if step < 0:
+            lo += step
+        else:
+            hi += step
+    return lo, hi + a.itemsize
+
+
+@njit(cache=True)
+def _may_share(a, b):
+    alo, ahi = _extent(a)
+    blo, bhi = _extent(b)
+    return alo < ahi and blo < bhi and alo < bhi and blo < ahi
+
+
+@overload(not_a_view, prefer_literal=True)
+def _not_a_view(value, array, message):
+    if isinstance(value, types.Array) and isinstance(array, types.Array):
+        from ..errors import AliasError
+        text = message.literal_value if isinstance(message, types.StringLiteral) else \
+            "a value shares memory with an array that is written while it is still used"
+
+        def impl(value, array, message):
+            if _may_share(value, array):
+                raise AliasError(text)
         return impl
-    return lambda value, message: None
+    return lambda value, array, message: None
 
 
 @overload(no_repeats)

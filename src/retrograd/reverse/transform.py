@@ -82,9 +82,9 @@ class FunctionTransform:
         self.bools = self._bool_vars()
         self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
         self.ints |= {n for n, k in self.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
-        self.view_checks = {id(d): (t, arr) for d, t, arr in check_aliases(
+        self.view_checks = {id(d): pairs for d, pairs in check_aliases(
             self.node, self.src, UnsupportedSyntaxError, self.locals,
-            scalars={n for n, k in self.kinds.items() if k == "scalar"})}
+            scalars={n for n, k in self.kinds.items() if k == "scalar"}, callees=self.callees)}
         self.dnames = {}
         self.blocks = {}
         self.info = {}
@@ -505,7 +505,7 @@ class FunctionTransform:
     def build(self):
         self.analyse(self.node.body)
         self.plan = plan_tape(self.node, self.info, self.params,
-                              plan_loops(self.node, self.remat, self._cheap, self._check_rerun))
+                              plan_loops(self.node, self.remat, self._cheap, self._check_rerun), self.callees)
         self.remat_loops = self.plan.remat
         self._stmt_by_id = {id(s): s for s in walk_stmts(self.node.body)}
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
@@ -662,7 +662,10 @@ class FunctionTransform:
                     msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
                     out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
                 if (id(s), tname) in self.plan.taped and not plain:
-                    if isinstance(target, gast.Name):
+                    if isinstance(target, gast.Name) and self.plan.memory.old_value_written(s, tname):
+                        # the old value may be a view that a later write changes: the tape keeps a copy
+                        out += A.copy_loc(self._push(tname, A.quote_expr(f"snapshot({tname})")), s)
+                    elif isinstance(target, gast.Name):
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
                         out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=A.as_load(target)),
@@ -678,12 +681,11 @@ class FunctionTransform:
                         out += A.copy_loc(self._push(state, A.name(state)), s)
                 else:
                     out.append(s)
-                if id(s) in self.view_checks:
-                    view, arr = self.view_checks[id(s)]
+                for view, arr in self.view_checks.get(id(s), ()):
                     fname, line, _ = self.src.where(s)
-                    msg = (f"{fname}:{line}: `{view}` is a view into `{arr}`, which is written while `{view}` "
+                    msg = (f"{fname}:{line}: `{view}` shares memory with `{arr}`, which is written while `{view}` "
                            "is still used; retrograd cannot differentiate through a write seen by a view")
-                    out += A.copy_loc(A.quote(f"not_a_view({view}, {msg!r})"), s)
+                    out += A.copy_loc(A.quote(f"not_a_view({view}, {arr}, {msg!r})"), s)
             elif isinstance(s, gast.If):
                 s2 = copy.copy(s)
                 s2.body = self._primal(s.body, plain)
@@ -986,11 +988,11 @@ class FunctionTransform:
 
     def _primal_def(self, body, saved):
         prologue = []
-        written = {A.subscript_base(s.targets[0]) for s in walk_stmts(self.node.body)
-                   if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
         for p in self.params:
-            if p in written:
-                prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
+            if p in self.plan.memory.params_written:
+                # never write into the caller's array: a write through any view of any argument
+                # (`v = x[1:]`, `np.asarray(x)`, a helper's result) would reach it
+                prologue += A.quote(f"{p} = snapshot({p})")
         unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values())
                                              - set(self.tops.values()) - self.extra_saved)
         for n in sorted(unbound - set(self.params)):
