@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("fd_backend")
 REMATS = [None, "recompute", rg.Checkpoint(snapshots=2)]
 
 
-def check(f, args, wrt=0, remat=None, refuse=False):
+def check_vjp_exact(f, args, wrt=0, remat=None, refuse=False):
     """`f` differentiated on fd.BACKEND with `remat`: FD-exact gradient, forward value, untouched caller
     arrays and a repeatable pullback; or, with refuse=True, a RetrogradError naming a line of this file."""
     args = list(args)
@@ -104,7 +104,7 @@ def c1_column_into_matrix(c, A):
 ])
 def test_broadcast_assignment(f, args, wrt):
     fd.check_grad(f, args(), wrt=wrt)
-    check(f, args(), wrt=wrt)
+    check_vjp_exact(f, args(), wrt=wrt)
 
 
 # ---- class 2: a view of an array whose name is later rebound ------------------------------------------------
@@ -124,7 +124,7 @@ def c2_view_then_rebind_read(x):
 
 @pytest.mark.parametrize("f", [c2_view_then_rebind, c2_view_then_rebind_read])
 def test_view_of_rebound_name(f):
-    check(f, [rng(12).standard_normal(4)])
+    check_vjp_exact(f, [rng(12).standard_normal(4)])
 
 
 # ---- class 3: view forms -----------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_view_forms(f):
     """Each writes through a view and then reads the viewed array: exact, or refused at the user's line."""
     args = [rng(13).standard_normal((3, 3)) if f is not c3_slice_of_slice else rng(13).standard_normal(5)]
     try:
-        check(f, args)
+        check_vjp_exact(f, args)
     except rg.RetrogradError as err:
         assert err.lineno is not None, str(err)
 
@@ -213,8 +213,8 @@ def c4_reshape_temp(x, s):
 
 
 def test_temporary_view():
-    check(c4_reshape_temp, [rng(14).standard_normal(4), rng(15).standard_normal((3, 4))])
-    check(c4_reshape_temp, [rng(14).standard_normal(4), rng(15).standard_normal((3, 4))], wrt=1)
+    check_vjp_exact(c4_reshape_temp, [rng(14).standard_normal(4), rng(15).standard_normal((3, 4))])
+    check_vjp_exact(c4_reshape_temp, [rng(14).standard_normal(4), rng(15).standard_normal((3, 4))], wrt=1)
 
 
 # ---- class 5: a boolean-mask write ---------------------------------------------------------------------------
@@ -229,8 +229,8 @@ def c5_mask_value(A, x):
 
 
 def test_mask_write():
-    check(c5_mask, [rng(16).uniform(0, 1, (3, 4))])
-    check(c5_mask_value, [rng(16).uniform(0, 1, (3, 4)), 0.4], wrt=1)
+    check_vjp_exact(c5_mask, [rng(16).uniform(0, 1, (3, 4))])
+    check_vjp_exact(c5_mask_value, [rng(16).uniform(0, 1, (3, 4)), 0.4], wrt=1)
 
 
 # ---- class 6: repeated indices through a chained subscript -----------------------------------------------
@@ -244,7 +244,7 @@ def c6_chained_repeats2(x, w):
 
 @pytest.mark.parametrize("f", [c6_chained_repeats, c6_chained_repeats2])
 def test_chained_repeats(f):
-    check(f, [rng(17).standard_normal(5), rng(18).standard_normal(3)])
+    check_vjp_exact(f, [rng(17).standard_normal(5), rng(18).standard_normal(3)])
 
 
 # ---- class 7: iterating over an array the body updates -------------------------------------------------------
@@ -255,7 +255,7 @@ def c7_iterate_updated(a):
 
 
 def test_iterate_over_updated():
-    check(c7_iterate_updated, [rng(19).standard_normal(3)])
+    check_vjp_exact(c7_iterate_updated, [rng(19).standard_normal(3)])
 
 
 # ---- class 8: checkpointed loop that swaps and writes arrays --------------------------------------------
@@ -268,7 +268,7 @@ def c8_swap_write(A, B):
 
 @pytest.mark.parametrize("remat", REMATS, ids=["none", "recompute", "checkpoint"])
 def test_checkpoint_swap_write(remat):
-    check(c8_swap_write, [rng(20).standard_normal(3), rng(21).standard_normal(3)], remat=remat)
+    check_vjp_exact(c8_swap_write, [rng(20).standard_normal(3), rng(21).standard_normal(3)], remat=remat)
 
 
 # ---- class 9: a pullback called again ----------------------------------------------------------------------
@@ -282,7 +282,7 @@ def c9_loop_writes(x):
 
 @pytest.mark.parametrize("remat", REMATS, ids=["none", "recompute", "checkpoint"])
 def test_pullback_repeatable(remat):
-    check(c9_loop_writes, [rng(22).standard_normal(3)], remat=remat)
+    check_vjp_exact(c9_loop_writes, [rng(22).standard_normal(3)], remat=remat)
 
 
 # ---- class 10: crashes --------------------------------------------------------------------------------------
@@ -310,12 +310,12 @@ def c10_strided_arg(x):
     (c10_strided_arg, lambda: [rng(25).standard_normal(6)]),
 ])
 def test_crash_families(f, args):
-    check(f, args())
+    check_vjp_exact(f, args())
 
 
 def test_strided_argument_layout():
     x = rng(26).standard_normal(12)[::2]
-    check(c10_strided_arg, [x])
+    check_vjp_exact(c10_strided_arg, [x])
 
 
 def c10_runtime_view(A, x):
@@ -326,6 +326,6 @@ def c10_runtime_view(A, x):
 
 def test_runtime_view_check_is_a_retrograd_error():
     try:
-        check(c10_runtime_view, [rng(27).standard_normal((3, 3)), rng(28).standard_normal(3)], wrt=1)
+        check_vjp_exact(c10_runtime_view, [rng(27).standard_normal((3, 3)), rng(28).standard_normal(3)], wrt=1)
     except rg.RetrogradError as err:
         assert err.lineno is not None or "test_inplace.py" in str(err), str(err)

@@ -119,7 +119,7 @@ class Differentiable:
 
         def pullback(cotangent):
             # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
-            grads = adjoint(_owned(cotangent), tuple(_fresh(v) for v in saved))
+            grads = adjoint(_owned(cotangent), _fresh(saved, {}))
             return self._finish(grads, bound)
         return out, pullback
 
@@ -216,15 +216,41 @@ def _owned(x):
     return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
 
 
-def _fresh(v):
-    """A copy of saved state that one run of the adjoint may consume (tapes) or restore in place (arrays)."""
+def _fresh(v, memo):
+    """A deep copy of saved state that one run of the adjoint may consume (tapes) or restore in place
+    (arrays), so that a pullback gives the same answer every time.  Arrays that share memory in `v` (a
+    saved `x` and its saved view `x.reshape(1, 4)`, tapes holding views) share it in the copy too: the
+    adjoint's restore into one must reach the other, as it does in the original.  `memo`: id(root) ->
+    (root, copy of root)."""
+    if isinstance(v, np.ndarray):
+        return _fresh_array(v, memo)
     if isinstance(v, list):
-        return [_fresh(e) for e in v]
+        return [_fresh(e, memo) for e in v]
     if isinstance(v, tuple):
-        return tuple(_fresh(e) for e in v)
-    if type(v).__module__.startswith("numba"):   # a Numba typed list (a tape)
-        return v.copy()
+        return tuple(_fresh(e, memo) for e in v)
+    if isinstance(v, dict):
+        return {k: _fresh(e, memo) for k, e in v.items()}
+    if type(v).__module__.startswith("numba"):   # a Numba typed list (a tape): copy its elements too
+        out = v.copy()
+        for k in range(len(out)):
+            out[k] = _fresh(out[k], memo)
+        return out
     return snapshot(v)
+
+
+def _fresh_array(a, memo):
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    order = "C" if root.flags.c_contiguous else "F" if root.flags.f_contiguous else None
+    if order is None or a.size == 0:
+        return a.copy()
+    if id(root) not in memo:
+        memo[id(root)] = (root, root.copy(order=order))   # keeps `root` alive: ids stay unique
+    new_root = memo[id(root)][1]
+    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer=new_root.reshape(-1, order=order), offset=offset,
+                      strides=a.strides, order=order)
 
 
 def _resolve_wrt(wrt, params, fn):

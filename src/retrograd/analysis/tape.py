@@ -90,10 +90,12 @@ def _flow_stmt(s, exposed, definite, info, plan):
             plan.taped.add((id(s), name))
             if name not in definite:
                 plan.maybe_unbound.add(name)
+    restored = set()
     for name in u.partial_defs:   # a write through `v = A` (or a view) changes A's memory too
         if name in before or plan.aliases.get(id(s), set()) & before:
             plan.taped.add((id(s), name))
-    return (before - u.defs) | u.res_uses, definite | u.defs
+            restored.add(name)    # the restore writes into A as it is after the write: the adjoint needs it
+    return (before - u.defs) | u.res_uses | restored, definite | u.defs
 
 
 def _loop_fixpoint(s, exposed, definite, info, plan):
@@ -118,6 +120,11 @@ def _flow_remat(s, exposed, definite, info, plan):
     target = s.target.id
     assigned = A.assigned_names(s.body)
     rm.carried = sorted(((upward_exposed(s.body, {target}) | exposed) & assigned) - {target})
+    # a snapshot must be a copy when the steps may write into the value it holds: a name written into, or
+    # one whose value outlives its rebinding in a view that is written (`A, B = A + B, A; B[...] = ...`)
+    rm.copied |= set(rm.carried) & plan.memory.written
+    rm.copied |= {b.targets[0].id for b in walk_stmts(s.body) if isinstance(b, gast.Assign)
+                  and isinstance(b.targets[0], gast.Name) and plan.memory.old_value_written(b, b.targets[0].id)}
     # what the ordinary tape would keep per step, to decide whether recomputation pays
     scratch = TapePlan()
     head = _loop_fixpoint(s, exposed, definite, info, scratch)

@@ -259,9 +259,14 @@ class Normalizer:
         # Name each sequence once, before the loop, so the body indexes the object Python iterates.
         body_writes = assigned_names(s.body) | assigned_names([copy_loc(gast.Assign(
             targets=[t], value=const(0), type_comment=None), s) for t in items])
+        # `for e in a: a += 0.3 * e` iterates the array the body updates in place: index `a` itself (each
+        # step reads the updated values, as NumPy does); only a rebinding `a = ...` leaves Python iterating
+        # the old object, which the loop then names once before it starts
+        rebound = {n for n in body_writes if not _only_in_place(s.body, n)} | assigned_names(
+            [copy_loc(gast.Assign(targets=[t], value=const(0), type_comment=None), s) for t in items])
         seq_names = []
         for seq in seqs:
-            if isinstance(seq, gast.Name) and seq.id not in body_writes:
+            if isinstance(seq, gast.Name) and seq.id not in rebound:
                 seq_names.append(seq.id)
             else:
                 tmp = self.names.fresh(_short(seq) + "_seq")
@@ -463,3 +468,23 @@ def _is_call_to(node, fname):
 def _has_call(node, allow=()):
     return any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in allow)
                for n in gast.walk(node))
+
+
+def _only_in_place(stmts, name):
+    """Every write to `name` in `stmts` changes its array in place (`name[i] = v`, `name += e`)."""
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name) and t.id == name and not getattr(s, "_rg_inplace", False):
+                return False
+            if isinstance(t, (gast.Tuple, gast.List)) and name in assigned_names([s]):
+                return False
+        elif isinstance(s, gast.If):
+            if not (_only_in_place(s.body, name) and _only_in_place(s.orelse, name)):
+                return False
+        elif isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For) and any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(s.target)):
+                return False
+            if not _only_in_place(s.body, name):
+                return False
+    return True

@@ -479,6 +479,8 @@ class FunctionTransform:
                 if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast" and len(node.args) == 2
                         and isinstance(node.args[1], gast.Name) and node.args[1].id in bound):
                     p = node.args[1].id
+                    if bound.keys() & _SHAPE_PARAMS:   # np.full(4, t): the result's shape is not t's
+                        return node
                     others = [e for q, e in bound.items() if q != p and not isinstance(e, gast.Constant)]
                     if same_shape_as_result(bound[p], others, self.kinds, self.callees):
                         return node.args[0]
@@ -1107,6 +1109,9 @@ class _Substitute(gast.NodeTransformer):
                     self.refs.append(rep)
             return rep
         return node
+
+
+_SHAPE_PARAMS = {"shape", "newshape", "reps", "num"}
 
 
 def _count_cot(expr):
