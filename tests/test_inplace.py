@@ -20,6 +20,8 @@ def check_vjp_exact(f, args, wrt=0, remat=None, refuse=False):
     arrays and a repeatable pullback; or, with refuse=True, a RetrogradError naming a line of this file."""
     args = list(args)
     d = rg.differentiate(f, wrt=wrt, backend=fd.BACKEND, remat=remat)
+    if fd.EXPECTED_REFUSAL is not None:   # numba_refusals.py: a clear BackendError at the user's line
+        fd._expect_refusal(f, lambda: d.grad(*copy.deepcopy(args)))
     if refuse:
         with pytest.raises(rg.RetrogradError) as err:
             d.grad(*copy.deepcopy(args))
@@ -228,9 +230,20 @@ def c5_mask_value(A, x):
     return np.sum(A * A) + x
 
 
+def c5_mask_1d(a, x):
+    a[a > 0.3] = x * 2.0
+    a[a < 0.6] *= x
+    return np.sum(a * a) + x
+
+
 def test_mask_write():
     check_vjp_exact(c5_mask, [rng(16).uniform(0, 1, (3, 4))])
     check_vjp_exact(c5_mask_value, [rng(16).uniform(0, 1, (3, 4)), 0.4], wrt=1)
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_mask_write_1d(wrt):
+    check_vjp_exact(c5_mask_1d, [rng(16).uniform(0, 1, 7), 0.4], wrt=wrt)
 
 
 # ---- class 6: repeated indices through a chained subscript -----------------------------------------------
@@ -329,3 +342,144 @@ def test_runtime_view_check_is_a_retrograd_error():
         check_vjp_exact(c10_runtime_view, [rng(27).standard_normal((3, 3)), rng(28).standard_normal(3)], wrt=1)
     except rg.RetrogradError as err:
         assert err.lineno is not None or "test_inplace.py" in str(err), str(err)
+
+
+# ---- hostile variants: each is exact, or refused with a RetrogradError naming the user's line -------------
+def tail(p):
+    return p[1:]
+
+
+def doubled(p):
+    return p * 2.0
+
+
+def h_view_from_helper(A):
+    v = tail(A)
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def h_fresh_from_helper(A):
+    v = doubled(A)
+    v[0] = 1.0
+    return np.sum(A * A) + np.sum(v * v)
+
+
+def h_empty_slice(x, v):
+    t = np.sum(x * x)
+    v[1:] = t
+    return np.sum(v * v) + t
+
+
+def h_negative_step(x, A):
+    A[::-2] = x
+    return np.sum(A * np.cos(A))
+
+
+def h_size1_axis(x, A):
+    A[:, 0:1] = x[:, None] * 2.0
+    A[0:1, :] += x[0]
+    return np.sum(A * A)
+
+
+def h_rows_in_loop(x, A):
+    for i in range(3):
+        A[i, :] += x * i
+        A[i] *= x[i]
+    return np.sum(A * A)
+
+
+def h_broadcast_rows(x, A):
+    A[1:, :] *= x[None, :]
+    A[:, ::-1] -= np.sin(x)
+    return np.sum(A * A)
+
+
+def h_mask_in_loop(A, x):
+    for i in range(3):
+        A[A > 0.5] = A[A > 0.5] * x
+    return np.sum(A)
+
+
+def h_rebind_then_read_view(x):
+    v = x[1:3]
+    x = x * 2.0
+    v[:] = 5.0
+    return np.sum(x) + np.sum(v * v)
+
+
+def h_branch_views(x, c):
+    if c > 0:
+        v = x[1:]
+    else:
+        v = x[:2]
+    v[0] = 3.0
+    return np.sum(x * x)
+
+
+def h_iterate_rows(A):
+    for r in A:
+        A += 0.1 * r
+    return np.sum(A * A)
+
+
+def h_iterate_subscript_update(a):
+    for e in a:
+        a[0] += 0.3 * e
+    return np.sum(a * a)
+
+
+def h_view_write_not_read(x):
+    v = x[1:3]
+    v[:] = x[0] * 2.0
+    return np.sum(v * v)
+
+
+def h_asarray_write_then_sum(x):
+    v = np.asarray(x)
+    v[0] = 0.0
+    return np.sum(v * v)
+
+
+@pytest.mark.parametrize("f,args,wrt", [
+    (h_view_from_helper, lambda: [rng(30).standard_normal(4)], 0),
+    (h_fresh_from_helper, lambda: [rng(31).standard_normal(4)], 0),
+    (h_empty_slice, lambda: [rng(32).standard_normal(3), rng(33).standard_normal(1)], 0),
+    (h_negative_step, lambda: [rng(34).standard_normal(4), rng(35).standard_normal((3, 4))], 0),
+    (h_negative_step, lambda: [rng(34).standard_normal(4), rng(35).standard_normal((3, 4))], 1),
+    (h_size1_axis, lambda: [rng(36).standard_normal(3), rng(37).standard_normal((3, 1))], 0),
+    (h_rows_in_loop, lambda: [rng(38).standard_normal(4), rng(39).standard_normal((3, 4))], 0),
+    (h_rows_in_loop, lambda: [rng(38).standard_normal(4), rng(39).standard_normal((3, 4))], 1),
+    (h_broadcast_rows, lambda: [rng(40).standard_normal(4), rng(41).standard_normal((3, 4))], 0),
+    (h_mask_in_loop, lambda: [rng(42).uniform(0, 1, (3, 4)), 1.3], 1),
+    (h_mask_in_loop, lambda: [rng(42).uniform(0, 1, (3, 4)), 1.3], 0),
+    (h_rebind_then_read_view, lambda: [rng(43).standard_normal(4)], 0),
+    (h_branch_views, lambda: [rng(44).standard_normal(4), 1.0], 0),
+    (h_iterate_rows, lambda: [rng(45).standard_normal((3, 2))], 0),
+    (h_iterate_subscript_update, lambda: [rng(46).standard_normal(3)], 0),
+    (h_view_write_not_read, lambda: [rng(47).standard_normal(4)], 0),
+    (h_asarray_write_then_sum, lambda: [rng(48).standard_normal(4)], 0),
+])
+def test_hostile_variants(f, args, wrt):
+    try:
+        check_vjp_exact(f, args(), wrt=wrt)
+    except rg.RetrogradError as err:
+        assert err.lineno is not None, str(err)
+
+
+def test_exact_where_it_must_be():
+    """Programs that are fine in NumPy and that retrograd must not refuse (the cost of refusals)."""
+    check_vjp_exact(h_fresh_from_helper, [rng(31).standard_normal(4)])
+    check_vjp_exact(h_iterate_subscript_update, [rng(46).standard_normal(3)])
+    check_vjp_exact(h_rebind_then_read_view, [rng(43).standard_normal(4)])
+    check_vjp_exact(h_rows_in_loop, [rng(38).standard_normal(4), rng(39).standard_normal((3, 4))])
+
+
+def repeated_write(x, A):
+    A[np.array([0, 2, 0])] = x
+    return np.sum(A * A)
+
+
+def test_repeated_index_write_refused():
+    check_vjp_exact(repeated_write, [rng(49).standard_normal((3, 4)), rng(50).standard_normal((4, 4))],
+                    refuse=True)

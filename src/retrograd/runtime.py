@@ -172,8 +172,8 @@ def no_repeats(index, message):
     for part in (index if isinstance(index, tuple) else (index,)):
         arr = np.asarray(part) if isinstance(part, (list, np.ndarray)) else None
         if arr is not None and arr.dtype.kind in "iu" and arr.size != np.unique(arr).size:
-            from .errors import UnsupportedSyntaxError
-            raise UnsupportedSyntaxError(message, hint="write the elements one at a time in a loop")
+            from .errors import RepeatedIndexError
+            raise RepeatedIndexError(message)
 
 
 # ---- checkpointed loops (remat.revolve): the schedule of snapshots and recomputation --------------------

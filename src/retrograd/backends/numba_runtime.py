@@ -514,11 +514,36 @@ def _not_a_view(value, array, message):
     return lambda value, array, message: None
 
 
-@overload(no_repeats)
+def _has_repeats(part):
+    return False
+
+
+@overload(_has_repeats)
+def _has_repeats_impl(part):
+    if isinstance(part, types.Array) and isinstance(part.dtype, types.Integer):
+        return lambda part: np.unique(part.ravel()).size != part.size
+    return lambda part: False
+
+
+@overload(no_repeats, prefer_literal=True)
 def _no_repeats(index, message):
-    if _is_scalar(index) or isinstance(index, (types.SliceType, types.BaseTuple)):
-        return lambda index, message: None
-    return None
+    from numba import literal_unroll
+    from ..errors import RepeatedIndexError
+    text = message.literal_value if isinstance(message, types.StringLiteral) else \
+        "an index array with repeated entries writes one element twice"
+    if isinstance(index, types.BaseTuple):
+        def impl(index, message):
+            bad = False
+            for part in literal_unroll(index):
+                bad = bad or _has_repeats(part)
+            if bad:
+                raise RepeatedIndexError(text)
+        return impl
+
+    def impl(index, message):
+        if _has_repeats(index):
+            raise RepeatedIndexError(text)
+    return impl
 
 
 # ---- checkpointed loops: the Revolve machine of remat/revolve.py, compiled as it is ---------------------

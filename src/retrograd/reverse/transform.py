@@ -238,6 +238,8 @@ class FunctionTransform:
         if tname is None:
             raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target",
                                  construct="assignment")
+        if self.program.target == "numba" and isinstance(target, gast.Subscript):
+            self._check_numba_mask_write(target, tname)
         self._cur_target, self._cot_count = tname, 0
         uses = Uses()
         (uses.defs if isinstance(target, gast.Name) else uses.partial_defs).add(tname)
@@ -283,6 +285,19 @@ class FunctionTransform:
             if n in self.locals:
                 uses.res_uses.add(n)   # the index, to restore the element
         self.blocks[id(s)] = Block(pre=pre, post=post, target=tname, result_refs=refs)
+
+    def _check_numba_mask_write(self, target, tname):
+        """Numba indexes with a boolean mask only along one axis: `A[A > 0.7] = v` on a 2-D `A` is refused
+        here, at the user's line (Numba itself fails with a bare AssertionError)."""
+        from ..analysis.kinds import ndim
+        parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
+        rank = ndim(self.kinds.get(tname))
+        if rank != 1 and any(isinstance(p, gast.Name) and p.id in self.bools for p in parts):
+            from ..errors import BackendError
+            raise self.src.error(BackendError, target, "Numba writes through a boolean mask only into a 1-D "
+                                 f"array (`{tname}` has {rank or 'an unknown number of'} dimensions)",
+                                 construct="mask write", hint='use backend="python" for this function, or '
+                                 'np.where(mask, value, A)')
 
     def _unbroadcast_to_value(self, g, value, scalar_target):
         """The cotangent of the value written into `A[I]`: the target's cotangent `g`, summed over the axes
@@ -648,6 +663,8 @@ class FunctionTransform:
         if self._array_tape(name, role):
             top = self._top(name, role)
             return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
+        if self.numba and role == "part" and isinstance(target, gast.Subscript):   # saved flat (see _primal)
+            return A.quote(f"X = {tape}.pop().reshape(L.shape)", X=target, L=A.as_load(copy.deepcopy(target)))
         return A.quote(f"X = {tape}.pop()", X=target)
 
     def _primal(self, stmts, plain=False):
@@ -670,8 +687,10 @@ class FunctionTransform:
                     elif isinstance(target, gast.Name):
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
-                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=A.as_load(target)),
-                                                     self._role(target)), s)
+                        part = A.quote_expr("snapshot(X)", X=A.as_load(target))
+                        if self.numba and self._role(target) == "part":   # one typed list holds every rank
+                            part = A.quote_expr("snapshot(X).ravel()", X=A.as_load(target))
+                        out += A.copy_loc(self._push(tname, part, self._role(target)), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
@@ -685,8 +704,8 @@ class FunctionTransform:
                     out.append(s)
                 for view, arr in self.view_checks.get(id(s), ()):
                     fname, line, _ = self.src.where(s)
-                    msg = (f"{fname}:{line}: `{view}` shares memory with `{arr}`, which is written while `{view}` "
-                           "is still used; retrograd cannot differentiate through a write seen by a view")
+                    msg = (f"{fname}:{line}: `{view}` shares memory with `{arr}`, and one of them is written while "
+                           "the other is still used; retrograd cannot differentiate through a write seen by a view")
                     out += A.copy_loc(A.quote(f"not_a_view({view}, {arr}, {msg!r})"), s)
             elif isinstance(s, gast.If):
                 s2 = copy.copy(s)
