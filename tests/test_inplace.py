@@ -483,3 +483,17 @@ def repeated_write(x, A):
 def test_repeated_index_write_refused():
     check_vjp_exact(repeated_write, [rng(49).standard_normal((3, 4)), rng(50).standard_normal((4, 4))],
                     refuse=True)
+
+
+def writes_first(A, B):
+    A[0] = 2.0 * B[1]
+    return np.sum(A * B)
+
+
+def test_arguments_sharing_memory():
+    """f(x, x) where f writes into its first argument: NumPy's write reaches the second; refused when run."""
+    x = rng(51).standard_normal(3)
+    with pytest.raises(rg.AliasError) as err:
+        rg.differentiate(writes_first, backend=fd.BACKEND).grad(x, x)
+    assert err.value.lineno is not None
+    check_vjp_exact(writes_first, [x, x.copy()])

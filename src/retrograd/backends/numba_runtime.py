@@ -615,6 +615,14 @@ def _scatter_impl(sign, copy):
     def ol(a, idx, x):
         if not isinstance(a, types.Array):
             return None
+        if isinstance(idx, types.Array) and idx.ndim == 1 and isinstance(idx.dtype, types.Boolean):
+            rows = _scatter_each if isinstance(x, types.Array) and x.ndim == a.ndim else _scatter_same
+
+            def mask(a, idx, x):           # a 1-D mask: the entries it selects, in order
+                out = a.copy() if copy else a
+                rows(out, np.nonzero(idx)[0], x, sign)
+                return out
+            return mask
         if isinstance(idx, types.Integer):
             def one(a, idx, x):
                 out = a.copy() if copy else a
@@ -642,6 +650,48 @@ def _scatter_impl(sign, copy):
         return None
     return ol
 
+
+@njit(cache=True)
+def _scatter_same(out, ii, x, sign):
+    for k in range(ii.shape[0]):
+        out[ii[k]] += sign * x
+
+
+@njit(cache=True)
+def _scatter_each(out, ii, x, sign):
+    for k in range(ii.shape[0]):
+        out[ii[k]] += sign * x[k if x.shape[0] > 1 else 0]
+
+
+def flat_copy(x):
+    """A part of an array saved on a typed-list tape: a flat copy, so one tape holds parts of every rank."""
+    return np.array(x, dtype=np.float64).ravel()
+
+
+def unflat(v, like):
+    """A part saved by flat_copy, in the shape of `like` (the part it restores)."""
+    return v.reshape(np.shape(like)) if np.ndim(like) else v[0]
+
+
+@overload(flat_copy)
+def _flat_copy(x):
+    if isinstance(x, types.Array):
+        return lambda x: x.copy().ravel()
+    if _is_scalar(x):
+        return lambda x: np.full(1, x)
+    return None
+
+
+@overload(unflat)
+def _unflat(v, like):
+    if isinstance(like, types.Array):
+        return lambda v, like: v.reshape(like.shape)
+    if _is_scalar(like):
+        return lambda v, like: v[0]
+    return None
+
+
+__all__ += ["flat_copy", "unflat"]
 
 overload(scatter_add)(_scatter_impl(1.0, True))
 overload(scatter_sub)(_scatter_impl(-1.0, True))

@@ -91,12 +91,15 @@ class Normalizer:
             return [s]
         if isinstance(s, gast.AugAssign):
             target = s.target
+            pre = []
+            if isinstance(target, gast.Subscript):   # `A[A < 0.6] *= x`: the index is evaluated once
+                target.slice = self._write_index(target, pre, s)
             load = as_load(target)
             new = gast.Assign(targets=[target], value=gast.BinOp(left=load, op=s.op, right=s.value),
                               type_comment=None)
             new._rg_inplace = True   # `y += e` writes into y's array: an alias of y sees it
             copy_loc(new, s)
-            return self._stmt(new)
+            return pre + self._stmt(new)
         if isinstance(s, gast.Assign):
             return self._assign(s)
         if isinstance(s, gast.Return):

@@ -664,7 +664,7 @@ class FunctionTransform:
             top = self._top(name, role)
             return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
         if self.numba and role == "part" and isinstance(target, gast.Subscript):   # saved flat (see _primal)
-            return A.quote(f"X = {tape}.pop().reshape(L.shape)", X=target, L=A.as_load(copy.deepcopy(target)))
+            return A.quote(f"X = unflat({tape}.pop(), L)", X=target, L=A.as_load(copy.deepcopy(target)))
         return A.quote(f"X = {tape}.pop()", X=target)
 
     def _primal(self, stmts, plain=False):
@@ -689,7 +689,7 @@ class FunctionTransform:
                     else:
                         part = A.quote_expr("snapshot(X)", X=A.as_load(target))
                         if self.numba and self._role(target) == "part":   # one typed list holds every rank
-                            part = A.quote_expr("snapshot(X).ravel()", X=A.as_load(target))
+                            part = A.quote_expr("flat_copy(X)", X=A.as_load(target))
                         out += A.copy_loc(self._push(tname, part, self._role(target)), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
@@ -1009,6 +1009,14 @@ class FunctionTransform:
 
     def _primal_def(self, body, saved):
         prologue = []
+        copied = [p for p in self.params if p in self.plan.memory.params_written]
+        fname, line, _ = self.src.where(self.node)
+        for p in copied:   # f(A, A): NumPy's write into one argument changes the other, the copies would not
+            for q in self.params:
+                if q != p and self.kinds.get(q) not in ("scalar", "other"):
+                    msg = (f"{fname}:{line}: the arguments `{p}` and `{q}` share memory and `{p}` is written "
+                           "into; retrograd differentiates them as independent arrays")
+                    prologue += A.quote(f"not_a_view({q}, {p}, {msg!r})")
         for p in self.params:
             if p in self.plan.memory.params_written:
                 # never write into the caller's array: a write through any view of any argument
