@@ -497,3 +497,64 @@ def test_arguments_sharing_memory():
         rg.differentiate(writes_first, backend=fd.BACKEND).grad(x, x)
     assert err.value.lineno is not None
     check_vjp_exact(writes_first, [x, x.copy()])
+
+
+# ---- helpers that write into their arguments (NumPy's caller would see the write) ----------------------
+def hw_view(p):
+    q = p[1:]
+    q[0] = 2.0
+    return np.sum(q)
+
+
+def hw_alias_aug(p):
+    q = p
+    q += 1.0
+    return np.sum(q * q)
+
+
+def hw_unpacked(p):
+    a, b = p, 1.0
+    a[0] = b
+    return np.sum(p)
+
+
+def hw_copy(p):
+    q = p.copy()
+    q[0] = 2.0
+    return np.sum(q * q)
+
+
+def hw_rebound(p):
+    p = p * 2.0
+    p[0] = 1.0
+    return np.sum(p * p)
+
+
+def calls_hw_view(x):
+    return hw_view(x) + np.sum(x * x)
+
+
+def calls_hw_alias_aug(x):
+    return hw_alias_aug(x) + np.sum(x * x)
+
+
+def calls_hw_unpacked(x):
+    return hw_unpacked(x) + np.sum(x * x)
+
+
+def calls_hw_copy(x):
+    return hw_copy(x) + np.sum(x * x)
+
+
+def calls_hw_rebound(x):
+    return hw_rebound(x) + np.sum(x * x)
+
+
+@pytest.mark.parametrize("f", [calls_hw_view, calls_hw_alias_aug, calls_hw_unpacked])
+def test_helper_writes_into_argument_refused(f):
+    check_vjp_exact(f, [rng(52).standard_normal(3)], refuse=True)
+
+
+@pytest.mark.parametrize("f", [calls_hw_copy, calls_hw_rebound])
+def test_helper_writes_into_its_own_copy(f):
+    check_vjp_exact(f, [rng(53).standard_normal(3)])

@@ -200,6 +200,8 @@ def memory_model(fn, locals_, params, callees=None):
             if isinstance(s, gast.If):
                 pairs = flow(s.body, pairs) | flow(s.orelse, pairs)
             elif isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For):   # (raw helper source) `for r in p:` binds views of p's rows
+                    pairs = _bind(pairs, gast.walk(s.target), view_sources(s.iter, locals_, callees))
                 head = pairs
                 while True:
                     new = head | flow(s.body, head)
@@ -207,13 +209,13 @@ def memory_model(fn, locals_, params, callees=None):
                         break
                     head = new
                 pairs = head
+            elif isinstance(s, (gast.Assign, gast.AugAssign)) and _written_base(s):
+                base = _written_base(s)
+                m.at_write[id(s)] = m.at_write.get(id(s), set()) | (
+                    {n for p in pairs if base in p for n in p} - {base})
             elif isinstance(s, gast.Assign):
                 t = s.targets[0]
-                if isinstance(t, gast.Subscript):
-                    base = subscript_base(t)
-                    m.at_write[id(s)] = m.at_write.get(id(s), set()) | (
-                        {n for p in pairs if base in p for n in p} - {base})
-                elif isinstance(t, gast.Name):
+                if isinstance(t, gast.Name):
                     a = t.id
                     m.at_rebind[id(s)] = m.at_rebind.get(id(s), set()) | (
                         {n for p in pairs if a in p for n in p} - {a})
@@ -222,12 +224,13 @@ def memory_model(fn, locals_, params, callees=None):
                         if b != a:
                             pairs |= {frozenset((a, b))} | {frozenset((a, c)) for p in pairs if b in p for c in p
                                                             if c not in (a, b)}
+                elif isinstance(t, (gast.Tuple, gast.List)):   # (raw helper source) `a, b = p, q`
+                    pairs = _bind(pairs, gast.walk(t), view_sources(s.value, locals_, callees))
         return frozenset(pairs)
     flow(fn.body, frozenset(frozenset((p, _ENTRY + p)) for p in params))
     for s in _assigns(fn.body):
-        t = s.targets[0]
-        if isinstance(t, gast.Subscript):
-            names = m.at_write.get(id(s), set()) | {subscript_base(t)}
+        if _written_base(s):
+            names = m.at_write.get(id(s), set()) | {_written_base(s)}
             m.written |= {n for n in names if not n.startswith(_ENTRY)}
             m.params_written |= {n[len(_ENTRY):] for n in names if n.startswith(_ENTRY)}
     for k in m.at_write:
@@ -235,9 +238,32 @@ def memory_model(fn, locals_, params, callees=None):
     return m
 
 
+def _bind(pairs, nodes, sources):
+    """Each stored name may view any of `sources` (unpacking: conservatively all of them)."""
+    for n in nodes:
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            pairs = frozenset(p for p in pairs if n.id not in p)
+            for b, _ in sources:
+                if b != n.id:
+                    pairs |= {frozenset((n.id, b))} | {frozenset((n.id, c)) for p in pairs if b in p for c in p
+                                                       if c not in (n.id, b)}
+    return frozenset(pairs)
+
+
+def _written_base(s):
+    """The array a statement writes into: `A[I] = v`, `A[I] += v`, and (in a helper's source, not yet
+    normalised) `y += e`, which writes into y's array."""
+    t = s.targets[0] if isinstance(s, gast.Assign) else s.target if isinstance(s, gast.AugAssign) else None
+    if isinstance(t, gast.Subscript):
+        return subscript_base(t)
+    if isinstance(s, gast.AugAssign) and isinstance(t, gast.Name):
+        return t.id
+    return None
+
+
 def _assigns(stmts):
     for s in stmts:
-        if isinstance(s, gast.Assign):
+        if isinstance(s, (gast.Assign, gast.AugAssign)):
             yield s
         elif isinstance(s, gast.If):
             yield from _assigns(s.body)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
-from ..analysis.aliases import check_aliases
+from ..analysis.aliases import check_aliases, memory_model
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
@@ -330,19 +330,16 @@ class FunctionTransform:
         """A helper that writes into an argument changes the caller's array: refuse (we copy arguments)."""
         src = read_function(callee.fn)
         params = {a.id for a in src.node.args.posonlyargs + src.node.args.args + src.node.args.kwonlyargs}
-        for n in gast.walk(src.node):
-            target = n.targets[0] if isinstance(n, gast.Assign) else n.target if isinstance(n, gast.AugAssign) else None
-            if target is None:
-                continue
-            base = A.subscript_base(target) if isinstance(target, gast.Subscript) else \
-                target.id if isinstance(n, gast.AugAssign) and isinstance(target, gast.Name) else None
-            if base in params:
-                line = src.where(n)[1]
-                raise self.src.error(UnsupportedSyntaxError, call,
-                                     f"the helper `{callee.label}` writes into its argument `{base}` (line {line}); "
-                                     "retrograd differentiates helpers as functions of their arguments",
-                                     construct=callee.label, hint=f"return the new value from `{callee.label}` "
-                                     "instead of writing into the array it was given")
+        # directly or through a view or alias of it (`v = p[1:]; v[0] = 5.0`, `q = p; q += 1.0`); a rebound
+        # name (`p = p * 2.0; p[0] = 1.0`) no longer holds the caller's array
+        reached = memory_model(src.node, params | A.assigned_names(src.node.body), sorted(params)).params_written
+        if reached:
+            p = sorted(reached)[0]
+            raise self.src.error(UnsupportedSyntaxError, call,
+                                 f"the helper `{callee.label}` writes into its argument `{p}` (or a view or alias "
+                                 "of it); retrograd differentiates helpers as functions of their arguments",
+                                 construct=callee.label, hint=f"copy it first in `{callee.label}` "
+                                 f"(`{p} = {p}.copy()`), or return the new value instead")
 
     def _reset(self, name):
         d = self.dvar(name)
