@@ -558,3 +558,25 @@ def test_helper_writes_into_argument_refused(f):
 @pytest.mark.parametrize("f", [calls_hw_copy, calls_hw_rebound])
 def test_helper_writes_into_its_own_copy(f):
     check_vjp_exact(f, [rng(53).standard_normal(3)])
+
+
+def mask_write_overlapping_value(x):
+    x[x > 0.0] = x[::-1]
+    return np.sum(x * x)
+
+
+def dead_view_of_rebound(x, A):
+    v = np.asarray(x)
+    x[1:3] = np.sum(x * x)
+    v = A[1:]
+    return np.sum(A * A) + np.sum(np.sin(x)) + np.sum(v * v)
+
+
+def test_mask_write_overlapping_value_refused():
+    """NumPy writes through a mask element by element, reading an overlapping value as it goes."""
+    with pytest.raises(rg.AliasError):
+        rg.differentiate(mask_write_overlapping_value, backend="python").grad(rng(54).uniform(0.5, 1.0, 4))
+
+
+def test_dead_view_of_written_argument():
+    check_vjp_exact(dead_view_of_rebound, [rng(55).standard_normal(4), rng(56).standard_normal((3, 4))])

@@ -22,6 +22,8 @@ def unbroadcast(g, x):
     if not shape:
         return np.sum(g)
     lead = len(gshape) - len(shape)
+    if lead < 0:    # a zero (reset) cotangent of lower rank: spread it over x's shape
+        return np.zeros(shape) + g
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
     out = np.sum(g, axis=axes, keepdims=True) if axes else g
     return np.reshape(out, shape) if lead or axes else out

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
-from ..analysis.aliases import check_aliases, memory_model
+from ..analysis.aliases import check_aliases, memory_model, view_sources
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
@@ -677,6 +677,12 @@ class FunctionTransform:
                     fname, line, _ = self.src.where(s)
                     msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
                     out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
+                    if any(not isinstance(s.value, gast.Call) for _ in view_sources(s.value, self.locals)):
+                        # NumPy writes through a mask or index array element by element: a value that
+                        # overlaps the target (`x[m] = x[::-1]`) is read after parts of it were written
+                        msg = (f"{fname}:{line}: the value written through an index array shares memory with "
+                               f"`{tname}`; NumPy then reads parts of it after writing them")
+                        out += A.copy_loc(A.quote(f"not_a_view(V, {tname}, {msg!r})", V=A.as_load(s.value)), s)
                 if (id(s), tname) in self.plan.taped and not plain:
                     if isinstance(target, gast.Name) and self.plan.memory.old_value_written(s, tname):
                         # the old value may be a view that a later write changes: the tape keeps a copy
