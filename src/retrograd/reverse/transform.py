@@ -204,7 +204,9 @@ class FunctionTransform:
 
     # ---- per-statement adjoints ----------------------------------------------------------------------
     def analyse(self, stmts):
-        for s in stmts:
+        for k, s in enumerate(stmts):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                s._rg_dead = _overwritten_unread(stmts[k + 1:], s.targets[0].id)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
                     s, (gast.If, gast.For, gast.While)) else ():
                 callee = self.callees.classify(call)
@@ -249,7 +251,7 @@ class FunctionTransform:
         callee = self.callees.classify(value) if isinstance(value, gast.Call) else None
         if callee is not None and callee.kind == "user" and self.is_active(value):
             self._user_call(s, tname, value, callee, pre, post, uses)
-        elif tname in self.active:
+        elif tname in self.active and not getattr(s, "_rg_dead", False):
             d = self.dvar(tname)
             increment = self._increment(tname, value)
             if isinstance(target, gast.Name) and increment is not None:
@@ -1142,6 +1144,20 @@ class _Substitute(gast.NodeTransformer):
 
 
 _SHAPE_PARAMS = {"shape", "newshape", "reps", "num"}
+
+
+def _overwritten_unread(rest, name):
+    """The statements after a definition of `name` in its block rebind it before anything reads it (or
+    writes into it): the definition is dead and its adjoint contributes nothing (`v = x.reshape(1, -1)`
+    followed by `v = A.T`: a reset cotangent would reach the reshape's adjoint as a scalar)."""
+    for s in rest:
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name
+                and name not in A.loaded_names(s.value) and not getattr(s, "_rg_inplace", False)):
+            return True
+        if any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(s)) or _is_exit(s) \
+                or isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+            return False
+    return False
 
 
 def _count_cot(expr):
