@@ -9,7 +9,7 @@ import math  # noqa: F401  (generated code uses math.*)
 
 import numpy as np
 from numba import literal_unroll, njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
@@ -478,10 +478,19 @@ def _matmul_grad_b(g, a, b):
     return lambda g, a, b: _matmul(_blas(a).T, _blas(g))
 
 
+@intrinsic
+def _data_address(typingctx, arr):
+    """The address of an array's first element (`a.ctypes.data` would stop Numba caching its callers)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.ptrtoint(ary.data, context.get_value_type(types.intp))
+    return types.intp(arr), codegen
+
+
 @njit(cache=True)
 def _extent(a):
     """[first byte, last byte + 1) of the memory an array's elements occupy (np.may_share_memory's bounds)."""
-    lo = hi = a.ctypes.data
+    lo = hi = _data_address(a)
     for k in range(a.ndim):
         if a.shape[k] == 0:
             return 0, 0
