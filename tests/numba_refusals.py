@@ -12,12 +12,16 @@ _LINALG = "no Numba lowering yet for this np.linalg function's adjoint"
 
 _CASTS = "Numba's astype/asarray take NumPy dtypes only (not int, bool, float or strings)"
 
+_MASK_2D = "Numba writes through a boolean mask only into a 1-D array"
+
 NUMBA_REFUSES = {
     "test_casts[astype_int]": _CASTS,
     "test_casts[astype_bool]": _CASTS,
     "test_casts[asarray_int]": _CASTS,
     "test_casts[float_casts]": _CASTS,
     "test_integer_indices_computed_from_the_input_still_work": _CASTS,
+    "test_broadcast_assignment[c1_mask_and_fancy-<lambda>-0]": _MASK_2D,
+    "test_mask_write": _MASK_2D,
     "test_condition_on_array_values[1]": _TYPES,
     "test_condition_on_array_values[2]": _TYPES,
     "test_vjp_non_scalar[vjp_branchy_output-2]": _TYPES,

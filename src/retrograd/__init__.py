@@ -8,12 +8,13 @@
 from . import reverse  # noqa: F401  (registers the rule library)
 from .api import Differentiable, differentiate, grad, register_adjoint
 from .remat import Checkpoint
-from .errors import (BackendError, IndexRangeError, MissingRuleError, RetrogradError, UnsupportedSyntaxError,
-                     UsageError)
+from .errors import (AliasError, BackendError, IndexRangeError, MissingRuleError, RepeatedIndexError, RetrogradError,
+                     UnsupportedSyntaxError, UsageError)
 
 __version__ = "0.1.0"
 __all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
-           "UnsupportedSyntaxError", "MissingRuleError", "UsageError", "IndexRangeError", "BackendError", "__version__"]
+           "UnsupportedSyntaxError", "AliasError", "RepeatedIndexError", "MissingRuleError", "UsageError",
+           "IndexRangeError", "BackendError", "__version__"]
 
 
 def __getattr__(name):

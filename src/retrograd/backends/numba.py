@@ -105,7 +105,7 @@ def call(fn, args, source):
     except NumbaError as exc:
         raise _backend_error(exc, source) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
-        if "No definition for lowering" not in str(exc):
+        if "No definition for lowering" not in str(exc) and "layout" not in str(exc):
             raise
         raise _backend_error(exc, source) from None
     except (AttributeError, TypeError, AssertionError, KeyError) as exc:
