@@ -612,8 +612,55 @@ def _snapshot(low, node):
     return low.expr(node.args[0])
 
 
+def _operands(low, node):
+    """The lowered arguments of a rule helper, as ACC values, and the kind of their result."""
+    parts = [low.expr(a) for a in node.args]
+    return [low.acc(low.arith(v), a) for (v, _), a in zip(parts, node.args)], low.join(*[k for _, k in parts])
+
+
+def _div_or_zero(low, node):
+    (g, y), kind = _operands(low, node)
+    y = low.bind(y, "y")
+    return _e("tl.where(Y == 0.0, 0.0, G / tl.where(Y == 0.0, 1.0, Y))", G=g, Y=y), kind
+
+
+def _pow_base_grad(low, node):
+    """b * a ** (b - 1), 0 where b == 0: the exponent b - 1 goes through `power` (exact for integers)."""
+    (a, b), kind = _operands(low, node)
+    b = low.bind(b, "b")
+    minus = gast.BinOp(left=node.args[1], op=gast.Sub(), right=gast.Constant(value=1, kind=None))
+    slope = low.power(a, minus, _e("B - 1.0", B=b))
+    return _e("tl.where(B == 0.0, 0.0, B * P)", B=b, P=slope), kind
+
+
+def _pow_exp_grad(low, node):
+    """a ** b * log(a); 0 at a == 0 for b > 0, nan for b <= 0 (and log's nan for a < 0)."""
+    (a, b, y), kind = _operands(low, node)
+    a, b = low.bind(a, "a"), low.bind(b, "b")
+    return _e("tl.where(A == 0.0, tl.where(B > 0.0, 0.0, float('nan')), Y * tl.log(A))", A=a, B=b, Y=y), kind
+
+
+def _clip_mask(low, node):
+    """Which operand np.clip's result comes from (elementwise.clip_mask): 0 -> a, 1 -> a_min, 2 -> a_max."""
+    which = low.fold(node.args[3])
+    if which not in (0, 1, 2):
+        raise low.error("np.clip's cotangent with a run-time selector", construct="np.clip")
+    parts = [low.expr(a) for a in node.args[:3]]
+    kind = low.join(*[k for _, k in parts])
+    none = [isinstance(a, gast.Constant) and a.value is None for a in node.args[1:3]]
+    a = low.bind(low.acc(low.arith(parts[0][0]), node.args[0]), "a")
+    lo = _e("float('-inf')") if none[0] else low.bind(low.acc(low.arith(parts[1][0]), node.args[1]), "lo")
+    hi = _e("float('inf')") if none[1] else low.bind(low.acc(low.arith(parts[2][0]), node.args[2]), "hi")
+    above = low.bind(_e("tl.where(A > LO, A, LO) > HI", A=a, LO=lo, HI=hi), "above")
+    pick = {0: "(A >= LO) & ~ABOVE", 1: "(A < LO) & ~ABOVE", 2: "ABOVE"}[which]
+    return _e(f"tl.where({pick}, 1.0, 0.0)", A=a, LO=lo, ABOVE=above), kind
+
+
 _HELPERS = {"unbroadcast": _unbroadcast, "unreduce": _unreduce, "select_grad": _select_grad,
-            "zeros_like": _zeros_like, "add_into": _add_into, "snapshot": _snapshot}
+            "zeros_like": _zeros_like, "add_into": _add_into, "snapshot": _snapshot,
+            # the rule helpers that keep rules exact at the edges of their domains (reverse/rules)
+            "div_or_zero": _div_or_zero, "pow_base_grad": _pow_base_grad, "pow_exp_grad": _pow_exp_grad,
+            "clip_mask": _clip_mask}
 
 # Formulas that keep relative accuracy where the textbook one cancels (near 0), and NumPy's nan and inf
 # rules where tl.* differs on the GPU (tl.maximum / tl.minimum drop nan there, as max.f32 does).
@@ -717,6 +764,7 @@ _ELEMENTWISE = {
     "where": ("tl.where(X0, X1, X2)", 3), "clip": (_clip, 3),
     "logaddexp": (_logaddexp, 2), "hypot": (_hypot, 2),
     "float": ("X0", 1), "float64": ("X0", 1), "float32": ("X0", 1),
+    "true_divide": ("X0 / X1", 2), "divide": ("X0 / X1", 2),
 }
 
 
