@@ -1,0 +1,56 @@
+"""Bounded CI sample of tests/progen.py's random in-place / view programs (issue 10).
+
+Every program NumPy runs must be either refused with a RetrogradError or exact (value, FD
+gradient, caller arrays untouched, repeatable pullback).  Standalone, without pytest:
+
+    python tests/test_progen.py            # the CI sample; prints failures, exit status 1 if any
+    python tools/soak_progen.py --n 5000   # the long soak
+"""
+import os
+import pathlib
+import random
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import progen  # noqa: E402
+from fd import load_module  # noqa: E402
+
+# (backend, remat, number of programs, seed base): ~150 python programs, a few dozen per remat mode.
+SAMPLE = [("python", "none", 150, 0), ("python", "recompute", 25, 1), ("python", "checkpoint", 25, 2),
+          ("numba", "none", 10, 3)]
+BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba").split(",") if b]
+CASES = [(b, m, s * 100_000 + i) for b, m, n, s in SAMPLE if b in BACKENDS for i in range(n)]
+
+
+def run_case(backend, remat, seed, directory):
+    src, inputs, _ = progen.generate(random.Random(seed))
+    fn = load_module(src, directory, prefix="rgprogen").f
+    return src, progen.check(fn, inputs, backend, remat)
+
+
+@pytest.fixture(scope="module")
+def progdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("rg_progen")
+
+
+@pytest.mark.parametrize("backend,remat,seed", CASES)
+def test_progen(progdir, backend, remat, seed):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    src, o = run_case(backend, remat, seed, progdir)
+    assert o.kind != "failure", f"{o.cls} [{backend}, remat={remat}, seed={seed}]: {o.detail}\n{src}"
+
+
+if __name__ == "__main__":
+    import tempfile
+    d = pathlib.Path(tempfile.mkdtemp())
+    bad = 0
+    for b, m, s in CASES:
+        src, o = run_case(b, m, s, d)
+        if o.kind == "failure":
+            bad += 1
+            print(f"--- {o.cls} [{b}, remat={m}, seed={s}]: {o.detail.splitlines()[0]}\n{src}")
+    print(f"{len(CASES)} programs, {bad} failures")
+    sys.exit(1 if bad else 0)
