@@ -337,7 +337,7 @@ class Gen:
         src = r.choice(list(self.vars))
         cond = f"np.sum({src}) > {r.choice(['0.0', '0.5', '-1.0'])}"
         self.features.add("branch")
-        body1 = self.block(r.randint(1, 3), depth + 1, shape_stable=True)
+        body1 = self.block(r.randint(1, 3), depth + 1, shape_stable=True) or self.write()
         body2 = self.block(r.randint(0, 2), depth + 1, shape_stable=True)
         out = [f"if {cond}:"] + ["    " + s for s in body1]
         if body2:
@@ -353,7 +353,7 @@ class Gen:
         n = self.vars[tgt][0] if self.vars[tgt] else 2
         k = r.randint(1, min(n, 4))
         self.features.add("loop")
-        body = [s for s in self.write(tgt, in_loop_var=i)]
+        body = self.write(tgt, in_loop_var=i)
         body += self.block(r.randint(0, 2), depth + 1, shape_stable=True)
         return [f"for {i} in range({k}):"] + ["    " + s for s in body]
 

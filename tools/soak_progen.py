@@ -40,6 +40,12 @@ def main():
     for i in range(a.n):
         rng = random.Random(a.seed * 1_000_003 + i)
         src, inputs, features = progen.generate(rng, a.max_stmts)
+        try:
+            compile(src, "<progen>", "exec")
+        except SyntaxError:         # a generator bug: count it, never hide it
+            counts["generator_error"] += 1
+            print("generator produced invalid syntax:\n" + src, file=sys.stderr)
+            continue
         fn = load_module(src, tmp).f
         o = progen.check(fn, inputs, a.backend, a.remat)
         counts[o.kind] += 1
@@ -58,12 +64,12 @@ def main():
                 for k, v in inputs.items():
                     fh.write(f"    {k!r}: _np.array({v.tolist()!r}),\n")
                 fh.write("}\n")
-    n_valid = a.n - counts["invalid"]
+    n_valid = a.n - counts["invalid"] - counts["generator_error"]
     print(f"config: backend={a.backend} remat={a.remat} seed={a.seed}  ({time.time() - t0:.0f} s)")
     print(f"programs: {a.n}  invalid(discarded): {counts['invalid']}  checked: {n_valid}")
     print(f"accepted-correct: {counts['ok']}  refused: {counts['refused']} "
           f"({100.0 * counts['refused'] / max(n_valid, 1):.1f}%)  fd_unreliable: {counts['fd_unreliable']}  "
-          f"FAILURES: {counts['failure']}")
+          f"FAILURES: {counts['failure']}  generator_error: {counts['generator_error']}")
     for cls, c in failures.most_common():
         print(f"  failure {cls}: {c}")
     print("top refusal reasons:")
@@ -72,7 +78,7 @@ def main():
     print("feature coverage (checked programs):", dict(sorted(feats.items())))
     if counts["failure"]:
         print(f"failing programs written to {out}/")
-    return 1 if counts["failure"] else 0
+    return 1 if counts["failure"] or counts["generator_error"] else 0
 
 
 if __name__ == "__main__":
