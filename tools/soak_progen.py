@@ -32,7 +32,10 @@ def main():
     ap.add_argument("--max-stmts", type=int, default=8)
     ap.add_argument("--out", default=None, help="directory for failing programs")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--replay", default=None, help="re-check the failing programs saved in this directory")
     a = ap.parse_args()
+    if a.replay:
+        return replay(pathlib.Path(a.replay), a.backend, a.remat)
     out = pathlib.Path(a.out or f"progen_failures_{a.backend}_{a.remat}_{a.seed}")
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="progen_"))
     counts, refusals, failures, feats = collections.Counter(), collections.Counter(), collections.Counter(), collections.Counter()
@@ -79,6 +82,22 @@ def main():
     if counts["failure"]:
         print(f"failing programs written to {out}/")
     return 1 if counts["failure"] or counts["generator_error"] else 0
+
+
+def replay(directory, backend, remat):
+    """Re-run saved failing programs (e.g. after a fix); prints each one's outcome now."""
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="progen_replay_"))
+    counts = collections.Counter()
+    for path in sorted(directory.glob("*.py")):
+        src = path.read_text()
+        code = src.split("\n# config:")[0] + "\n"
+        ns = {}
+        exec(compile(src, str(path), "exec"), ns)
+        o = progen.check(load_module(code, tmp).f, ns["INPUTS"], backend, remat)
+        counts[o.kind] += 1
+        print(f"{path.name}: {o.kind} {o.cls or ''} {o.detail.splitlines()[0][:160] if o.detail else ''}")
+    print(dict(counts))
+    return 1 if counts["failure"] else 0
 
 
 if __name__ == "__main__":
