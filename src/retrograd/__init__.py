@@ -8,11 +8,11 @@
 from . import reverse  # noqa: F401  (registers the rule library)
 from .api import Differentiable, differentiate, grad, register_adjoint
 from .remat import Checkpoint
-from .errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError, UsageError
+from .errors import AliasError, BackendError, MissingRuleError, RepeatedIndexError, RetrogradError, UnsupportedSyntaxError, UsageError
 
 __version__ = "0.1.0"
 __all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
-           "UnsupportedSyntaxError", "MissingRuleError", "UsageError", "BackendError", "__version__"]
+           "UnsupportedSyntaxError", "AliasError", "RepeatedIndexError", "MissingRuleError", "UsageError", "BackendError", "__version__"]
 
 
 def __getattr__(name):

@@ -119,7 +119,7 @@ class Differentiable:
 
         def pullback(cotangent):
             # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
-            grads = adjoint(_owned(cotangent), tuple(_fresh(v) for v in saved))
+            grads = adjoint(_owned(cotangent), _fresh(saved))
             return self._finish(grads, bound)
         return out, pullback
 
@@ -216,14 +216,82 @@ def _owned(x):
     return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
 
 
-def _fresh(v):
-    """A copy of saved state that one run of the adjoint may consume (tapes) or restore in place (arrays)."""
+def _fresh(saved):
+    """A deep copy of saved state that one run of the adjoint may consume (tapes) or restore in place
+    (arrays), so that a pullback gives the same answer every time.  Arrays that share memory in `saved` (a
+    saved `x` and its saved view `x.reshape(1, 4)`, tape entries that are views) share it in the copy too:
+    the adjoint's restore into one must reach the other, as it does in the original.  Arrays are grouped by
+    overlapping byte ranges (Numba's results have no common NumPy base to follow), each group's range is
+    copied once and the arrays are rebuilt on the copy with their offsets and strides."""
+    arrays, items = [], {}
+    _collect(saved, arrays, items)
+    new = {}
+    spans = sorted((_byte_bounds(a), k) for k, a in enumerate(arrays) if a.size)
+    group = []
+    for (lo, hi), k in spans + [((None, None), None)]:
+        if group and (lo is None or lo >= group_hi):
+            _copy_group(group, arrays, new)
+            group = []
+        if lo is None:
+            break
+        group_hi = hi if not group else max(group_hi, hi)
+        group.append((lo, k))
+    return _rebuild(saved, {id(a): new.get(k, a) for k, a in enumerate(arrays)}, items)
+
+
+def _byte_bounds(a):
+    lo = hi = a.__array_interface__["data"][0]
+    for n, st in zip(a.shape, a.strides):
+        if st < 0:
+            lo += (n - 1) * st
+        else:
+            hi += (n - 1) * st
+    return lo, hi + a.itemsize
+
+
+def _copy_group(group, arrays, new):
+    import ctypes
+    start = group[0][0]
+    end = max(_byte_bounds(arrays[k])[1] for _, k in group)
+    buf = np.frombuffer((ctypes.c_char * (end - start)).from_address(start), dtype=np.uint8).copy()
+    for lo, k in group:
+        a = arrays[k]
+        offset = a.__array_interface__["data"][0] - start
+        new[k] = np.ndarray(a.shape, a.dtype, buffer=buf, offset=offset, strides=a.strides)
+
+
+def _collect(v, out, items):
+    """The arrays in `v`, in order; `items`: id(typed list) -> its elements (each read of a typed list's
+    element boxes a new array object: read them once)."""
+    if isinstance(v, np.ndarray):
+        out.append(v)
+    elif isinstance(v, (list, tuple)):
+        for e in v:
+            _collect(e, out, items)
+    elif isinstance(v, dict):
+        for e in v.values():
+            _collect(e, out, items)
+    elif type(v).__module__.startswith("numba"):
+        items[id(v)] = list(v)
+        for e in items[id(v)]:
+            _collect(e, out, items)
+
+
+def _rebuild(v, copies, items):
+    if isinstance(v, np.ndarray):
+        c = copies.get(id(v), v)
+        return v.copy() if c is v else c      # a size-0 array: a copy of its own
     if isinstance(v, list):
-        return [_fresh(e) for e in v]
+        return [_rebuild(e, copies, items) for e in v]
     if isinstance(v, tuple):
-        return tuple(_fresh(e) for e in v)
-    if type(v).__module__.startswith("numba"):   # a Numba typed list (a tape)
-        return v.copy()
+        return tuple(_rebuild(e, copies, items) for e in v)
+    if isinstance(v, dict):
+        return {k: _rebuild(e, copies, items) for k, e in v.items()}
+    if type(v).__module__.startswith("numba"):   # a Numba typed list (a tape): copy its elements too
+        out = v.copy()
+        for k, e in enumerate(items[id(v)]):
+            out[k] = _rebuild(e, copies, items)
+        return out
     return snapshot(v)
 
 

@@ -36,5 +36,32 @@ class UsageError(RetrogradError):
     """The API was called in a way that cannot produce a gradient (bad wrt, non-scalar output, ...)."""
 
 
+class RuntimeRefusal(UnsupportedSyntaxError):
+    """Raised by a check in the generated code when it runs (the compiled code knows the user's line only as
+    text: the message starts `file:line: `, which becomes filename and lineno)."""
+    construct, hint = None, None
+
+    def __init__(self, message, **kw):
+        import re
+        m = re.match(r"(.*?):(\d+): (.*)", message, re.S)
+        if m and "filename" not in kw:
+            kw.update(filename=m.group(1), lineno=int(m.group(2)))
+            message = m.group(3)
+        kw.setdefault("construct", self.construct)
+        kw.setdefault("hint", self.hint)
+        super().__init__(message, **kw)
+
+
+class AliasError(RuntimeRefusal):
+    """A value shares memory with an array that is written while the value is still used (the run-time
+    half of analysis/aliases.py)."""
+    construct, hint = "view", "make an independent copy with .copy()"
+
+
+class RepeatedIndexError(RuntimeRefusal):
+    """An index array names one element twice in a write (`A[idx] = v`: the last write wins)."""
+    construct, hint = "index", "write the elements one at a time in a loop, or use np.add.at"
+
+
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""

@@ -22,6 +22,8 @@ def unbroadcast(g, x):
     if not shape:
         return np.sum(g)
     lead = len(gshape) - len(shape)
+    if lead < 0:    # a zero (reset) cotangent of lower rank: spread it over x's shape
+        return np.zeros(shape) + g
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
     out = np.sum(g, axis=axes, keepdims=True) if axes else g
     return np.reshape(out, shape) if lead or axes else out
@@ -159,11 +161,12 @@ def like(grad, x):
     return grad
 
 
-def not_a_view(value, message):
-    """Refuse a row read from an array that is written while the row is still in use (see aliases.py)."""
-    if isinstance(value, np.ndarray) and value.ndim:
-        from .errors import UnsupportedSyntaxError
-        raise UnsupportedSyntaxError(message, hint="make an independent copy with .copy()")
+def not_a_view(value, array, message):
+    """Refuse a value that shares memory with `array` when `array` is written while the value is still in
+    use (a row `A[i]`, a helper's result: see aliases.py).  `message` starts with the user's `file:line: `."""
+    if isinstance(value, np.ndarray) and isinstance(array, np.ndarray) and np.may_share_memory(value, array):
+        from .errors import AliasError
+        raise AliasError(message)
 
 
 def no_repeats(index, message):
@@ -171,8 +174,8 @@ def no_repeats(index, message):
     for part in (index if isinstance(index, tuple) else (index,)):
         arr = np.asarray(part) if isinstance(part, (list, np.ndarray)) else None
         if arr is not None and arr.dtype.kind in "iu" and arr.size != np.unique(arr).size:
-            from .errors import UnsupportedSyntaxError
-            raise UnsupportedSyntaxError(message, hint="write the elements one at a time in a loop")
+            from .errors import RepeatedIndexError
+            raise RepeatedIndexError(message)
 
 
 # ---- checkpointed loops (remat.revolve): the schedule of snapshots and recomputation --------------------

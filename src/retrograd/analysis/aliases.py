@@ -12,28 +12,67 @@ import gast
 
 from ..astutil import subscript_base
 
+# Calls and attributes that may return a view of their first operand (NumPy's own list: these never copy
+# when they need not).  Any other NumPy function or operator returns a fresh array.
 VIEW_FUNCS = {"reshape", "ravel", "transpose", "squeeze", "expand_dims", "swapaxes", "moveaxis",
-              "broadcast_to", "asarray", "atleast_1d", "atleast_2d", "diagonal", "view", "flip", "real"}
+              "broadcast_to", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "require",
+              "atleast_1d", "atleast_2d", "atleast_3d", "diagonal", "view", "flip", "fliplr", "flipud", "rot90",
+              "real", "imag", "squeeze", "matrix_transpose", "permute_dims", "flatten_view"}
+VIEW_ATTRS = {"T", "mT", "real", "imag", "flat"}
 
 
-def _view_source(value, locals_):
-    """(array name, definite?) if `value` may share memory with a named array."""
+def view_sources(value, locals_, callees=None):
+    """[(array name, definite?)]: the named arrays whose storage `value` may share.  Definite: it is a view
+    whenever it is evaluated (slices, `.T`, reshape, a bare name); otherwise only for some operands (`A[i]`
+    of a 2-D `A`, a helper that may return its argument): those are checked when they run."""
     if isinstance(value, gast.Name):
-        return value.id, True
-    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+        return [(value.id, True)] if value.id in locals_ else []
+    if isinstance(value, gast.Subscript):
+        inner = view_sources(value.value, locals_, callees)
         idx = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        if any(_fancy(i) for i in idx):
+            return []                     # fancy and mask indexing copy
         plain = all(not isinstance(i, gast.Slice) and not (isinstance(i, gast.Constant) and i.value in (None, Ellipsis))
                     for i in idx)
-        return value.value.id, not plain
-    if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
-        return value.value.id, True
-    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in VIEW_FUNCS:
+        return [(n, d and not plain) for n, d in inner]
+    if isinstance(value, gast.Attribute) and value.attr in VIEW_ATTRS:
+        return view_sources(value.value, locals_, callees)
+    if isinstance(value, (gast.Tuple, gast.List)):   # a container holds its elements by reference
+        return [(n, False) for e in value.elts for n, _ in view_sources(e, locals_, callees)]
+    if isinstance(value, gast.Dict):
+        return [(n, False) for e in value.values for n, _ in view_sources(e, locals_, callees)]
+    if isinstance(value, gast.IfExp):
+        return [(n, False) for n, _ in view_sources(value.body, locals_, callees)
+                + view_sources(value.orelse, locals_, callees)]
+    if isinstance(value, gast.Call):
         f = value.func
-        if isinstance(f.value, gast.Name) and f.value.id in locals_:          # A.reshape(...)
-            return f.value.id, True
-        if value.args and isinstance(value.args[0], gast.Name):               # np.reshape(A, ...)
-            return value.args[0].id, True
-    return None
+        name = f.attr if isinstance(f, gast.Attribute) else f.id if isinstance(f, gast.Name) else None
+        kind = callees.classify(value).kind if callees is not None else None
+        if kind in ("user", "custom"):    # a helper may return (a view of) any of its arguments
+            out = []
+            for a in list(value.args) + [k.value for k in value.keywords]:
+                out += [(n, False) for n, _ in view_sources(a, locals_, callees)]
+            return out
+        if name in VIEW_FUNCS:
+            if isinstance(f, gast.Attribute) and not (isinstance(f.value, gast.Name) and f.value.id not in locals_):
+                return view_sources(f.value, locals_, callees)       # A.reshape(...), A[1:].ravel()
+            if value.args:                                           # np.reshape(A, ...)
+                return view_sources(value.args[0], locals_, callees)
+    return []
+
+
+def _fancy(index):
+    """An index part that makes NumPy copy: an array, a list, a mask (a Name may be either: not fancy)."""
+    return isinstance(index, (gast.List, gast.Compare, gast.BoolOp, gast.Call)) or (
+        isinstance(index, gast.Subscript))
+
+
+def _view_source(value, locals_, callees=None):
+    """The first of view_sources (kept for the single-source callers)."""
+    srcs = view_sources(value, locals_, callees)
+    if not srcs:
+        return None
+    return srcs[0][0], all(d for _, d in srcs) if len(srcs) == 1 else False
 
 
 @dataclass(frozen=True)
@@ -45,13 +84,14 @@ class _Alias:
     stmt_id: int = 0
 
 
-def check_aliases(fn, src, error_cls, locals_, scalars=()):
+def check_aliases(fn, src, error_cls, locals_, scalars=(), callees=None):
     """Forward dataflow over alias pairs.  Raise for a definite view read after a write to its memory;
     return the (statement, view, array) triples whose view-ness must be checked at run time."""
     checker = _Checker(src, error_cls, set(locals_))
+    checker.callees = callees
     checker.scalars = set(scalars)
     checker.flow(fn.body, frozenset(), {})
-    return list(checker.runtime.values())
+    return [(s, sorted(set(pairs))) for s, pairs in checker.runtime.values()]
 
 
 class _Checker:
@@ -68,7 +108,7 @@ class _Checker:
                         f"{self.src.where(write)[1]} changes both, and `{x.id}` is used afterwards: retrograd cannot "
                         "differentiate through a write seen by a view", construct="view",
                         hint=f"make an independent copy, e.g. `{a.view} = ....copy()`")
-                self.runtime[id(a.stmt)] = (a.stmt, a.view, a.array)
+                self.runtime.setdefault(id(a.stmt), (a.stmt, []))[1].append((a.view, a.array))
 
     def wrote(self, base, s, pairs, hazards, soft=False):
         hazards = dict(hazards)
@@ -96,12 +136,12 @@ class _Checker:
                 t = target.id
                 hazards = {k: v for k, v in hazards.items() if k != t}
                 pairs = frozenset(p for p in pairs if t not in (p.view, p.array))
-                src_ = _view_source(s.value, self.locals)
-                if src_ and src_[0] in self.locals and src_[0] != t:
-                    arr, definite = src_
+                for arr, definite in view_sources(s.value, self.locals, self.callees):
+                    if arr == t:
+                        continue
                     new = {_Alias(t, arr, definite, s, id(s))}
                     new |= {_Alias(t, p.array if p.view == arr else p.view, definite and p.definite, s, id(s))
-                            for p in pairs if arr in (p.view, p.array)}
+                            for p in pairs if arr in (p.view, p.array) and t not in (p.view, p.array)}
                     pairs = pairs | frozenset(new)
             else:
                 self.read(target.slice, s, hazards)
@@ -125,3 +165,108 @@ class _Checker:
         elif isinstance(s, gast.Expr):
             self.read(s.value, s, hazards)
         return pairs, hazards
+
+
+@dataclass
+class MemoryModel:
+    """Which storage each write may change (a forward may-alias dataflow over the whole function).
+
+    at_write:   id(A[i] = v) -> names that may share A's memory there
+    at_rebind:  id(x = e)    -> names that share the old x's memory when x is rebound (they keep it alive)
+    written:    names that are written into, or may share memory with a name written into, somewhere
+    params_written: parameters whose *entry* value (the caller's array) some write may reach
+    """
+    at_write: dict = field(default_factory=dict)
+    at_rebind: dict = field(default_factory=dict)
+    written: set = field(default_factory=set)
+    params_written: set = field(default_factory=set)
+
+    def old_value_written(self, stmt, name):
+        """The value `name` holds before `stmt` rebinds it may be changed by a later write (through a view
+        that outlives the rebinding): the tape must keep a copy, not a reference."""
+        return bool(self.at_rebind.get(id(stmt), set()) & self.written)
+
+
+_ENTRY = "@entry:"   # the token for a parameter's value on entry (the caller's array)
+
+
+def memory_model(fn, locals_, params, callees=None):
+    """Alias pairs made by `B = A`, slices, `.T`, reshape, np.asarray, helpers (view_sources), killed when a
+    name is rebound (`un = np.zeros(n)`); each parameter starts aliased to its entry token."""
+    m = MemoryModel()
+
+    def flow(stmts, pairs):
+        for s in stmts:
+            if isinstance(s, gast.If):
+                pairs = flow(s.body, pairs) | flow(s.orelse, pairs)
+            elif isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For):   # (raw helper source) `for r in p:` binds views of p's rows
+                    pairs = _bind(pairs, gast.walk(s.target), view_sources(s.iter, locals_, callees))
+                head = pairs
+                while True:
+                    new = head | flow(s.body, head)
+                    if new == head:
+                        break
+                    head = new
+                pairs = head
+            elif isinstance(s, (gast.Assign, gast.AugAssign)) and _written_base(s):
+                base = _written_base(s)
+                m.at_write[id(s)] = m.at_write.get(id(s), set()) | (
+                    {n for p in pairs if base in p for n in p} - {base})
+            elif isinstance(s, gast.Assign):
+                t = s.targets[0]
+                if isinstance(t, gast.Name):
+                    a = t.id
+                    m.at_rebind[id(s)] = m.at_rebind.get(id(s), set()) | (
+                        {n for p in pairs if a in p for n in p} - {a})
+                    pairs = frozenset(p for p in pairs if a not in p)
+                    for b, _ in view_sources(s.value, locals_, callees):
+                        if b != a:
+                            pairs |= {frozenset((a, b))} | {frozenset((a, c)) for p in pairs if b in p for c in p
+                                                            if c not in (a, b)}
+                elif isinstance(t, (gast.Tuple, gast.List)):   # (raw helper source) `a, b = p, q`
+                    pairs = _bind(pairs, gast.walk(t), view_sources(s.value, locals_, callees))
+        return frozenset(pairs)
+    flow(fn.body, frozenset(frozenset((p, _ENTRY + p)) for p in params))
+    for s in _assigns(fn.body):
+        if _written_base(s):
+            names = m.at_write.get(id(s), set()) | {_written_base(s)}
+            m.written |= {n for n in names if not n.startswith(_ENTRY)}
+            m.params_written |= {n[len(_ENTRY):] for n in names if n.startswith(_ENTRY)}
+    for k in m.at_write:
+        m.at_write[k] = {n for n in m.at_write[k] if not n.startswith(_ENTRY)}
+    return m
+
+
+def _bind(pairs, nodes, sources):
+    """Each stored name may view any of `sources` (unpacking: conservatively all of them)."""
+    for n in nodes:
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            pairs = frozenset(p for p in pairs if n.id not in p)
+            for b, _ in sources:
+                if b != n.id:
+                    pairs |= {frozenset((n.id, b))} | {frozenset((n.id, c)) for p in pairs if b in p for c in p
+                                                       if c not in (n.id, b)}
+    return frozenset(pairs)
+
+
+def _written_base(s):
+    """The array a statement writes into: `A[I] = v`, `A[I] += v`, and (in a helper's source, not yet
+    normalised) `y += e`, which writes into y's array."""
+    t = s.targets[0] if isinstance(s, gast.Assign) else s.target if isinstance(s, gast.AugAssign) else None
+    if isinstance(t, gast.Subscript):
+        return subscript_base(t)
+    if isinstance(s, gast.AugAssign) and isinstance(t, gast.Name):
+        return t.id
+    return None
+
+
+def _assigns(stmts):
+    for s in stmts:
+        if isinstance(s, (gast.Assign, gast.AugAssign)):
+            yield s
+        elif isinstance(s, gast.If):
+            yield from _assigns(s.body)
+            yield from _assigns(s.orelse)
+        elif isinstance(s, (gast.For, gast.While)):
+            yield from _assigns(s.body)

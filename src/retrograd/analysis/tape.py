@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .. import astutil as A
+from .aliases import memory_model
 
 
 @dataclass
@@ -35,13 +36,15 @@ class TapePlan:
     remat: dict = field(default_factory=dict)        # id(for) -> remat.loops.LoopRemat, for those kept
     locals: set = field(default_factory=set)
     aliases: dict = field(default_factory=dict)      # id(A[i] = v) -> names that may share A's memory there
+    memory: object = None                            # aliases.MemoryModel: what may be written, where
 
 
-def plan_tape(fn, info, params, remat_loops=None):
+def plan_tape(fn, info, params, remat_loops=None, callees=None):
     plan = TapePlan()
     plan.remat.update(remat_loops or {})
     plan.locals = set(params) | A.assigned_names(fn.body)
-    plan.aliases = _aliases_at(fn, plan.locals)
+    plan.memory = memory_model(fn, plan.locals, params, callees)
+    plan.aliases = plan.memory.at_write
     exposed, definite = _flow(fn.body, set(), set(params), info, plan)
     plan.saved = exposed
     plan.definite = definite
@@ -87,10 +90,12 @@ def _flow_stmt(s, exposed, definite, info, plan):
             plan.taped.add((id(s), name))
             if name not in definite:
                 plan.maybe_unbound.add(name)
+    restored = set()
     for name in u.partial_defs:   # a write through `v = A` (or a view) changes A's memory too
         if name in before or plan.aliases.get(id(s), set()) & before:
             plan.taped.add((id(s), name))
-    return (before - u.defs) | u.res_uses, definite | u.defs
+            restored.add(name)    # the restore writes into A as it is after the write: the adjoint needs it
+    return (before - u.defs) | u.res_uses | restored, definite | u.defs
 
 
 def _loop_fixpoint(s, exposed, definite, info, plan):
@@ -115,6 +120,11 @@ def _flow_remat(s, exposed, definite, info, plan):
     target = s.target.id
     assigned = A.assigned_names(s.body)
     rm.carried = sorted(((upward_exposed(s.body, {target}) | exposed) & assigned) - {target})
+    # a snapshot must be a copy when the steps may write into the value it holds: a name written into, or
+    # one whose value outlives its rebinding in a view that is written (`A, B = A + B, A; B[...] = ...`)
+    rm.copied |= set(rm.carried) & plan.memory.written
+    rm.copied |= {b.targets[0].id for b in walk_stmts(s.body) if isinstance(b, gast.Assign)
+                  and isinstance(b.targets[0], gast.Name) and plan.memory.old_value_written(b, b.targets[0].id)}
     # what the ordinary tape would keep per step, to decide whether recomputation pays
     scratch = TapePlan()
     head = _loop_fixpoint(s, exposed, definite, info, scratch)
@@ -169,39 +179,3 @@ def _flow_remat(s, exposed, definite, info, plan):
     u = info.get(id(s))
     rerun_reads = (A.loaded_names(gast.Module(body=s.body, type_ignores=[])) & plan.locals) - assigned - {target}
     return head | rerun_reads | (u.exit_uses if u else set()), definite
-
-
-def _aliases_at(fn, locals_):
-    """{id(A[i] = v): names that may share A's memory there}: a forward dataflow over alias pairs made by
-    `B = A`, slices, `.T` and reshape, killed when either name is rebound (`un = np.zeros(n)`)."""
-    from .aliases import _view_source
-    out = {}
-
-    def flow(stmts, pairs):
-        for s in stmts:
-            if isinstance(s, gast.If):
-                pairs = flow(s.body, pairs) | flow(s.orelse, pairs)
-            elif isinstance(s, (gast.For, gast.While)):
-                head = pairs
-                while True:
-                    new = head | flow(s.body, head)
-                    if new == head:
-                        break
-                    head = new
-                pairs = head
-            elif isinstance(s, gast.Assign):
-                t = s.targets[0]
-                if isinstance(t, gast.Subscript):
-                    base = A.subscript_base(t)
-                    out[id(s)] = {n for p in pairs if base in p for n in p} - {base}
-                elif isinstance(t, gast.Name):
-                    a = t.id
-                    pairs = frozenset(p for p in pairs if a not in p)
-                    src = _view_source(s.value, locals_)
-                    if src and src[0] in locals_ and src[0] != a:
-                        b = src[0]
-                        pairs |= {frozenset((a, b))} | {frozenset((a, c)) for p in pairs if b in p for c in p
-                                                        if c not in (a, b)}
-        return frozenset(pairs)
-    flow(fn.body, frozenset())
-    return out

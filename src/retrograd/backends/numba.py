@@ -103,9 +103,19 @@ def call(fn, args, source):
     except NumbaError as exc:
         raise _backend_error(exc, source) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
-        if "No definition for lowering" not in str(exc):
+        if "No definition for lowering" not in str(exc) and "layout" not in str(exc):
             raise
         raise _backend_error(exc, source) from None
+    except AssertionError as exc:             # Numba's typing asserts on what it does not support (a 2-D mask
+        if not _raised_in_numba(exc):         # write `A[A > 0.7] = v`): refuse it as any other compile error
+            raise
+        raise _backend_error(exc, source) from None
+
+
+def _raised_in_numba(exc):
+    import traceback
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and "numba" in frames[-1].filename.replace("\\", "/").split("/")
 
 
 def lower_spellings(tree):

@@ -9,7 +9,7 @@ import math  # noqa: F401  (generated code uses math.*)
 
 import numpy as np
 from numba import literal_unroll, njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
@@ -82,8 +82,8 @@ def select_grad(g, x, result, axis=None, keepdims=False):
     return _py.select_grad(g, x, result, axis, keepdims)
 
 
-def not_a_view(value, message):
-    return _py.not_a_view(value, message)
+def not_a_view(value, array, message):
+    return _py.not_a_view(value, array, message)
 
 
 def no_repeats(index, message):
@@ -478,20 +478,81 @@ def _matmul_grad_b(g, a, b):
     return lambda g, a, b: _matmul(_blas(a).T, _blas(g))
 
 
-@overload(not_a_view)
-def _not_a_view(value, message):
-    if isinstance(value, types.Array) and value.ndim > 0:
-        def impl(value, message):
-            raise ValueError("retrograd: a view into an array that is written while the view is in use")
+@intrinsic
+def _data_address(typingctx, arr):
+    """The address of an array's first element (`a.ctypes.data` would stop Numba caching its callers)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.ptrtoint(ary.data, context.get_value_type(types.intp))
+    return types.intp(arr), codegen
+
+
+@njit(cache=True)
+def _extent(a):
+    """[first byte, last byte + 1) of the memory an array's elements occupy (np.may_share_memory's bounds)."""
+    lo = hi = _data_address(a)
+    for k in range(a.ndim):
+        if a.shape[k] == 0:
+            return 0, 0
+        step = (a.shape[k] - 1) * a.strides[k]
+        if step < 0:
+            lo += step
+        else:
+            hi += step
+    return lo, hi + a.itemsize
+
+
+@njit(cache=True)
+def _may_share(a, b):
+    alo, ahi = _extent(a)
+    blo, bhi = _extent(b)
+    return alo < ahi and blo < bhi and alo < bhi and blo < ahi
+
+
+@overload(not_a_view, prefer_literal=True)
+def _not_a_view(value, array, message):
+    if isinstance(value, types.Array) and isinstance(array, types.Array):
+        from ..errors import AliasError
+        text = message.literal_value if isinstance(message, types.StringLiteral) else \
+            "a value shares memory with an array that is written while it is still used"
+
+        def impl(value, array, message):
+            if _may_share(value, array):
+                raise AliasError(text)
         return impl
-    return lambda value, message: None
+    return lambda value, array, message: None
 
 
-@overload(no_repeats)
+def _has_repeats(part):
+    return False
+
+
+@overload(_has_repeats)
+def _has_repeats_impl(part):
+    if isinstance(part, types.Array) and isinstance(part.dtype, types.Integer):
+        return lambda part: np.unique(part.ravel()).size != part.size
+    return lambda part: False
+
+
+@overload(no_repeats, prefer_literal=True)
 def _no_repeats(index, message):
-    if _is_scalar(index) or isinstance(index, (types.SliceType, types.BaseTuple)):
-        return lambda index, message: None
-    return None
+    from numba import literal_unroll
+    from ..errors import RepeatedIndexError
+    text = message.literal_value if isinstance(message, types.StringLiteral) else \
+        "an index array with repeated entries writes one element twice"
+    if isinstance(index, types.BaseTuple):
+        def impl(index, message):
+            bad = False
+            for part in literal_unroll(index):
+                bad = bad or _has_repeats(part)
+            if bad:
+                raise RepeatedIndexError(text)
+        return impl
+
+    def impl(index, message):
+        if _has_repeats(index):
+            raise RepeatedIndexError(text)
+    return impl
 
 
 # ---- checkpointed loops: the Revolve machine of remat/revolve.py, compiled as it is ---------------------
@@ -563,6 +624,14 @@ def _scatter_impl(sign, copy):
     def ol(a, idx, x):
         if not isinstance(a, types.Array):
             return None
+        if isinstance(idx, types.Array) and idx.ndim == 1 and isinstance(idx.dtype, types.Boolean):
+            rows = _scatter_each if isinstance(x, types.Array) and x.ndim == a.ndim else _scatter_same
+
+            def mask(a, idx, x):           # a 1-D mask: the entries it selects, in order
+                out = a.copy() if copy else a
+                rows(out, np.nonzero(idx)[0], x, sign)
+                return out
+            return mask
         if isinstance(idx, types.Integer):
             def one(a, idx, x):
                 out = a.copy() if copy else a
@@ -590,6 +659,48 @@ def _scatter_impl(sign, copy):
         return None
     return ol
 
+
+@njit(cache=True)
+def _scatter_same(out, ii, x, sign):
+    for k in range(ii.shape[0]):
+        out[ii[k]] += sign * x
+
+
+@njit(cache=True)
+def _scatter_each(out, ii, x, sign):
+    for k in range(ii.shape[0]):
+        out[ii[k]] += sign * x[k if x.shape[0] > 1 else 0]
+
+
+def flat_copy(x):
+    """A part of an array saved on a typed-list tape: a flat copy, so one tape holds parts of every rank."""
+    return np.array(x, dtype=np.float64).ravel()
+
+
+def unflat(v, like):
+    """A part saved by flat_copy, in the shape of `like` (the part it restores)."""
+    return v.reshape(np.shape(like)) if np.ndim(like) else v[0]
+
+
+@overload(flat_copy)
+def _flat_copy(x):
+    if isinstance(x, types.Array):
+        return lambda x: x.copy().ravel()
+    if _is_scalar(x):
+        return lambda x: np.full(1, x)
+    return None
+
+
+@overload(unflat)
+def _unflat(v, like):
+    if isinstance(like, types.Array):
+        return lambda v, like: v.reshape(like.shape)
+    if _is_scalar(like):
+        return lambda v, like: v[0]
+    return None
+
+
+__all__ += ["flat_copy", "unflat"]
 
 overload(scatter_add)(_scatter_impl(1.0, True))
 overload(scatter_sub)(_scatter_impl(-1.0, True))

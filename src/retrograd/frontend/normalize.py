@@ -91,12 +91,15 @@ class Normalizer:
             return [s]
         if isinstance(s, gast.AugAssign):
             target = s.target
+            pre = []
+            if isinstance(target, gast.Subscript):   # `A[A < 0.6] *= x`: the index is evaluated once
+                target.slice = self._write_index(target, pre, s)
             load = as_load(target)
             new = gast.Assign(targets=[target], value=gast.BinOp(left=load, op=s.op, right=s.value),
                               type_comment=None)
             new._rg_inplace = True   # `y += e` writes into y's array: an alias of y sees it
             copy_loc(new, s)
-            return self._stmt(new)
+            return pre + self._stmt(new)
         if isinstance(s, gast.Assign):
             return self._assign(s)
         if isinstance(s, gast.Return):
@@ -169,7 +172,30 @@ class Normalizer:
         if isinstance(s.value, gast.IfExp):
             return self._ifexp_assign(s, target, s.value)
         s.value = self._rhs(s.value, hint, pre, top=isinstance(target, gast.Name))
+        if isinstance(target, gast.Subscript):
+            target.slice = self._write_index(target, pre, s)
         return copy_loc(pre, s) + [s]
+
+    def _write_index(self, target, pre, s):
+        """Name the index of a write `A[I] = v` when it is computed (a mask `A > 0.7`, `np.array([...])`,
+        `idx[k]`): the adjoint must use the index the write used, not one re-evaluated on the array after
+        the write (or after later writes to what it reads)."""
+        base = subscript_base(target)
+        parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
+        out = []
+        for part in parts:
+            computed = isinstance(part, (gast.Compare, gast.BoolOp, gast.Call, gast.Subscript, gast.List,
+                                         gast.Attribute)) or (not isinstance(part, gast.Slice)
+                                                              and base in loaded_names(part))
+            if computed:
+                tmp = self.names.fresh(f"{base}_index")
+                pre += self._stmt(copy_loc(gast.Assign(targets=[name(tmp, True)], value=part, type_comment=None), s))
+                part = name(tmp)
+            out.append(part)
+        if isinstance(target.slice, gast.Tuple):
+            target.slice.elts = out
+            return target.slice
+        return out[0]
 
     def _unpack(self, s, target):
         names = target.elts
@@ -236,9 +262,14 @@ class Normalizer:
         # Name each sequence once, before the loop, so the body indexes the object Python iterates.
         body_writes = assigned_names(s.body) | assigned_names([copy_loc(gast.Assign(
             targets=[t], value=const(0), type_comment=None), s) for t in items])
+        # `for e in a: a += 0.3 * e` iterates the array the body updates in place: index `a` itself (each
+        # step reads the updated values, as NumPy does); only a rebinding `a = ...` leaves Python iterating
+        # the old object, which the loop then names once before it starts
+        rebound = {n for n in body_writes if not _only_in_place(s.body, n)} | assigned_names(
+            [copy_loc(gast.Assign(targets=[t], value=const(0), type_comment=None), s) for t in items])
         seq_names = []
         for seq in seqs:
-            if isinstance(seq, gast.Name) and seq.id not in body_writes:
+            if isinstance(seq, gast.Name) and seq.id not in rebound:
                 seq_names.append(seq.id)
             else:
                 tmp = self.names.fresh(_short(seq) + "_seq")
@@ -440,3 +471,23 @@ def _is_call_to(node, fname):
 def _has_call(node, allow=()):
     return any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in allow)
                for n in gast.walk(node))
+
+
+def _only_in_place(stmts, name):
+    """Every write to `name` in `stmts` changes its array in place (`name[i] = v`, `name += e`)."""
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name) and t.id == name and not getattr(s, "_rg_inplace", False):
+                return False
+            if isinstance(t, (gast.Tuple, gast.List)) and name in assigned_names([s]):
+                return False
+        elif isinstance(s, gast.If):
+            if not (_only_in_place(s.body, name) and _only_in_place(s.orelse, name)):
+                return False
+        elif isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For) and any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(s.target)):
+                return False
+            if not _only_in_place(s.body, name):
+                return False
+    return True

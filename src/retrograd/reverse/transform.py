@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
-from ..analysis.aliases import check_aliases
+from ..analysis.aliases import check_aliases, memory_model, view_sources
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
@@ -82,9 +82,9 @@ class FunctionTransform:
         self.bools = self._bool_vars()
         self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
         self.ints |= {n for n, k in self.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
-        self.view_checks = {id(d): (t, arr) for d, t, arr in check_aliases(
+        self.view_checks = {id(d): pairs for d, pairs in check_aliases(
             self.node, self.src, UnsupportedSyntaxError, self.locals,
-            scalars={n for n, k in self.kinds.items() if k == "scalar"})}
+            scalars={n for n, k in self.kinds.items() if k == "scalar"}, callees=self.callees)}
         self.dnames = {}
         self.blocks = {}
         self.info = {}
@@ -204,7 +204,9 @@ class FunctionTransform:
 
     # ---- per-statement adjoints ----------------------------------------------------------------------
     def analyse(self, stmts):
-        for s in stmts:
+        for k, s in enumerate(stmts):
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                s._rg_dead = _overwritten_unread(stmts[k + 1:], s.targets[0].id)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
                     s, (gast.If, gast.For, gast.While)) else ():
                 callee = self.callees.classify(call)
@@ -238,6 +240,8 @@ class FunctionTransform:
         if tname is None:
             raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target",
                                  construct="assignment")
+        if self.program.target == "numba" and isinstance(target, gast.Subscript):
+            self._check_numba_mask_write(target, tname)
         self._cur_target, self._cot_count = tname, 0
         uses = Uses()
         (uses.defs if isinstance(target, gast.Name) else uses.partial_defs).add(tname)
@@ -247,7 +251,7 @@ class FunctionTransform:
         callee = self.callees.classify(value) if isinstance(value, gast.Call) else None
         if callee is not None and callee.kind == "user" and self.is_active(value):
             self._user_call(s, tname, value, callee, pre, post, uses)
-        elif tname in self.active:
+        elif tname in self.active and not getattr(s, "_rg_dead", False):
             d = self.dvar(tname)
             increment = self._increment(tname, value)
             if isinstance(target, gast.Name) and increment is not None:
@@ -272,7 +276,7 @@ class FunctionTransform:
                 scalar = expr_kind(target, self.kinds, self.callees) == "scalar"
                 pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
                 pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
-                self.adj_expr(value, A.name(g), post)
+                self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
         # what the adjoint reads
         uses.res_uses |= {n for st in pre for n in A.loaded_names(st)} & self.locals
         for st in post:
@@ -283,6 +287,28 @@ class FunctionTransform:
             if n in self.locals:
                 uses.res_uses.add(n)   # the index, to restore the element
         self.blocks[id(s)] = Block(pre=pre, post=post, target=tname, result_refs=refs)
+
+    def _check_numba_mask_write(self, target, tname):
+        """Numba indexes with a boolean mask only along one axis: `A[A > 0.7] = v` on a 2-D `A` is refused
+        here, at the user's line (Numba itself fails with a bare AssertionError)."""
+        from ..analysis.kinds import ndim
+        parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
+        rank = ndim(self.kinds.get(tname))
+        if rank != 1 and any(isinstance(p, gast.Name) and p.id in self.bools for p in parts):
+            from ..errors import BackendError
+            raise self.src.error(BackendError, target, "Numba writes through a boolean mask only into a 1-D "
+                                 f"array (`{tname}` has {rank or 'an unknown number of'} dimensions)",
+                                 construct="mask write", hint='use backend="python" for this function, or '
+                                 'np.where(mask, value, A)')
+
+    def _unbroadcast_to_value(self, g, value, scalar_target):
+        """The cotangent of the value written into `A[I]`: the target's cotangent `g`, summed over the axes
+        along which NumPy broadcast the value (`v[1:] = t`, `A[::2] = x`)."""
+        if scalar_target or not self.is_active(value):
+            return g
+        if expr_kind(value, self.kinds, self.callees) == "scalar":
+            return A.quote_expr("np.sum(G)", G=g)
+        return A.quote_expr("unbroadcast(G, V)", G=g, V=copy.deepcopy(value))
 
     def _increment(self, name, value):
         """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e`, with `e` not reading `name` and
@@ -298,25 +324,24 @@ class FunctionTransform:
             return None
         if name in A.loaded_names(e) or not same_shape_as_result(A.name(name), [e], self.kinds, self.callees):
             return None
+        if not same_shape_as_result(e, [A.name(name)], self.kinds, self.callees):
+            return None   # `x += 0.3 * (x @ x)`: e is broadcast, its cotangent must be summed (general path)
         return e, sign
 
     def _check_helper(self, call, callee):
         """A helper that writes into an argument changes the caller's array: refuse (we copy arguments)."""
         src = read_function(callee.fn)
         params = {a.id for a in src.node.args.posonlyargs + src.node.args.args + src.node.args.kwonlyargs}
-        for n in gast.walk(src.node):
-            target = n.targets[0] if isinstance(n, gast.Assign) else n.target if isinstance(n, gast.AugAssign) else None
-            if target is None:
-                continue
-            base = A.subscript_base(target) if isinstance(target, gast.Subscript) else \
-                target.id if isinstance(n, gast.AugAssign) and isinstance(target, gast.Name) else None
-            if base in params:
-                line = src.where(n)[1]
-                raise self.src.error(UnsupportedSyntaxError, call,
-                                     f"the helper `{callee.label}` writes into its argument `{base}` (line {line}); "
-                                     "retrograd differentiates helpers as functions of their arguments",
-                                     construct=callee.label, hint=f"return the new value from `{callee.label}` "
-                                     "instead of writing into the array it was given")
+        # directly or through a view or alias of it (`v = p[1:]; v[0] = 5.0`, `q = p; q += 1.0`); a rebound
+        # name (`p = p * 2.0; p[0] = 1.0`) no longer holds the caller's array
+        reached = memory_model(src.node, params | A.assigned_names(src.node.body), sorted(params)).params_written
+        if reached:
+            p = sorted(reached)[0]
+            raise self.src.error(UnsupportedSyntaxError, call,
+                                 f"the helper `{callee.label}` writes into its argument `{p}` (or a view or alias "
+                                 "of it); retrograd differentiates helpers as functions of their arguments",
+                                 construct=callee.label, hint=f"copy it first in `{callee.label}` "
+                                 f"(`{p} = {p}.copy()`), or return the new value instead")
 
     def _reset(self, name):
         d = self.dvar(name)
@@ -373,7 +398,10 @@ class FunctionTransform:
             else:
                 tmp = self.names.fresh("d_part")
                 out += A.quote("T = zeros_like(B)", T=tmp, B=base)
-                out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
+                if is_basic_index(node.slice, self.ints):
+                    out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
+                else:   # `x[1:][idx]`: repeated entries of idx each receive their share
+                    out += A.quote("add_at(T, I, G)", T=tmp, I=_index_value(node.slice), G=g)
                 self.adj_expr(base, A.name(tmp), out)
         elif isinstance(node, (gast.Tuple, gast.List)):
             g = self._bind(g, out, "d_items")
@@ -465,6 +493,8 @@ class FunctionTransform:
                 if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast" and len(node.args) == 2
                         and isinstance(node.args[1], gast.Name) and node.args[1].id in bound):
                     p = node.args[1].id
+                    if bound.keys() & _SHAPE_PARAMS:   # np.full(4, t): the result's shape is not t's
+                        return node
                     others = [e for q, e in bound.items() if q != p and not isinstance(e, gast.Constant)]
                     if same_shape_as_result(bound[p], others, self.kinds, self.callees):
                         return node.args[0]
@@ -491,7 +521,7 @@ class FunctionTransform:
     def build(self):
         self.analyse(self.node.body)
         self.plan = plan_tape(self.node, self.info, self.params,
-                              plan_loops(self.node, self.remat, self._cheap, self._check_rerun))
+                              plan_loops(self.node, self.remat, self._cheap, self._check_rerun), self.callees)
         self.remat_loops = self.plan.remat
         self._stmt_by_id = {id(s): s for s in walk_stmts(self.node.body)}
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
@@ -632,6 +662,8 @@ class FunctionTransform:
         if self._array_tape(name, role):
             top = self._top(name, role)
             return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
+        if self.numba and role == "part" and isinstance(target, gast.Subscript):   # saved flat (see _primal)
+            return A.quote(f"X = unflat({tape}.pop(), L)", X=target, L=A.as_load(copy.deepcopy(target)))
         return A.quote(f"X = {tape}.pop()", X=target)
 
     def _primal(self, stmts, plain=False):
@@ -647,12 +679,23 @@ class FunctionTransform:
                     fname, line, _ = self.src.where(s)
                     msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
                     out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
+                    if any(not isinstance(s.value, gast.Call) for _ in view_sources(s.value, self.locals)):
+                        # NumPy writes through a mask or index array element by element: a value that
+                        # overlaps the target (`x[m] = x[::-1]`) is read after parts of it were written
+                        msg = (f"{fname}:{line}: the value written through an index array shares memory with "
+                               f"`{tname}`; NumPy then reads parts of it after writing them")
+                        out += A.copy_loc(A.quote(f"not_a_view(V, {tname}, {msg!r})", V=A.as_load(s.value)), s)
                 if (id(s), tname) in self.plan.taped and not plain:
-                    if isinstance(target, gast.Name):
+                    if isinstance(target, gast.Name) and self.plan.memory.old_value_written(s, tname):
+                        # the old value may be a view that a later write changes: the tape keeps a copy
+                        out += A.copy_loc(self._push(tname, A.quote_expr(f"snapshot({tname})")), s)
+                    elif isinstance(target, gast.Name):
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
-                        out += A.copy_loc(self._push(tname, A.quote_expr("snapshot(X)", X=A.as_load(target)),
-                                                     self._role(target)), s)
+                        part = A.quote_expr("snapshot(X)", X=A.as_load(target))
+                        if self.numba and self._role(target) == "part":   # one typed list holds every rank
+                            part = A.quote_expr("flat_copy(X)", X=A.as_load(target))
+                        out += A.copy_loc(self._push(tname, part, self._role(target)), s)
                 call = getattr(s, "_rg_call", None)
                 if call:
                     state = call[1]
@@ -664,12 +707,11 @@ class FunctionTransform:
                         out += A.copy_loc(self._push(state, A.name(state)), s)
                 else:
                     out.append(s)
-                if id(s) in self.view_checks:
-                    view, arr = self.view_checks[id(s)]
+                for view, arr in self.view_checks.get(id(s), ()):
                     fname, line, _ = self.src.where(s)
-                    msg = (f"{fname}:{line}: `{view}` is a view into `{arr}`, which is written while `{view}` "
-                           "is still used; retrograd cannot differentiate through a write seen by a view")
-                    out += A.copy_loc(A.quote(f"not_a_view({view}, {msg!r})"), s)
+                    msg = (f"{fname}:{line}: `{view}` shares memory with `{arr}`, and one of them is written while "
+                           "the other is still used; retrograd cannot differentiate through a write seen by a view")
+                    out += A.copy_loc(A.quote(f"not_a_view({view}, {arr}, {msg!r})"), s)
             elif isinstance(s, gast.If):
                 s2 = copy.copy(s)
                 s2.body = self._primal(s.body, plain)
@@ -972,11 +1014,19 @@ class FunctionTransform:
 
     def _primal_def(self, body, saved):
         prologue = []
-        written = {A.subscript_base(s.targets[0]) for s in walk_stmts(self.node.body)
-                   if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)}
+        copied = [p for p in self.params if p in self.plan.memory.params_written]
+        fname, line, _ = self.src.where(self.node)
+        for p in copied:   # f(A, A): NumPy's write into one argument changes the other, the copies would not
+            for q in self.params:
+                if q != p and self.kinds.get(q) not in ("scalar", "other"):
+                    msg = (f"{fname}:{line}: the arguments `{p}` and `{q}` share memory and `{p}` is written "
+                           "into; retrograd differentiates them as independent arrays")
+                    prologue += A.quote(f"not_a_view({q}, {p}, {msg!r})")
         for p in self.params:
-            if p in written:
-                prologue += A.quote(f"{p} = snapshot({p})")   # never write into the caller's array
+            if p in self.plan.memory.params_written:
+                # never write into the caller's array: a write through any view of any argument
+                # (`v = x[1:]`, `np.asarray(x)`, a helper's result) would reach it
+                prologue += A.quote(f"{p} = snapshot({p})")
         unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values())
                                              - set(self.tops.values()) - self.extra_saved)
         for n in sorted(unbound - set(self.params)):
@@ -1091,6 +1141,23 @@ class _Substitute(gast.NodeTransformer):
                     self.refs.append(rep)
             return rep
         return node
+
+
+_SHAPE_PARAMS = {"shape", "newshape", "reps", "num"}
+
+
+def _overwritten_unread(rest, name):
+    """The statements after a definition of `name` in its block rebind it before anything reads it (or
+    writes into it): the definition is dead and its adjoint contributes nothing (`v = x.reshape(1, -1)`
+    followed by `v = A.T`: a reset cotangent would reach the reshape's adjoint as a scalar)."""
+    for s in rest:
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id == name
+                and name not in A.loaded_names(s.value) and not getattr(s, "_rg_inplace", False)):
+            return True
+        if any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(s)) or _is_exit(s) \
+                or isinstance(s, (gast.Return, gast.Break, gast.Continue)):
+            return False
+    return False
 
 
 def _count_cot(expr):

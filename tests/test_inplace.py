@@ -1,0 +1,582 @@
+"""In-place writes and views (issue 10): every reproduction of the issue, on each backend (fd_backend) and
+the remat modes where a loop is involved.  Each program either differentiates exactly (central finite
+differences, the plain call's value, caller arrays unchanged, a pullback that gives the same answer every
+time) or is refused with a RetrogradError; any other exception is a failure."""
+import copy
+
+import numpy as np
+import pytest
+
+import fd
+import retrograd as rg
+
+pytestmark = pytest.mark.usefixtures("fd_backend")
+
+REMATS = [None, "recompute", rg.Checkpoint(snapshots=2)]
+
+
+def check_vjp_exact(f, args, wrt=0, remat=None, refuse=False):
+    """`f` differentiated on fd.BACKEND with `remat`: FD-exact gradient, forward value, untouched caller
+    arrays and a repeatable pullback; or, with refuse=True, a RetrogradError naming a line of this file."""
+    args = list(args)
+    d = rg.differentiate(f, wrt=wrt, backend=fd.BACKEND, remat=remat)
+    if fd.EXPECTED_REFUSAL is not None:   # numba_refusals.py: a clear BackendError at the user's line
+        fd._expect_refusal(f, lambda: d.grad(*copy.deepcopy(args)))
+    if refuse:
+        with pytest.raises(rg.RetrogradError) as err:
+            d.grad(*copy.deepcopy(args))
+        assert err.value.lineno is not None, str(err.value)
+        return None
+    before = copy.deepcopy(args)
+    expected = f(*copy.deepcopy(args))
+    value, g = d.value_and_grad(*args)
+    for i, (a, b) in enumerate(zip(before, args)):
+        assert fd.tree_equal(a, b), f"grad modified the caller's argument {i}"
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+    numeric = fd.numerical_grad(f, args, wrt)
+    np.testing.assert_allclose(fd.flatten_like(g, args[wrt]), numeric, rtol=1e-6, atol=1e-8)
+    out, pullback = d.vjp(*args)
+    first = pullback(1.0)
+    for _ in range(2):
+        again = pullback(1.0)
+        np.testing.assert_array_equal(fd.flatten_like(again[0], args[wrt]), fd.flatten_like(first[0], args[wrt]))
+    for i, (a, b) in enumerate(zip(before, args)):
+        assert fd.tree_equal(a, b), f"vjp or its pullback modified the caller's argument {i}"
+    np.testing.assert_allclose(fd.flatten_like(first[0], args[wrt]), numeric, rtol=1e-6, atol=1e-8)
+    return g
+
+
+def rng(k=0):
+    return np.random.default_rng(1000 + k)
+
+
+# ---- class 1: a lower-rank value assigned into a larger slice ---------------------------------------------
+def c1_scalar_into_slice(x, v):
+    t = np.max(x) + 0.5 * x[0]
+    v[1:] = t
+    return np.sum(v) + t
+
+
+def c1_row_into_strided_rows(x, A):
+    A[::2] = x
+    return np.sum(A * A)
+
+
+def c1_row_back(x, A):
+    A[::2] = x
+    x[1:] = A[:, 1]
+    return np.sum(A * A) + np.sum(x * x)
+
+
+def c1_aug_matmul(x):
+    x += 0.3 * (x @ x)
+    return np.sum(x * x)
+
+
+def c1_ops_into_slices(x, A):
+    A[1:] += x
+    A[:, 0] -= 2.0 * x[0]
+    A[0] *= x
+    A[::2] /= x + 3.0
+    return np.sum(A * A)
+
+
+def c1_mask_and_fancy(x, A):
+    A[A > 0.7] = x[0]
+    A[np.array([0, 2])] += x
+    A[:, np.array([1, 3])] *= x[1]
+    return np.sum(A * A)
+
+
+def c1_column_into_matrix(c, A):
+    A[:, 1:3] = c[:, None]
+    return np.sum(A * A)
+
+
+@pytest.mark.parametrize("f,args,wrt", [
+    (c1_scalar_into_slice, lambda: (rng(1).standard_normal(5), rng(2).standard_normal(4)), 0),
+    (c1_scalar_into_slice, lambda: (rng(1).standard_normal(5), rng(2).standard_normal(4)), 1),
+    (c1_row_into_strided_rows, lambda: (rng(3).standard_normal(4), rng(4).standard_normal((3, 4))), 0),
+    (c1_row_back, lambda: (rng(3).standard_normal(4), rng(4).standard_normal((3, 4))), 0),
+    (c1_aug_matmul, lambda: (rng(5).standard_normal(3),), 0),
+    (c1_ops_into_slices, lambda: (rng(6).uniform(0.5, 1.5, 4), rng(7).standard_normal((3, 4))), 0),
+    (c1_ops_into_slices, lambda: (rng(6).uniform(0.5, 1.5, 4), rng(7).standard_normal((3, 4))), 1),
+    (c1_mask_and_fancy, lambda: (rng(8).standard_normal(4), rng(9).uniform(0, 1, (3, 4))), 0),
+    (c1_column_into_matrix, lambda: (rng(10).standard_normal(3), rng(11).standard_normal((3, 4))), 0),
+])
+def test_broadcast_assignment(f, args, wrt):
+    fd.check_grad(f, args(), wrt=wrt)
+    check_vjp_exact(f, args(), wrt=wrt)
+
+
+# ---- class 2: a view of an array whose name is later rebound ------------------------------------------------
+def c2_view_then_rebind(x):
+    v = x[1:3]
+    x = np.sin(x)
+    v[:] = 5.0
+    return np.sum(x)
+
+
+def c2_view_then_rebind_read(x):
+    v = x[1:3]
+    x = np.sin(x)
+    v[:] = 5.0
+    return np.sum(x) + np.sum(v)
+
+
+@pytest.mark.parametrize("f", [c2_view_then_rebind, c2_view_then_rebind_read])
+def test_view_of_rebound_name(f):
+    check_vjp_exact(f, [rng(12).standard_normal(4)])
+
+
+# ---- class 3: view forms -----------------------------------------------------------------------------------
+def c3_slice_of_slice(x):
+    v = x[1:][::-1]
+    v[0] = 2.0
+    return np.sum(x * x)
+
+
+def c3_tt(A):
+    v = A.T.T
+    v[0, 0] = 1.0
+    return np.sum(A * A)
+
+
+def c3_slice_t(A):
+    v = A[0:2].T
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def c3_asarray(A):
+    v = np.asarray(A)
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def c3_ascontiguous(A):
+    v = np.ascontiguousarray(A)
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def c3_real(A):
+    v = A.real
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def ident(p):
+    return p
+
+
+def transposed(M):
+    return M.T
+
+
+def c3_helper_identity(A):
+    v = ident(A)
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def c3_helper_transpose(A):
+    v = transposed(A)
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def writes_through_alias(p):
+    v = p
+    v[0] = 5.0
+    return np.sum(p)
+
+
+def c3_helper_local_alias(A):
+    return writes_through_alias(A) + np.sum(A * A)
+
+
+@pytest.mark.parametrize("f", [c3_slice_of_slice, c3_tt, c3_slice_t, c3_asarray, c3_ascontiguous, c3_real,
+                               c3_helper_identity, c3_helper_transpose, c3_helper_local_alias])
+def test_view_forms(f):
+    """Each writes through a view and then reads the viewed array: exact, or refused at the user's line."""
+    args = [rng(13).standard_normal((3, 3)) if f is not c3_slice_of_slice else rng(13).standard_normal(5)]
+    try:
+        check_vjp_exact(f, args)
+    except rg.RetrogradError as err:
+        assert err.lineno is not None, str(err)
+
+
+# ---- class 4: a temporary view kept by the transform -------------------------------------------------------
+def c4_reshape_temp(x, s):
+    u = np.sum(x.reshape(1, 4) * s)
+    x[1:] = 0.0
+    return u + np.sum(x)
+
+
+def test_temporary_view():
+    check_vjp_exact(c4_reshape_temp, [rng(14).standard_normal(4), rng(15).standard_normal((3, 4))])
+    check_vjp_exact(c4_reshape_temp, [rng(14).standard_normal(4), rng(15).standard_normal((3, 4))], wrt=1)
+
+
+# ---- class 5: a boolean-mask write ---------------------------------------------------------------------------
+def c5_mask(A):
+    A[A > 0.7] = 0.5
+    return np.sum(A * A)
+
+
+def c5_mask_value(A, x):
+    A[A > 0.3] = x * 2.0
+    return np.sum(A * A) + x
+
+
+def c5_mask_1d(a, x):
+    a[a > 0.3] = x * 2.0
+    a[a < 0.6] *= x
+    return np.sum(a * a) + x
+
+
+def test_mask_write():
+    check_vjp_exact(c5_mask, [rng(16).uniform(0, 1, (3, 4))])
+    check_vjp_exact(c5_mask_value, [rng(16).uniform(0, 1, (3, 4)), 0.4], wrt=1)
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_mask_write_1d(wrt):
+    check_vjp_exact(c5_mask_1d, [rng(16).uniform(0, 1, 7), 0.4], wrt=wrt)
+
+
+# ---- class 6: repeated indices through a chained subscript -----------------------------------------------
+def c6_chained_repeats(x, w):
+    return np.sum(x[1:][np.array([0, -3, -1])] * w)
+
+
+def c6_chained_repeats2(x, w):
+    return np.sum(x[::-1][np.array([1, 1, 0])][np.array([0, 0, 2])] * w)
+
+
+@pytest.mark.parametrize("f", [c6_chained_repeats, c6_chained_repeats2])
+def test_chained_repeats(f):
+    check_vjp_exact(f, [rng(17).standard_normal(5), rng(18).standard_normal(3)])
+
+
+# ---- class 7: iterating over an array the body updates -------------------------------------------------------
+def c7_iterate_updated(a):
+    for e in a:
+        a += 0.3 * e
+    return np.sum(a * a)
+
+
+def test_iterate_over_updated():
+    check_vjp_exact(c7_iterate_updated, [rng(19).standard_normal(3)])
+
+
+# ---- class 8: checkpointed loop that swaps and writes arrays --------------------------------------------
+def c8_swap_write(A, B):
+    for i in range(3):
+        A, B = 0.5 * (A + B), A
+        B[...] = np.sin(B) * 0.9
+    return np.sum(A * B)
+
+
+@pytest.mark.parametrize("remat", REMATS, ids=["none", "recompute", "checkpoint"])
+def test_checkpoint_swap_write(remat):
+    check_vjp_exact(c8_swap_write, [rng(20).standard_normal(3), rng(21).standard_normal(3)], remat=remat)
+
+
+# ---- class 9: a pullback called again ----------------------------------------------------------------------
+def c9_loop_writes(x):
+    A = np.zeros((4, 3))
+    for i in range(4):
+        A[i] = np.sin(x) * i
+        x = x * 1.1
+    return np.sum(A * A)
+
+
+@pytest.mark.parametrize("remat", REMATS, ids=["none", "recompute", "checkpoint"])
+def test_pullback_repeatable(remat):
+    check_vjp_exact(c9_loop_writes, [rng(22).standard_normal(3)], remat=remat)
+
+
+# ---- class 10: crashes --------------------------------------------------------------------------------------
+def c10_full(x):
+    t = np.sum(x)
+    y = np.full(4, t)
+    return np.sum(y * y)
+
+
+def c10_mixed_rank_tape(x):
+    q = np.zeros(8)
+    q[::2] += x
+    q[1] = x[0]
+    return np.sum(q * q)
+
+
+def c10_strided_arg(x):
+    y = x[::2]
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("f,args", [
+    (c10_full, lambda: [rng(23).standard_normal(3)]),
+    (c10_mixed_rank_tape, lambda: [rng(24).standard_normal(4)]),
+    (c10_strided_arg, lambda: [rng(25).standard_normal(6)]),
+])
+def test_crash_families(f, args):
+    check_vjp_exact(f, args())
+
+
+def test_strided_argument_layout():
+    x = rng(26).standard_normal(12)[::2]
+    check_vjp_exact(c10_strided_arg, [x])
+
+
+def c10_runtime_view(A, x):
+    r = A[0]
+    A[0] = x
+    return np.sum(r * A)
+
+
+def test_runtime_view_check_is_a_retrograd_error():
+    try:
+        check_vjp_exact(c10_runtime_view, [rng(27).standard_normal((3, 3)), rng(28).standard_normal(3)], wrt=1)
+    except rg.RetrogradError as err:
+        assert err.lineno is not None or "test_inplace.py" in str(err), str(err)
+
+
+# ---- hostile variants: each is exact, or refused with a RetrogradError naming the user's line -------------
+def tail(p):
+    return p[1:]
+
+
+def doubled(p):
+    return p * 2.0
+
+
+def h_view_from_helper(A):
+    v = tail(A)
+    v[0] = 1.0
+    return np.sum(A * A)
+
+
+def h_fresh_from_helper(A):
+    v = doubled(A)
+    v[0] = 1.0
+    return np.sum(A * A) + np.sum(v * v)
+
+
+def h_empty_slice(x, v):
+    t = np.sum(x * x)
+    v[1:] = t
+    return np.sum(v * v) + t
+
+
+def h_negative_step(x, A):
+    A[::-2] = x
+    return np.sum(A * np.cos(A))
+
+
+def h_size1_axis(x, A):
+    A[:, 0:1] = x[:, None] * 2.0
+    A[0:1, :] += x[0]
+    return np.sum(A * A)
+
+
+def h_rows_in_loop(x, A):
+    for i in range(3):
+        A[i, :] += x * i
+        A[i] *= x[i]
+    return np.sum(A * A)
+
+
+def h_broadcast_rows(x, A):
+    A[1:, :] *= x[None, :]
+    A[:, ::-1] -= np.sin(x)
+    return np.sum(A * A)
+
+
+def h_mask_in_loop(A, x):
+    for i in range(3):
+        A[A > 0.5] = A[A > 0.5] * x
+    return np.sum(A)
+
+
+def h_rebind_then_read_view(x):
+    v = x[1:3]
+    x = x * 2.0
+    v[:] = 5.0
+    return np.sum(x) + np.sum(v * v)
+
+
+def h_branch_views(x, c):
+    if c > 0:
+        v = x[1:]
+    else:
+        v = x[:2]
+    v[0] = 3.0
+    return np.sum(x * x)
+
+
+def h_iterate_rows(A):
+    for r in A:
+        A += 0.1 * r
+    return np.sum(A * A)
+
+
+def h_iterate_subscript_update(a):
+    for e in a:
+        a[0] += 0.3 * e
+    return np.sum(a * a)
+
+
+def h_view_write_not_read(x):
+    v = x[1:3]
+    v[:] = x[0] * 2.0
+    return np.sum(v * v)
+
+
+def h_asarray_write_then_sum(x):
+    v = np.asarray(x)
+    v[0] = 0.0
+    return np.sum(v * v)
+
+
+@pytest.mark.parametrize("f,args,wrt", [
+    (h_view_from_helper, lambda: [rng(30).standard_normal(4)], 0),
+    (h_fresh_from_helper, lambda: [rng(31).standard_normal(4)], 0),
+    (h_empty_slice, lambda: [rng(32).standard_normal(3), rng(33).standard_normal(1)], 0),
+    (h_negative_step, lambda: [rng(34).standard_normal(4), rng(35).standard_normal((3, 4))], 0),
+    (h_negative_step, lambda: [rng(34).standard_normal(4), rng(35).standard_normal((3, 4))], 1),
+    (h_size1_axis, lambda: [rng(36).standard_normal(3), rng(37).standard_normal((3, 1))], 0),
+    (h_rows_in_loop, lambda: [rng(38).standard_normal(4), rng(39).standard_normal((3, 4))], 0),
+    (h_rows_in_loop, lambda: [rng(38).standard_normal(4), rng(39).standard_normal((3, 4))], 1),
+    (h_broadcast_rows, lambda: [rng(40).standard_normal(4), rng(41).standard_normal((3, 4))], 0),
+    (h_mask_in_loop, lambda: [rng(42).uniform(0, 1, (3, 4)), 1.3], 1),
+    (h_mask_in_loop, lambda: [rng(42).uniform(0, 1, (3, 4)), 1.3], 0),
+    (h_rebind_then_read_view, lambda: [rng(43).standard_normal(4)], 0),
+    (h_branch_views, lambda: [rng(44).standard_normal(4), 1.0], 0),
+    (h_iterate_rows, lambda: [rng(45).standard_normal((3, 2))], 0),
+    (h_iterate_subscript_update, lambda: [rng(46).standard_normal(3)], 0),
+    (h_view_write_not_read, lambda: [rng(47).standard_normal(4)], 0),
+    (h_asarray_write_then_sum, lambda: [rng(48).standard_normal(4)], 0),
+])
+def test_hostile_variants(f, args, wrt):
+    try:
+        check_vjp_exact(f, args(), wrt=wrt)
+    except rg.RetrogradError as err:
+        assert err.lineno is not None, str(err)
+
+
+def test_exact_where_it_must_be():
+    """Programs that are fine in NumPy and that retrograd must not refuse (the cost of refusals)."""
+    check_vjp_exact(h_fresh_from_helper, [rng(31).standard_normal(4)])
+    check_vjp_exact(h_iterate_subscript_update, [rng(46).standard_normal(3)])
+    check_vjp_exact(h_rebind_then_read_view, [rng(43).standard_normal(4)])
+    check_vjp_exact(h_rows_in_loop, [rng(38).standard_normal(4), rng(39).standard_normal((3, 4))])
+
+
+def repeated_write(x, A):
+    A[np.array([0, 2, 0])] = x
+    return np.sum(A * A)
+
+
+def test_repeated_index_write_refused():
+    check_vjp_exact(repeated_write, [rng(49).standard_normal((3, 4)), rng(50).standard_normal((4, 4))],
+                    refuse=True)
+
+
+def writes_first(A, B):
+    A[0] = 2.0 * B[1]
+    return np.sum(A * B)
+
+
+def test_arguments_sharing_memory():
+    """f(x, x) where f writes into its first argument: NumPy's write reaches the second; refused when run."""
+    x = rng(51).standard_normal(3)
+    with pytest.raises(rg.AliasError) as err:
+        rg.differentiate(writes_first, backend=fd.BACKEND).grad(x, x)
+    assert err.value.lineno is not None
+    check_vjp_exact(writes_first, [x, x.copy()])
+
+
+# ---- helpers that write into their arguments (NumPy's caller would see the write) ----------------------
+def hw_view(p):
+    q = p[1:]
+    q[0] = 2.0
+    return np.sum(q)
+
+
+def hw_alias_aug(p):
+    q = p
+    q += 1.0
+    return np.sum(q * q)
+
+
+def hw_unpacked(p):
+    a, b = p, 1.0
+    a[0] = b
+    return np.sum(p)
+
+
+def hw_copy(p):
+    q = p.copy()
+    q[0] = 2.0
+    return np.sum(q * q)
+
+
+def hw_rebound(p):
+    p = p * 2.0
+    p[0] = 1.0
+    return np.sum(p * p)
+
+
+def calls_hw_view(x):
+    return hw_view(x) + np.sum(x * x)
+
+
+def calls_hw_alias_aug(x):
+    return hw_alias_aug(x) + np.sum(x * x)
+
+
+def calls_hw_unpacked(x):
+    return hw_unpacked(x) + np.sum(x * x)
+
+
+def calls_hw_copy(x):
+    return hw_copy(x) + np.sum(x * x)
+
+
+def calls_hw_rebound(x):
+    return hw_rebound(x) + np.sum(x * x)
+
+
+@pytest.mark.parametrize("f", [calls_hw_view, calls_hw_alias_aug, calls_hw_unpacked])
+def test_helper_writes_into_argument_refused(f):
+    check_vjp_exact(f, [rng(52).standard_normal(3)], refuse=True)
+
+
+@pytest.mark.parametrize("f", [calls_hw_copy, calls_hw_rebound])
+def test_helper_writes_into_its_own_copy(f):
+    check_vjp_exact(f, [rng(53).standard_normal(3)])
+
+
+def mask_write_overlapping_value(x):
+    x[x > 0.0] = x[::-1]
+    return np.sum(x * x)
+
+
+def dead_view_of_rebound(x, A):
+    v = np.asarray(x)
+    x[1:3] = np.sum(x * x)
+    v = A[1:]
+    return np.sum(A * A) + np.sum(np.sin(x)) + np.sum(v * v)
+
+
+def test_mask_write_overlapping_value_refused():
+    """NumPy writes through a mask element by element, reading an overlapping value as it goes."""
+    with pytest.raises(rg.AliasError):
+        rg.differentiate(mask_write_overlapping_value, backend="python").grad(rng(54).uniform(0.5, 1.0, 4))
+
+
+def test_dead_view_of_written_argument():
+    check_vjp_exact(dead_view_of_rebound, [rng(55).standard_normal(4), rng(56).standard_normal((3, 4))])
