@@ -226,9 +226,21 @@ class Gen:
             e = f"{src}.reshape({new[0]})" if len(new) == 1 else f"{src}.reshape({new[0]}, {new[1]})"
             nsh = (size,) if new == (-1,) else new
             self.features.add("reshape")
-        elif k < 0.88:
+        elif k < 0.85:
             h, nsh = self.helper_view(sh)
             e = f"{h}({src})"
+        elif k < 0.93:      # other view spellings: newaxis, ravel, np.reshape, Ellipsis
+            opts = [(f"{src}[None]", (1,) + tuple(sh)), (f"np.reshape({src}, -1)", (int(np.prod(sh)),)),
+                    (f"{src}.ravel()", (int(np.prod(sh)),))]
+            if len(sh) == 1:
+                opts.append((f"{src}[:, None]", (sh[0], 1)))
+            else:
+                opts.append((f"{src}[..., {r.randrange(-sh[1], sh[1])}]", (sh[0],)))
+                opts.append((f"np.transpose({src}, (1, 0))", (sh[1], sh[0])))
+            e, nsh = r.choice(opts)
+            if len(nsh) > 2:        # keep every variable 1-D or 2-D
+                e, nsh = f"{src}[None][0]", sh
+            self.features.add("view_spelling")
         else:
             s, n = self.rand_slice(sh[0])
             e, nsh = f"{src}[{s}]", (n,) + tuple(sh[1:])
@@ -299,6 +311,29 @@ class Gen:
             else:
                 return pre + [f"{name} {op} {val}"]
         return pre + [f"{name}[{idx}] {op} {val}"]
+
+    def stmt_shift_write(self):
+        """t[a:b] op= t[c:d]: the value overlaps the target (NumPy buffers the read)."""
+        r = self.r
+        name = r.choice(self.vars_of_rank(writable=True) or ["x"])
+        sh = self.vars[name]
+        n = sh[0]
+        if n < 2:
+            return []
+        k = r.randint(1, n - 1)
+        op = r.choice(["=", "+=", "-=", "*="])
+        self.features.add("overlap_write")
+        a, c = r.choice([(0, n - k), (n - k, 0)])
+        if r.random() < 0.3:   # reversed overlap
+            return [f"{name}[{a}:{a + k}] {op} {name}[{c + k - 1}::-1][:{k}]" if c + k - 1 >= 0 else
+                    f"{name}[{a}:{a + k}] {op} {name}[{c}:{c + k}]"]
+        return [f"{name}[{a}:{a + k}] {op} {name}[{c}:{c + k}]"]
+
+    def stmt_empty_write(self):
+        r = self.r
+        name = r.choice(self.vars_of_rank(writable=True) or ["x"])
+        self.features.add("empty_write")
+        return [f"{name}[2:2] {r.choice(OPS)} {self.value(())}"]
 
     def stmt_helper_write(self):
         r = self.r
@@ -381,8 +416,10 @@ class Gen:
                 out += self.stmt_scalar()
             elif k < 0.72:
                 out += self.stmt_helper_write()
-            elif k < 0.78:
+            elif k < 0.75:
                 out += self.stmt_rebind()
+            elif k < 0.78:
+                out += self.stmt_shift_write() if self.r.random() < 0.8 else self.stmt_empty_write()
             elif k < 0.9 and depth < 1:
                 out += self.stmt_branch(depth)
             elif depth < 1:
@@ -431,7 +468,7 @@ def generate(rng, max_stmts=8):
     return src, inputs, g.features
 
 
-def programs(seed=None):
+def programs():
     """A hypothesis strategy of (source, inputs, features): draws a seed for `generate`."""
     from hypothesis import strategies as st
     return st.integers(0, 2 ** 32 - 1).map(lambda s: generate(random.Random(s)))
