@@ -559,7 +559,9 @@ def check(fn, inputs, backend="python", remat="none", fd=None, rtol=1e-5, atol=1
         if any(not np.array_equal(a, s) for a, s in zip(args, saved)):
             return Outcome("failure", "vjp / pullback changed a caller array", "caller_mutated")
     except rg.RetrogradError as exc:
-        return Outcome("refused", str(exc), refusal_reason(exc))
+        o = Outcome("refused", str(exc), refusal_reason(exc))
+        o.located = getattr(exc, "lineno", None) is not None    # names the user's line (brief)
+        return o
     except Exception as exc:
         return Outcome("failure", "".join(traceback.format_exception_only(type(exc), exc)).strip()
                        + "\n" + traceback.format_exc()[-1500:], "crash")

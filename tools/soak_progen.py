@@ -54,6 +54,8 @@ def main():
         counts[o.kind] += 1
         if o.kind == "refused":
             refusals[o.cls] += 1
+            if not o.located:
+                counts["refused_without_line"] += 1
         if o.kind in ("ok", "refused", "failure"):
             feats.update(features)
         if o.kind == "failure":
@@ -73,6 +75,7 @@ def main():
     print(f"accepted-correct: {counts['ok']}  refused: {counts['refused']} "
           f"({100.0 * counts['refused'] / max(n_valid, 1):.1f}%)  fd_unreliable: {counts['fd_unreliable']}  "
           f"FAILURES: {counts['failure']}  generator_error: {counts['generator_error']}")
+    print(f"refusals that name no line of the user's file: {counts['refused_without_line']}")
     for cls, c in failures.most_common():
         print(f"  failure {cls}: {c}")
     print("top refusal reasons:")
