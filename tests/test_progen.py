@@ -43,6 +43,22 @@ def test_progen(progdir, backend, remat, seed):
     assert o.kind != "failure", f"{o.cls} [{backend}, remat={remat}, seed={seed}]: {o.detail}\n{src}"
 
 
+try:
+    from hypothesis import given, note, settings
+    from hypothesis import strategies as st
+except ImportError:     # pragma: no cover - hypothesis is a test dependency
+    pass
+else:
+    @settings(max_examples=20)
+    @given(prog=progen.programs(), remat=st.sampled_from(list(progen.REMATS)))
+    def test_progen_hypothesis(progdir, prog, remat):
+        """The same oracle driven by hypothesis (HYPOTHESIS_PROFILE=explore for fresh draws)."""
+        src, inputs, _ = prog
+        note(src)
+        o = progen.check(load_module(src, progdir, prefix="rgprogen").f, inputs, "python", remat)
+        assert o.kind != "failure", f"{o.cls} [python, remat={remat}]: {o.detail}\n{src}"
+
+
 if __name__ == "__main__":
     import tempfile
     d = pathlib.Path(tempfile.mkdtemp())
