@@ -24,6 +24,46 @@ BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba")
 CASES = [(b, m, s * 100_000 + i) for b, m, n, s in SAMPLE if b in BACKENDS for i in range(n)]
 
 
+# Hand-reduced repros of the failure classes the soak found (see /work/reports/progen.md), bodies of
+# f(x, w, p) with x (4, 6), w (6,), p (6, 6).
+REPROS = {
+    "A_scalar_into_slice": "w[1:3] = np.tanh(p[1, 2])\nreturn np.sum(w * w)",
+    "A_row_into_fancy": "x[[0, 2]] = np.cos(p[0, :])\nreturn np.sum(x * x)",
+    "A_column_into_rows": "x[0:2] = np.cos(p[0:2, 0:1])\nreturn np.sum(x * x)",
+    "A_scalar_into_mask": "m = w > 0.0\nw[m] = np.cos(p[0, 0])\nreturn np.sum(w * w)",
+    "B_inline_mask_reads_target": "a = x * 1.0\na[a < -0.3] *= np.tanh(p[4, 1])\nreturn np.sum(a * a)",
+    "C_write_through_arg_slice": "v = w[1:-3]\nv[-2] /= 2.0\nreturn np.sum(v * v)",
+    "C_fancy_write_through_arg_slice": "v = x[:3]\nv[[-1]] -= 0.4\nreturn np.sum(v * v)",
+    "D_negative_repeat_assign": "w[[1, 3, -3]] = np.cos(p[0:3, 4])\nreturn np.sum(w * w)",
+    "D_negative_repeat_add": "w[[1, 3, -3]] += np.cos(p[0:3, 4])\nreturn np.sum(w * w)",
+    "D_negative_repeat_named": "ix = np.array([1, -4, -5, -6])\nw[ix] *= np.cos(p[3, 4:5])\nreturn np.sum(np.sin(w))",
+    "E_higher_rank_value": "w[1:3] = np.sin(p[1:2, 3:4])\nreturn np.sum(w * w)",
+    "E_higher_rank_value_row": "x[0] = np.sin(p[1:2, 3:4])\nreturn np.sum(x * x)",
+    "E_rank3_value": "x[...] = np.sin(p.reshape(-1)[:4].reshape((1, 4, 1)))\nreturn np.sum(x * x)",
+}
+
+
+def repro_source(body):
+    return "import numpy as np\n\n\ndef f(x, w, p):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
+
+
+# the repros have no loop: remat modes on python only
+REPRO_CONFIGS = [(b, m) for b in BACKENDS for m in progen.REMATS if b == "python" or m == "none"]
+
+
+@pytest.mark.parametrize("backend,remat", REPRO_CONFIGS)
+@pytest.mark.parametrize("name", list(REPROS))
+def test_progen_repro(progdir, name, backend, remat):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    import numpy as np
+    src = repro_source(REPROS[name])
+    nrng = np.random.default_rng(0)
+    inputs = {k: nrng.uniform(-1.0, 1.0, size=sh) for k, sh in progen.SHAPES.items()}
+    o = progen.check(load_module(src, progdir, prefix="rgrepro").f, inputs, backend, remat)
+    assert o.kind in ("ok", "refused"), f"{name} [{backend}, remat={remat}]: {o}\n{src}"
+
+
 def run_case(backend, remat, seed, directory):
     src, inputs, _ = progen.generate(random.Random(seed))
     fn = load_module(src, directory, prefix="rgprogen").f
