@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--max-stmts", type=int, default=8)
     ap.add_argument("--out", default=None, help="directory for failing programs")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--keep-refused", default=None, metavar="TEXT",
+                    help="also write refused programs whose message contains TEXT to --out/refused/")
     ap.add_argument("--replay", default=None, help="re-check the failing programs saved in this directory")
     a = ap.parse_args()
     if a.replay:
@@ -58,10 +60,13 @@ def main():
                 counts["refused_without_line"] += 1
         if o.kind in ("ok", "refused", "failure"):
             feats.update(features)
-        if o.kind == "failure":
-            failures[o.cls] += 1
-            out.mkdir(parents=True, exist_ok=True)
-            with open(out / f"{o.cls}_{a.seed}_{i}.py", "w") as fh:
+        keep = o.kind == "refused" and a.keep_refused is not None and a.keep_refused in o.detail
+        if o.kind == "failure" or keep:
+            if o.kind == "failure":
+                failures[o.cls] += 1
+            where = out / "refused" if keep else out
+            where.mkdir(parents=True, exist_ok=True)
+            with open(where / f"{o.cls if not keep else 'refused'}_{a.seed}_{i}.py", "w") as fh:
                 fh.write(src)
                 fh.write(f"\n# config: backend={a.backend} remat={a.remat} seed={a.seed} index={i}\n")
                 fh.write("# " + o.detail.replace("\n", "\n# ") + "\n")
