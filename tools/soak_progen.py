@@ -60,7 +60,7 @@ def main():
                 counts["refused_without_line"] += 1
         if o.kind in ("ok", "refused", "failure"):
             feats.update(features)
-        keep = o.kind == "refused" and a.keep_refused is not None and a.keep_refused in o.detail
+        keep = o.kind == "refused" and a.keep_refused is not None and a.keep_refused in f"{o.cls} {o.detail}"
         if o.kind == "failure" or keep:
             if o.kind == "failure":
                 failures[o.cls] += 1
