@@ -43,6 +43,14 @@ REPROS = {
 }
 
 
+# Classes still open (issue 10): each listed case is a strict xfail, so it fails the suite once it passes
+_D = "issue 10 class D, open: repeated fancy indices spelled with negative numbers are not detected (wrong gradient)"
+_E = "issue 10 class E, open: a value of higher rank than its target (NumPy drops leading 1-axes) crashes"
+OPEN = {(n, "python"): (_D if n.startswith("D_") else _E) for n in REPROS if n[0] in "DE"}
+OPEN[("D_negative_repeat_named", "numba")] = _D
+OPEN_SEEDS = {("python", "recompute", 100013): _D + " (found by this seed)"}
+
+
 def repro_source(body):
     return "import numpy as np\n\n\ndef f(x, w, p):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
 
@@ -53,7 +61,9 @@ REPRO_CONFIGS = [(b, m) for b in BACKENDS for m in progen.REMATS if b == "python
 
 @pytest.mark.parametrize("backend,remat", REPRO_CONFIGS)
 @pytest.mark.parametrize("name", list(REPROS))
-def test_progen_repro(progdir, name, backend, remat):
+def test_progen_repro(request, progdir, name, backend, remat):
+    if (name, backend) in OPEN:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=OPEN[name, backend]))
     if backend == "numba":
         pytest.importorskip("numba")
     import numpy as np
@@ -76,7 +86,9 @@ def progdir(tmp_path_factory):
 
 
 @pytest.mark.parametrize("backend,remat,seed", CASES)
-def test_progen(progdir, backend, remat, seed):
+def test_progen(request, progdir, backend, remat, seed):
+    if (backend, remat, seed) in OPEN_SEEDS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=OPEN_SEEDS[backend, remat, seed]))
     if backend == "numba":
         pytest.importorskip("numba")
     src, o = run_case(backend, remat, seed, progdir)
