@@ -8,7 +8,7 @@
 from . import reverse  # noqa: F401  (registers the rule library)
 from .api import Differentiable, differentiate, grad, register_adjoint
 from .remat import Checkpoint
-from .errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError, UsageError
+from .errors import BackendError, CacheWarning, MissingRuleError, RetrogradError, UnsupportedSyntaxError, UsageError
 
 __version__ = "0.1.0"
 __all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",

@@ -38,3 +38,8 @@ class UsageError(RetrogradError):
 
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""
+
+
+class CacheWarning(UserWarning):
+    """An on-disk cache could not be used as configured (untrusted or unwritable); retrograd fell back to a
+    private directory or to compiling in memory."""
