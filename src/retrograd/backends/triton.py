@@ -27,8 +27,6 @@ string) and imported from there; the file name is a hash of the source.
 """
 import ast
 import copy
-import hashlib
-import importlib.util
 import math
 import os
 import sys
