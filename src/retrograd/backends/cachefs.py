@@ -132,8 +132,8 @@ def inside(dirpath, name, suffix=".py"):
 def write_atomic(path, data):
     """Write bytes to `path` through a unique temp file and an atomic rename; no temp file is left."""
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
