@@ -236,3 +236,48 @@ def load_module(backend, prefix, source, ns, loaded, memory_source=None, name_da
 def is_disk_error(exc):
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
                                                       errno.ENOTDIR, errno.EDQUOT)
+
+
+BACKENDS = {"numba": "retrograd_generated_", "triton": "retrograd_triton_"}
+
+
+def _ours(backend, dirpath):
+    """The files of `dirpath` that retrograd wrote for `backend`: generated modules, their Numba/Python
+    caches, transform-cache entries.  Nothing else is counted or removed (the root may be any folder)."""
+    prefix = BACKENDS[backend]
+    out = []
+    for sub, keep in (("", lambda f: f.startswith(prefix) and (f.endswith(".py") or f.endswith(".tmp"))),
+                      ("__pycache__", lambda f: f.startswith(prefix)),
+                      ("transforms", lambda f: f.endswith(".json") or f.endswith(".tmp"))):
+        d = os.path.join(dirpath, sub)
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out += [os.path.join(d, f) for f in sorted(names) if keep(f) and os.path.isfile(os.path.join(d, f))]
+    return out
+
+
+def info(backend):
+    """{location, trusted, reason, size, modules, entries} of a backend's configured cache location."""
+    path = os.path.join(default_root(), backend)
+    exists = os.path.lexists(path)
+    why = untrusted_reason(path) if exists else None
+    files = _ours(backend, path) if os.path.isdir(path) else []
+    size = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    return {"location": path, "exists": exists, "trusted": why is None, "reason": why, "size": size,
+            "modules": sum(f.endswith(".py") for f in files),
+            "entries": sum(os.path.basename(os.path.dirname(f)) == "transforms" for f in files)}
+
+
+def clear(backend):
+    """Remove what retrograd wrote in a backend's cache location; returns the number of files removed."""
+    path = os.path.join(default_root(), backend)
+    n = 0
+    for f in _ours(backend, path):
+        try:
+            os.unlink(f)
+            n += 1
+        except OSError:
+            pass
+    return n
