@@ -305,3 +305,35 @@ def test_triton_planted_kernel_module_is_not_executed(cache, tmp_path, monkeypat
     rg.torch.Function(L.gelu_tanh)(x).sum().backward()
     assert not marker.exists()
     torch.testing.assert_close(x.grad, good)
+
+
+def test_cli_cache_info_and_clear(cache, capsys):
+    from retrograd.cli import main
+    _load("numba", "VALUE = 8\n")
+    _load("triton", "VALUE = 9\n")
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert str(cache / "numba") in out and "trusted" in out and "1 generated modules" in out
+    (cache / "numba" / "keep.txt").write_text("not ours")
+    assert main(["cache", "clear", "--backend", "numba"]) == 0
+    assert "removed 1 files" in capsys.readouterr().out
+    assert os.listdir(cache / "numba") == ["keep.txt"] and len(os.listdir(cache / "triton")) == 1
+    (cache / "numba").chmod(0o777)
+    assert main(["cache", "info", "--backend", "numba"]) == 0
+    assert "NOT trusted" in capsys.readouterr().out
+
+
+def test_numba_grad_with_a_full_disk_compiles_in_memory(cache, tmp_path, monkeypatch):
+    from retrograd.backends import numba as nb
+    f = _numba_fn(tmp_path, monkeypatch)
+    monkeypatch.setattr(nb, "_LOADED", {})
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(cachefs, "write_atomic", full)
+    monkeypatch.setattr(cachefs, "tempfile", type("T", (), {"mkdtemp": staticmethod(full)}))
+    x, y = np.linspace(0.1, 1.0, 5), np.linspace(-1.0, 1.0, 5)
+    with pytest.warns(rg.CacheWarning, match="in memory"):
+        gx, gy = rg.differentiate(f, wrt=(0, 1), backend="numba").grad(x, y)
+    np.testing.assert_allclose(gx, _expected(x, y)[0], rtol=1e-13)
+    np.testing.assert_allclose(gy, _expected(x, y)[1], rtol=1e-13)
