@@ -165,24 +165,35 @@ def discard(path):
         pass
 
 
-def drop_corrupt_numba_index(dirpath, name):
-    """Numba unpickles `__pycache__/<module>.*.nbi` at the first call; one that does not unpickle (a
-    truncated write) would fail every call, so it goes now and Numba compiles again."""
-    cache = os.path.join(dirpath, "__pycache__")
-    try:
-        files = [f for f in os.listdir(cache) if f.startswith(name + ".") and f.endswith(".nbi")]
-    except OSError:
-        return
-    for f in files:
-        p = os.path.join(cache, f)
+def guard_numba_caches(module):
+    """Numba unpickles each dispatcher's `.nbi` index at its first call.  Where Numba keeps it (next to the
+    module, or under $NUMBA_CACHE_DIR) must be trusted like our own directory, else that function is not
+    cached; and an index that does not unpickle (a truncated write) would fail every call, so it goes now
+    and Numba compiles again."""
+    for v in list(module.__dict__.values()):
+        cache = getattr(v, "_cache", None)
+        index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
+        if index is None or getattr(v, "__module__", None) != module.__name__:
+            continue
+        d = os.path.dirname(index)
+        why = untrusted_reason(d) if os.path.isdir(d) else None
+        parent = os.path.dirname(d)
+        why = why or (untrusted_reason(parent) if os.path.isdir(parent) and not os.path.isdir(d) else None)
+        if why:
+            from numba.core.caching import NullCache
+            warn_once("numba-index", f"Numba's cache directory {d} {why}; not caching compiled code there")
+            v._cache = NullCache()
+            continue
         try:
-            with open(p, "rb") as fh:
-                pickle.load(fh)             # Numba's format: the version, then the pickled index
+            with open(index, "rb") as fh:
+                pickle.load(fh)             # Numba's format: the version, then the pickled (stamp, index)
                 stamp, overloads = pickle.loads(fh.read())
             if not isinstance(overloads, dict):
-                raise ValueError
+                raise ValueError(index)
+        except FileNotFoundError:
+            pass
         except Exception:
-            discard(p)
+            discard(index)
 
 
 def load_module(backend, prefix, source, ns, loaded, memory_source=None, name_data=None):
@@ -220,8 +231,6 @@ def load_module(backend, prefix, source, ns, loaded, memory_source=None, name_da
             linecache.cache[fake] = (len(text), None, text.splitlines(True), fake)   # for inspect.getsource
             code = compile(text, fake, "exec")
         else:
-            if backend == "numba":
-                drop_corrupt_numba_index(os.path.dirname(path), name)
             code = compile(data, path, "exec")      # the verified bytes, not the file read again
         sys.modules[name] = module      # Numba's cache looks the module up by name
         try:
@@ -229,6 +238,8 @@ def load_module(backend, prefix, source, ns, loaded, memory_source=None, name_da
         except BaseException:
             sys.modules.pop(name, None)
             raise
+        if backend == "numba" and path is not None:
+            guard_numba_caches(module)
         loaded[name] = module
         return module
 
