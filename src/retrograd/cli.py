@@ -40,6 +40,16 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    cache = sub.add_parser(
+        "cache",
+        help="show or clear the on-disk caches of the numba and triton backends",
+        description="`cache info`: where each backend's cache lives, whether it is trusted, its size and "
+                    "entries. `cache clear`: remove the files retrograd wrote there.",
+    )
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument("--backend", choices=["numba", "triton"], default=None,
+                       help="only this backend (default: both)")
+
     show = sub.add_parser(
         "show",
         help="print the generated primal + adjoint source of a function",
@@ -244,6 +254,19 @@ def _show(args) -> int:
     return EXIT_OK
 
 
+def _cache(args) -> int:
+    from retrograd.backends import cachefs
+    for backend in [args.backend] if args.backend else list(cachefs.BACKENDS):
+        if args.action == "clear":
+            print(f"{backend}: removed {cachefs.clear(backend)} files from {cachefs.info(backend)['location']}")
+            continue
+        i = cachefs.info(backend)
+        trust = ("not created yet (made 0700 at first use)" if not i["exists"] else "trusted" if i["trusted"] else f"NOT trusted ({i['reason']}; a private temp dir is used instead)")
+        print(f"{backend}: {i['location']}\n  {trust}\n  {i['size']} bytes, {i['modules']} generated modules, "
+              f"{i['entries']} transform-cache entries")
+    return EXIT_OK
+
+
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     parser = _build_parser()
@@ -256,6 +279,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "show":
             return _show(args)
+        if args.command == "cache":
+            return _cache(args)
         print(f"{PROG}: error: unknown command {args.command!r}", file=sys.stderr)
         return EXIT_USAGE
     except _CliError as exc:

@@ -69,3 +69,8 @@ class BackendError(RetrogradError):
 
 class IndexRangeError(UsageError, IndexError):
     """An index computed at run time (a target `x[t]` of a Triton kernel) is outside its axis."""
+
+
+class CacheWarning(UserWarning):
+    """An on-disk cache could not be used as configured (untrusted or unwritable); retrograd fell back to a
+    private directory or to compiling in memory."""

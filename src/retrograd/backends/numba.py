@@ -7,10 +7,7 @@ global constants it reads, and the retrograd and Numba versions: an edited funct
 never meets stale compiled code.  Compilation is lazy (at the first call), per argument types.
 """
 import hashlib
-import importlib.util
-import os
 import re
-import sys
 
 from ..errors import BackendError
 from . import cache_dir as _cache_dir
@@ -22,6 +19,11 @@ def cache_dir():
     return _cache_dir("numba")
 
 
+_PREFIX = "retrograd_generated_"
+_TRAILER = "\n# retrograd cache key: "
+_LOADED = {}
+
+
 def load(program, source, title):
     import numba
 
@@ -30,27 +32,18 @@ def load(program, source, title):
     ns = program.globals_for(numba_runtime)
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
-    # namespace_key: every value the code reads (arrays by content, module attributes): Numba freezes them
-    key = hashlib.sha256("\n".join([source, repr(constants), program.namespace_key, __version__,
-                                    numba.__version__]).encode()).hexdigest()[:20]
-    return _load_module(f"retrograd_generated_{key}", source, ns)
+    extra = hashlib.sha256("\n".join([repr(constants), getattr(program, "namespace_key", ""), __version__,
+                                       numba.__version__]).encode()).hexdigest()
+    return _load_module(source + _TRAILER + extra + "\n", ns)
 
 
-def _load_module(name, source, ns):
-    if name in sys.modules:
-        return sys.modules[name].__dict__
-    path = os.path.join(cache_dir(), name + ".py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)   # atomic: concurrent processes never see half a file
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module      # Numba's cache looks the module up by name
-    for k, v in ns.items():         # the user's globals (constants, modules) the code reads
-        module.__dict__.setdefault(k, v)
-    spec.loader.exec_module(module)
+def _load_module(text, ns):
+    """The module of the file whose exact bytes are `text` (generated source + key trailer): content-
+    addressed, verified before it runs (cachefs.py)."""
+    from . import cachefs
+    source = text.split(_TRAILER)[0]
+    module = cachefs.load_module("numba", _PREFIX, source, ns, _LOADED, name_data=text.encode(),
+                                 memory_source=source.replace("njit(cache=True)", "njit(cache=False)"))
     module.__dict__["__retrograd_source__"] = source
     return module.__dict__
 
@@ -59,27 +52,42 @@ def load_cached_transform(fn, wrt, kinds, options=()):
     """(primal, adjoint, source) from the on-disk transform cache (see transform_cache.py), or None.
 
     On a hit neither the transform nor the code generation runs: the generated module that an earlier
-    process wrote is imported again, in the namespace the transform would have given it."""
-    from . import transform_cache
+    process wrote is imported again, in the namespace the transform would have given it.  The entry's
+    module name is checked (an identifier with our prefix) and the file's bytes against the hash in it."""
+    from . import cachefs, transform_cache
+    d = cache_dir()
+    if d is None:
+        return None
     k, functions = transform_cache.key(fn, wrt, kinds, "numba", options)
-    entry = transform_cache.lookup(cache_dir(), k)
+    entry = transform_cache.lookup(d, k)
     if entry is None:
         return None
-    ns = _namespace(functions)
-    try:
-        with open(os.path.join(cache_dir(), entry["module"] + ".py")) as fh:
-            source = fh.read()
-    except OSError:
+    name = entry["module"]
+    path = cachefs.inside(d, name) if cachefs.valid_name(name, _PREFIX) else None
+    data = cachefs.read_verified(path, name, _PREFIX) if path else None
+    if data is None:
+        transform_cache.discard(d, k)
         return None
-    mod = _load_module(entry["module"], source, ns)
-    return mod[entry["primal"]], mod[entry["adjoint"]], source
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        transform_cache.discard(d, k)
+        return None
+    mod = _load_module(text, _namespace(functions))
+    if entry["primal"] not in mod or entry["adjoint"] not in mod:
+        transform_cache.discard(d, k)
+        return None
+    return mod[entry["primal"]], mod[entry["adjoint"]], mod["__retrograd_source__"]
 
 
 def remember_transform(fn, wrt, kinds, module_ns, primal, adjoint, options=()):
     """Record a transform just done, so that the next process can skip it."""
     from . import transform_cache
+    d = cache_dir()
+    if d is None:
+        return
     k, _ = transform_cache.key(fn, wrt, kinds, "numba", options)
-    transform_cache.store(cache_dir(), k, {"module": module_ns["__name__"], "primal": primal, "adjoint": adjoint})
+    transform_cache.store(d, k, {"module": module_ns["__name__"], "primal": primal, "adjoint": adjoint})
 
 
 def _namespace(functions):

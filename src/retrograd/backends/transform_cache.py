@@ -132,25 +132,40 @@ def _path(cache_dir, k):
 
 
 def lookup(cache_dir, k):
-    """The stored entry (module, primal, adjoint, source, namespace functions) for key `k`, or None."""
+    """The stored entry {module, primal, adjoint} for key `k`, or None.  An entry that does not parse or
+    whose fields are not plain identifiers (a truncated write, a planted file) is discarded."""
     if k is None:
         return None
     try:
-        with open(_path(cache_dir, k)) as fh:
-            entry = json.load(fh)
-    except (OSError, ValueError):
+        with open(_path(cache_dir, k), "rb") as fh:
+            entry = json.loads(fh.read().decode())
+    except FileNotFoundError:
         return None
-    if not os.path.exists(os.path.join(cache_dir, entry.get("module", "") + ".py")):
+    except (OSError, ValueError):
+        discard(cache_dir, k)
+        return None
+    if not (isinstance(entry, dict)
+            and all(isinstance(entry.get(f), str) and entry[f].isidentifier() for f in ("module", "primal", "adjoint"))):
+        discard(cache_dir, k)
         return None
     return entry
 
 
+def discard(cache_dir, k):
+    try:
+        os.unlink(_path(cache_dir, k))
+    except OSError:
+        pass
+
+
 def store(cache_dir, k, entry):
+    """Record an entry (atomically); a cache that cannot be written only costs the next process a transform."""
+    from .cachefs import write_atomic
     if k is None:
         return
     path = _path(cache_dir, k)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(entry, fh)
-    os.replace(tmp, path)   # atomic: a concurrent reader sees the whole entry or none
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        write_atomic(path, json.dumps(entry).encode())
+    except OSError:
+        pass

@@ -27,8 +27,6 @@ string) and imported from there; the file name is a hash of the source.
 """
 import ast
 import copy
-import hashlib
-import importlib.util
 import math
 import operator
 import os
@@ -1148,30 +1146,19 @@ def load(source, interpret=None):
         interpret = os.environ.get("TRITON_INTERPRET") == "1"
     import triton
     from .. import __version__
-    key = hashlib.sha256("\n".join([source, __version__, triton.__version__]).encode()).hexdigest()[:20]
-    name = f"retrograd_triton_{key}" + ("_interp" if interpret else "")
-    if name in _LOADED:
-        return _LOADED[name]
-    path = os.path.join(cache_dir(), f"retrograd_triton_{key}.py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    from . import cachefs
+    # the file's bytes are what its name hashes: the source, then a trailer naming the versions
+    text = source + f"\n# retrograd cache key: {__version__} triton {triton.__version__}\n"
+    prefix = "retrograd_triton_" + ("interp_" if interpret else "")
     old = os.environ.get("TRITON_INTERPRET")
     os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
     try:
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        return cachefs.load_module("triton", prefix, source, {}, _LOADED, name_data=text.encode())
     finally:
         if old is None:
             del os.environ["TRITON_INTERPRET"]
         else:
             os.environ["TRITON_INTERPRET"] = old
-    _LOADED[name] = module
-    return module
 
 
 _TL_TYPES = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16": "fp16", "int64": "i64",
