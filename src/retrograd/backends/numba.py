@@ -7,6 +7,7 @@ global constants it reads, and the retrograd and Numba versions: an edited funct
 never meets stale compiled code.  Compilation is lazy (at the first call), per argument types.
 """
 import hashlib
+import os
 import re
 
 from ..errors import BackendError
