@@ -338,3 +338,39 @@ def test_numba_grad_with_a_full_disk_compiles_in_memory(cache, tmp_path, monkeyp
         gx, gy = rg.differentiate(f, wrt=(0, 1), backend="numba").grad(x, y)
     np.testing.assert_allclose(gx, _expected(x, y)[0], rtol=1e-13)
     np.testing.assert_allclose(gy, _expected(x, y)[1], rtol=1e-13)
+
+
+def test_numba_index_in_an_untrusted_numba_cache_dir_is_not_unpickled(cache, tmp_path, monkeypatch):
+    import pickle
+    _numba_fn(tmp_path, monkeypatch)
+    ncd = tmp_path / "numba-cache"
+    ncd.mkdir(mode=0o700)
+    marker = tmp_path / "marker"
+    script = textwrap.dedent('''
+        import numpy as np, retrograd as rg, rg_caches_user as m
+        x, y = np.linspace(0.1, 1.0, 5), np.linspace(-1.0, 1.0, 5)
+        gx, gy = rg.differentiate(m.f, wrt=(0, 1), backend="numba").grad(x, y)
+        assert np.allclose(gx, np.cos(x) * y, rtol=1e-13) and np.allclose(gy, np.sin(x), rtol=1e-13)
+    ''')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path), RETROGRAD_CACHE_DIR=str(cache),
+               NUMBA_CACHE_DIR=str(ncd))
+
+    def run():
+        p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stderr
+    run()
+
+    class Evil:             # unpickling it writes the marker
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+    nbi = [os.path.join(d, f) for d, _, fs in os.walk(ncd) for f in fs if f.endswith(".nbi")
+           and f.startswith("retrograd_generated_")]
+    assert nbi
+    for p in nbi:
+        with open(p, "wb") as fh:
+            fh.write(pickle.dumps(Evil()))
+    for d, _, _ in os.walk(ncd):
+        os.chmod(d, 0o777)
+    assert "not caching compiled code" in run()
+    assert not marker.exists()

@@ -165,6 +165,19 @@ def discard(path):
         pass
 
 
+def _numba_dirs(d):
+    """The existing directories from Numba's index directory up to $NUMBA_CACHE_DIR (or its parent)."""
+    top = os.environ.get("NUMBA_CACHE_DIR")
+    top = os.path.realpath(top) if top else os.path.dirname(os.path.realpath(d))
+    p, out = os.path.realpath(d), []
+    while True:
+        if os.path.isdir(p):
+            out.append(p)
+        if p == top or os.path.dirname(p) == p or not p.startswith(top):
+            return out
+        p = os.path.dirname(p)
+
+
 def guard_numba_caches(module):
     """Numba unpickles each dispatcher's `.nbi` index at its first call.  Where Numba keeps it (next to the
     module, or under $NUMBA_CACHE_DIR) must be trusted like our own directory, else that function is not
@@ -176,12 +189,10 @@ def guard_numba_caches(module):
         if index is None or getattr(v, "__module__", None) != module.__name__:
             continue
         d = os.path.dirname(index)
-        why = untrusted_reason(d) if os.path.isdir(d) else None
-        parent = os.path.dirname(d)
-        why = why or (untrusted_reason(parent) if os.path.isdir(parent) and not os.path.isdir(d) else None)
+        why = next((f"{p} {w}" for p in _numba_dirs(d) for w in [untrusted_reason(p)] if w), None)
         if why:
             from numba.core.caching import NullCache
-            warn_once("numba-index", f"Numba's cache directory {d} {why}; not caching compiled code there")
+            warn_once("numba-index", f"Numba's cache directory {why}; not caching compiled code there")
             v._cache = NullCache()
             continue
         try:
