@@ -44,11 +44,9 @@ REPROS = {
 
 
 # Classes still open (issue 10): each listed case is a strict xfail, so it fails the suite once it passes
-_D = "issue 10 class D, open: repeated fancy indices spelled with negative numbers are not detected (wrong gradient)"
 _E = "issue 10 class E, open: a value of higher rank than its target (NumPy drops leading 1-axes) crashes"
-OPEN = {(n, "python"): (_D if n.startswith("D_") else _E) for n in REPROS if n[0] in "DE"}
-OPEN[("D_negative_repeat_named", "numba")] = _D
-OPEN_SEEDS = {("python", "recompute", 100013): _D + " (found by this seed)"}
+OPEN = {(n, "python"): _E for n in REPROS if n[0] == "E"}
+OPEN_SEEDS = {}
 
 
 def repro_source(body):

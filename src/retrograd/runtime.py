@@ -169,13 +169,20 @@ def not_a_view(value, array, message):
         raise AliasError(message)
 
 
-def no_repeats(index, message):
-    """Refuse an index array that names one element twice in a write (the last write would win)."""
-    for part in (index if isinstance(index, tuple) else (index,)):
-        arr = np.asarray(part) if isinstance(part, (list, np.ndarray)) else None
-        if arr is not None and arr.dtype.kind in "iu" and arr.size != np.unique(arr).size:
-            from .errors import RepeatedIndexError
-            raise RepeatedIndexError(message)
+def no_repeats(index, message, target=None):
+    """Refuse an index array that names one element of `target` twice in a write (the last write would
+    win).  Negative entries are elements too: `[3, -3]` names one element of a length-6 axis twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [np.asarray(p) for p in parts if isinstance(p, (list, np.ndarray))]
+    ints = [a for a in arrays if a.dtype.kind in "iu"]
+    if target is not None and any(np.any(a < 0) for a in ints):
+        cells = np.arange(np.size(target)).reshape(np.shape(target))[index]   # the elements written, exactly
+        repeated = np.size(cells) != np.unique(cells).size
+    else:
+        repeated = any(a.size != np.unique(a).size for a in ints)
+    if repeated:
+        from .errors import RepeatedIndexError
+        raise RepeatedIndexError(message)
 
 
 # ---- checkpointed loops (remat.revolve): the schedule of snapshots and recomputation --------------------

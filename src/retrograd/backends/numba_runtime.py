@@ -86,8 +86,8 @@ def not_a_view(value, array, message):
     return _py.not_a_view(value, array, message)
 
 
-def no_repeats(index, message):
-    return _py.no_repeats(index, message)
+def no_repeats(index, message, target=None):
+    return _py.no_repeats(index, message, target)
 
 
 def _is_scalar(t):
@@ -523,34 +523,44 @@ def _not_a_view(value, array, message):
     return lambda value, array, message: None
 
 
-def _has_repeats(part):
+def _has_repeats(part, n):
     return False
 
 
 @overload(_has_repeats)
-def _has_repeats_impl(part):
+def _has_repeats_impl(part, n):
+    """Repeats among the entries of an integer index array for an axis of length n, negative ones
+    counted from the end ([3, -3] repeats for n = 6)."""
     if isinstance(part, types.Array) and isinstance(part.dtype, types.Integer):
-        return lambda part: np.unique(part.ravel()).size != part.size
-    return lambda part: False
+        def impl(part, n):
+            flat = part.ravel().copy()
+            for k in range(flat.size):
+                if flat[k] < 0:
+                    flat[k] += n
+            return np.unique(flat).size != flat.size
+        return impl
+    return lambda part, n: False
 
 
 @overload(no_repeats, prefer_literal=True)
-def _no_repeats(index, message):
+def _no_repeats(index, message, target=None):
     from numba import literal_unroll
     from ..errors import RepeatedIndexError
     text = message.literal_value if isinstance(message, types.StringLiteral) else \
         "an index array with repeated entries writes one element twice"
     if isinstance(index, types.BaseTuple):
-        def impl(index, message):
+        def impl(index, message, target=None):
             bad = False
-            for part in literal_unroll(index):
-                bad = bad or _has_repeats(part)
+            k = 0
+            for part in literal_unroll(index):      # an element written twice repeats in every part
+                bad = bad or _has_repeats(part, target.shape[k] if k < target.ndim else 0)
+                k += 1
             if bad:
                 raise RepeatedIndexError(text)
         return impl
 
-    def impl(index, message):
-        if _has_repeats(index):
+    def impl(index, message, target=None):
+        if _has_repeats(index, target.shape[0]):
             raise RepeatedIndexError(text)
     return impl
 

@@ -705,7 +705,8 @@ class FunctionTransform:
                 if isinstance(target, gast.Subscript) and not is_basic_index(target.slice, self.ints):
                     fname, line, _ = self.src.where(s)
                     msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
-                    out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r})", I=_index_value(target.slice)), s)
+                    out += A.copy_loc(A.quote(f"no_repeats(I, {msg!r}, T)", I=_index_value(target.slice),
+                                              T=A.name(tname)), s)
                     if any(not isinstance(s.value, gast.Call) for _ in view_sources(s.value, self.locals)):
                         # NumPy writes through a mask or index array element by element: a value that
                         # overlaps the target (`x[m] = x[::-1]`) is read after parts of it were written
