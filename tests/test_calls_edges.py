@@ -193,7 +193,7 @@ def scalar_out(x):
 def test_pullback_checks_the_cotangent():
     x = np.array([0.1, 0.2, 0.3])
     _, pb = rg.differentiate(vector_out).vjp(x)
-    for bad in (np.ones(2), np.ones((3, 1)), np.ones(()), 1.0, "1", None, [1.0, 1.0, 1.0]):
+    for bad in (np.ones(2), np.ones((3, 1)), np.ones(()), 1.0, "1", None, [1.0, 1.0, 1.0], np.ones(3) * 1j):
         with pytest.raises(rg.UsageError):
             pb(bad)
     np.testing.assert_allclose(pb(np.ones(3))[0], 2.0 * np.cos(x))
@@ -208,3 +208,12 @@ def test_pullback_checks_the_cotangent():
     with pytest.raises(rg.UsageError):
         pb((1.0, np.ones(2)))
     np.testing.assert_allclose(pb((1.0, np.ones(3)))[0], np.ones(3) * 4.0)
+
+
+def hstack_scalar_pieces(a):
+    return np.sum(np.hstack([a[0, 0], a[1]]) * np.arange(4.0))
+
+
+def test_hstack_of_a_0d_and_a_1d_piece(fd_backend):
+    """Found by the review: the cotangent of a 0-d piece of np.hstack (a raw IndexError before)."""
+    fd.check_grad(hstack_scalar_pieces, (np.arange(6.0).reshape(2, 3) * 0.5 + 0.1,))

@@ -316,6 +316,8 @@ def _check_cotangent(ct, out, name, path="the output"):
         return
     if isinstance(ct, (bool, str)) or not isinstance(ct, (int, float, complex, np.ndarray, np.generic)):
         raise UsageError(f"{name}: the cotangent for {path} must be a number or an array, got {type(ct).__name__}")
+    if np.iscomplexobj(ct) and not np.iscomplexobj(out):
+        raise UsageError(f"{name}: the cotangent for {path} is complex, but {path} is real")
     if np.shape(ct) != np.shape(out):
         raise UsageError(f"{name}: the cotangent for {path} has shape {np.shape(ct)}, but {path} has shape "
                          f"{np.shape(out)}", hint="pass a cotangent of exactly the output's shape")

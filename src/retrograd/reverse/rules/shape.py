@@ -19,8 +19,10 @@ def split_like(g, arrays, axis, how="concatenate"):
         return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(np.ravel(g), sizes), arrays)]
     if how == "stack":
         return [np.take(g, k, axis=axis) for k in range(len(arrays))]
-    if how == "hstack":
-        axis = 0 if np.ndim(arrays[0]) == 1 else 1
+    if how == "hstack":            # 0-d pieces join as 1-D ones (np.hstack applies atleast_1d)
+        axis = 0 if np.ndim(np.atleast_1d(arrays[0])) == 1 else 1
+        sizes = np.cumsum([np.shape(np.atleast_1d(a))[axis] for a in arrays])[:-1]
+        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes, axis=axis), arrays)]
     if how == "vstack":
         shapes = [np.shape(np.atleast_2d(a)) for a in arrays]
         sizes = np.cumsum([s[0] for s in shapes])[:-1]
