@@ -580,3 +580,46 @@ def test_mask_write_overlapping_value_refused():
 
 def test_dead_view_of_written_argument():
     check_vjp_exact(dead_view_of_rebound, [rng(55).standard_normal(4), rng(56).standard_normal((3, 4))])
+
+
+# ---- repeated elements spelled with negative indices (issue 10 class D, found by tests/progen.py) --------
+
+def neg_tuple_repeat(A, v):       # (0, 1) and (-2, -3) name one element of a (2, 4) array
+    A = A * 1.0
+    A[[0, -2], [1, -3]] = v
+    return np.sum(A * A)
+
+
+def neg_loop_repeat(w, v):
+    w = w * 1.0
+    for k in range(2):
+        w[np.array([k, k - 6])] += v
+    return np.sum(w * w)
+
+
+def neg_tuple_distinct(A, v):
+    A = A * 1.0
+    A[[0, -1], [-1, 0]] = v
+    return np.sum(A * A)
+
+
+def neg_distinct(w, v):
+    w = w * 1.0
+    w[np.array([-1, -2, 0])] = v
+    return np.sum(w * w)
+
+
+@pytest.mark.parametrize("f, line", [(neg_tuple_repeat, 2), (neg_loop_repeat, 3)])
+def test_negative_index_repeats_are_refused(f, line):
+    A = np.arange(8.0).reshape(2, 4) * 0.3 + 0.1 if f is neg_tuple_repeat else np.linspace(0.2, 1.4, 6)
+    with pytest.raises(rg.RepeatedIndexError) as e:
+        rg.differentiate(f, wrt=(0, 1)).grad(A, np.array([0.5, 0.7]))
+    assert e.value.lineno == f.__code__.co_firstlineno + line
+
+
+def test_negative_indices_naming_distinct_elements_are_exact():
+    fd.check_grad(neg_distinct, (np.linspace(0.2, 1.4, 6), np.array([0.5, 0.7, 0.9])), (0, 1))
+
+
+def test_negative_index_tuple_naming_distinct_elements_is_exact():
+    fd.check_grad(neg_tuple_distinct, (np.arange(8.0).reshape(2, 4) * 0.3 + 0.1, np.array([0.5, 0.7])), (0, 1))
