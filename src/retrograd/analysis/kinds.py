@@ -100,7 +100,7 @@ def expr_kind(node, env, callees):
             while isinstance(e, (gast.List, gast.Tuple)) and e.elts:
                 depth, e = depth + 1, e.elts[0]
             return f"array:{depth}" if depth else None
-        if callee.kind == "rule" and callee.rule.source_file.endswith("elementwise.py") and callee.receiver is None:
+        if callee.kind == "rule" and callee.rule.broadcasts and callee.receiver is None:
             return _join_elementwise([expr_kind(a, env, callees) for a in node.args])
         name = getattr(fn, "__name__", None)
         if callee.kind == "constant" and getattr(fn, "__module__", None) == "numpy" and name in _CONSTRUCTORS:

@@ -37,8 +37,6 @@ import operator
 _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
            gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.Mod: operator.mod}
 _UNOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
-_CHEAP_RULES = {"operators.py", "elementwise.py", "shape.py", "constants.py"}   # rule families
-_ELEMENTWISE_RULES = {"operators.py", "elementwise.py"}                         # results broadcast their operands
 
 
 @dataclass
@@ -514,7 +512,7 @@ class FunctionTransform:
         """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape.  Only for
         elementwise rules, whose result has the broadcast shape of their operands: `np.full(3, x)` has a
         constant operand too, but it is a shape."""
-        if os.path.basename(rule.source_file) not in _ELEMENTWISE_RULES:
+        if not rule.broadcasts:
             return template
         class Drop(gast.NodeTransformer):
             def visit_Call(inner, node):
@@ -849,7 +847,7 @@ class FunctionTransform:
                     return False        # recomputing it would draw again
                 if c.kind == "constant":
                     continue
-                if c.kind != "rule" or os.path.basename(c.rule.source_file) not in _CHEAP_RULES:
+                if c.kind != "rule" or not c.rule.cheap:
                     return False
         return True
 

@@ -7,6 +7,8 @@ from ...runtime import unbroadcast
 from .reductions import div_or_zero
 from .registry import adjoint, d
 
+KIND = "elementwise"
+
 
 @adjoint(np.sin, math.sin)
 def sin(y, x):

@@ -4,6 +4,8 @@ import numpy as np
 from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
 from .registry import adjoint, d
 
+KIND = "product"
+
 
 def dot_grad_a(g, a, b):
     """Cotangent of `a` in np.dot(a, b): scalars multiply; for `b` up to 2-D np.dot is `@`; for N-D `b` it

@@ -7,6 +7,8 @@ import numpy as np
 from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast
 from .registry import adjoint, d
 
+KIND = "elementwise"
+
 
 def pow_base_grad(a, b):
     """d(a ** b)/da: `b * a ** (b - 1)`, and 0 where b == 0 (a ** 0 is 1 for every a, 0 included).  At
@@ -72,7 +74,7 @@ def pos(y, x):
     d[x] = d[y]
 
 
-@adjoint(operator.matmul, np.matmul)
+@adjoint(operator.matmul, np.matmul, kind="product")
 def matmul(y, a, b):
     d[a] = matmul_grad_a(d[y], a, b)
     d[b] = matmul_grad_b(d[y], a, b)

@@ -4,6 +4,8 @@ import numpy as np
 from ...runtime import select_grad, unreduce
 from .registry import adjoint, d
 
+KIND = "reduction"
+
 
 def prod_others(a, axis=None):
     """For each entry of `a`, the product of the others along `axis` (the partial derivative of np.prod).

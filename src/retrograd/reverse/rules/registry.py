@@ -26,6 +26,18 @@ CONSTANT_METHODS = set()
 GLOBALS = {}          # names rule bodies refer to -> objects
 _KEEP = []            # keep registered functions alive so their ids stay unique
 
+# What the transform may assume of a rule, by family.  Each rules module declares its family once
+# (`KIND = "..."` at its top) and a rule may override it (`@adjoint(..., kind=...)`).
+#   broadcasts: the result has the broadcast shape of the operands (so `unbroadcast` of a cotangent to an
+#               operand of that same shape is the identity, and the kinds of the operands give the result's);
+#   cheap:      recomputing the call in the backward pass costs about as much as reading it from the tape.
+KINDS = {
+    "elementwise": dict(broadcasts=True, cheap=True),
+    "shape": dict(broadcasts=False, cheap=True),
+    "reduction": dict(broadcasts=False, cheap=False),
+    "product": dict(broadcasts=False, cheap=False),
+}
+
 
 class _D:
     """Placeholder so templates read `d[x] = ...`; never executed."""
@@ -40,8 +52,13 @@ d = _D()
 
 
 class Rule:
-    def __init__(self, template):
+    def __init__(self, template, kind=None):
         self.name = template.__name__
+        self.kind = kind or template.__globals__.get("KIND")
+        if self.kind not in KINDS:
+            raise ValueError(f"rule {self.name}: kind {self.kind!r} is not one of {sorted(KINDS)}")
+        self.broadcasts = KINDS[self.kind]["broadcasts"]
+        self.cheap = KINDS[self.kind]["cheap"]
         sig = inspect.signature(template)
         params = list(sig.parameters.values())
         self.result = params[0].name
@@ -65,7 +82,6 @@ class Rule:
             for n in loaded_names(expr) - set(self.params) - {self.result, "d"}:
                 if n in template.__globals__:
                     GLOBALS.setdefault(n, template.__globals__[n])
-        self.source_file = inspect.getsourcefile(template)
 
     def needs(self, param):
         """Parameter names (and the result name) whose *values* the contribution to `param` reads."""
@@ -87,10 +103,11 @@ def value_names(expr):
     return out
 
 
-def adjoint(*fns, methods=(), attributes=()):
-    """Register the decorated template as the derivative rule of `fns` (and of `x.method(...)`)."""
+def adjoint(*fns, methods=(), attributes=(), kind=None):
+    """Register the decorated template as the derivative rule of `fns` (and of `x.method(...)`); `kind`
+    (a key of KINDS) defaults to the family its module declares."""
     def register(template):
-        rule = Rule(template)
+        rule = Rule(template, kind)
         for f in fns:
             RULES[id(f)] = rule
             _KEEP.append(f)

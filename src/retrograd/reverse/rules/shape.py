@@ -4,6 +4,8 @@ import numpy as np
 from ...runtime import scatter_add, scatter_sub, unbroadcast
 from .registry import adjoint, d
 
+KIND = "shape"
+
 
 def untranspose(g, axes):
     """Cotangent of np.transpose(a, axes): the inverse permutation (negative axes counted from the end)."""
