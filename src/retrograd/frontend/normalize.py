@@ -22,6 +22,7 @@ from ..astutil import (as_load, assigned_names, all_names, copy_loc, const, is_a
                        quote_expr, subscript_base, unparse)
 from ..errors import UnsupportedSyntaxError
 from .resolve import _dotted as _dotted_name
+from .spelling import canonicalise
 
 
 class NameAllocator:
@@ -66,6 +67,7 @@ class Normalizer:
     # ---- entry -------------------------------------------------------------------------------------
     def run(self):
         fn = self.src.node
+        canonicalise(fn, self.resolver)
         body = self._block(fn.body)
         body = self._lower_returns(body)
         body = self._record_tests(body)

@@ -113,17 +113,17 @@ class Callees:
             self._cache[key] = self._classify(call)
         return self._cache[key]
 
-    def resolve(self, dotted):
-        """The object a dotted global name (`np.add.at`) refers to, or None (locals resolve to None)."""
+    def resolve(self, dotted, default=None):
+        """The object a dotted global name (`np.add.at`) refers to, or `default` (locals resolve to it)."""
         if not dotted or dotted[0] in self.locals:
-            return None
+            return default
         obj = self.src.namespace.get(dotted[0], _MISSING)
         if obj is _MISSING:
             import builtins
             obj = getattr(builtins, dotted[0], _MISSING)
         for attr in dotted[1:]:
             obj = getattr(obj, attr, _MISSING) if obj is not _MISSING else _MISSING
-        return None if obj is _MISSING else obj
+        return default if obj is _MISSING else obj
 
     def _classify(self, call):
         func = call.func
