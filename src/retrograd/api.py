@@ -77,9 +77,9 @@ class Differentiable:
             p, a = ns[primal], ns[adjoint]
             self._guards[key] = _Guard(reads, ns, primal, adjoint, self.backend)
             if self.backend == "numba":   # compile errors surface at the first call: report them clearly
-                _numba_remember_transform(self, kinds, ns, primal, adjoint)
-                p = functools.partial(_call_numba, p, source)
-                a = functools.partial(_call_numba, a, source)
+                _numba_remember_transform(self, kinds, ns, primal, adjoint, program.line_locations)
+                p = functools.partial(_call_numba, p, source, program.line_locations)
+                a = functools.partial(_call_numba, a, source, program.line_locations)
             self._compiled[key] = (p, a, source)
         self._last = key
         return self._compiled[key]
@@ -265,17 +265,18 @@ def _numba_cached_transform(d, key, kinds):
     hit = backend.load_cached_transform(d.fn, d.wrt, kinds, _numba_options(d))
     if hit is None:
         return {}
-    p, a, source = hit
-    return {key: (functools.partial(_call_numba, p, source), functools.partial(_call_numba, a, source), source)}
+    p, a, source, locations = hit
+    return {key: (functools.partial(_call_numba, p, source, locations),
+                  functools.partial(_call_numba, a, source, locations), source)}
 
 
-def _numba_remember_transform(d, kinds, ns, primal, adjoint):
-    _backend("numba").remember_transform(d.fn, d.wrt, kinds, ns, primal, adjoint, _numba_options(d))
+def _numba_remember_transform(d, kinds, ns, primal, adjoint, locations):
+    _backend("numba").remember_transform(d.fn, d.wrt, kinds, ns, primal, adjoint, _numba_options(d), locations)
 
 
-def _call_numba(fn, source, *args):
+def _call_numba(fn, source, locations, *args):
     from .backends.numba import call
-    return call(fn, args, source)
+    return call(fn, args, source, locations)
 
 
 def _has_torch_tensor(args, kwargs):

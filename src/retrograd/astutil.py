@@ -19,8 +19,19 @@ def const(value):
     return gast.Constant(value=value, kind=None)
 
 
+_POSITIONS = ("lineno", "col_offset", "end_lineno", "end_col_offset")
+
+
 def parse_stmts(src):
-    return gast.parse(src).body
+    """Statements of a snippet, without positions: quoted code has none of its own (its line 1 is not the
+    user's line 1); `copy_loc` gives it the user statement it stands for."""
+    stmts = gast.parse(src).body
+    for s in stmts:
+        for n in gast.walk(s):
+            for attr in _POSITIONS:
+                if getattr(n, attr, None) is not None:
+                    setattr(n, attr, None)
+    return stmts
 
 
 def parse_expr(src):

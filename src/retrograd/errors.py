@@ -23,6 +23,14 @@ class RetrogradError(Exception):
             text += "\n  hint: " + hint
         super().__init__(text)
 
+    @property
+    def source_line(self):
+        """The user's source line the error names (stripped), or None."""
+        if self.filename is None or self.lineno is None:
+            return None
+        import linecache
+        return linecache.getline(self.filename, self.lineno).strip() or None
+
 
 class UnsupportedSyntaxError(RetrogradError):
     """A construct of the function's source that retrograd cannot differentiate."""

@@ -78,17 +78,30 @@ def load_cached_transform(fn, wrt, kinds, options=()):
     if entry["primal"] not in mod or entry["adjoint"] not in mod:
         transform_cache.discard(d, k)
         return None
-    return mod[entry["primal"]], mod[entry["adjoint"]], mod["__retrograd_source__"]
+    return mod[entry["primal"]], mod[entry["adjoint"]], mod["__retrograd_source__"], _locations(entry.get("lines"))
 
 
-def remember_transform(fn, wrt, kinds, module_ns, primal, adjoint, options=()):
-    """Record a transform just done, so that the next process can skip it."""
+def remember_transform(fn, wrt, kinds, module_ns, primal, adjoint, options=(), locations=None):
+    """Record a transform just done (with its map of generated lines to the user's), so that the next
+    process can skip it."""
     from . import transform_cache
     d = cache_dir()
     if d is None:
         return
     k, _ = transform_cache.key(fn, wrt, kinds, "numba", options)
-    transform_cache.store(d, k, {"module": module_ns["__name__"], "primal": primal, "adjoint": adjoint})
+    lines = [[n] + loc.as_json() for n, loc in sorted((locations or {}).items())]
+    transform_cache.store(d, k, {"module": module_ns["__name__"], "primal": primal, "adjoint": adjoint,
+                                 "lines": lines})
+
+
+def _locations(rows):
+    """The stored line map back as {line: Location}; anything malformed counts as no map (the errors then
+    name no line, nothing else changes)."""
+    from ..reverse.sourcemap import Location
+    ok = isinstance(rows, list) and all(
+        isinstance(r, list) and len(r) == 4 and isinstance(r[0], int) and isinstance(r[1], str)
+        and isinstance(r[2], int) and isinstance(r[3], str) for r in rows)
+    return {r[0]: Location(r[1], r[2], r[3]) for r in rows} if ok else {}
 
 
 def _namespace(functions):
@@ -106,28 +119,28 @@ def _namespace(functions):
     return ns
 
 
-def call(fn, args, source):
+def call(fn, args, source, locations=None):
     """Call a compiled function, turning Numba's compile errors into a BackendError at the user's line."""
     from numba.core.errors import NumbaError
     try:
         return fn(*args)
     except NumbaError as exc:
-        raise _backend_error(exc, source) from None
+        raise _backend_error(exc, source, locations) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
         if "No definition for lowering" not in str(exc) and "layout" not in str(exc):
             raise
-        raise _backend_error(exc, source) from None
+        raise _backend_error(exc, source, locations) from None
     except (AttributeError, TypeError, AssertionError, KeyError) as exc:
         if not _raised_inside_numba(exc):     # Numba's own typing code failing on what it cannot type
             raise
-        raise _backend_error(exc, source) from None
+        raise _backend_error(exc, source, locations) from None
     except SystemError as exc:                # a value Numba cannot box (a slice saved for the adjoint)
         cause = exc.__cause__
         while cause is not None and "cannot convert native" not in str(cause):
             cause = cause.__cause__
         if cause is None:
             raise
-        raise _backend_error(cause, source) from None
+        raise _backend_error(cause, source, locations) from None
 
 
 def _raised_inside_numba(exc):
@@ -154,7 +167,9 @@ def lower_spellings(tree):
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')
 
 
-def _backend_error(exc, source):
+def _backend_error(exc, source, locations=None):
+    """A BackendError at the user's line that generated line (Numba names it in its message) came from:
+    a primal statement's own line, or the `# grad of` block an adjoint statement is in."""
     text = str(exc)
     lines = source.splitlines()
     found = _LINE.findall(text)
@@ -162,16 +177,12 @@ def _backend_error(exc, source):
     if found:
         n = int(found[-1])
         construct = lines[n - 1].strip() if 0 < n <= len(lines) else None
-        for k in range(min(n, len(lines)) - 1, -1, -1):   # the nearest "# grad of: ... (file:line)" above
-            m = re.search(r"# grad of: (.*)  \((.+):(\d+)\)$", lines[k])
-            if m:
-                where = (m.group(2), int(m.group(3)), m.group(1))
-                break
+        where = (locations or {}).get(n)
     first = next((l for l in text.splitlines() if l.strip()), text)
     msg = "Numba cannot compile the generated code" + (f" `{construct}`" if construct else "") + f": {first}"
     if where:
-        msg += f" (adjoint of `{where[2]}`)"
-    err = BackendError(msg, filename=where[0] if where else None, lineno=where[1] if where else None, col=0,
-                       construct=construct, hint='use backend="python" for this function')
+        msg += f" (from `{where.text}`)"
+    err = BackendError(msg, filename=where.filename if where else None, lineno=where.lineno if where else None,
+                       col=0, construct=construct, hint='use backend="python" for this function')
     err.numba_message = text
     return err

@@ -22,7 +22,7 @@ def _canonical(obj, last):
     `np.abs` stays `np.abs`, not `np.absolute`) or, for `from math import sin as msin`, under its own."""
     for name in (last, getattr(obj, "__name__", None)):
         for home, mod in _HOMES:
-            if isinstance(name, str) and getattr(mod, name, _MISSING) is obj:
+            if isinstance(name, str) and vars(mod).get(name, _MISSING) is obj:   # no module __getattr__
                 return home + "." + name
     return None
 

@@ -14,6 +14,7 @@ import gast
 from .. import astutil as A
 from ..errors import RetrogradError
 from .rules import registry
+from .sourcemap import line_locations
 
 
 class Program:
@@ -23,6 +24,8 @@ class Program:
         self.functions = []
         self.variants = {}
         self.comments = []
+        self.comment_locations = {}   # comment index -> sourcemap.Location of the user line it heads
+        self.line_locations = {}      # generated line -> sourcemap.Location, set by source()
         self.customs = {}
         self.custom_sources = []
         self.namespace = {}
@@ -98,6 +101,8 @@ class Program:
         parts += self.custom_sources
         parts += [A.unparse(f) for f in self.functions]
         text = "\n\n\n".join(parts) + "\n"
+        sources = {name: tf.src for p, a, tf in self.variants.values() if tf is not None for name in (p, a)}
+        self.line_locations = line_locations(text, self.functions, sources, self.comment_locations)
         return _COMMENT.sub(lambda m: m.group(1) + "# " + self.comments[int(m.group(2))], text)
 
     def globals_for(self, runtime):

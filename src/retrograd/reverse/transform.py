@@ -30,6 +30,7 @@ from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
+from .sourcemap import Location
 from .simplify import Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
 
 import operator
@@ -1028,9 +1029,9 @@ class FunctionTransform:
     def _comment(self, s):
         text = self.src.line_text(s)
         fname, line, _ = self.src.where(s)
-        import os
         key = len(self.comments)
         self.comments.append(f"grad of: {text}  ({os.path.basename(fname)}:{line})")
+        self.program.comment_locations[key] = Location(fname, line, text)
         return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
 
     def _primal_def(self, body, saved):

@@ -1,0 +1,24 @@
+"""Functions for tests/test_sourcemap.py (their line numbers are read by the test, not hard-coded)."""
+import numpy as np
+
+
+def helper(v, c):
+    w = np.tanh(v) * c
+    return w
+
+
+def looped(x, c):
+    s = 0.0
+    y = np.sin(x)
+    for i in range(3):
+        y = helper(y, c) + 0.5 * y
+        s = s + np.sum(y * y)
+    if s > 0.0:
+        s = s * 2.0
+    return s
+
+
+def adjoint_numba_cannot_compile(x):
+    A = np.outer(x, x)
+    s = np.cumsum(A, axis=1)
+    return np.sum(s * 2.0)
