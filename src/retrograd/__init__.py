@@ -8,12 +8,12 @@
 from . import reverse  # noqa: F401  (registers the rule library)
 from .api import Differentiable, differentiate, grad, register_adjoint
 from .remat import Checkpoint
-from .errors import (AliasError, BackendError, CacheWarning, IndexRangeError, MissingRuleError, RepeatedIndexError,
+from .errors import (AliasError, BackendError, CacheWarning, CastError, IndexRangeError, MissingRuleError, RepeatedIndexError,
                      RetrogradError, UnsupportedSyntaxError, UsageError)
 
 __version__ = "0.1.0"
 __all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
-           "UnsupportedSyntaxError", "AliasError", "RepeatedIndexError", "MissingRuleError", "UsageError",
+           "UnsupportedSyntaxError", "AliasError", "CastError", "RepeatedIndexError", "MissingRuleError", "UsageError",
            "IndexRangeError", "BackendError", "CacheWarning", "__version__"]
 
 

@@ -71,6 +71,13 @@ class RepeatedIndexError(RuntimeRefusal):
     construct, hint = "index", "write the elements one at a time in a loop, or use np.add.at"
 
 
+class CastError(RuntimeRefusal):
+    """A value being differentiated is written into an array of integers or booleans, which NumPy truncates
+    (`A = np.zeros(3, dtype=int); A[0] = x` stores int(x)): a derivative through it would be wrong."""
+    construct, hint = "write", ("make the array float (np.zeros(n) or .astype(float)), or cast the value "
+                                "explicitly with int(...) / np.floor(...) if the truncation is meant")
+
+
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""
 

@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["not_a_view", "no_repeats", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
@@ -167,6 +167,14 @@ def not_a_view(value, array, message):
     if isinstance(value, np.ndarray) and isinstance(array, np.ndarray) and np.may_share_memory(value, array):
         from .errors import AliasError
         raise AliasError(message)
+
+
+def float_target(array, message):
+    """Refuse writing a differentiated value into an array of integers or booleans, which NumPy would
+    truncate (analysis/dtypes.py).  `message` starts with the user's `file:line: `."""
+    if isinstance(array, np.ndarray) and array.dtype.kind not in "fc":
+        from .errors import CastError
+        raise CastError(message)
 
 
 def no_repeats(index, message, target=None):

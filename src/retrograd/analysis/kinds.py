@@ -81,9 +81,16 @@ def expr_kind(node, env, callees):
             return items[k] or None if isinstance(k, int) and -len(items) <= k < len(items) else None
         n = ndim(base)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if n is None or not all(_is_int_index(i, env) for i in idx) or len(idx) > n:
-            return None if base != _TOP else _TOP
-        return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
+        if base == _TOP:
+            return _TOP
+        # basic indexing: an integer drops its axis, a slice keeps it, None (np.newaxis) adds one
+        ints = sum(1 for i in idx if _is_int_index(i, env))
+        slices = sum(1 for i in idx if isinstance(i, gast.Slice))
+        new = sum(1 for i in idx if isinstance(i, gast.Constant) and i.value is None)
+        if n is None or ints + slices + new != len(idx) or ints + slices > n:
+            return None
+        rank = n - ints + new
+        return SCALAR if rank == 0 else f"array:{rank}"
     if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
         return OTHER
     if isinstance(node, gast.Call):
@@ -100,6 +107,8 @@ def expr_kind(node, env, callees):
             while isinstance(e, (gast.List, gast.Tuple)) and e.elts:
                 depth, e = depth + 1, e.elts[0]
             return f"array:{depth}" if depth else None
+        if callee.kind == "rule" and callee.rule.rank is not None:
+            return _rank_rule(callee, node, env, callees)
         if callee.kind == "rule" and callee.rule.broadcasts and callee.receiver is None:
             return _join_elementwise([expr_kind(a, env, callees) for a in node.args])
         name = getattr(fn, "__name__", None)
@@ -116,6 +125,38 @@ def expr_kind(node, env, callees):
             return "array:1" if shape is not None and expr_kind(shape, env, callees) == SCALAR else ARRAY
     return None
 
+
+
+def _rank_rule(callee, call, env, callees):
+    """The kind of a rule call from the rule's declared shape rule (registry.Rank)."""
+    from ..frontend.resolve import _BindError
+    try:
+        bound = callee.bind(call)
+    except _BindError:
+        return None
+    kinds = {p: expr_kind(e, env, callees) for p, e in bound.items()}
+    if _TOP in kinds.values():
+        return _TOP
+    literals = {}
+    for p, e in bound.items():
+        try:
+            literals[p] = ast_literal(e)
+        except ValueError:
+            pass
+    return callee.rule.rank(kinds, literals)
+
+
+def ast_literal(node):
+    """The Python value of a literal expression (constants, tuples of them, `-1`), else ValueError."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.Tuple):
+        return tuple(ast_literal(e) for e in node.elts)
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        v = ast_literal(node.operand)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v
+    raise ValueError("not a literal")
 
 
 def name_of(fn):

@@ -1,5 +1,42 @@
 """Backends lower the one adjoint program: `python` runs it as NumPy code, `numba` compiles it, `triton`
-turns it into GPU kernels."""
+turns it into GPU kernels.
+
+The core (frontend, analysis, reverse) never asks which backend it generates for: it reads the target's
+`Traits`, the few properties of a target that change the generated code.  Each backend module declares
+its own `TRAITS`; `traits(name)` finds them.
+"""
+import importlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Traits:
+    name: str
+    # every variable keeps one static type: tapes are typed (float64 arrays or typed lists), a variable
+    # read before its first assignment needs a placeholder of its type, array cotangents start as zeros
+    # of their shape, and one typed list of saved parts holds them flattened
+    typed: bool = False
+    # the target runs NumPy's own random generator: a draw in `f.grad` is the plain call's draw
+    numpy_draws: bool = True
+    # the largest rank of an array the target writes into through a boolean mask (None: any)
+    mask_write_rank: int = None
+    # `reversed(range(...))` is available (else the loop counts down explicitly)
+    reversed_range: bool = True
+    # module header lines, and a pass over each generated function tree before it is unparsed
+    header: str = ""
+    lower: object = field(default=None, compare=False)
+
+
+PYTHON = Traits("python")
+
+
+def traits(name):
+    """The Traits of target `name` (its backend module's TRAITS; python's when it declares none)."""
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ImportError:
+        return PYTHON
+    return getattr(module, "TRAITS", PYTHON)
 
 
 def cache_dir(backend):

@@ -11,13 +11,31 @@ import os
 import re
 
 from ..errors import BackendError
-from . import cache_dir as _cache_dir
+from . import Traits, cache_dir as _cache_dir
 
 _HEADER_LINES = 3
 
 
 def cache_dir():
     return _cache_dir("numba")
+
+
+def _lower(tree):
+    """What Numba's NumPy lacks, rewritten in each generated function before it is unparsed."""
+    from .numba_products import lower_products
+    from .numba_reductions import lower_reductions
+    tree.decorator_list = [_njit()]
+    return lower_spellings(lower_products(lower_reductions(tree)))
+
+
+def _njit():
+    import gast
+    return gast.Call(func=gast.Name(id="njit", ctx=gast.Load(), annotation=None, type_comment=None),
+                     args=[], keywords=[gast.keyword(arg="cache", value=gast.Constant(value=True, kind=None))])
+
+
+TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False,
+                header="from numba import njit\nfrom retrograd.backends.numba_runtime import *", lower=_lower)
 
 
 _PREFIX = "retrograd_generated_"

@@ -17,7 +17,7 @@ from .. import runtime as _py
 __all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
            "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
-           "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "List", "np", "math"]
+           "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "float_target", "List", "np", "math"]
 
 
 @njit(cache=True)
@@ -88,6 +88,10 @@ def not_a_view(value, array, message):
 
 def no_repeats(index, message, target=None):
     return _py.no_repeats(index, message, target)
+
+
+def float_target(array, message):
+    return _py.float_target(array, message)
 
 
 def _is_scalar(t):
@@ -521,6 +525,20 @@ def _not_a_view(value, array, message):
                 raise AliasError(text)
         return impl
     return lambda value, array, message: None
+
+
+@overload(float_target, prefer_literal=True)
+def _float_target(array, message):
+    """Decided by the array's type when the function is compiled: nothing is left of it for float arrays."""
+    if isinstance(array, types.Array) and not isinstance(array.dtype, (types.Float, types.Complex)):
+        from ..errors import CastError
+        text = message.literal_value if isinstance(message, types.StringLiteral) else \
+            "a differentiated value is written into an array of integers, which truncates it"
+
+        def impl(array, message):
+            raise CastError(text)
+        return impl
+    return lambda array, message: None
 
 
 def _has_repeats(part, n):

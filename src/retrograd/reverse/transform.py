@@ -19,6 +19,7 @@ import numpy as np
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
 from ..analysis.aliases import check_aliases, memory_model, view_sources
+from ..analysis.dtypes import float_arrays
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
@@ -82,6 +83,7 @@ class FunctionTransform:
         self.bools = self._bool_vars()
         self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
         self.ints |= {n for n, k in self.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
+        self.float_arrays = float_arrays(self.node, self.active_params, self.callees, walk_stmts)
         self.view_checks = {id(d): pairs for d, pairs in check_aliases(
             self.node, self.src, UnsupportedSyntaxError, self.locals,
             scalars={n for n, k in self.kinds.items() if k == "scalar"}, callees=self.callees)}
@@ -92,7 +94,8 @@ class FunctionTransform:
         self.redefined = self._redefined_vars()
         self.first_defs = self._first_defs()
         self.comments = program.comments
-        self.numba = program.target == "numba"
+        self.traits = program.traits
+        self.typed = self.traits.typed     # one static type per variable: typed tapes and placeholders
         self.remat = getattr(program, "remat", None)
         self._loop_floor = 0     # loops below this depth of self._loops are re-run per step (remat)
         self.result_kinds = {}   # variable -> kind of the helper result assigned to it
@@ -209,7 +212,7 @@ class FunctionTransform:
                 s._rg_dead = _overwritten_unread(stmts[k + 1:], s.targets[0].id)
             if not isinstance(s, (gast.If, gast.For, gast.While)):
                 self._check_index_data(s)
-                if self.numba:
+                if not self.traits.numpy_draws:
                     self._check_draws(s)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
                     s, (gast.If, gast.For, gast.While)) else ():
@@ -239,8 +242,8 @@ class FunctionTransform:
         call's (nor its seed's), so the numba target refuses draws."""
         for n in gast.walk(s):
             if isinstance(n, gast.Call) and self.callees.is_draw(n):
-                raise self.src.error(BackendError, n, f"`{A.unparse(n.func)}` draws random numbers, and compiled "
-                                     "code would draw them from Numba's generator, not NumPy's",
+                raise self.src.error(BackendError, n, f"`{A.unparse(n.func)}` draws random numbers, and the "
+                                     f"{self.traits.name} backend would draw them from its own generator, not NumPy's",
                                      construct=A.unparse(n.func), hint='use backend="python" for this function, '
                                      "or draw the numbers outside and pass them in")
 
@@ -264,8 +267,8 @@ class FunctionTransform:
         if tname is None:
             raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target",
                                  construct="assignment")
-        if self.program.target == "numba" and isinstance(target, gast.Subscript):
-            self._check_numba_mask_write(target, tname)
+        if self.traits.mask_write_rank is not None and isinstance(target, gast.Subscript):
+            self._check_mask_write(target, tname)
         self._cur_target, self._cot_count = tname, 0
         uses = Uses()
         (uses.defs if isinstance(target, gast.Name) else uses.partial_defs).add(tname)
@@ -312,18 +315,18 @@ class FunctionTransform:
                 uses.res_uses.add(n)   # the index, to restore the element
         self.blocks[id(s)] = Block(pre=pre, post=post, target=tname, result_refs=refs)
 
-    def _check_numba_mask_write(self, target, tname):
+    def _check_mask_write(self, target, tname):
         """Numba indexes with a boolean mask only along one axis: `A[A > 0.7] = v` on a 2-D `A` is refused
         here, at the user's line (Numba itself fails with a bare AssertionError)."""
         from ..analysis.kinds import ndim
         parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
-        rank = ndim(self.kinds.get(tname))
-        if rank != 1 and any(isinstance(p, gast.Name) and p.id in self.bools for p in parts):
+        rank, limit = ndim(self.kinds.get(tname)), self.traits.mask_write_rank
+        if (rank is None or not 1 <= rank <= limit) and any(isinstance(p, gast.Name) and p.id in self.bools for p in parts):
             from ..errors import BackendError
-            raise self.src.error(BackendError, target, "Numba writes through a boolean mask only into a 1-D "
-                                 f"array (`{tname}` has {rank or 'an unknown number of'} dimensions)",
-                                 construct="mask write", hint='use backend="python" for this function, or '
-                                 'np.where(mask, value, A)')
+            raise self.src.error(BackendError, target, f"the {self.traits.name} backend writes through a boolean "
+                                 f"mask only into an array of at most {limit} dimension(s) (`{tname}` has "
+                                 f"{rank or 'an unknown number of'})", construct="mask write",
+                                 hint=f'use backend="python" for this function, or np.where(mask, value, A)')
 
     def _unbroadcast_to_value(self, g, value, scalar_target):
         """The cotangent of the value written into `A[I]`: the target's cotangent `g`, summed over the axes
@@ -369,7 +372,7 @@ class FunctionTransform:
 
     def _reset(self, name):
         d = self.dvar(name)
-        if name in self.inplace or (self.numba and self.kinds.get(name) != "scalar"):
+        if name in self.inplace or (self.typed and self.kinds.get(name) != "scalar"):
             return A.quote(f"{d} = zeros_like({name})")
         return A.quote(f"{d} = 0.0")
 
@@ -601,7 +604,7 @@ class FunctionTransform:
         return tapes | {self.tops[t] for t in tapes if t in self.tops}
 
     def _init_reads(self):
-        return {v for v in self.active if v in self.inplace or (self.numba and self.kinds.get(v) != "scalar")}
+        return {v for v in self.active if v in self.inplace or (self.typed and self.kinds.get(v) != "scalar")}
 
     def _role(self, target):
         """What a tape of `target`'s variable holds: whole values, float elements, or array parts."""
@@ -635,7 +638,7 @@ class FunctionTransform:
         return self.tops[tape]
 
     def _array_tape(self, name, role="value"):
-        return self.numba and self._tape_constructor(name, role) == "array"
+        return self.typed and self._tape_constructor(name, role) == "array"
 
     def _push(self, name, value, role="value"):
         """Save `value` on the tape of `name` (a list in Python, a float64 array + top index in Numba)."""
@@ -688,7 +691,7 @@ class FunctionTransform:
         if self._array_tape(name, role):
             top = self._top(name, role)
             return A.quote(f"X, {top} = pop({tape}, {top})", X=target)
-        if self.numba and role == "part" and isinstance(target, gast.Subscript):   # saved flat (see _primal)
+        if self.typed and role == "part" and isinstance(target, gast.Subscript):   # saved flat (see _primal)
             return A.quote(f"X = unflat({tape}.pop(), L)", X=target, L=A.as_load(copy.deepcopy(target)))
         return A.quote(f"X = {tape}.pop()", X=target)
 
@@ -701,6 +704,11 @@ class FunctionTransform:
             elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
+                if isinstance(target, gast.Subscript) and tname not in self.float_arrays and self.is_active(s.value):
+                    fname, line, _ = self.src.where(s)
+                    msg = (f"{fname}:{line}: a value being differentiated is written into `{tname}`, an array of "
+                           "integers or booleans, which truncates it")
+                    out += A.copy_loc(A.quote(f"float_target({tname}, {msg!r})"), s)
                 if isinstance(target, gast.Subscript) and not is_basic_index(target.slice, self.ints):
                     fname, line, _ = self.src.where(s)
                     msg = f"{fname}:{line}: an index array with repeated entries writes one element twice"
@@ -720,7 +728,7 @@ class FunctionTransform:
                         out += A.copy_loc(self._push(tname, A.name(tname)), s)
                     else:
                         part = A.quote_expr("snapshot(X)", X=A.as_load(target))
-                        if self.numba and self._role(target) == "part":   # one typed list holds every rank
+                        if self.typed and self._role(target) == "part":   # one typed list holds every rank
                             part = A.quote_expr("flat_copy(X)", X=A.as_load(target))
                         out += A.copy_loc(self._push(tname, part, self._role(target)), s)
                 call = getattr(s, "_rg_call", None)
@@ -792,9 +800,9 @@ class FunctionTransform:
             else:
                 stop = A.quote_expr("S + N * K", S=start, N=trips, K=step)
                 args = [start, stop] + ([step] if len(args) > 2 else [])
-        if not self.numba:
+        if self.traits.reversed_range:
             return A.quote_expr("reversed(R)", R=gast.Call(func=A.name("range"), args=args, keywords=[]))
-        # Numba has no reversed(range): count down explicitly
+        # no reversed(range) on this target: count down explicitly
         if len(args) == 1:
             return A.quote_expr("range(N - 1, -1, -1)", N=args[0])
         if len(args) == 2:
@@ -1087,7 +1095,7 @@ class FunctionTransform:
     def _tape_constructor(self, var, role="value"):
         """`[]` for Python.  For Numba: "array" (a float64 array + top index) for float scalars and float
         elements, else a typed list (arrays, slices, helper states)."""
-        if not self.numba:
+        if not self.typed:
             return "[]"
         if role == "elem":
             return "array"
@@ -1101,7 +1109,7 @@ class FunctionTransform:
     def _placeholder(self, name):
         """Value of a variable before its first assignment (read only by a tape push that is never popped
         into use): None, or for Numba a value of the variable's type."""
-        if not self.numba:
+        if not self.typed:
             return "None"
         if name in self.bools:
             return "False"

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...runtime import select_grad, unreduce
-from .registry import adjoint, d
+from .registry import adjoint, d, reduced, same_rank
 
 KIND = "reduction"
 
@@ -30,7 +30,7 @@ def div_or_zero(g, y):
     return out[()]
 
 
-@adjoint(np.sum, methods=("sum",))
+@adjoint(np.sum, methods=("sum",), rank=reduced())
 def sum_(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims)
 
@@ -40,33 +40,33 @@ def builtin_sum(y, a):
     d[a] = unreduce(d[y], a, 0, False)
 
 
-@adjoint(np.mean, methods=("mean",))
+@adjoint(np.mean, methods=("mean",), rank=reduced())
 def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * np.true_divide(np.size(y), np.size(a))   # not `/`: 0 / 0 on an empty axis
 
 
-@adjoint(np.prod, methods=("prod",))
+@adjoint(np.prod, methods=("prod",), rank=reduced())
 def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * prod_others(a, axis)
 
 
-@adjoint(np.max, np.amax, methods=("max",))
+@adjoint(np.max, np.amax, methods=("max",), rank=reduced())
 def max_(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
 
 
-@adjoint(np.min, np.amin, methods=("min",))
+@adjoint(np.min, np.amin, methods=("min",), rank=reduced())
 def min_(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
 
 
-@adjoint(np.var, methods=("var",))
+@adjoint(np.var, methods=("var",), rank=reduced())
 def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * (2.0 * (a - np.mean(a, axis=axis, keepdims=True))
                                                  / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
-@adjoint(np.std, methods=("std",))
+@adjoint(np.std, methods=("std",), rank=reduced())
 def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
                                                      / (np.true_divide(np.size(a), np.size(y)) - ddof))

@@ -39,6 +39,58 @@ KINDS = {
 }
 
 
+class Rank:
+    """A rule's shape rule, as much of it as code generation needs: the result's kind ("scalar",
+    "array:N", or None when unknown) from the kinds of the bound arguments (`kinds[param]`) and the
+    literal values of the constant ones (`literals[param]`, absent when not a literal).  Numba's typed
+    tapes and placeholders are built from these kinds (analysis/kinds.py)."""
+
+    def __init__(self, describe, fn):
+        self.describe, self.fn = describe, fn
+
+    def __call__(self, kinds, literals):
+        return self.fn(kinds, literals)
+
+    def __repr__(self):
+        return f"Rank({self.describe})"
+
+
+def _rank_of(kind):
+    if kind == "scalar":
+        return 0
+    if isinstance(kind, str) and kind.startswith("array:"):
+        return int(kind.split(":")[1])
+    return None
+
+
+def _kind_of_rank(n):
+    return None if n is None else ("scalar" if n == 0 else f"array:{n}")
+
+
+def same_rank(param):
+    """The result has the rank of `param` (copies, casts, scans along an axis, elementwise of one operand)."""
+    return Rank(f"same as {param}", lambda kinds, lit: _kind_of_rank(_rank_of(kinds.get(param))))
+
+
+def reduced(param="a", axis="axis", keepdims="keepdims"):
+    """NumPy's reduction convention: over `axis` (None: every axis; an int or a tuple of ints), the
+    reduced axes kept as length 1 with `keepdims=True`."""
+    def rank(kinds, lit):
+        n = _rank_of(kinds.get(param))
+        if n is None or axis not in lit or keepdims not in lit:
+            return None
+        ax, keep = lit[axis], lit[keepdims]
+        if keep is True:
+            return _kind_of_rank(n)
+        if keep is not False:
+            return None
+        if ax is None:
+            return "scalar"
+        count = len(ax) if isinstance(ax, tuple) else 1 if isinstance(ax, int) and not isinstance(ax, bool) else None
+        return None if count is None or count > n else _kind_of_rank(n - count)
+    return Rank(f"reduce {param} over {axis}", rank)
+
+
 class _D:
     """Placeholder so templates read `d[x] = ...`; never executed."""
 
@@ -52,8 +104,9 @@ d = _D()
 
 
 class Rule:
-    def __init__(self, template, kind=None):
+    def __init__(self, template, kind=None, rank=None):
         self.name = template.__name__
+        self.rank = rank
         self.kind = kind or template.__globals__.get("KIND")
         if self.kind not in KINDS:
             raise ValueError(f"rule {self.name}: kind {self.kind!r} is not one of {sorted(KINDS)}")
@@ -103,11 +156,12 @@ def value_names(expr):
     return out
 
 
-def adjoint(*fns, methods=(), attributes=(), kind=None):
+def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None):
     """Register the decorated template as the derivative rule of `fns` (and of `x.method(...)`); `kind`
-    (a key of KINDS) defaults to the family its module declares."""
+    (a key of KINDS) defaults to the family its module declares; `rank` (a Rank) is the shape rule, for
+    calls whose result kind is not that of an elementwise operation."""
     def register(template):
-        rule = Rule(template, kind)
+        rule = Rule(template, kind, rank)
         for f in fns:
             RULES[id(f)] = rule
             _KEEP.append(f)

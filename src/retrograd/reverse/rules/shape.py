@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...runtime import scatter_add, scatter_sub, unbroadcast
-from .registry import adjoint, d
+from .registry import adjoint, d, same_rank
 
 KIND = "shape"
 
@@ -45,7 +45,7 @@ def unarray(g, obj):
     return unbroadcast(g, obj)
 
 
-@adjoint(np.transpose, methods=("transpose",))
+@adjoint(np.transpose, methods=("transpose",), rank=same_rank("a"))
 def transpose(y, a, axes=None):
     d[a] = untranspose(d[y], axes)
 
@@ -85,17 +85,17 @@ def broadcast_to(y, array, shape):
     d[array] = unbroadcast(d[y], array)
 
 
-@adjoint(np.swapaxes, methods=("swapaxes",))
+@adjoint(np.swapaxes, methods=("swapaxes",), rank=same_rank("a"))
 def swapaxes(y, a, axis1, axis2):
     d[a] = np.swapaxes(d[y], axis1, axis2)
 
 
-@adjoint(np.moveaxis)
+@adjoint(np.moveaxis, rank=same_rank("a"))
 def moveaxis(y, a, source, destination):
     d[a] = np.moveaxis(d[y], destination, source)
 
 
-@adjoint(np.flip)
+@adjoint(np.flip, rank=same_rank("m"))
 def flip(y, m, axis=None):
     d[m] = np.flip(d[y], axis)
 
@@ -120,7 +120,7 @@ def vstack(y, tup):
     d[tup] = split_like(d[y], tup, 0, "vstack")
 
 
-@adjoint(np.copy, methods=("copy",))
+@adjoint(np.copy, methods=("copy",), rank=same_rank("a"))
 def copy_(y, a):
     d[a] = d[y]
 
@@ -147,7 +147,7 @@ def array(y, obj, dtype=None):
     d[obj] = unarray(d[y], obj)
 
 
-@adjoint(methods=("astype",))
+@adjoint(methods=("astype",), rank=same_rank("a"))
 def astype(y, a, dtype):
     d[a] = d[y]
 
