@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...runtime import select_grad, unreduce
-from .registry import adjoint, d
+from .registry import adjoint, d, t, tangent
 
 KIND = "reduction"
 
@@ -35,9 +35,19 @@ def sum_(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims)
 
 
+@tangent(sum_)
+def sum_(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a], axis=axis, keepdims=keepdims)
+
+
 @adjoint(sum)
 def builtin_sum(y, a):
     d[a] = unreduce(d[y], a, 0, False)
+
+
+@tangent(builtin_sum)
+def builtin_sum(y, a):
+    t[y] = np.sum(t[a], axis=0)
 
 
 @adjoint(np.mean, methods=("mean",))
@@ -45,9 +55,19 @@ def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * np.true_divide(np.size(y), np.size(a))   # not `/`: 0 / 0 on an empty axis
 
 
+@tangent(mean)
+def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a], axis=axis, keepdims=keepdims) * np.true_divide(np.size(y), np.size(a))
+
+
 @adjoint(np.prod, methods=("prod",))
 def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * prod_others(a, axis)
+
+
+@tangent(prod)
+def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * prod_others(a, axis), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.max, np.amax, methods=("max",))
@@ -55,9 +75,19 @@ def max_(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
 
 
+@tangent(max_)
+def max_(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * select_grad(1.0, a, y, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.min, np.amin, methods=("min",))
 def min_(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
+
+
+@tangent(min_)
+def min_(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * select_grad(1.0, a, y, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.var, methods=("var",))
@@ -66,12 +96,27 @@ def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
                                                  / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
+@tangent(var)
+def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    t[y] = np.sum(t[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) * 2.0 / (np.true_divide(np.size(a), np.size(y)) - ddof)
+
+
 @adjoint(np.std, methods=("std",))
 def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
                                                      / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
+@tangent(std)
+def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    t[y] = div_or_zero(np.sum(t[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (np.true_divide(np.size(a), np.size(y)) - ddof), y)
+
+
 @adjoint(np.cumsum, methods=("cumsum",))
 def cumsum(y, a, axis=None, dtype=None, out=None):
     d[a] = np.reshape(np.flip(np.cumsum(np.flip(d[y], axis), axis), axis), np.shape(a))
+
+
+@tangent(cumsum)
+def cumsum(y, a, axis=None, dtype=None, out=None):
+    t[y] = np.cumsum(t[a], axis=axis)
