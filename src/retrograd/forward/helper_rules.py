@@ -166,7 +166,13 @@ def _trace_grad(r, g, a):
 refuse(reductions.prod_others, "the second derivative of np.prod is not implemented")
 refuse(linalg.solve_grad_a, "the second derivative of np.linalg.solve is not implemented")
 refuse(linalg.solve_grad_b, "the second derivative of np.linalg.solve is not implemented")
-refuse(linalg.norm_grad, "the second derivative of np.linalg.norm is not implemented")
+norm_grad = linalg.norm_grad
+
+
+@helper(linalg.norm_grad)
+def _norm_grad(r, g, x, y, ord, axis, keepdims):
+    # norm_grad(g, x, y) = unreduce(g / y) * x: linear in g and in the trailing x; -g dy / y^2 through y
+    t[r] = norm_grad(t[g], x, y, ord, axis, keepdims) + norm_grad(g, t[x], y, ord, axis, keepdims) - norm_grad(div_or_zero(g * t[y], y), x, y, ord, axis, keepdims)
 
 
 def lookup(fn):

@@ -51,11 +51,15 @@ def _effects_as_assignments(stmts):
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
             call, f = s.value, s.value.func
             if isinstance(f, gast.Attribute) and f.attr == "append" and isinstance(f.value, gast.Name):
-                s = A.copy_loc(A.quote("T = tape_push(T, V)", T=f.value.id, V=call.args[0])[0], s)
+                new = A.quote("T = tape_push(T, V)", T=f.value.id, V=call.args[0])[0]
             elif isinstance(f, gast.Name) and f.id == "add_at" and isinstance(call.args[0], gast.Name):
-                s = A.copy_loc(gast.Assign(targets=[A.name(call.args[0].id, True)], value=call, type_comment=None), s)
+                new = gast.Assign(targets=[A.name(call.args[0].id, True)], value=call, type_comment=None)
             else:
-                s = A.copy_loc(gast.Assign(targets=[A.name("_rg_effect", True)], value=call, type_comment=None), s)
+                new = gast.Assign(targets=[A.name("_rg_effect", True)], value=call, type_comment=None)
+            for n in gast.walk(new):
+                if isinstance(n, (gast.stmt, gast.expr)):
+                    n.lineno, n.col_offset = s.lineno, s.col_offset
+            s = new
         out.append(s)
     return out
 
@@ -117,7 +121,8 @@ class ForwardTransform:
                     visit(n.operand)
             elif isinstance(n, gast.Subscript):
                 visit(n.value)
-                visit(n.slice)      # a float in [...] is data: refused in tangent()
+                if not self.generated:     # generated code indexes only (user code: a float in [...] is refused)
+                    visit(n.slice)
             elif isinstance(n, gast.Attribute):
                 if n.attr not in SHAPE_ATTRS:
                     visit(n.value)
@@ -321,16 +326,16 @@ class ForwardTransform:
         dname = self.dvar(tname)
         if isinstance(target, gast.Name):
             dtarget = A.name(dname, True)
-            if tan is None:
-                tan = self._zeros(A.name(tname))
+            if tan is None:       # zeros of the new value's structure
+                tan = A.const(0.0) if self.kinds.get(tname) == "scalar" else A.quote_expr(f"zeros_like({_RESULT})")
         else:
             dtarget = gast.Subscript(value=A.name(dname), slice=copy.deepcopy(target.slice), ctx=gast.Store())
             if tan is None:
                 tan = A.const(0.0)
         tan = self._own(tname, tan)
         uses_result = any(isinstance(n, gast.Name) and n.id == _RESULT for n in gast.walk(tan))
-        old = tname in A.loaded_names(value) or (isinstance(target, gast.Subscript) and tname in A.loaded_names(target.slice))
-        reads_old = old and tname in A.loaded_names(tan)
+        # `tname` in the tangent is always its value before this statement (the result is _RESULT)
+        reads_old = tname in A.loaded_names(tan)
         primal = [s]
         if uses_result and (reads_old or isinstance(target, gast.Subscript)):
             # the rule reads its result and (for a write) the result is the value, not the target
@@ -360,6 +365,8 @@ class ForwardTransform:
         return tan
 
     def _check_index_data(self, s):
+        if self.generated:
+            return
         for n in gast.walk(s):
             if isinstance(n, gast.Subscript) and self.is_active(n.slice):
                 what = A.unparse(n.value)
