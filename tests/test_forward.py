@@ -299,3 +299,59 @@ def test_random_draws_are_made_once_and_match_the_plain_call():
     rng = np.random.default_rng(0)
     noise = rng.normal(size=3)
     assert np.isclose(t, np.sum(noise) + 3 * rng.normal())
+
+
+# ---- random in-place / view programs (tests/progen.py) ----------------------------------------------------
+PROGEN_SEEDS = [900_000 + i for i in range(int(__import__("os").environ.get("RETROGRAD_FORWARD_PROGEN", "40")))]
+
+
+@pytest.fixture(scope="module")
+def progdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("rg_forward_progen")
+
+
+@pytest.mark.parametrize("seed", PROGEN_SEEDS)
+def test_jvp_of_random_programs(progdir, seed):
+    """jvp of a progen program is exact (FD along a random direction, the vjp identity, callers' arrays
+    untouched) or refused with a RetrogradError; never wrong."""
+    import random
+    import progen
+    from fd import load_module
+    src, inputs, _ = progen.generate(random.Random(seed))
+    f = load_module(src, progdir, prefix="rgfwprogen").f
+    if not progen.plain_ok(f, inputs):
+        pytest.skip("not a valid NumPy program")
+    args = [np.array(inputs[k]) for k in progen.ARGS]
+    try:
+        rg.differentiate(f, wrt=tuple(range(len(args)))).grad(*[a.copy() for a in args])
+        reverse = True
+    except rg.RetrogradError:
+        reverse = False          # reverse mode refuses it: forward mode must be exact or refuse too
+    try:
+        check_jvp(f, args, wrt=tuple(range(len(args))), seed=seed, reverse=reverse)
+    except rg.RetrogradError as err:
+        assert not isinstance(err, rg.UsageError), f"{err}\n{src}"
+
+
+try:
+    from hypothesis import given, note, settings
+except ImportError:     # pragma: no cover - hypothesis is a test dependency
+    pass
+else:
+    import progen as _progen
+
+    @settings(max_examples=15, deadline=None)
+    @given(prog=_progen.programs())
+    def test_jvp_of_random_programs_hypothesis(progdir, prog):
+        """The same oracle, with programs drawn by hypothesis (HYPOTHESIS_PROFILE=explore for fresh ones)."""
+        from fd import load_module
+        src, inputs, _ = prog
+        note(src)
+        f = load_module(src, progdir, prefix="rgfwprogen").f
+        if not _progen.plain_ok(f, inputs):
+            return
+        args = [np.array(inputs[k]) for k in _progen.ARGS]
+        try:
+            check_jvp(f, args, wrt=(0, 1, 2), seed=0, reverse=False)
+        except rg.RetrogradError as err:
+            assert not isinstance(err, rg.UsageError), f"{err}\n{src}"

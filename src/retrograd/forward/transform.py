@@ -25,7 +25,7 @@ from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from ..reverse.rules.registry import ATTRIBUTES, RULES
-from ..reverse.transform import _BINOPS, _UNOPS, _rename_reserved
+from ..reverse.transform import _BINOPS, _UNOPS, FunctionTransform, _rename_reserved
 from . import helper_rules
 from .runtime import tape_push
 from .templates import Refused, instantiate
@@ -245,6 +245,11 @@ class ForwardTransform:
     def _block(self, stmts):
         out = []
         for s in stmts:
+            if not isinstance(s, (gast.If, gast.For, gast.While)) and not self.generated:
+                for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)):
+                    callee = self.callees.classify(call)
+                    if callee.kind == "user":   # a helper writing into its argument is refused, as in reverse
+                        FunctionTransform._check_helper(self, call, callee)
             if isinstance(s, gast.Assign):
                 out += self._assign(s)
             elif isinstance(s, gast.If):
@@ -332,7 +337,7 @@ class ForwardTransform:
             dtarget = gast.Subscript(value=A.name(dname), slice=copy.deepcopy(target.slice), ctx=gast.Store())
             if tan is None:
                 tan = A.const(0.0)
-        tan = self._own(tname, tan)
+        tan = self._own(tname, tan, value)
         uses_result = any(isinstance(n, gast.Name) and n.id == _RESULT for n in gast.walk(tan))
         # `tname` in the tangent is always its value before this statement (the result is _RESULT)
         reads_old = tname in A.loaded_names(tan)
@@ -353,10 +358,14 @@ class ForwardTransform:
     def _tassign(self, target, value, s):
         return A.copy_loc(gast.Assign(targets=[target], value=value, type_comment=None), s)
 
-    def _own(self, tname, tan):
+    def _own(self, tname, tan, value):
         """A tangent about to be written in place must own its array; a tangent that may share the array
-        of one written in place later must not see those writes.  Such tangents are copied."""
+        of one written in place later must not see those writes.  Such tangents are copied, except for a
+        bare alias (`u = un` -> `du = dun`): the tangents then share exactly when the values do, and the
+        alias analysis of the values (check_aliases) covers both."""
         if not _may_share(tan):
+            return tan
+        if isinstance(value, gast.Name) and isinstance(tan, gast.Name) and tan.id == self.dnames.get(value.id):
             return tan
         shared = {n for n in A.loaded_names(tan) if n in self.dnames.values()}
         written = {self.dvar(w) for w in self.written if w in self.active}
@@ -613,8 +622,10 @@ def _put_result(expr, value):
 
 
 def _cheap(e):
-    """Cheap enough to evaluate again in the tangent (names, constants, `x.T`, `x[i]`, `-x`)."""
+    """Cheap enough to evaluate again in the tangent (names, constants, `8.0 / 3.0`, `x.T`, `x[i]`, `-x`)."""
     if isinstance(e, (gast.Name, gast.Constant)):
+        return True
+    if all(isinstance(n, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.operator, gast.unaryop)) for n in gast.walk(e)):
         return True
     if isinstance(e, gast.Attribute):
         return isinstance(e.value, gast.Name)

@@ -1,7 +1,7 @@
 """Reductions with `axis` and `keepdims`: the cotangent is broadcast back over the reduced axes."""
 import numpy as np
 
-from ...runtime import select_grad, unreduce
+from ...runtime import reduce_shape, select_grad, unreduce
 from .registry import adjoint, d, t, tangent
 
 KIND = "reduction"
@@ -28,6 +28,14 @@ def div_or_zero(g, y):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
     return out[()]
+
+
+def select_weights(a, y, axis=None, keepdims=False):
+    """Where max/min took its value from: 1/count at each tied entry, 0 elsewhere (a's shape): the
+    tangent of the result is the mean of the selected entries' tangents, as the cotangent is split."""
+    r = y if keepdims else np.reshape(y, reduce_shape(a, axis))
+    mask = a == r
+    return mask / np.sum(mask, axis=axis, keepdims=True)
 
 
 @adjoint(np.sum, methods=("sum",))
@@ -77,7 +85,7 @@ def max_(y, a, axis=None, out=None, keepdims=False):
 
 @tangent(max_)
 def max_(y, a, axis=None, out=None, keepdims=False):
-    t[y] = np.sum(t[a] * select_grad(1.0, a, y, axis, keepdims), axis=axis, keepdims=keepdims)
+    t[y] = np.sum(t[a] * select_weights(a, y, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.min, np.amin, methods=("min",))
@@ -87,7 +95,7 @@ def min_(y, a, axis=None, out=None, keepdims=False):
 
 @tangent(min_)
 def min_(y, a, axis=None, out=None, keepdims=False):
-    t[y] = np.sum(t[a] * select_grad(1.0, a, y, axis, keepdims), axis=axis, keepdims=keepdims)
+    t[y] = np.sum(t[a] * select_weights(a, y, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.var, methods=("var",))
