@@ -93,9 +93,8 @@ def _differentiable_leaf(v):
     return _is_float(v) or isinstance(v, (tuple, list, dict))
 
 
-def _check_tangent(name, p, t, path=None):
+def _check_tangent(name, p, t, path):
     """A tangent has its primal's structure, shape and (real/complex) kind exactly, as in JAX."""
-    path = path or f"the tangent of `{p}`"
     if isinstance(p, (tuple, list)):
         if not isinstance(t, (tuple, list)) or len(t) != len(p):
             raise UsageError(f"{name}: {path} must be a {type(p).__name__} of {len(p)} entries, got {type(t).__name__}")
@@ -134,7 +133,8 @@ def _split(d, primals, tangents, what="jvp"):
     if len(primals) != len(d.params):
         raise UsageError(f"{what}: {name} takes {len(d.params)} arguments ({', '.join(d.params)}), got "
                          f"{len(primals)} primals")
-    checked = [_check_tangent(name, p, t) if t is not None else None for p, t in zip(primals, tangents)]
+    checked = [_check_tangent(name, p, t, f"the tangent of `{n}`") if t is not None else None
+               for n, p, t in zip(d.params, primals, tangents)]
     active = [d.params[k] for k, t in enumerate(checked) if t is not None and _has_float(primals[k])]
     return list(primals), checked, active
 
@@ -268,9 +268,12 @@ def _gradient_function(d, wrt, kinds):
     if rev is None:
         rev = Differentiable(d.fn, wrt=tuple(wrt), backend="python")
         cache[key] = rev
-    primal, adjoint, _ = rev._compile(dict(kinds))
+    rev._compile(dict(kinds))
     guard = rev._guards[rev._last]
     ns = guard.ns
+    name = f"gradient_{d.fn.__name__}"
+    if getattr(ns.get(name), "_rg_driver_of", None) == (guard.primal, guard.adjoint):
+        return ns[name], rev             # the same generated code: the same driver (its tangent is cached)
     title = title_of(d.fn)
     params = ", ".join(d.params)
     src = _DRIVER.format(name=d.fn.__name__, params=params, out=_fresh_name(ns, "out"), saved=_fresh_name(ns, "saved"),
@@ -278,7 +281,8 @@ def _gradient_function(d, wrt, kinds):
     filename = f"<retrograd gradient {title} {id(ns)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     exec(compile(src, filename, "exec"), ns)
-    return ns[f"gradient_{d.fn.__name__}"], rev
+    ns[name]._rg_driver_of = (guard.primal, guard.adjoint)
+    return ns[name], rev
 
 
 def _fresh_name(ns, base):

@@ -536,12 +536,21 @@ class ForwardTransform:
             raise self.src.error(MissingRuleError, node, f"`{A.unparse(node)[:60]}` cannot be differentiated in "
                                  f"forward mode: {why}", construct=label,
                                  hint="use reverse mode (grad, vjp) for this function")
+        current = {p: e for p, (e, _) in bound.items()}   # an operand named first is read by its name
+
+        def putter(p, put):
+            def new_put(new):
+                put(new)
+                current[p] = new
+            return new_put
+        bound = {p: (e, putter(p, put)) for p, (e, put) in bound.items()}
         tangents = {}
         for p in tangent.params:
             if p in tangent.diff and p in bound:
                 te = self.tangent(bound[p][0], pre, bound[p][1])
                 if te is not None:
                     tangents[p] = te
+        bound = {p: (current[p], put) for p, (_, put) in bound.items()}
         if not tangents:
             return None
         live = set(tangents)
