@@ -45,6 +45,19 @@ def test_generated_source_matches_golden(name):
     assert src == path.read_text(), f"generated source of {name} changed; review and regenerate the golden file"
 
 
+@pytest.mark.parametrize("name", ["mlp_loss", "lorenz_step_sum", "stencil"])
+def test_forward_source_matches_golden(name):
+    """The tangent code jvp runs (source_for(..., mode="forward")), kept as tests/golden/forward_<name>.py."""
+    fn, _, args, *_ = CASES[name]
+    src = rg.differentiate(fn).source_for(*args, mode="forward")
+    compile(src, name, "exec")
+    path = GOLDEN / f"forward_{name}.py"
+    if os.environ.get("RETROGRAD_UPDATE_GOLDEN"):
+        path.write_text(src)
+    assert path.exists(), f"no golden file for forward_{name}; run with RETROGRAD_UPDATE_GOLDEN=1"
+    assert src == path.read_text(), f"generated tangent source of {name} changed; review and regenerate"
+
+
 def test_golden_sources_are_lean():
     """The properties the brief asks of generated code, checked on the golden sources."""
     lorenz = (GOLDEN / "lorenz_step_sum.py").read_text()

@@ -686,3 +686,47 @@ def test_issue_reproductions(k, backend, monkeypatch):
     except rg.BackendError as err:
         assert backend != "python" and 'backend="python"' in (err.hint or ""), str(err)
         pytest.xfail(f"{backend} refuses it clearly: {str(err).splitlines()[0][:160]}")
+
+
+# ---- forward mode: every form's jvp (tangent templates, reverse/rules/*: @tangent) ------------------------
+def test_every_rule_has_a_tangent():
+    """Each rule declares its tangent beside its adjoint (or an explicit refusal with a reason)."""
+    from retrograd.forward.templates import Refused, Tangent
+    missing = sorted(name for name, (rule, _) in RULE_TABLE.items() if not isinstance(rule.tangent, (Tangent, Refused)))
+    assert not missing, f"rules without a @tangent: {missing}"
+
+
+def test_every_helper_an_adjoint_calls_has_a_tangent():
+    """hvp differentiates generated adjoints forward: every helper a rule's adjoint template calls needs a
+    tangent (forward/helper_rules.py), a rule of its own, or to be declared constant."""
+    import gast
+    from retrograd.forward import helper_rules
+    problems = []
+    for name, (rule, _) in RULE_TABLE.items():
+        for expr in rule.grads.values():
+            for n in gast.walk(expr):
+                if isinstance(n, gast.Call) and isinstance(n.func, gast.Name):
+                    fn = registry.GLOBALS.get(n.func.id)
+                    if fn is None or not (getattr(fn, "__module__", "") or "").startswith("retrograd"):
+                        continue
+                    if helper_rules.lookup(fn) is None and not helper_rules.is_constant(fn) \
+                            and registry.lookup(fn) is None:
+                        problems.append(f"{name}: {n.func.id}")
+    assert not problems, f"helpers without a tangent: {sorted(set(problems))}"
+
+
+@pytest.mark.parametrize("name,k", CASES, ids=[f"{n}-{k}" for n, k in CASES])
+def test_rule_jvp_against_finite_differences(forms_module, name, k):
+    """The jvp of each form on two fixed draws (one with zeros where the domain has them) against central
+    differences along a random direction and against its vjp (<c, Jv> == <J^T c, v>)."""
+    from forward_check import check_jvp
+    form = FORMS[name][k]
+    f = getattr(forms_module, f"{name}_{k}")
+    for draw, zeros in ((1, False), (2, True)):
+        args = form.args.make([draw] * len(form.args.args), 7 * draw, zeros)
+        if form.refuse is not None:
+            with pytest.raises(form.refuse):
+                tangents = [np.ones_like(a) if i in form.wrt else None for i, a in enumerate(args)]
+                rg.jvp(f, tuple(args), tuple(tangents))
+            return
+        check_jvp(f, args, wrt=form.wrt, seed=draw)

@@ -8,13 +8,15 @@
 from . import reverse  # noqa: F401  (registers the rule library)
 from .api import Differentiable, differentiate, grad, register_adjoint
 from .remat import Checkpoint
+from .forward.api import hessian, hvp, jacfwd, jvp
 from .errors import (AliasError, BackendError, CacheWarning, CastError, IndexRangeError, MissingRuleError, RepeatedIndexError,
                      RetrogradError, UnsupportedSyntaxError, UsageError)
 
 __version__ = "0.1.0"
 __all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
            "UnsupportedSyntaxError", "AliasError", "CastError", "RepeatedIndexError", "MissingRuleError", "UsageError",
-           "IndexRangeError", "BackendError", "CacheWarning", "__version__"]
+           "IndexRangeError", "BackendError", "CacheWarning", "__version__",
+           "jvp", "jacfwd", "hvp", "hessian"]
 
 
 def __getattr__(name):

@@ -110,8 +110,13 @@ class Differentiable:
             return self._compile(dict(self._last))[2]
         return self._compiled[self._last][2]
 
-    def source_for(self, *args, **kwargs):
-        """The code that runs for these arguments."""
+    def source_for(self, *args, mode="reverse", **kwargs):
+        """The code that runs for these arguments (mode="forward": the tangent code `jvp` runs)."""
+        if mode == "forward":
+            from .forward.api import source_of
+            return source_of(self, list(self._bind(args, kwargs).args))
+        if mode != "reverse":
+            raise UsageError(f"mode must be \"reverse\" or \"forward\", got {mode!r}")
         bound = self._bind(args, kwargs)
         return self._compile(_kinds(bound))[2]
 
@@ -149,6 +154,12 @@ class Differentiable:
             grads = adjoint(_owned(cotangent), _fresh(saved))
             return self._finish(grads, bound)
         return out, pullback
+
+    def jvp(self, primals, tangents):
+        """Forward mode: (output, tangent of the output) at `primals` along `tangents` (tuples, one entry per
+        positional argument; None holds an argument constant).  See retrograd.jvp."""
+        from .forward.api import jvp_of
+        return jvp_of(self, primals, tangents)
 
     def value_and_grad(self, *args, **kwargs):
         if self.backend == "triton" and _has_torch_tensor(args, kwargs):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast, unreduce
-from .registry import adjoint, d
+from .registry import adjoint, d, t, tangent
 
 KIND = "product"
 
@@ -77,10 +77,35 @@ def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
     return unreduce(scale, x, axis, keepdims) * x
 
 
+def solve_tangent_a(a, da, x, b):
+    """The part of the tangent of x = solve(a, b) that comes from `a`: solve(a, da @ x) (x a stack of
+    vectors exactly when `b` is 1-D, as in solve itself)."""
+    if np.ndim(b) == 1:
+        return np.linalg.solve(a, (da @ x[..., None]))[..., 0]
+    return np.linalg.solve(a, da @ x)
+
+
+def norm_tangent(dx, x, y, ord=None, axis=None, keepdims=False):
+    """Tangent of np.linalg.norm for the 2-norm of vectors and the Frobenius norm of matrices (0 at 0)."""
+    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) > 1 and axis is None):
+        from ...errors import MissingRuleError
+        raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} (only the 2-norm of "
+                               "vectors and the Frobenius norm)", construct="np.linalg.norm",
+                               hint="write the norm out")
+    num = np.sum(x * dx, axis=axis, keepdims=keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y == 0, 0.0, num / np.where(y == 0, 1.0, y))[()]
+
+
 @adjoint(np.dot, methods=("dot",))
 def dot(y, a, b):
     d[a] = dot_grad_a(d[y], a, b)
     d[b] = dot_grad_b(d[y], a, b)
+
+
+@tangent(dot)
+def dot(y, a, b):
+    t[y] = np.dot(t[a], b) + np.dot(a, t[b])
 
 
 @adjoint(np.vdot)
@@ -89,16 +114,31 @@ def vdot(y, a, b):
     d[b] = np.reshape(d[y] * np.ravel(a), np.shape(b))
 
 
+@tangent(vdot)
+def vdot(y, a, b):
+    t[y] = np.vdot(t[a], b) + np.vdot(a, t[b])
+
+
 @adjoint(np.inner)
 def inner(y, a, b):
     d[a] = inner_grad(d[y], a, b)
     d[b] = inner_grad_b(d[y], a, b)
 
 
+@tangent(inner)
+def inner(y, a, b):
+    t[y] = np.inner(t[a], b) + np.inner(a, t[b])
+
+
 @adjoint(np.outer)
 def outer(y, a, b):
     d[a] = np.reshape(d[y] @ np.ravel(b), np.shape(a))
     d[b] = np.reshape(np.ravel(a) @ d[y], np.shape(b))
+
+
+@tangent(outer)
+def outer(y, a, b):
+    t[y] = np.outer(t[a], b) + np.outer(a, t[b])
 
 
 def trace_grad(g, a):
@@ -112,14 +152,29 @@ def trace(y, a):
     d[a] = trace_grad(d[y], a)
 
 
+@tangent(trace)
+def trace(y, a):
+    t[y] = np.trace(t[a])
+
+
 @adjoint(np.linalg.det)
 def det(y, a):
     d[a] = (d[y] * y)[..., None, None] * np.swapaxes(np.linalg.inv(a), -1, -2)
 
 
+@tangent(det)
+def det(y, a):
+    t[y] = y * np.sum(np.swapaxes(np.linalg.inv(a), -1, -2) * t[a], axis=(-2, -1))
+
+
 @adjoint(np.linalg.inv)
 def inv(y, a):
     d[a] = -np.swapaxes(y, -1, -2) @ d[y] @ np.swapaxes(y, -1, -2)
+
+
+@tangent(inv)
+def inv(y, a):
+    t[y] = -(y @ t[a] @ y)
 
 
 @adjoint(np.linalg.solve)
@@ -128,6 +183,16 @@ def solve(y, a, b):
     d[b] = solve_grad_b(d[y], a, b)
 
 
+@tangent(solve)
+def solve(y, a, b):
+    t[y] = np.linalg.solve(a, t[b]) - solve_tangent_a(a, t[a], y, b)
+
+
 @adjoint(np.linalg.norm)
 def norm(y, x, ord=None, axis=None, keepdims=False):
     d[x] = norm_grad(d[y], x, y, ord, axis, keepdims)
+
+
+@tangent(norm)
+def norm(y, x, ord=None, axis=None, keepdims=False):
+    t[y] = norm_tangent(t[x], x, y, ord, axis, keepdims)

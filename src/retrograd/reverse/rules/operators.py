@@ -5,7 +5,7 @@ import operator
 import numpy as np
 
 from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast
-from .registry import adjoint, d
+from .registry import adjoint, d, t, tangent
 
 KIND = "elementwise"
 
@@ -34,10 +34,20 @@ def add(y, a, b):
     d[b] = unbroadcast(d[y], b)
 
 
+@tangent(add)
+def add(y, a, b):
+    t[y] = t[a] + t[b]
+
+
 @adjoint(operator.sub, np.subtract)
 def sub(y, a, b):
     d[a] = unbroadcast(d[y], a)
     d[b] = unbroadcast(-d[y], b)
+
+
+@tangent(sub)
+def sub(y, a, b):
+    t[y] = t[a] - t[b]
 
 
 @adjoint(operator.mul, np.multiply)
@@ -46,10 +56,20 @@ def mul(y, a, b):
     d[b] = unbroadcast(d[y] * a, b)
 
 
+@tangent(mul)
+def mul(y, a, b):
+    t[y] = t[a] * b + a * t[b]
+
+
 @adjoint(operator.truediv, np.divide, np.true_divide)
 def div(y, a, b):
     d[a] = unbroadcast(d[y] / b, a)
     d[b] = unbroadcast(-d[y] * a / (b * b), b)
+
+
+@tangent(div)
+def div(y, a, b):
+    t[y] = t[a] / b - t[b] * a / (b * b)
 
 
 @adjoint(operator.pow, np.power, pow, math.pow)
@@ -58,10 +78,20 @@ def power(y, a, b):
     d[b] = unbroadcast(d[y] * pow_exp_grad(a, b, y), b)
 
 
+@tangent(power)
+def power(y, a, b):
+    t[y] = t[a] * pow_base_grad(a, b) + t[b] * pow_exp_grad(a, b, y)
+
+
 @adjoint(operator.mod, np.mod, np.remainder)
 def mod(y, a, b):
     d[a] = unbroadcast(d[y], a)
     d[b] = unbroadcast(-d[y] * np.floor_divide(a, b), b)
+
+
+@tangent(mod)
+def mod(y, a, b):
+    t[y] = t[a] - t[b] * np.floor_divide(a, b)
 
 
 @adjoint(operator.neg, np.negative)
@@ -69,12 +99,27 @@ def neg(y, x):
     d[x] = -d[y]
 
 
+@tangent(neg)
+def neg(y, x):
+    t[y] = -t[x]
+
+
 @adjoint(operator.pos, np.positive)
 def pos(y, x):
     d[x] = d[y]
+
+
+@tangent(pos)
+def pos(y, x):
+    t[y] = t[x]
 
 
 @adjoint(operator.matmul, np.matmul, kind="product")
 def matmul(y, a, b):
     d[a] = matmul_grad_a(d[y], a, b)
     d[b] = matmul_grad_b(d[y], a, b)
+
+
+@tangent(matmul)
+def matmul(y, a, b):
+    t[y] = t[a] @ b + a @ t[b]

@@ -1,8 +1,8 @@
 """Reductions with `axis` and `keepdims`: the cotangent is broadcast back over the reduced axes."""
 import numpy as np
 
-from ...runtime import select_grad, unreduce
-from .registry import adjoint, d, reduced, same_rank
+from ...runtime import reduce_shape, select_grad, unreduce
+from .registry import adjoint, d, reduced, same_rank, t, tangent
 
 KIND = "reduction"
 
@@ -30,9 +30,22 @@ def div_or_zero(g, y):
     return out[()]
 
 
+def select_weights(a, y, axis=None, keepdims=False):
+    """Where max/min took its value from: 1/count at each tied entry, 0 elsewhere (a's shape): the
+    tangent of the result is the mean of the selected entries' tangents, as the cotangent is split."""
+    r = y if keepdims else np.reshape(y, reduce_shape(a, axis))
+    mask = a == r
+    return mask / np.sum(mask, axis=axis, keepdims=True)
+
+
 @adjoint(np.sum, methods=("sum",), rank=reduced())
 def sum_(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims)
+
+
+@tangent(sum_)
+def sum_(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a], axis=axis, keepdims=keepdims)
 
 
 @adjoint(sum)
@@ -40,9 +53,19 @@ def builtin_sum(y, a):
     d[a] = unreduce(d[y], a, 0, False)
 
 
+@tangent(builtin_sum)
+def builtin_sum(y, a):
+    t[y] = np.sum(t[a], axis=0)
+
+
 @adjoint(np.mean, methods=("mean",), rank=reduced())
 def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * np.true_divide(np.size(y), np.size(a))   # not `/`: 0 / 0 on an empty axis
+
+
+@tangent(mean)
+def mean(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a], axis=axis, keepdims=keepdims) * np.true_divide(np.size(y), np.size(a))
 
 
 @adjoint(np.prod, methods=("prod",), rank=reduced())
@@ -50,14 +73,29 @@ def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * prod_others(a, axis)
 
 
+@tangent(prod)
+def prod(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * prod_others(a, axis), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.max, np.amax, methods=("max",), rank=reduced())
 def max_(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
 
 
+@tangent(max_)
+def max_(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * select_weights(a, y, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.min, np.amin, methods=("min",), rank=reduced())
 def min_(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
+
+
+@tangent(min_)
+def min_(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * select_weights(a, y, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.var, methods=("var",), rank=reduced())
@@ -66,12 +104,27 @@ def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
                                                  / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
+@tangent(var)
+def var(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    t[y] = np.sum(t[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) * 2.0 / (np.true_divide(np.size(a), np.size(y)) - ddof)
+
+
 @adjoint(np.std, methods=("std",), rank=reduced())
 def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * ((a - np.mean(a, axis=axis, keepdims=True))
                                                      / (np.true_divide(np.size(a), np.size(y)) - ddof))
 
 
+@tangent(std)
+def std(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    t[y] = div_or_zero(np.sum(t[a] * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (np.true_divide(np.size(a), np.size(y)) - ddof), y)
+
+
 @adjoint(np.cumsum, methods=("cumsum",))
 def cumsum(y, a, axis=None, dtype=None, out=None):
     d[a] = np.reshape(np.flip(np.cumsum(np.flip(d[y], axis), axis), axis), np.shape(a))
+
+
+@tangent(cumsum)
+def cumsum(y, a, axis=None, dtype=None, out=None):
+    t[y] = np.cumsum(t[a], axis=axis)

@@ -7,7 +7,16 @@ and whose body says, for each differentiable argument, what its cotangent receiv
     def tanh(y, x):
         d[x] = d[y] * (1.0 - y * y)
 
-`d[y]` is the cotangent of the result.  The template is never run: the transform splices the call's
+`d[y]` is the cotangent of the result.  Beside it, `@tangent(tanh)` declares the forward-mode rule of the
+same op (attached to the same Rule: `rule.tangent`), written as the tangent of the result, a sum of terms
+each linear in the tangent `t[p]` of one argument:
+
+    @tangent(tanh)
+    def tanh(y, x):
+        t[y] = t[x] * (1.0 - y * y)
+
+Terms whose argument has no tangent (a constant) are dropped by the forward transform; a term that names
+several tangents (`np.where(c, t[x], t[z])`) gets `zeros_like(arg)` for the missing ones.  The template is never run: the transform splices the call's
 argument expressions, the result and the cotangent into it and emits the code.  Names other than the
 parameters (np, math, runtime helpers) must be importable in generated code; `GLOBALS` collects them.
 """
@@ -101,6 +110,7 @@ class _D:
 
 
 d = _D()
+t = _D()              # tangent templates: `t[y] = t[x] * ...`
 
 
 class Rule:
@@ -136,6 +146,8 @@ class Rule:
                 if n in template.__globals__:
                     GLOBALS.setdefault(n, template.__globals__[n])
 
+    tangent = None        # a forward.templates.Tangent, set by @tangent (or a refusal marker)
+
     def needs(self, param):
         """Parameter names (and the result name) whose *values* the contribution to `param` reads."""
         return value_names(self.grads[param]) & (set(self.params) | {self.result})
@@ -169,7 +181,32 @@ def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None):
             METHODS[m] = rule
         for a in attributes:
             ATTRIBUTES[a] = rule
+        template._rg_rule = rule       # `@tangent(template)` finds the rule to attach to
         return template
+    return register
+
+
+def tangent(template_of_adjoint=None, refuse=None):
+    """Declare the forward-mode (tangent) rule of the op whose adjoint template is given:
+
+        @tangent(tanh)
+        def tanh(y, x):
+            t[y] = t[x] * (1.0 - y * y)
+
+    `refuse="why"` instead marks the op as refused in forward mode (jvp, jacfwd, hvp raise a
+    MissingRuleError at the user's line with that reason); the decorated function is then not needed."""
+    rule = getattr(template_of_adjoint, "_rg_rule", None)
+    if rule is None:
+        raise ValueError(f"@tangent({template_of_adjoint!r}): not an @adjoint template")
+
+    def register(template):
+        from ...forward.templates import Tangent
+        rule.tangent = Tangent(template, rule.params, rule.result, declared=set(rule.grads), name=rule.name)
+        return template
+    if refuse is not None:
+        from ...forward.templates import Refused
+        rule.tangent = Refused(rule.name, refuse)
+        return None
     return register
 
 

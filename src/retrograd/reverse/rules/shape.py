@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...runtime import scatter_add, scatter_sub, unbroadcast
-from .registry import adjoint, d, same_rank
+from .registry import adjoint, d, same_rank, t, tangent
 
 KIND = "shape"
 
@@ -50,9 +50,19 @@ def transpose(y, a, axes=None):
     d[a] = untranspose(d[y], axes)
 
 
+@tangent(transpose)
+def transpose(y, a, axes=None):
+    t[y] = np.transpose(t[a], axes)
+
+
 @adjoint(attributes=("T",))
 def T(y, a):
     d[a] = np.transpose(d[y])
+
+
+@tangent(T)
+def T(y, a):
+    t[y] = np.transpose(t[a])
 
 
 @adjoint(np.reshape, methods=("reshape",))
@@ -60,9 +70,19 @@ def reshape(y, a, shape=None, order="C"):
     d[a] = unreshape(d[y], a, order)
 
 
+@tangent(reshape)
+def reshape(y, a, shape=None, order="C"):
+    t[y] = np.reshape(t[a], np.shape(y), order=order)
+
+
 @adjoint(np.ravel, methods=("ravel", "flatten"))
 def ravel(y, a, order="C"):
     d[a] = unreshape(d[y], a, order)
+
+
+@tangent(ravel)
+def ravel(y, a, order="C"):
+    t[y] = np.reshape(t[a], np.shape(y), order=order)
 
 
 @adjoint(np.squeeze, methods=("squeeze",))
@@ -70,9 +90,19 @@ def squeeze(y, a, axis=None):
     d[a] = np.reshape(d[y], np.shape(a))
 
 
+@tangent(squeeze)
+def squeeze(y, a, axis=None):
+    t[y] = np.reshape(t[a], np.shape(y))
+
+
 @adjoint(np.expand_dims)
 def expand_dims(y, a, axis):
     d[a] = np.reshape(d[y], np.shape(a))
+
+
+@tangent(expand_dims)
+def expand_dims(y, a, axis):
+    t[y] = np.reshape(t[a], np.shape(y))
 
 
 @adjoint(np.atleast_1d, np.atleast_2d)
@@ -80,9 +110,19 @@ def atleast(y, a):
     d[a] = np.reshape(d[y], np.shape(a))
 
 
+@tangent(atleast)
+def atleast(y, a):
+    t[y] = np.reshape(t[a], np.shape(y))
+
+
 @adjoint(np.broadcast_to)
 def broadcast_to(y, array, shape):
     d[array] = unbroadcast(d[y], array)
+
+
+@tangent(broadcast_to)
+def broadcast_to(y, array, shape):
+    t[y] = np.broadcast_to(t[array], np.shape(y))
 
 
 @adjoint(np.swapaxes, methods=("swapaxes",), rank=same_rank("a"))
@@ -90,9 +130,19 @@ def swapaxes(y, a, axis1, axis2):
     d[a] = np.swapaxes(d[y], axis1, axis2)
 
 
+@tangent(swapaxes)
+def swapaxes(y, a, axis1, axis2):
+    t[y] = np.swapaxes(t[a], axis1, axis2)
+
+
 @adjoint(np.moveaxis, rank=same_rank("a"))
 def moveaxis(y, a, source, destination):
     d[a] = np.moveaxis(d[y], destination, source)
+
+
+@tangent(moveaxis)
+def moveaxis(y, a, source, destination):
+    t[y] = np.moveaxis(t[a], source, destination)
 
 
 @adjoint(np.flip, rank=same_rank("m"))
@@ -100,9 +150,19 @@ def flip(y, m, axis=None):
     d[m] = np.flip(d[y], axis)
 
 
+@tangent(flip)
+def flip(y, m, axis=None):
+    t[y] = np.flip(t[m], axis)
+
+
 @adjoint(np.concatenate)
 def concatenate(y, arrays, axis=0):
     d[arrays] = split_like(d[y], arrays, axis)
+
+
+@tangent(concatenate)
+def concatenate(y, arrays, axis=0):
+    t[y] = np.concatenate(t[arrays], axis=axis)
 
 
 @adjoint(np.stack)
@@ -110,9 +170,19 @@ def stack(y, arrays, axis=0):
     d[arrays] = split_like(d[y], arrays, axis, "stack")
 
 
+@tangent(stack)
+def stack(y, arrays, axis=0):
+    t[y] = np.stack(t[arrays], axis=axis)
+
+
 @adjoint(np.hstack)
 def hstack(y, tup):
     d[tup] = split_like(d[y], tup, 0, "hstack")
+
+
+@tangent(hstack)
+def hstack(y, tup):
+    t[y] = np.hstack(t[tup])
 
 
 @adjoint(np.vstack)
@@ -120,14 +190,29 @@ def vstack(y, tup):
     d[tup] = split_like(d[y], tup, 0, "vstack")
 
 
+@tangent(vstack)
+def vstack(y, tup):
+    t[y] = np.vstack(t[tup])
+
+
 @adjoint(np.copy, methods=("copy",), rank=same_rank("a"))
 def copy_(y, a):
     d[a] = d[y]
 
 
+@tangent(copy_)
+def copy_(y, a):
+    t[y] = np.copy(t[a])
+
+
 @adjoint(np.ascontiguousarray)
 def ascontiguousarray(y, a):
     d[a] = np.reshape(d[y], np.shape(a))     # a 0-d `a` comes back with shape (1,)
+
+
+@tangent(ascontiguousarray)
+def ascontiguousarray(y, a):
+    t[y] = np.reshape(t[a], np.shape(y))
 
 
 @adjoint(scatter_add)          # what `np.add.at(a, idx, x)` becomes
@@ -136,10 +221,20 @@ def scatter_add_(y, a, idx, x):
     d[x] = unbroadcast(d[y][idx], x)
 
 
+@tangent(scatter_add_)
+def scatter_add_(y, a, idx, x):
+    t[y] = scatter_add(t[a], idx, t[x])
+
+
 @adjoint(scatter_sub)          # `np.subtract.at(a, idx, x)`
 def scatter_sub_(y, a, idx, x):
     d[a] = d[y]
     d[x] = -unbroadcast(d[y][idx], x)
+
+
+@tangent(scatter_sub_)
+def scatter_sub_(y, a, idx, x):
+    t[y] = scatter_sub(t[a], idx, t[x])
 
 
 @adjoint(np.array, np.asarray)
@@ -147,9 +242,19 @@ def array(y, obj, dtype=None):
     d[obj] = unarray(d[y], obj)
 
 
+@tangent(array)
+def array(y, obj, dtype=None):
+    t[y] = np.array(t[obj], dtype=np.float64)
+
+
 @adjoint(methods=("astype",), rank=same_rank("a"))
 def astype(y, a, dtype):
     d[a] = d[y]
+
+
+@tangent(astype)
+def astype(y, a, dtype):
+    t[y] = t[a]
 
 
 @adjoint(np.full)
@@ -157,12 +262,27 @@ def full(y, shape, fill_value, dtype=None):
     d[fill_value] = unbroadcast(d[y], fill_value)
 
 
+@tangent(full)
+def full(y, shape, fill_value, dtype=None):
+    t[y] = np.full(np.shape(y), t[fill_value])
+
+
 @adjoint(np.full_like)
 def full_like(y, a, fill_value, dtype=None):
     d[fill_value] = unbroadcast(d[y], fill_value)
+
+
+@tangent(full_like)
+def full_like(y, a, fill_value, dtype=None):
+    t[y] = np.full(np.shape(y), t[fill_value])
 
 
 @adjoint(np.linspace)
 def linspace(y, start, stop, num=50):
     d[start] = np.sum(d[y] * (1.0 - np.linspace(0.0, 1.0, num)))
     d[stop] = np.sum(d[y] * np.linspace(0.0, 1.0, num))
+
+
+@tangent(linspace)
+def linspace(y, start, stop, num=50):
+    t[y] = t[start] * (1.0 - np.linspace(0.0, 1.0, num)) + t[stop] * np.linspace(0.0, 1.0, num)
