@@ -27,6 +27,7 @@ from ..errors import BackendError, MissingRuleError, RetrogradError, Unsupported
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
+from ..frontend.aux import split_aux_returns
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
@@ -58,7 +59,7 @@ class Block:
 
 
 class FunctionTransform:
-    def __init__(self, program, fn, active_params, primal_name, adjoint_name, kinds=None):
+    def __init__(self, program, fn, active_params, primal_name, adjoint_name, kinds=None, aux=False):
         self.program = program
         self.fn = fn
         self.primal_name = primal_name
@@ -66,6 +67,7 @@ class FunctionTransform:
         self.src = read_function(fn)
         check_function(self.src)
         _rename_reserved(self.src)
+        self.aux = split_aux_returns(self.src) if aux else None   # has_aux: the primal returns (value, aux)
         self.callees = Callees(self.src, local_names(self.src.node))
         self.norm = Normalizer(self.src, self.callees)
         self.node = self.norm.run()
@@ -1065,7 +1067,8 @@ class FunctionTransform:
                         and (var in self.params or var in unbound)):
                     ctor = f"list_of({var})"   # typed by the value: Numba cannot type a list never appended to
                 prologue += A.quote(f"{t} = {ctor}")
-        ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
+        out = f"({self.result}, {self.aux})" if self.aux else self.result
+        ret = f"return {out}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
         fn = copy.copy(self.node)
         fn.name = self.primal_name
         fn.body = prologue + body + A.quote(ret)
