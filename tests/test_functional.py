@@ -2,7 +2,9 @@
 jacobian; the callables people pass (lambdas, closures, partials, methods, numba dispatchers); pytrees;
 debug_nans.  Every derivative is checked against float64 central differences (fd.py) of the plain
 function, on the python and numba backends (RETROGRAD_TEST_BACKENDS narrows them)."""
+import dataclasses
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -425,3 +427,145 @@ tanh2 = _njit_helper()
 
 def uses_njit_helper(x):
     return np.sum(tanh2(x) * x)
+
+
+# ==============================================================================================
+# pytrees: tuples, lists, dicts, NamedTuples, dataclasses, nested
+# ==============================================================================================
+
+class Params(NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+
+@dataclasses.dataclass
+class Layer:
+    W: np.ndarray
+    scale: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    w: np.ndarray
+
+
+def nt_loss(p, x):
+    return np.sum(np.tanh(x @ p.W + p.b))
+
+
+def nt_mixed_access(p, x):
+    W, b = p                                   # unpacked, indexed and read by field
+    return np.sum(np.tanh(x @ W + b)) + np.sum(p[1] * p.b)
+
+
+def dc_loss(layer, x):
+    return np.sum(np.sin(x @ layer.W)) * layer.scale
+
+
+def nested_loss(t, x):
+    first = t["layers"][0]
+    h = np.tanh(x @ first.W + first.b)
+    return np.sum(h * t["layers"][1].scale) + np.sum(t["extra"][0] ** 2) * t["frozen"].w[0]
+
+
+def predict(params, x):
+    return np.tanh(x @ params["W"] + params["b"])
+
+
+def dict_through_helper(params, x):
+    return np.mean(predict(params, x) ** 2)
+
+
+def tree_output(p):
+    return {"s": np.sum(p["a"] * p["b"]), "v": (p["a"] * 2.0, [np.sin(p["b"])])}
+
+
+def fd_tree(f, args, p=0):
+    return numerical_gradient(f, list(args), p)
+
+
+def assert_tree_same(g, expected, x):
+    """Same structure and types as the argument (NamedTuple, dataclass, ...) and FD values."""
+    assert type(g) is type(x), f"{type(g).__name__} for a {type(x).__name__}"
+    if dataclasses.is_dataclass(x):
+        for f in dataclasses.fields(x):
+            assert_tree_same(getattr(g, f.name), getattr(expected, f.name), getattr(x, f.name))
+    elif isinstance(x, (tuple, list)):
+        assert len(g) == len(x)
+        for a, b, c in zip(g, expected, x):
+            assert_tree_same(a, b, c)
+    elif isinstance(x, dict):
+        assert g.keys() == x.keys()
+        for k in x:
+            assert_tree_same(g[k], expected[k], x[k])
+    else:
+        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_pytree_arguments_get_gradients_of_their_structure():
+    W, b, x = rs((3, 2), 1), rs(2, 2), rs((4, 3), 3)
+    p = Params(W, b)
+    g = rg.grad(nt_loss)(p, x)
+    assert_tree_same(g, Params(fd_tree(lambda W, b, x: nt_loss(Params(W, b), x), (W, b, x), 0),
+                               fd_tree(lambda W, b, x: nt_loss(Params(W, b), x), (W, b, x), 1)), p)
+    g = rg.grad(nt_mixed_access)(p, x)
+    f = lambda W, b: nt_mixed_access(Params(W, b), x)          # noqa: E731
+    assert_tree_same(g, Params(fd_tree(f, (W, b), 0), fd_tree(f, (W, b), 1)), p)
+    layer = Layer(W, 1.5)
+    g = rg.grad(dc_loss)(layer, x)
+    f = lambda W, s: dc_loss(Layer(W, s), x)                    # noqa: E731
+    assert_tree_same(g, Layer(fd_tree(f, (W, 1.5), 0), fd_tree(f, (W, 1.5), 1)), layer)
+    params = {"W": W, "b": b}
+    g = rg.grad(dict_through_helper)(params, x)
+    assert_tree_same(g, fd_tree(dict_through_helper, (params, x)), params)
+
+
+def test_nested_pytrees_with_records_inside_containers():
+    W, b, x, e, w = rs((3, 2), 1), rs(2, 2), rs((4, 3), 3), rs(3, 4), rs(2, 5)
+
+    def build(W, b, s, e, w):
+        return {"layers": [Params(W, b), Layer(W * 0.0, s)], "extra": (e,), "frozen": Frozen(w)}
+    t = build(W, b, 0.7, e, w)
+    g = rg.grad(nested_loss)(t, x)
+    parts = [fd_tree(lambda *a: nested_loss(build(*a), x), (W, b, 0.7, e, w), k) for k in range(5)]
+    expected = {"layers": [Params(parts[0], parts[1]), Layer(np.zeros_like(W), parts[2])], "extra": (parts[3],),
+                "frozen": Frozen(parts[4])}
+    assert_tree_same(g, expected, t)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pytree_vjp_outputs_and_mismatched_cotangents(backend):
+    p = {"a": rs(3, 1), "b": rs(3, 2)}
+    if backend == "numba":    # containers as differentiated arguments: a clear refusal, not a TypeError
+        with pytest.raises(rg.BackendError, match="dict") as err:
+            rg.vjp(tree_output, p, backend=backend)
+        assert 'backend="python"' in err.value.hint
+        with pytest.raises(rg.BackendError):
+            rg.grad(nt_loss, backend=backend)(Params(rs((3, 2), 1), rs(2, 2)), rs((4, 3), 3))
+        return
+    out, pullback = rg.vjp(tree_output, p)
+    ct = {"s": 0.5, "v": (rs(3, 3), [rs(3, 4)])}
+    (g,) = pullback(ct)
+    proj = lambda a, b: (0.5 * np.sum(a * b) + np.sum(ct["v"][0] * a * 2.0)      # noqa: E731
+                         + np.sum(ct["v"][1][0] * np.sin(b)))
+    np.testing.assert_allclose(g["a"], fd1(proj, p["a"], p["b"]), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(g["b"], fd1(proj, p["a"], p["b"], p=1), rtol=1e-6, atol=1e-9)
+    for bad, what in [({"s": 0.5}, "keys"), ({"s": 0.5, "v": (rs(3, 3),)}, "entries"),
+                      ({"s": 0.5, "v": (rs(3, 3), rs(3, 4))}, "list"), ({"s": np.ones(2), "v": ct["v"]}, "shape")]:
+        with pytest.raises(rg.UsageError, match=what):
+            pullback(bad)
+
+
+def test_pytree_edges_empty_containers_and_ints():
+    x = rs(3, 1)
+
+    def f(t, x):
+        return np.sum(x * t["w"]) * t["n"] + len(t["empty"]) + len(t["nothing"])
+    t = {"w": rs(3, 2), "n": 2, "empty": (), "nothing": {}}
+    g = rg.grad(f)(t, x)
+    np.testing.assert_allclose(g["w"], 2 * x, rtol=1e-13)
+    assert g["empty"] == () and g["nothing"] == {}
+    assert g["n"] == 0.0       # an integer leaf is a constant (fd.py's convention): its gradient is 0
+    assert rg.grad(lambda e, x: np.sum(x))((), x) == ()
+    with pytest.raises(rg.UsageError, match="integers"):
+        rg.grad(lambda n, x: np.sum(x) * n)(3, x)

@@ -166,6 +166,12 @@ class Differentiable:
                 raise UsageError(f"{self.fn.__name__}: cannot differentiate with respect to `{name}`, "
                                  f"which holds integers ({type(v).__name__})",
                                  hint="pass floats, e.g. 1.0 or np.asarray(x, dtype=float)")
+            if self.backend == "numba" and _is_container(v):
+                from .errors import BackendError
+                raise BackendError(f"{self.fn.__name__}: backend=\"numba\" differentiates with respect to arrays "
+                                   f"and floats; `{name}` is a {type(v).__name__}",
+                                   hint="pass its arrays as separate arguments, or use backend=\"python\", which "
+                                        "takes tuples, lists, dicts, NamedTuples and dataclasses (pytrees)")
         return bound
 
     def _split(self, out):
@@ -361,6 +367,11 @@ def _numba_remember_transform(d, kinds, ns, primal, adjoint):
 def _call_numba(fn, source, *args, **kwargs):
     from .backends.numba import call
     return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source)   # keyword-only parameters
+
+
+def _is_container(v):
+    from .runtime import is_record
+    return isinstance(v, (tuple, list, dict)) or is_record(v)
 
 
 def _has_torch_tensor(args, kwargs):

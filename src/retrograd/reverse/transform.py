@@ -143,6 +143,8 @@ class FunctionTransform:
                     base = A.subscript_base(n)
                     if base:
                         out.add(base)
+                if isinstance(n, gast.Attribute) and self._record_root(n):   # p.W: dp is a container
+                    out.add(self._record_root(n))
                 if isinstance(n, gast.Call):
                     c = self.callees.classify(n)
                     if c.kind in ("user", "custom"):
@@ -423,7 +425,9 @@ class FunctionTransform:
             else:
                 tmp = self.names.fresh("d_part")
                 out += A.quote("T = zeros_like(B)", T=tmp, B=base)
-                if is_basic_index(node.slice, self.ints):
+                if is_basic_index(node.slice, self.ints) and self._record_root(node):   # t["c"][0]: a container
+                    out += A.quote("T[I] = add_into(T[I], G)", T=tmp, I=node.slice, G=g)
+                elif is_basic_index(node.slice, self.ints):
                     out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
                 else:   # `x[1:][idx]`: repeated entries of idx each receive their share
                     out += A.quote("add_at(T, I, G)", T=tmp, I=_index_value(node.slice), G=g)
@@ -446,6 +450,8 @@ class FunctionTransform:
         elif isinstance(node, gast.UnaryOp):
             rule = RULES[id(_UNOPS[type(node.op)])]
             self.apply_rule(rule, {rule.params[0]: node.operand}, node, g, out, result, refs)
+        elif isinstance(node, gast.Attribute) and self._record_root(node):
+            self._field(node, g, out)
         elif isinstance(node, gast.Attribute):
             rule = ATTRIBUTES.get(node.attr)
             if rule is None:
@@ -465,6 +471,49 @@ class FunctionTransform:
         else:
             raise self.src.error(UnsupportedSyntaxError, node, f"cannot differentiate a {type(node).__name__} "
                                  "expression", construct=type(node).__name__)
+
+    def _record_root(self, node):
+        """`p.W`, `p["l1"].W`, `first.W` after `first = p["layers"][0]`: the variable at the root of a chain
+        of reads from a container argument (kind "other": a NamedTuple, a dataclass, a dict, ...), or
+        None (an array attribute such as `x.T`)."""
+        while isinstance(node, (gast.Attribute, gast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) and node.id in self._containers() else None
+
+    def _containers(self):
+        """Variables that hold containers: "other" kinds, and locals only ever assigned reads from them."""
+        if getattr(self, "_container_vars", None) is None:
+            found = {n for n, k in self.kinds.items() if k == "other"}
+            defs = {}
+            for st in walk_stmts(self.node.body):
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                    defs.setdefault(st.targets[0].id, []).append(st.value)
+            for _ in range(4):
+                for n, values in defs.items():
+                    if n not in found and n not in self.kinds and all(self._chain_root(v) in found for v in values):
+                        found.add(n)
+            self._container_vars = found
+        return self._container_vars
+
+    @staticmethod
+    def _chain_root(node):
+        if not isinstance(node, (gast.Attribute, gast.Subscript)):
+            return None
+        while isinstance(node, (gast.Attribute, gast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) else None
+
+    def _field(self, node, g, out):
+        """The cotangent of a field read goes into that field of the container's cotangent."""
+        base, key = node.value, A.const(node.attr)
+        if isinstance(base, gast.Name):
+            if base.id in self.active:
+                out += A.quote("D = add_field(D, K, G)", D=self.dvar(base.id), K=key, G=g)
+            return
+        tmp = self.names.fresh("d_part")
+        out += A.quote("T = zeros_like(B)", T=tmp, B=base)
+        out += A.quote("T = add_field(T, K, G)", T=tmp, K=key, G=g)
+        self.adj_expr(base, A.name(tmp), out)
 
     def accumulate(self, name, g, out):
         if name not in self.active:
