@@ -569,3 +569,79 @@ def test_pytree_edges_empty_containers_and_ints():
     assert rg.grad(lambda e, x: np.sum(x))((), x) == ()
     with pytest.raises(rg.UsageError, match="integers"):
         rg.grad(lambda n, x: np.sum(x) * n)(3, x)
+
+
+# ==============================================================================================
+# debug_nans
+# ==============================================================================================
+
+def root_of(h):
+    r = np.sqrt(h)
+    return r * 2.0
+
+
+def nan_in_backward(w, x):
+    h = np.tanh(x * w)
+    s = root_of(h * h)              # sqrt(0) is finite, its derivative is not
+    return np.sum(s)
+
+
+def nan_in_forward(w):
+    m = np.max(w)
+    z = np.log(m - w)               # log(0) = -inf for the largest entry
+    return np.sum(z * 0.0)
+
+
+def line_of(fn, text):
+    import inspect
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, l in enumerate(lines) if text in l)
+
+
+def test_debug_nans_names_the_forward_line_of_a_nan_gradient():
+    w, x = np.array([0.0, 1.0]), np.array([1.0, 2.0])
+    with np.errstate(all="ignore"):
+        g = rg.grad(nan_in_backward)(w, x)
+        assert np.isnan(g[0]) and np.isfinite(g[1])     # what the user sees without debug_nans
+        with rg.debug_nans():
+            with pytest.raises(rg.NonFiniteError, match="backward pass computed inf in `dh`") as err:
+                rg.grad(nan_in_backward)(w, x)
+    e = err.value
+    assert isinstance(e, rg.RetrogradError)
+    assert e.filename.endswith("test_functional.py") and e.lineno == line_of(root_of, "r = np.sqrt(h)")
+    assert "np.sqrt(h)" in str(e)
+    with np.errstate(all="ignore"):
+        d = rg.differentiate(nan_in_forward)
+        with rg.debug_nans():
+            with pytest.raises(rg.NonFiniteError, match="forward pass computed inf in `z`") as err:
+                d.grad(np.array([0.5, 2.0]))
+        assert err.value.lineno == line_of(nan_in_forward, "z = np.log")
+        with rg.debug_nans(inf=False):      # NaNs only: the -inf passes, the 0 * -inf does not
+            with pytest.raises(rg.NonFiniteError, match="nan") as err:
+                d.grad(np.array([0.5, 2.0]))
+        assert err.value.lineno == line_of(nan_in_forward, "return np.sum(z * 0.0)")
+
+
+def test_debug_nans_checks_inputs_cotangents_and_leaves_normal_code_alone():
+    x = np.array([1.0, 2.0])
+    d = rg.differentiate(lambda v: np.sin(v) * 2.0)
+    with rg.debug_nans():
+        with pytest.raises(rg.NonFiniteError, match="argument `v`"):
+            d.vjp(np.array([np.nan, 1.0]))
+        out, pullback = d.vjp(x)
+        with pytest.raises(rg.NonFiniteError, match="cotangent"):
+            pullback(np.array([np.inf, 0.0]))
+        np.testing.assert_allclose(pullback(np.ones(2))[0], 2.0 * np.cos(x), rtol=1e-14)
+        assert "check_finite(" in d.source
+    out, pullback = d.vjp(x)                      # outside the block: the plain code, no checks
+    assert "check_finite" not in d.source
+    with np.errstate(all="ignore"):
+        assert np.isinf(pullback(np.array([np.inf, 0.0]))[0][0])
+
+
+def test_debug_nans_on_numba_says_what_to_do():
+    pytest.importorskip("numba")
+    with rg.debug_nans():
+        with pytest.raises(rg.UsageError, match="python backend") as err:
+            rg.grad(nan_in_backward, backend="numba")(np.ones(2), np.ones(2))
+    assert 'backend="python"' in err.value.hint

@@ -9,12 +9,13 @@ from . import reverse  # noqa: F401  (registers the rule library)
 from .api import Differentiable, differentiate, register_adjoint
 from .functional import grad, jacobian, jacrev, value_and_grad, vjp
 from .remat import Checkpoint
-from .errors import (AliasError, BackendError, CacheWarning, IndexRangeError, MissingRuleError, RepeatedIndexError,
-                     RetrogradError, UnsupportedSyntaxError, UsageError)
+from .debug import debug_nans
+from .errors import (AliasError, BackendError, CacheWarning, IndexRangeError, MissingRuleError, NonFiniteError,
+                     RepeatedIndexError, RetrogradError, UnsupportedSyntaxError, UsageError)
 
 __version__ = "0.1.0"
-__all__ = ["differentiate", "grad", "value_and_grad", "vjp", "jacrev", "jacobian", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
-           "UnsupportedSyntaxError", "AliasError", "RepeatedIndexError", "MissingRuleError", "UsageError",
+__all__ = ["differentiate", "grad", "value_and_grad", "vjp", "jacrev", "jacobian", "register_adjoint", "debug_nans",
+           "Differentiable", "Checkpoint", "RetrogradError", "NonFiniteError", "UnsupportedSyntaxError", "AliasError", "RepeatedIndexError", "MissingRuleError", "UsageError",
            "IndexRangeError", "BackendError", "CacheWarning", "__version__"]
 
 

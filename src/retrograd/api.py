@@ -83,6 +83,14 @@ class Differentiable:
     # ---- compilation ---------------------------------------------------------------------------------
     def _compile(self, kinds=None):
         """Generate and load the code specialised for `kinds` ({param: scalar/array/other})."""
+        from .debug import mode as debug_mode
+        checks = (kinds or {}).get("__debug__") or debug_mode()   # rg.debug_nans(): code of its own
+        if checks:
+            if self.backend == "numba":
+                raise UsageError(f"{self.fn.__name__}: rg.debug_nans() checks the code of the python backend",
+                                 hint="differentiate the same function with backend=\"python\" to find the line: "
+                                      "rg.differentiate(f, backend=\"python\")")
+            kinds = {**(kinds or {}), "__debug__": checks}
         key = tuple(sorted((kinds or {}).items()))
         if key in self._compiled:
             self._revalidate(key)
@@ -98,7 +106,11 @@ class Differentiable:
             program.namespace_key = content_key(reads)
             title = title_of(self.fn)
             try:
-                primal, adjoint, _ = program.variant(self.fn, set(self.wrt), dict(kinds or {}), aux=self.has_aux)
+                plain = {k: v for k, v in (kinds or {}).items() if k != "__debug__"}
+                primal, adjoint, _ = program.variant(self.fn, set(self.wrt), plain, aux=self.has_aux)
+                if checks:
+                    from .debug import instrument
+                    instrument(program, checks)
                 source = program.source(title)
             except RetrogradError:
                 raise

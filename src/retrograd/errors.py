@@ -63,6 +63,10 @@ class RepeatedIndexError(RuntimeRefusal):
     construct, hint = "index", "write the elements one at a time in a loop, or use np.add.at"
 
 
+class NonFiniteError(RetrogradError):
+    """Under `rg.debug_nans()`: the generated code computed a NaN (or an infinity) at the line named."""
+
+
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""
 
