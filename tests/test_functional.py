@@ -58,9 +58,14 @@ CASES = [   # functions of the FD suites, their arguments, and argnums to take
 # argnums, value_and_grad, vjp
 # ==============================================================================================
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("f,make_args,argnums", CASES, ids=[c[0].__name__ for c in CASES])
-def test_argnums_tuple_and_value_and_grad(f, make_args, argnums, backend):
+# numba compiles each variant for seconds: it runs the scalar-loop cases (the array ones run on python; the
+# FD suites run them on numba with wrt=)
+RUNS = [(c, b) for c in CASES for b in BACKENDS if b == "python" or c[0] in (swap_in_loop, for_break_continue)]
+
+
+@pytest.mark.parametrize("case,backend", RUNS, ids=[f"{c[0].__name__}-{b}" for c, b in RUNS])
+def test_argnums_tuple_and_value_and_grad(case, backend):
+    f, make_args, argnums = case
     args = make_args()
     n = len(args)
     expected = fd_grads(f, args, [a % n for a in argnums])
@@ -334,6 +339,12 @@ def test_lambdas_with_defaults_and_across_lines():
                    * 2.0),
         argnums=0)
     np.testing.assert_allclose(g(x), 2.0 * np.exp(x), rtol=1e-13)
+    grads = [rg.grad(lambda v, k=k: np.sum(v * k)) for k in (1.0, 2.0)]   # a default naming a loop variable
+    np.testing.assert_allclose([gr(x) for gr in grads], [np.ones(3), 2.0 * np.ones(3)], rtol=1e-13)
+    ns = {"np": np}
+    exec("f = lambda v: np.sum(v * 3.0)", ns)
+    with pytest.raises(rg.RetrogradError, match="cannot read the source of the lambda"):
+        rg.grad(ns["f"])(x)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -87,6 +87,7 @@ def read_function(fn):
             hint="write the function with `def name(...):` at module level")
     node = funcs[0]
     node.decorator_list = []
+    _constant_defaults(fn, node)
     src = FunctionSource(fn=fn, node=node, filename=filename, first_line=first_line, col_shift=col_shift,
                          lines=dedented.splitlines(), namespace=namespace_of(fn))
     return src
@@ -138,5 +139,22 @@ def _read_lambda(fn):
                             type_comment=None, **({"type_params": []} if "type_params" in gast.FunctionDef._fields
                                                   else {}))
     gast.copy_location(node, lam)
+    _constant_defaults(fn, node)
     return FunctionSource(fn=fn, node=node, filename=filename, first_line=1, col_shift=0,
                           lines=[l.rstrip("\n") for l in lines], namespace=namespace_of(fn))
+
+
+def _constant_defaults(fn, node):
+    """Defaults that are plain numbers or strings are written as their values: the expression
+    (`lambda v, k=k: ...` in a loop, `c=scale` of an enclosing function) names something the generated
+    module cannot see, and the value is what the function uses anyway."""
+    plain = (bool, int, float, complex, str, bytes, type(None))
+    args = node.args
+    values = list(fn.__defaults__ or ())
+    if len(values) == len(args.defaults):
+        args.defaults = [gast.copy_location(gast.Constant(value=v, kind=None), d) if isinstance(v, plain) else d
+                         for d, v in zip(args.defaults, values)]
+    kw = fn.__kwdefaults__ or {}
+    args.kw_defaults = [gast.copy_location(gast.Constant(value=kw[a.id], kind=None), d)
+                        if d is not None and isinstance(kw.get(a.id, ()), plain) else d
+                        for a, d in zip(args.kwonlyargs, args.kw_defaults)]
