@@ -6,17 +6,19 @@
     print(loss.source)   # the generated backward code
 """
 from . import reverse  # noqa: F401  (registers the rule library)
-from .api import Differentiable, differentiate, grad, register_adjoint
+from .api import Differentiable, differentiate, register_adjoint
+from .functional import grad, jacobian, jacrev, value_and_grad, vjp
 from .remat import Checkpoint
+from .debug import debug_nans
 from .forward.api import hessian, hvp, jacfwd, jvp
-from .errors import (AliasError, BackendError, CacheWarning, CastError, IndexRangeError, MissingRuleError, RepeatedIndexError,
-                     RetrogradError, UnsupportedSyntaxError, UsageError)
+from .errors import (AliasError, BackendError, CacheWarning, CastError, IndexRangeError, MissingRuleError,
+                     NonFiniteError, RepeatedIndexError, RetrogradError, UnsupportedSyntaxError, UsageError)
 
 __version__ = "0.1.0"
-__all__ = ["differentiate", "grad", "register_adjoint", "Differentiable", "Checkpoint", "RetrogradError",
+__all__ = ["differentiate", "grad", "value_and_grad", "vjp", "jacrev", "jacobian", "jvp", "jacfwd", "hvp", "hessian",
+           "register_adjoint", "debug_nans", "Differentiable", "Checkpoint", "RetrogradError", "NonFiniteError",
            "UnsupportedSyntaxError", "AliasError", "CastError", "RepeatedIndexError", "MissingRuleError", "UsageError",
-           "IndexRangeError", "BackendError", "CacheWarning", "__version__",
-           "jvp", "jacfwd", "hvp", "hessian"]
+           "IndexRangeError", "BackendError", "CacheWarning", "__version__"]
 
 
 def __getattr__(name):

@@ -1,4 +1,6 @@
-"""The public API: `differentiate`, `grad`, `register_adjoint`."""
+"""The public API: `differentiate` and `Differentiable`, `register_adjoint` (the functional forms are in
+functional.py)."""
+import copy
 import functools
 import inspect
 
@@ -17,30 +19,63 @@ BACKENDS = ("python", "numba", "triton")
 
 
 class Differentiable:
-    """A function together with its generated gradient code.  Calling it runs the original function."""
+    """A function together with its generated gradient code.  Calling it runs the original function.
 
-    def __init__(self, fn, wrt=None, backend="python", remat=None):
-        if isinstance(fn, Differentiable):
-            fn = fn.fn
+    `fn` may be any callable frontend/callables.py accepts (a lambda, a partial, a bound method, ...):
+    what it binds (a partial's arguments, a method's `self`) is passed in front of the caller's arguments
+    and is not differentiated; `wrt` / `argnums` count the parameters that remain."""
+
+    def __init__(self, fn, wrt=None, backend="python", remat=None, *, argnums=None, has_aux=False):
+        from .frontend.callables import normalise
+        static = isinstance(fn, staticmethod)
+        target = normalise(fn)
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        self.fn = fn
+        if backend == "triton" and (has_aux or target.args or target.kwargs):
+            raise UsageError("backend=\"triton\" differentiates a plain `def` layer without has_aux",
+                             hint="use backend=\"python\" or \"numba\" for has_aux, partials and methods")
+        self.fn = fn = target.fn
+        self._prefix, self._prefix_kw = tuple(target.args), dict(target.kwargs)
         self.backend = backend
         self.remat = check_remat(remat)
-        self.__wrapped_retrograd__ = fn
+        self.has_aux = bool(has_aux)
         functools.update_wrapper(self, fn)
+        if not self._prefix and not self._prefix_kw:   # a helper call to it is a call to `fn` (not if bound)
+            self.__wrapped_retrograd__ = fn
         src = read_function(fn)        # refuse what cannot be differentiated now, at decoration
         check_function(src)
         self.signature = inspect.signature(fn)
         self.params = list(self.signature.parameters)
-        self.wrt = _resolve_wrt(wrt, self.params, fn)
+        self._static = static
+        self._wrt_given = wrt is not None or argnums is not None
+        self.wrt, self._single = resolve_wrt(wrt, argnums, target.signature, fn)
         self._adjoint_order = [p for p in self.params if p in self.wrt]   # the adjoint returns these
         self._compiled = {}      # argument kinds -> (primal, adjoint, source)
         self._guards = {}        # argument kinds -> _Guard: what that code read from the user's namespaces
         self._last = None
 
+    def __set_name__(self, owner, name):
+        """Decorated in a class body: by default differentiate the first parameter after `self`."""
+        if not self._wrt_given and not self._static and len(self.params) > 1:
+            self.wrt, self._single = (self.params[1],), True
+            self._adjoint_order = [p for p in self.params if p in self.wrt]
+
+    def __get__(self, instance, owner=None):
+        if instance is None or self._static:
+            return self
+        return _BoundDifferentiable(self, instance)
+
+    def _view(self, prefix, prefix_kw, single):
+        """The same generated code (shared caches) with other bound arguments: one variant serves every
+        partial of a function and every instance of a class."""
+        v = copy.copy(self)
+        v._prefix, v._prefix_kw, v._single, v._last = tuple(prefix), dict(prefix_kw), single, None
+        if v._prefix or v._prefix_kw:
+            v.__dict__.pop("__wrapped_retrograd__", None)
+        return v
+
     def __call__(self, *args, **kwargs):
-        return self.fn(*args, **kwargs)
+        return self.fn(*self._prefix, *args, **{**self._prefix_kw, **kwargs})
 
     def __repr__(self):
         return f"<retrograd.differentiate {self.fn.__qualname__} wrt={self.wrt}>"
@@ -48,6 +83,14 @@ class Differentiable:
     # ---- compilation ---------------------------------------------------------------------------------
     def _compile(self, kinds=None):
         """Generate and load the code specialised for `kinds` ({param: scalar/array/other})."""
+        from .debug import mode as debug_mode
+        checks = (kinds or {}).get("__debug__") or debug_mode()   # rg.debug_nans(): code of its own
+        if checks:
+            if self.backend == "numba":
+                raise UsageError(f"{self.fn.__name__}: rg.debug_nans() checks the code of the python backend",
+                                 hint="differentiate the same function with backend=\"python\" to find the line: "
+                                      "rg.differentiate(f, backend=\"python\")")
+            kinds = {**(kinds or {}), "__debug__": checks}
         key = tuple(sorted((kinds or {}).items()))
         if key in self._compiled:
             self._revalidate(key)
@@ -63,7 +106,11 @@ class Differentiable:
             program.namespace_key = content_key(reads)
             title = title_of(self.fn)
             try:
-                primal, adjoint, _ = program.variant(self.fn, set(self.wrt), dict(kinds or {}))
+                plain = {k: v for k, v in (kinds or {}).items() if k != "__debug__"}
+                primal, adjoint, _ = program.variant(self.fn, set(self.wrt), plain, aux=self.has_aux)
+                if checks:
+                    from .debug import instrument
+                    instrument(program, checks)
                 source = program.source(title)
             except RetrogradError:
                 raise
@@ -122,6 +169,8 @@ class Differentiable:
 
     # ---- differentiation -----------------------------------------------------------------------------
     def _bind(self, args, kwargs):
+        if self._prefix or self._prefix_kw:
+            args, kwargs = self._prefix + tuple(args), {**self._prefix_kw, **kwargs}
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -134,10 +183,21 @@ class Differentiable:
                 raise UsageError(f"{self.fn.__name__}: cannot differentiate with respect to `{name}`, "
                                  f"which holds integers ({type(v).__name__})",
                                  hint="pass floats, e.g. 1.0 or np.asarray(x, dtype=float)")
+            if self.backend == "numba" and _is_container(v):
+                from .errors import BackendError
+                raise BackendError(f"{self.fn.__name__}: backend=\"numba\" differentiates with respect to arrays "
+                                   f"and floats; `{name}` is a {type(v).__name__}",
+                                   hint="pass its arrays as separate arguments, or use backend=\"python\", which "
+                                        "takes tuples, lists, dicts, NamedTuples and dataclasses (pytrees)")
         return bound
 
+    def _split(self, out):
+        """(value, aux) of what the primal returned (aux is None without has_aux)."""
+        return out if self.has_aux else (out, None)
+
     def vjp(self, *args, **kwargs):
-        """(output, pullback): pullback(cotangent) returns one gradient per `wrt` argument, as a tuple."""
+        """(output, pullback): pullback(cotangent) returns one gradient per `wrt` argument, as a tuple.
+        With has_aux=True: (output, pullback, aux)."""
         if self.backend == "triton" and _has_torch_tensor(args, kwargs):
             from .backends.triton import torch_vjp
             return torch_vjp(self, args, kwargs)
@@ -146,6 +206,7 @@ class Differentiable:
         guard = self._guards[self._last]
         live = guard.live_state()
         out, saved = primal(*bound.args, **bound.kwargs)
+        out, aux = self._split(out)
 
         def pullback(cotangent):
             _check_cotangent(cotangent, out, self.fn.__name__)
@@ -153,7 +214,7 @@ class Differentiable:
             # the adjoint consumes its tape and restores arrays in place: give it a fresh copy each time
             grads = adjoint(_owned(cotangent), _fresh(saved))
             return self._finish(grads, bound)
-        return out, pullback
+        return (out, pullback, aux) if self.has_aux else (out, pullback)
 
     def jvp(self, primals, tangents):
         """Forward mode: (output, tangent of the output) at `primals` along `tangents` (tuples, one entry per
@@ -162,18 +223,25 @@ class Differentiable:
         return jvp_of(self, primals, tangents)
 
     def value_and_grad(self, *args, **kwargs):
+        """(value, gradient(s)); with has_aux=True ((value, aux), gradient(s)), as jax.value_and_grad."""
         if self.backend == "triton" and _has_torch_tensor(args, kwargs):
             from .backends.triton import torch_value_and_grad
             return torch_value_and_grad(self, args, kwargs)
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
-        if np.ndim(out) != 0 or isinstance(out, (tuple, list, dict)):
-            raise UsageError(f"{self.fn.__name__} returned a value of shape {np.shape(out)}; grad needs a "
-                             "scalar output", hint="use .vjp(...) for non-scalar outputs")
+        out, aux = self._split(out)
+        if isinstance(out, (tuple, list, dict)) or np.ndim(out) != 0:
+            hint = "use .vjp(...) for non-scalar outputs"
+            if isinstance(out, tuple) and len(out) == 2 and not self.has_aux:
+                hint = "to return auxiliary data beside the loss (`return loss, aux`), pass has_aux=True"
+            what = (f"a {type(out).__name__} of {len(out)}" if isinstance(out, (tuple, list, dict))
+                    else f"a value of shape {np.shape(out)}")
+            raise UsageError(f"{self.fn.__name__} returned {what}; grad needs a scalar output", hint=hint)
         seed = np.ones_like(out) if isinstance(out, (np.ndarray, np.generic)) else 1.0
         grads = self._finish(adjoint(seed, saved), bound)
-        return out, (grads[0] if len(grads) == 1 else grads)
+        grads = grads[0] if self._single else grads
+        return ((out, aux) if self.has_aux else out), grads
 
     def _finish(self, grads, bound):
         by_name = dict(zip(self._adjoint_order, grads))
@@ -188,7 +256,42 @@ class Differentiable:
         return _nbytes(saved)
 
     def grad(self, *args, **kwargs):
-        return self.value_and_grad(*args, **kwargs)[1]
+        """The gradient(s); with has_aux=True (gradient(s), aux), as jax.grad."""
+        value, grads = self.value_and_grad(*args, **kwargs)
+        return (grads, value[1]) if self.has_aux else grads
+
+
+class _BoundDifferentiable:
+    """`obj.loss` for a method decorated in a class body: the Differentiable with `obj` as its first
+    argument (not differentiated).  The generated code is the method's, shared by every instance."""
+
+    def __init__(self, diff, instance):
+        self.diff, self.instance = diff, instance
+
+    def __call__(self, *args, **kwargs):
+        return self.diff(self.instance, *args, **kwargs)
+
+    def grad(self, *args, **kwargs):
+        return self.diff.grad(self.instance, *args, **kwargs)
+
+    def value_and_grad(self, *args, **kwargs):
+        return self.diff.value_and_grad(self.instance, *args, **kwargs)
+
+    def vjp(self, *args, **kwargs):
+        return self.diff.vjp(self.instance, *args, **kwargs)
+
+    def source_for(self, *args, **kwargs):
+        return self.diff.source_for(self.instance, *args, **kwargs)
+
+    def tape_bytes(self, *args, **kwargs):
+        return self.diff.tape_bytes(self.instance, *args, **kwargs)
+
+    @property
+    def source(self):
+        return self.diff.source
+
+    def __repr__(self):
+        return f"<bound {self.diff!r} of {self.instance!r}>"
 
 
 class _Guard:
@@ -267,7 +370,7 @@ def _backend(name):
 
 def _numba_options(d):
     """Options besides fn/wrt/kinds that change the generated code: part of the transform cache key."""
-    return tuple((k, repr(getattr(d, k))) for k in ("remat",) if hasattr(d, k))
+    return tuple((k, repr(getattr(d, k))) for k in ("remat", "has_aux") if hasattr(d, k))
 
 
 def _numba_cached_transform(d, key, kinds):
@@ -285,9 +388,14 @@ def _numba_remember_transform(d, kinds, ns, primal, adjoint, locations):
     _backend("numba").remember_transform(d.fn, d.wrt, kinds, ns, primal, adjoint, _numba_options(d), locations)
 
 
-def _call_numba(fn, source, locations, *args):
+def _call_numba(fn, source, locations, *args, **kwargs):
     from .backends.numba import call
-    return call(fn, args, source, locations)
+    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)   # keyword-only parameters
+
+
+def _is_container(v):
+    from .runtime import is_record
+    return isinstance(v, (tuple, list, dict)) or is_record(v)
 
 
 def _has_torch_tensor(args, kwargs):
@@ -418,16 +526,45 @@ def _rebuild(v, copies, items):
     return snapshot(v)
 
 
-def _resolve_wrt(wrt, params, fn):
+def resolve_wrt(wrt, argnums, signature, fn):
+    """(parameter names, single): what to differentiate, and whether one gradient (not a tuple) comes back.
+
+    wrt: names or positions among all the parameters the caller sees; one entry gives one gradient.
+    argnums (JAX's): an int (one gradient) or a tuple of ints (a tuple) among the positional parameters,
+    negative counting from the end.  Neither: the first parameter."""
+    params = list(signature.parameters)
+    if wrt is not None and argnums is not None:
+        raise UsageError("pass either wrt= or argnums=, not both",
+                         hint="argnums=(0, 2) counts positional parameters like JAX; wrt= also takes names")
+    if argnums is not None:
+        positional = [p for p, par in signature.parameters.items()
+                      if par.kind in (par.POSITIONAL_ONLY, par.POSITIONAL_OR_KEYWORD)]
+        single = not isinstance(argnums, (tuple, list))
+        items = [argnums] if single else list(argnums)
+        if not items:
+            raise UsageError("argnums=() selects no argument to differentiate")
+        names = []
+        for a in items:
+            if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+                raise UsageError(f"argnums entries must be ints (positions), got {a!r}",
+                                 hint="use wrt= to name parameters")
+            if not -len(positional) <= a < len(positional):
+                raise UsageError(f"argnums={a} is out of range: {fn.__name__} takes {len(positional)} positional "
+                                 f"argument{'s' if len(positional) != 1 else ''}"
+                                 + (f" ({', '.join(positional)})" if positional else ""))
+            names.append(positional[a])
+        if len(set(names)) != len(names):
+            raise UsageError(f"argnums lists a parameter twice: {argnums!r}")
+        return tuple(names), single
     if wrt is None:
         if not params:
             raise UsageError(f"{fn.__name__} has no parameters to differentiate")
-        return (params[0],)
+        return (params[0],), True
     items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
     out = []
     for w in items:
         if isinstance(w, (int, np.integer)) and not isinstance(w, bool):
-            if not 0 <= w < len(params):
+            if not -len(params) <= w < len(params):
                 raise UsageError(f"wrt={w} is out of range: {fn.__name__} has {len(params)} parameters")
             out.append(params[w])
         elif isinstance(w, str):
@@ -439,24 +576,21 @@ def _resolve_wrt(wrt, params, fn):
             raise UsageError(f"wrt entries must be parameter names or positions, got {w!r}")
     if len(set(out)) != len(out):
         raise UsageError(f"wrt lists a parameter twice: {wrt!r}")
-    return tuple(out)
+    return tuple(out), len(out) == 1
 
 
-def differentiate(fn=None, *, wrt=None, backend="python", remat=None):
+def differentiate(fn=None, *, wrt=None, argnums=None, has_aux=False, backend="python", remat=None):
     """Decorator (with or without arguments) and plain call: returns a `Differentiable`.
 
+    wrt: parameter names or positions; argnums: JAX's positions (an int, or a tuple for a tuple of
+    gradients); has_aux: `fn` returns `value, aux` and `aux` comes back undifferentiated.
     remat: None (store what the adjoint needs), "recompute" (loops of cheap arithmetic keep only their
     state per step and recompute the rest) or `Checkpoint(snapshots=k)` / `Checkpoint(memory=BYTES)`
     (loops are reversed by binomial checkpointing); see `retrograd.remat`."""
+    options = dict(wrt=wrt, argnums=argnums, has_aux=has_aux, backend=backend, remat=remat)
     if fn is None:
-        return lambda f: Differentiable(f, wrt=wrt, backend=backend, remat=remat)
-    return Differentiable(fn, wrt=wrt, backend=backend, remat=remat)
-
-
-def grad(fn, wrt=0, backend="python", remat=None):
-    """Functional form, like jax.grad: a function that returns the gradient of `fn`."""
-    d = Differentiable(fn, wrt=wrt, backend=backend, remat=remat)
-    return d.grad
+        return lambda f: Differentiable(f, **options)
+    return Differentiable(fn, **options)
 
 
 def register_adjoint(fn):

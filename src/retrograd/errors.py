@@ -78,6 +78,10 @@ class CastError(RuntimeRefusal):
                                 "explicitly with int(...) / np.floor(...) if the truncation is meant")
 
 
+class NonFiniteError(RetrogradError):
+    """Under `rg.debug_nans()`: the generated code computed a NaN (or an infinity) at the line named."""
+
+
 class BackendError(RetrogradError):
     """A backend cannot compile the generated code."""
 

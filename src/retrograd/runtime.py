@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_field", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
@@ -33,6 +33,8 @@ def zeros_like(x):
     """A zero cotangent with the structure of `x` (floats stay floats; containers become mutable)."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64)
+    if is_record(x):
+        return Fields({f: zeros_like(v) for f, v in record_fields(x).items()})
     if isinstance(x, (tuple, list)):
         return [zeros_like(e) for e in x]
     if isinstance(x, dict):
@@ -67,6 +69,53 @@ def add_into(acc, g):
             acc[k] = add_into(acc[k], e)
         return acc
     return acc + g
+
+
+def add_field(acc, name, g):
+    """`acc.name += g` for the cotangent of a NamedTuple or dataclass (`p.W` read in the function)."""
+    acc[name] = add_into(acc[name], g)
+    return acc
+
+
+class Fields(dict):
+    """The cotangent of a NamedTuple or dataclass: its fields' cotangents by name; a position also works
+    (`W, b = p` unpacks a NamedTuple)."""
+
+    def _key(self, k):
+        return list(self)[k] if isinstance(k, (int, np.integer)) else k
+
+    def __getitem__(self, k):
+        return dict.__getitem__(self, self._key(k))
+
+    def __setitem__(self, k, v):
+        dict.__setitem__(self, self._key(k), v)
+
+
+def is_record(x):
+    """A NamedTuple or dataclass instance: a container whose fields are read as attributes."""
+    import dataclasses
+    return (isinstance(x, tuple) and hasattr(type(x), "_fields")) or \
+        (dataclasses.is_dataclass(x) and not isinstance(x, type))
+
+
+def record_fields(x):
+    """{field: value} of a NamedTuple or dataclass instance."""
+    import dataclasses
+    if isinstance(x, tuple):
+        return dict(zip(type(x)._fields, x))
+    return {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
+
+
+def record_like(x, values):
+    """A NamedTuple or dataclass like `x` holding `values` ({field: value}); a dataclass is copied and its
+    fields set (its __init__ and __post_init__ do not run again)."""
+    import copy
+    if isinstance(x, tuple):
+        return type(x)(**values)
+    out = copy.copy(x)
+    for f, v in values.items():
+        object.__setattr__(out, f, v)     # frozen dataclasses too
+    return out
 
 
 def add_at(a, idx, g):
@@ -142,12 +191,22 @@ def select_grad(g, x, result, axis=None, keepdims=False):
 
 def like(grad, x):
     """Give a finished gradient the type and structure of the argument it belongs to."""
+    if isinstance(grad, float) and (isinstance(x, (tuple, list, dict)) or is_record(x)):
+        grad = zeros_like(x)      # the adjoint's 0.0 for a container the output does not depend on
+    if is_record(x):
+        fields = record_fields(x)
+        if isinstance(grad, (tuple, list)):
+            grad = dict(zip(fields, grad))
+        return record_like(x, {f: like(grad[f], v) for f, v in fields.items()})
     if isinstance(x, tuple):
         return tuple(like(g, e) for g, e in zip(grad, x))
     if isinstance(x, list):
         return [like(g, e) for g, e in zip(grad, x)]
     if isinstance(x, dict):
         return {k: like(grad[k], v) for k, v in x.items()}
+    if isinstance(x, (bool, int, np.integer, np.bool_)) or (isinstance(x, np.ndarray) and x.dtype.kind in "biu"):
+        # an integer leaf of a container is a constant (arguments that are integers are refused)
+        return np.zeros(x.shape) if isinstance(x, np.ndarray) else 0.0
     if isinstance(x, np.ndarray):
         dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64
         out = np.asarray(grad, dtype=dtype)

@@ -149,6 +149,8 @@ def call(fn, args, source, locations=None):
             raise
         raise _backend_error(exc, source, locations) from None
     except (AttributeError, TypeError, AssertionError, KeyError) as exc:
+        if isinstance(exc, TypeError) and str(exc).startswith("can't unbox"):   # a list of mixed arrays
+            raise _backend_error(exc, source) from None
         if not _raised_inside_numba(exc):     # Numba's own typing code failing on what it cannot type
             raise
         raise _backend_error(exc, source, locations) from None

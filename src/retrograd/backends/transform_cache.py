@@ -91,6 +91,8 @@ def _function(fn, out, seen, order):
     except (OSError, TypeError):
         raise _Uncacheable(fn.__qualname__) from None
     out.append(f"def {fn.__module__}.{fn.__qualname__} {filename}:{fn.__code__.co_firstlineno}\n{src}")
+    if fn.__code__.co_name == "<lambda>":   # two lambdas on one line share their source text: add the columns
+        out.append("lambda at " + repr(sorted({p for p in getattr(fn.__code__, "co_positions", tuple)() if None not in p})))
     out.append("defaults:" + _value(tuple(fn.__defaults__ or ()), out, seen, order))
     if fn.__closure__:
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):

@@ -40,6 +40,8 @@ def _is_library_module(v):
 def _user_function(v):
     inner = getattr(v, "__wrapped_retrograd__", None)   # a Differentiable used as a helper
     v = inner if inner is not None else v
+    if type(v).__module__.startswith("numba") and isinstance(getattr(v, "py_func", None), types.FunctionType):
+        v = v.py_func                                   # a @numba.njit helper: its globals count too
     if isinstance(v, types.FunctionType) and (v.__module__ or "").split(".")[0] not in _LIBRARY:
         return v
     return None

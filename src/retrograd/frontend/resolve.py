@@ -169,6 +169,9 @@ class Callees:
             return Callee("user", label, fn=obj)
         if hasattr(obj, "__wrapped_retrograd__"):  # a function decorated with rg.differentiate
             return Callee("user", label, fn=obj.__wrapped_retrograd__)
+        py_func = getattr(obj, "py_func", None)    # a @numba.njit helper: differentiated from its Python source
+        if type(obj).__module__.startswith("numba") and inspect.isfunction(py_func):
+            return Callee("user", label, fn=py_func)
         return Callee("missing", label, fn=obj)
 
     def _casts_to_integer(self, call, fname):

@@ -59,6 +59,8 @@ def read_function(fn):
         raise RetrogradError(
             f"retrograd differentiates Python functions defined with `def`; got {fn!r}",
             hint="decorate a module-level `def` function")
+    if fn.__code__.co_name == "<lambda>":
+        return _read_lambda(fn)
     try:
         lines, first_line = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:
@@ -85,6 +87,74 @@ def read_function(fn):
             hint="write the function with `def name(...):` at module level")
     node = funcs[0]
     node.decorator_list = []
+    _constant_defaults(fn, node)
     src = FunctionSource(fn=fn, node=node, filename=filename, first_line=first_line, col_shift=col_shift,
                          lines=dedented.splitlines(), namespace=namespace_of(fn))
     return src
+
+
+def _read_lambda(fn):
+    """A lambda's source is an expression inside some other statement: parse its whole file and find the
+    lambda whose body spans the positions of `fn`'s bytecode (two lambdas on one line are told apart by
+    column), then present it as `def lambda(params): return body`, in the file's own coordinates."""
+    import linecache
+    code = fn.__code__
+    filename = inspect.getsourcefile(fn) or code.co_filename
+    lines = linecache.getlines(filename, fn.__globals__)
+    where = dict(filename=filename, lineno=code.co_firstlineno, col=0, construct="lambda")
+    if not lines:
+        raise RetrogradError(f"cannot read the source of the lambda at {filename}:{code.co_firstlineno}",
+                             hint="retrograd needs the function's source file; define it in a .py file", **where)
+    try:
+        module = gast.parse("".join(lines))
+    except SyntaxError as exc:
+        raise UnsupportedSyntaxError(f"cannot parse {filename}: {exc.msg}", **where) from None
+    params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    positions = code.co_positions() if hasattr(code, "co_positions") else ()    # Python >= 3.11
+    spots = [(l, c) for l, _, c, e in positions if l is not None and c is not None and e is not None
+             and (l, c) != (code.co_firstlineno, 0)]
+    found = []
+    for node in gast.walk(module):
+        if not isinstance(node, gast.Lambda) or node.lineno != code.co_firstlineno:
+            continue
+        a = node.args
+        if [x.id for x in a.posonlyargs + a.args + a.kwonlyargs] != params:
+            continue
+        body = node.body
+        start, end = (body.lineno, body.col_offset), (body.end_lineno, body.end_col_offset)
+        if all(start <= s < end for s in spots):
+            found.append(node)
+    # a lambda inside another one: the innermost lambda that holds all the positions is this one
+    found.sort(key=lambda n: (n.end_lineno - n.lineno, n.end_col_offset - n.col_offset))
+    if not found:
+        raise UnsupportedSyntaxError(f"cannot find the source of the lambda at {filename}:{code.co_firstlineno}",
+                                     hint="write it as a `def`", **where)
+    if len(found) > 1 and not spots:
+        raise UnsupportedSyntaxError(f"cannot tell apart the lambdas on {filename}:{code.co_firstlineno}",
+                                     hint="put them on separate lines, or write a `def`", **where)
+    lam = found[0]
+    ret = gast.Return(value=lam.body)
+    gast.copy_location(ret, lam.body)
+    node = gast.FunctionDef(name="lambda", args=lam.args, body=[ret], decorator_list=[], returns=None,
+                            type_comment=None, **({"type_params": []} if "type_params" in gast.FunctionDef._fields
+                                                  else {}))
+    gast.copy_location(node, lam)
+    _constant_defaults(fn, node)
+    return FunctionSource(fn=fn, node=node, filename=filename, first_line=1, col_shift=0,
+                          lines=[l.rstrip("\n") for l in lines], namespace=namespace_of(fn))
+
+
+def _constant_defaults(fn, node):
+    """Defaults that are plain numbers or strings are written as their values: the expression
+    (`lambda v, k=k: ...` in a loop, `c=scale` of an enclosing function) names something the generated
+    module cannot see, and the value is what the function uses anyway."""
+    plain = (bool, int, float, complex, str, bytes, type(None))
+    args = node.args
+    values = list(fn.__defaults__ or ())
+    if len(values) == len(args.defaults):
+        args.defaults = [gast.copy_location(gast.Constant(value=v, kind=None), d) if isinstance(v, plain) else d
+                         for d, v in zip(args.defaults, values)]
+    kw = fn.__kwdefaults__ or {}
+    args.kw_defaults = [gast.copy_location(gast.Constant(value=kw[a.id], kind=None), d)
+                        if d is not None and isinstance(kw.get(a.id, ()), plain) else d
+                        for a, d in zip(args.kwonlyargs, args.kw_defaults)]

@@ -34,15 +34,16 @@ class Program:
         self.roots = []
         self.namespace_key = ""     # frontend.namespace.content_key of what the code reads (keys Numba's module)
 
-    def variant(self, fn, active, kinds=None):
+    def variant(self, fn, active, kinds=None, aux=False):
         """(primal name, adjoint name, transform) of `fn` with parameters `active` differentiated, for
-        arguments of the given kinds (scalar / array / other, None where unknown)."""
+        arguments of the given kinds (scalar / array / other, None where unknown).  aux: `fn` returns
+        `value, aux` and only `value` is differentiated (the primal returns both)."""
         from .transform import FunctionTransform
         kinds = kinds or {}
-        key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)))
+        key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)), aux)
         if key in self.variants:
             return self.variants[key]
-        base = fn.__name__
+        base = fn.__name__ if fn.__name__.isidentifier() else "lambda"
         params = list(inspect.signature(fn).parameters)
         suffix = "" if set(params) <= set(active) or not self.roots else "_wrt_" + "_".join(p for p in params if p in active)
         primal, adjoint = f"primal_{base}{suffix}", f"adjoint_{base}{suffix}"
@@ -52,7 +53,7 @@ class Program:
             primal, adjoint, k = f"primal_{base}{suffix}_{k}", f"adjoint_{base}{suffix}_{k}", k + 1
         self.variants[key] = (primal, adjoint, None)
         self.roots.append(key)
-        tf = FunctionTransform(self, fn, active, primal, adjoint, kinds)
+        tf = FunctionTransform(self, fn, active, primal, adjoint, kinds, aux=aux)
         primal_def, adjoint_def = tf.build()
         self._merge_namespace(tf.src)
         self.functions += [primal_def, adjoint_def]

@@ -28,6 +28,7 @@ from ..errors import BackendError, MissingRuleError, RetrogradError, Unsupported
 from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
+from ..frontend.aux import split_aux_returns
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
@@ -60,7 +61,7 @@ class Block:
 
 
 class FunctionTransform:
-    def __init__(self, program, fn, active_params, primal_name, adjoint_name, kinds=None):
+    def __init__(self, program, fn, active_params, primal_name, adjoint_name, kinds=None, aux=False):
         self.program = program
         self.fn = fn
         self.primal_name = primal_name
@@ -68,6 +69,7 @@ class FunctionTransform:
         self.src = read_function(fn)
         check_function(self.src)
         _rename_reserved(self.src)
+        self.aux = split_aux_returns(self.src) if aux else None   # has_aux: the primal returns (value, aux)
         self.callees = Callees(self.src, local_names(self.src.node))
         self.norm = Normalizer(self.src, self.callees)
         self.node = self.norm.run()
@@ -145,6 +147,8 @@ class FunctionTransform:
                     base = A.subscript_base(n)
                     if base:
                         out.add(base)
+                if isinstance(n, gast.Attribute) and self._record_root(n):   # p.W: dp is a container
+                    out.add(self._record_root(n))
                 if isinstance(n, gast.Call):
                     c = self.callees.classify(n)
                     if c.kind in ("user", "custom"):
@@ -425,7 +429,9 @@ class FunctionTransform:
             else:
                 tmp = self.names.fresh("d_part")
                 out += A.quote("T = zeros_like(B)", T=tmp, B=base)
-                if is_basic_index(node.slice, self.ints):
+                if is_basic_index(node.slice, self.ints) and self._record_root(node):   # t["c"][0]: a container
+                    out += A.quote("T[I] = add_into(T[I], G)", T=tmp, I=node.slice, G=g)
+                elif is_basic_index(node.slice, self.ints):
                     out += A.quote("T[I] += G", T=tmp, I=node.slice, G=g)
                 else:   # `x[1:][idx]`: repeated entries of idx each receive their share
                     out += A.quote("add_at(T, I, G)", T=tmp, I=_index_value(node.slice), G=g)
@@ -448,6 +454,8 @@ class FunctionTransform:
         elif isinstance(node, gast.UnaryOp):
             rule = RULES[id(_UNOPS[type(node.op)])]
             self.apply_rule(rule, {rule.params[0]: node.operand}, node, g, out, result, refs)
+        elif isinstance(node, gast.Attribute) and self._record_root(node):
+            self._field(node, g, out)
         elif isinstance(node, gast.Attribute):
             rule = ATTRIBUTES.get(node.attr)
             if rule is None:
@@ -467,6 +475,49 @@ class FunctionTransform:
         else:
             raise self.src.error(UnsupportedSyntaxError, node, f"cannot differentiate a {type(node).__name__} "
                                  "expression", construct=type(node).__name__)
+
+    def _record_root(self, node):
+        """`p.W`, `p["l1"].W`, `first.W` after `first = p["layers"][0]`: the variable at the root of a chain
+        of reads from a container argument (kind "other": a NamedTuple, a dataclass, a dict, ...), or
+        None (an array attribute such as `x.T`)."""
+        while isinstance(node, (gast.Attribute, gast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) and node.id in self._containers() else None
+
+    def _containers(self):
+        """Variables that hold containers: "other" kinds, and locals only ever assigned reads from them."""
+        if getattr(self, "_container_vars", None) is None:
+            found = {n for n, k in self.kinds.items() if k == "other"}
+            defs = {}
+            for st in walk_stmts(self.node.body):
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                    defs.setdefault(st.targets[0].id, []).append(st.value)
+            for _ in range(4):
+                for n, values in defs.items():
+                    if n not in found and n not in self.kinds and all(self._chain_root(v) in found for v in values):
+                        found.add(n)
+            self._container_vars = found
+        return self._container_vars
+
+    @staticmethod
+    def _chain_root(node):
+        if not isinstance(node, (gast.Attribute, gast.Subscript)):
+            return None
+        while isinstance(node, (gast.Attribute, gast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) else None
+
+    def _field(self, node, g, out):
+        """The cotangent of a field read goes into that field of the container's cotangent."""
+        base, key = node.value, A.const(node.attr)
+        if isinstance(base, gast.Name):
+            if base.id in self.active:
+                out += A.quote("D = add_field(D, K, G)", D=self.dvar(base.id), K=key, G=g)
+            return
+        tmp = self.names.fresh("d_part")
+        out += A.quote("T = zeros_like(B)", T=tmp, B=base)
+        out += A.quote("T = add_field(T, K, G)", T=tmp, K=key, G=g)
+        self.adj_expr(base, A.name(tmp), out)
 
     def accumulate(self, name, g, out):
         if name not in self.active:
@@ -1074,7 +1125,8 @@ class FunctionTransform:
                         and (var in self.params or var in unbound)):
                     ctor = f"list_of({var})"   # typed by the value: Numba cannot type a list never appended to
                 prologue += A.quote(f"{t} = {ctor}")
-        ret = f"return {self.result}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
+        out = f"({self.result}, {self.aux})" if self.aux else self.result
+        ret = f"return {out}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
         fn = copy.copy(self.node)
         fn.name = self.primal_name
         fn.body = prologue + body + A.quote(ret)
