@@ -691,7 +691,7 @@ def test_issue_reproductions(k, backend, monkeypatch):
 # ---- forward mode: every form's jvp (tangent templates, reverse/rules/*: @tangent) ------------------------
 def test_every_rule_has_a_tangent():
     """Each rule declares its tangent beside its adjoint (or an explicit refusal with a reason)."""
-    from retrograd.forward.templates import Refused, Tangent
+    from retrograd.reverse.rules.tangents import Refused, Tangent
     missing = sorted(name for name, (rule, _) in RULE_TABLE.items() if not isinstance(rule.tangent, (Tangent, Refused)))
     assert not missing, f"rules without a @tangent: {missing}"
 

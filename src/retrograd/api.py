@@ -160,8 +160,7 @@ class Differentiable:
     def source_for(self, *args, mode="reverse", **kwargs):
         """The code that runs for these arguments (mode="forward": the tangent code `jvp` runs)."""
         if mode == "forward":
-            from .forward.api import source_of
-            return source_of(self, list(self._bind(args, kwargs).args))
+            return TRANSFORMS["forward source"](self, list(self._bind(args, kwargs).args))
         if mode != "reverse":
             raise UsageError(f"mode must be \"reverse\" or \"forward\", got {mode!r}")
         bound = self._bind(args, kwargs)
@@ -198,9 +197,9 @@ class Differentiable:
     def vjp(self, *args, **kwargs):
         """(output, pullback): pullback(cotangent) returns one gradient per `wrt` argument, as a tuple.
         With has_aux=True: (output, pullback, aux)."""
-        if self.backend == "triton" and _has_torch_tensor(args, kwargs):
-            from .backends.triton import torch_vjp
-            return torch_vjp(self, args, kwargs)
+        plugin = _array_plugin(self, args, kwargs)
+        if plugin is not None:
+            return plugin.vjp(self, args, kwargs)
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         guard = self._guards[self._last]
@@ -216,17 +215,21 @@ class Differentiable:
             return self._finish(grads, bound)
         return (out, pullback, aux) if self.has_aux else (out, pullback)
 
+    def __retrograd_target__(self):
+        """What frontend/callables.py reduces this to: the function, and the arguments bound in front."""
+        from .frontend.callables import Target
+        return Target(self.fn, self._prefix, dict(self._prefix_kw))
+
     def jvp(self, primals, tangents):
         """Forward mode: (output, tangent of the output) at `primals` along `tangents` (tuples, one entry per
         positional argument; None holds an argument constant).  See retrograd.jvp."""
-        from .forward.api import jvp_of
-        return jvp_of(self, primals, tangents)
+        return TRANSFORMS["jvp"](self, primals, tangents)
 
     def value_and_grad(self, *args, **kwargs):
         """(value, gradient(s)); with has_aux=True ((value, aux), gradient(s)), as jax.value_and_grad."""
-        if self.backend == "triton" and _has_torch_tensor(args, kwargs):
-            from .backends.triton import torch_value_and_grad
-            return torch_value_and_grad(self, args, kwargs)
+        plugin = _array_plugin(self, args, kwargs)
+        if plugin is not None:
+            return plugin.value_and_grad(self, args, kwargs)
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
@@ -267,6 +270,11 @@ class _BoundDifferentiable:
 
     def __init__(self, diff, instance):
         self.diff, self.instance = diff, instance
+
+    def __retrograd_target__(self):
+        from .frontend.callables import Target, normalise
+        inner = normalise(self.diff)
+        return Target(inner.fn, inner.args + (self.instance,), inner.kwargs)
 
     def __call__(self, *args, **kwargs):
         return self.diff(self.instance, *args, **kwargs)
@@ -398,8 +406,30 @@ def _is_container(v):
     return isinstance(v, (tuple, list, dict)) or is_record(v)
 
 
-def _has_torch_tensor(args, kwargs):
-    return any(type(v).__module__.startswith("torch") for v in list(args) + list(kwargs.values()))
+# Transforms defined in modules above this one (forward/api.py registers "jvp" and "forward source"), so that a Differentiable
+# offers them as methods without this module importing its own users.
+TRANSFORMS = {}
+
+
+# Arrays of another library (torch tensors) are handed to its plugin, the module retrograd.<library>,
+# which registers itself here when imported (retrograd/torch.py).  Nothing in the core imports a plugin:
+# the first call with such an array loads it by the array type's module name.
+ARRAY_PLUGINS = {}
+
+
+def _array_plugin(diff, args, kwargs):
+    import importlib
+    import importlib.util
+    for v in list(args) + list(kwargs.values()):
+        lib = type(v).__module__.split(".")[0]
+        if lib in ("numpy", "builtins"):
+            continue
+        if lib not in ARRAY_PLUGINS and importlib.util.find_spec(f"{__package__}.{lib}") is not None:
+            importlib.import_module(f"{__package__}.{lib}")
+        plugin = ARRAY_PLUGINS.get(lib)
+        if plugin is not None and plugin.handles(diff):
+            return plugin
+    return None
 
 
 def _kinds(bound):

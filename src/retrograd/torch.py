@@ -37,7 +37,7 @@ if not _torch.cuda.is_available():   # pragma: no branch - must precede the firs
 
 import triton  # noqa: E402
 
-from .api import Differentiable  # noqa: E402
+from .api import ARRAY_PLUGINS, Differentiable  # noqa: E402
 from .backends import triton as _tb  # noqa: E402
 from .errors import IndexRangeError, UsageError  # noqa: E402
 
@@ -353,3 +353,55 @@ class Module(_torch.nn.Module):
     def extra_repr(self):
         return self.function.diff.fn.__name__
 
+
+# ---- f.vjp / f.grad of a backend="triton" function called with torch tensors ------------------------------
+# The core never imports this module: it registers itself as the plugin for torch arrays, and api.py hands
+# a call with tensors to it.
+
+def _function(diff):
+    fn = getattr(diff, "_triton_function", None)
+    if fn is None:
+        fn = diff._triton_function = Function(diff)
+    return fn
+
+
+def torch_vjp(diff, args, kwargs):
+    """vjp of a backend="triton" function called with torch tensors: the kernels through _torch.autograd."""
+    bound = diff.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    inputs = {}
+    for n in diff.wrt:
+        v = bound.arguments[n]
+        if not (isinstance(v, _torch.Tensor) and v.is_floating_point()):
+            raise UsageError(f"{diff.fn.__name__}: `{n}` must be a float tensor to differentiate it with the "
+                             "triton backend")
+        inputs[n] = bound.arguments[n] = v.detach().requires_grad_(True)
+    with _torch.enable_grad():
+        out = _function(diff)(*bound.args, **bound.kwargs)
+
+    def pullback(cotangent):
+        grads = _torch.autograd.grad(out, [inputs[n] for n in diff.wrt], cotangent, retain_graph=True,
+                                    allow_unused=True)
+        return tuple(_torch.zeros_like(inputs[n]) if g is None else g for n, g in zip(diff.wrt, grads))
+    return out.detach(), pullback
+
+
+def torch_value_and_grad(diff, args, kwargs):
+    out, pullback = torch_vjp(diff, args, kwargs)
+    if out.dim() != 0:
+        raise UsageError(f"{diff.fn.__name__} returned a value of shape {tuple(out.shape)}; grad needs a scalar "
+                         "output", hint="use .vjp(...) or rg._torch.Function for non-scalar outputs")
+    grads = pullback(_torch.ones_like(out))
+    return out, (grads[0] if len(grads) == 1 else grads)
+
+
+class _Plugin:
+    @staticmethod
+    def handles(diff):
+        return diff.backend == "triton"
+
+    vjp = staticmethod(torch_vjp)
+    value_and_grad = staticmethod(torch_value_and_grad)
+
+
+ARRAY_PLUGINS["torch"] = _Plugin

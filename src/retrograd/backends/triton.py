@@ -1245,46 +1245,6 @@ def source_of(diff):
     return plan.source
 
 
-def _function(diff):
-    fn = getattr(diff, "_triton_function", None)
-    if fn is None:
-        from ..torch import Function
-        fn = diff._triton_function = Function(diff)
-    return fn
-
-
-def torch_vjp(diff, args, kwargs):
-    """vjp of a backend="triton" function called with torch tensors: the kernels through torch.autograd."""
-    import torch
-    bound = diff.signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    inputs = {}
-    for n in diff.wrt:
-        v = bound.arguments[n]
-        if not (isinstance(v, torch.Tensor) and v.is_floating_point()):
-            raise UsageError(f"{diff.fn.__name__}: `{n}` must be a float tensor to differentiate it with the "
-                             "triton backend")
-        inputs[n] = bound.arguments[n] = v.detach().requires_grad_(True)
-    with torch.enable_grad():
-        out = _function(diff)(*bound.args, **bound.kwargs)
-
-    def pullback(cotangent):
-        grads = torch.autograd.grad(out, [inputs[n] for n in diff.wrt], cotangent, retain_graph=True,
-                                    allow_unused=True)
-        return tuple(torch.zeros_like(inputs[n]) if g is None else g for n, g in zip(diff.wrt, grads))
-    return out.detach(), pullback
-
-
-def torch_value_and_grad(diff, args, kwargs):
-    import torch
-    out, pullback = torch_vjp(diff, args, kwargs)
-    if out.dim() != 0:
-        raise UsageError(f"{diff.fn.__name__} returned a value of shape {tuple(out.shape)}; grad needs a scalar "
-                         "output", hint="use .vjp(...) or rg.torch.Function for non-scalar outputs")
-    grads = pullback(torch.ones_like(out))
-    return out, (grads[0] if len(grads) == 1 else grads)
-
-
 # ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
 
 def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2):

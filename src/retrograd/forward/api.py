@@ -11,13 +11,13 @@ import weakref
 import numpy as np
 
 from ..analysis.kinds import kind_of_value
+from ..api import TRANSFORMS, Differentiable
 from ..errors import BackendError, RetrogradError, UsageError
 
 _DIFFERENTIABLES = weakref.WeakKeyDictionary()     # plain function -> its Differentiable (rg.jvp(f, ...))
 
 
 def _differentiable(f, backend="python"):
-    from ..api import Differentiable
     if isinstance(f, Differentiable):
         return f
     d = _DIFFERENTIABLES.get(f)
@@ -260,7 +260,6 @@ _DRIVER = '''def gradient_{name}({params}):
 def _gradient_function(d, wrt, kinds):
     """A Python function computing the gradient of `d` w.r.t. `wrt` by calling its generated primal and
     adjoint: the forward transform reads it (and them) like any user code."""
-    from ..api import Differentiable
     from ..reverse.program import title_of
     cache = d.__dict__.setdefault("_gradients", {})
     key = (tuple(wrt), tuple(sorted(kinds.items())))
@@ -369,3 +368,7 @@ def hessian(f, argnums=0):
             return blocks[(nums[0], nums[0])]
         return tuple(tuple(blocks[(i, j)] for j in nums) for i in nums)
     return hess
+
+
+TRANSFORMS["jvp"] = jvp_of                  # Differentiable.jvp
+TRANSFORMS["forward source"] = source_of    # Differentiable.source_for(..., mode="forward")

@@ -8,7 +8,8 @@ second derivative is not written are REFUSED with the reason (a MissingRuleError
 from .. import runtime as rt
 from ..reverse.rules import elementwise, linalg, operators, reductions, shape
 from ..reverse.rules.registry import t
-from .templates import Refused, Tangent
+from ..reverse.rules import registry
+from ..reverse.rules.tangents import Refused, Tangent
 
 HELPERS = {}      # id(fn) -> Tangent or Refused
 CONSTANT = set()  # id(fn)
@@ -21,7 +22,7 @@ def helper(fn):
     def register(template):
         params = list(inspect.signature(fn).parameters)
         result = list(inspect.signature(template).parameters)[0]
-        HELPERS[id(fn)] = Tangent(template, params, result, name=fn.__name__)
+        HELPERS[id(fn)] = Tangent(template, params, result, name=fn.__name__, globals_out=registry.GLOBALS)
         _KEEP.append(fn)
         return template
     return register

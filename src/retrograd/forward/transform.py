@@ -29,7 +29,7 @@ from ..reverse.rules.registry import ATTRIBUTES, RULES
 from ..reverse.transform import _BINOPS, _UNOPS, FunctionTransform, _rename_reserved
 from . import helper_rules
 from .runtime import tape_push
-from .templates import Refused, instantiate
+from ..reverse.rules.tangents import Refused, instantiate
 
 _RESULT = "__rg_result__"      # placeholder for a rule's result until the statement's order is chosen
 # tangent expressions that may return (a view of) one of their operands rather than a fresh array
@@ -628,7 +628,7 @@ def _defaulted(tangent, values, defaults):
 
 
 def _tangents(term):
-    from .templates import tangents_in
+    from ..reverse.rules.tangents import tangents_in
     return tangents_in(term)
 
 

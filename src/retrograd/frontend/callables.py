@@ -33,12 +33,9 @@ class Target:
 
 def normalise(obj):
     """The `Target` of a callable, or a UsageError saying what retrograd can differentiate instead."""
-    from ..api import Differentiable, _BoundDifferentiable
-    if isinstance(obj, _BoundDifferentiable):
-        inner = normalise(obj.diff)
-        return Target(inner.fn, inner.args + (obj.instance,), inner.kwargs)
-    if isinstance(obj, Differentiable):
-        return Target(obj.fn, obj._prefix, dict(obj._prefix_kw))
+    own = getattr(type(obj), "__retrograd_target__", None)      # a Differentiable, or one bound to an instance
+    if own is not None:
+        return own(obj)
     if isinstance(obj, functools.partial):
         inner = normalise(obj.func)
         return Target(inner.fn, inner.args + tuple(obj.args), {**inner.kwargs, **obj.keywords})

@@ -26,6 +26,7 @@ import textwrap
 import gast
 
 from ...astutil import loaded_names
+from .tangents import Refused, Tangent
 
 RULES = {}            # id(function) -> Rule
 METHODS = {}          # method name (x.sum()) -> Rule, with `x` as the first argument
@@ -146,7 +147,7 @@ class Rule:
                 if n in template.__globals__:
                     GLOBALS.setdefault(n, template.__globals__[n])
 
-    tangent = None        # a forward.templates.Tangent, set by @tangent (or a refusal marker)
+    tangent = None        # a tangents.Tangent, set by @tangent (or a refusal marker)
 
     def needs(self, param):
         """Parameter names (and the result name) whose *values* the contribution to `param` reads."""
@@ -200,11 +201,10 @@ def tangent(template_of_adjoint=None, refuse=None):
         raise ValueError(f"@tangent({template_of_adjoint!r}): not an @adjoint template")
 
     def register(template):
-        from ...forward.templates import Tangent
-        rule.tangent = Tangent(template, rule.params, rule.result, declared=set(rule.grads), name=rule.name)
+        rule.tangent = Tangent(template, rule.params, rule.result, declared=set(rule.grads), name=rule.name,
+                               globals_out=GLOBALS)
         return template
     if refuse is not None:
-        from ...forward.templates import Refused
         rule.tangent = Refused(rule.name, refuse)
         return None
     return register

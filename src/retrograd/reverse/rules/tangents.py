@@ -15,11 +15,11 @@ import textwrap
 
 import gast
 
-from ..astutil import loaded_names
+from ...astutil import loaded_names
 
 
 class Tangent:
-    def __init__(self, template, params, result, declared=None, name=None):
+    def __init__(self, template, params, result, declared=None, name=None, globals_out=None):
         self.name = name or template.__name__
         sig = inspect.signature(template)
         names = list(sig.parameters)
@@ -40,10 +40,9 @@ class Tangent:
         if declared is not None and self.diff != set(declared):
             raise SyntaxError(f"tangent of {self.name}: it differentiates {sorted(self.diff)} but the adjoint "
                               f"{sorted(declared)}")
-        from ..reverse.rules import registry
-        for n in loaded_names(self.expr) - set(self.params) - {self.result, "t"}:
-            if n in template.__globals__:
-                registry.GLOBALS.setdefault(n, template.__globals__[n])
+        for n in loaded_names(self.expr) - set(self.params) - {self.result, "t"}:   # what generated code needs
+            if n in template.__globals__ and globals_out is not None:
+                globals_out.setdefault(n, template.__globals__[n])
 
     def needs_result(self, active):
         return any(self.result in value_names(term) for _, term in self.terms if tangents_in(term) & active)
