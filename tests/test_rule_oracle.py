@@ -281,6 +281,47 @@ FORMS.update({
     "linspace": [F("np.linspace(x, y, 5)", S(), S()), F("np.linspace(x, y, num=3)", S(), S())],
 })
 
+# ---- scipy.special (registered only when SciPy is importable) and math.erf/erfc -----------------------
+DOMAINS.update({"prob": (0.1, 0.9), "erfc": (0.1, 1.9)})
+FORMS.update({"math_erf": [F("math.erf(x)", S())], "math_erfc": [F("math.erfc(x)", S())]})
+try:
+    from scipy import special
+except ImportError:       # SciPy is optional: its rules are not registered either
+    special = None
+if special is not None:
+    FORMS.update({
+        "erf": unary("special.erf", "any"), "erfc": unary("special.erfc", "any"), "erfcx": unary("special.erfcx", "any"),
+        "erfinv": unary("special.erfinv", "unit"), "erfcinv": unary("special.erfcinv", "erfc"),
+        "ndtr": unary("special.ndtr", "any"), "log_ndtr": unary("special.log_ndtr", "any"),
+        "ndtri": unary("special.ndtri", "prob"), "expit": unary("special.expit", "any"),
+        "log_expit": unary("special.log_expit", "any"), "logit": unary("special.logit", "prob"),
+        "gammaln": unary("special.gammaln", "pos", "math.lgamma") + [F("special.loggamma(x)", Arg("pos"))],
+        "gamma": unary("special.gamma", "pos", "math.gamma"), "rgamma": unary("special.rgamma", "pos"),
+        "digamma": unary("special.psi", "pos") + [F("special.digamma(x)", Arg("pos"))],
+        "polygamma": [F("special.polygamma(1, x)", Arg("pos")), F("special.polygamma(0, x) + special.polygamma(2, x)", Arg("pos")),
+                      F("special.polygamma(n=2, x=x)", Arg("pos")),
+                      F("n = 1\n    return special.polygamma(n, x)", Arg("pos"), refuse=rg.MissingRuleError)],
+        "betaln": [binary("special.betaln(x, y)", "pos", "pos")], "beta": [binary("special.beta(x, y)", "pos", "pos")],
+        "xlogy": [binary("special.xlogy(x, y)", "any", "pos")], "xlog1py": [binary("special.xlog1py(x, y)", "any", "unit")],
+        "entr": unary("special.entr", "pos"), "rel_entr": [binary("special.rel_entr(x, y)", "pos", "pos")],
+        "kl_div": [binary("special.kl_div(x, y)", "pos", "pos")], "exp10": unary("special.exp10", "any"),
+        "i0": unary("special.i0", "any"), "i1": unary("special.i1", "any"), "i0e": unary("special.i0e", "nonzero"),
+        "i1e": unary("special.i1e", "nonzero"), "j0": unary("special.j0", "any"), "j1": unary("special.j1", "any"),
+        "y0": unary("special.y0", "pos"), "y1": unary("special.y1", "pos"), "k0": unary("special.k0", "pos"),
+        "k1": unary("special.k1", "pos"), "dawsn": unary("special.dawsn", "any"),
+        "logsumexp": [F("special.logsumexp(x)", Arg("any", SHAPES)),
+                      F("special.logsumexp(x, axis=-1, keepdims=True)", Arg("any", ND2)),
+                      F("special.logsumexp(x, axis=(0, 1))", Arg("any", ND2)),
+                      F("special.logsumexp(x, axis=0, b=y)", Arg("any", [(2, 3), (3, 1), (2, 3)]),
+                        Arg("pos", [(2, 3), (3, 1), (3,)]), together=True),
+                      F("special.logsumexp(x, b=y)", Arg("any", [(3,), (2, 3)]), Arg("pos", [(3,), (3,)]), together=True),
+                      F("s = special.logsumexp(x, return_sign=True)\n    return s[0]", Arg("any", [(3,)]), refuse=rg.MissingRuleError)],
+        "softmax": [F("special.softmax(x)", Arg("any", SHAPES)), F("special.softmax(x, axis=-1)", Arg("any", ND2)),
+                    F("special.softmax(x, axis=(0, 1))", Arg("any", ND2))],
+        "log_softmax": [F("special.log_softmax(x)", Arg("any", SHAPES)),
+                        F("special.log_softmax(x, axis=0)", Arg("any", ND2))],
+    })
+
 # keyword parameters a rule's template names that need no form of their own, and why
 NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"}}
 
@@ -298,6 +339,9 @@ def _spelling(f):
         return "np.linalg." + f.__name__ + "("
     if f is np.mod:
         return "np.mod("            # np.remainder is np.mod
+    if special is not None and (getattr(f, "__module__", None) or "scipy").startswith("scipy") \
+            and getattr(special, getattr(f, "__name__", ""), None) is f:
+        return "special." + f.__name__ + "("
     mod = getattr(f, "__module__", None) or "numpy"
     prefix = _MODULES.get(mod, "np." if mod.startswith("numpy") else mod + ".")
     return prefix + f.__name__ + "("
@@ -339,7 +383,7 @@ _PARAMS = "xyz"
 
 
 def _source():
-    lines = ["import math", "import numpy as np", ""]
+    lines = ["import math", "import numpy as np", "from scipy import special" if special else "", ""]
     for name, forms in FORMS.items():
         for k, form in enumerate(forms):
             params = ", ".join(_PARAMS[:len(form.args.args)])

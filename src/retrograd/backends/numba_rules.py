@@ -108,3 +108,11 @@ def _trace_grad(g, a):
     if isinstance(a, types.Array) and a.ndim == 2:
         return lambda g, a: g * np.eye(a.shape[0], a.shape[1])
     return None
+
+
+try:                       # scipy.special in Numba, when SciPy is there (it is optional)
+    import scipy.special  # noqa: F401
+except ImportError:        # pragma: no cover
+    pass
+else:
+    from . import numba_special  # noqa: F401,E402

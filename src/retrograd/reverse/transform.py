@@ -489,6 +489,8 @@ class FunctionTransform:
         contribs = [(p, bound[p]) for p in rule.grads if p in bound and self.is_active(bound[p])]
         if not contribs:
             return
+        if rule.check is not None:
+            self._check_form(rule, bound, node)
         n_cot = sum(_count_cot(rule.grads[p]) for p, _ in contribs)
         if n_cot > 1 and not A.is_atom(g):
             g = self._bind(g, out, self._cot_label())
@@ -507,6 +509,21 @@ class FunctionTransform:
                 subs[rule.result] = res
             expr = _Substitute(subs, g, refs).visit(templates[p])
             self.adj_expr(arg, expr, out)
+
+    def _check_form(self, rule, bound, node):
+        """Refuse, at the user's line, a form of the call the rule does not cover (`np.pad(x, 1, mode="wrap")`)."""
+        import ast
+        literals = {}
+        for p, e in bound.items():
+            try:
+                literals[p] = ast.literal_eval(gast.gast_to_ast(copy.deepcopy(e)))
+            except (ValueError, TypeError, SyntaxError):
+                pass
+        refusal = rule.check(literals)
+        if refusal is not None:
+            label = self.callees.classify(node).label if isinstance(node, gast.Call) else rule.name
+            raise self.src.error(MissingRuleError, node, f"no derivative rule for `{label}` {refusal[0]}",
+                                 construct=label, hint=refusal[1])
 
     def _drop_unbroadcast(self, template, bound, rule):
         """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape.  Only for

@@ -52,8 +52,9 @@ d = _D()
 
 
 class Rule:
-    def __init__(self, template, kind=None):
+    def __init__(self, template, kind=None, check=None):
         self.name = template.__name__
+        self.check = check    # literal arguments -> None, or (message, hint) refusing this form of the call
         self.kind = kind or template.__globals__.get("KIND")
         if self.kind not in KINDS:
             raise ValueError(f"rule {self.name}: kind {self.kind!r} is not one of {sorted(KINDS)}")
@@ -103,11 +104,13 @@ def value_names(expr):
     return out
 
 
-def adjoint(*fns, methods=(), attributes=(), kind=None):
+def adjoint(*fns, methods=(), attributes=(), kind=None, check=None):
     """Register the decorated template as the derivative rule of `fns` (and of `x.method(...)`); `kind`
-    (a key of KINDS) defaults to the family its module declares."""
+    (a key of KINDS) defaults to the family its module declares.  `check(args)`, given the call's
+    arguments written as literals in the source (parameter name -> value; others absent), returns None or
+    `(message, hint)`: that form of the call has no rule here and is refused at the user's line."""
     def register(template):
-        rule = Rule(template, kind)
+        rule = Rule(template, kind, check)
         for f in fns:
             RULES[id(f)] = rule
             _KEEP.append(f)
