@@ -75,7 +75,7 @@ def expand_dims(y, a, axis):
     d[a] = np.reshape(d[y], np.shape(a))
 
 
-@adjoint(np.atleast_1d, np.atleast_2d)
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
 def atleast(y, a):
     d[a] = np.reshape(d[y], np.shape(a))
 
