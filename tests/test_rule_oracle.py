@@ -400,8 +400,75 @@ FORMS.update({
     "angle": [F("np.angle(x) + x", Arg("nonzero")), F("np.angle(x, deg=True) * x", Arg("nonzero"))],
 })
 
+# ---- statistics, NaN-skipping reductions, order statistics, finite differences (rules/statistics.py) -------
+def nan_in(expr):
+    """`expr` with x's entries above 1.2 made NaN (what the nan* reductions skip)."""
+    return f"x = np.where(x > 1.2, np.nan, x)\n    return {expr}"
+
+
+FORMS.update({
+    # zeros included: the product of the earlier entries, exact with zeros (no division)
+    "cumprod": [F("np.cumprod(x)", Arg("any", SHAPES + EMPTY)), F("np.cumprod(x, axis=-1)", Arg("any", ND2)),
+                F("x.cumprod(axis=0)", Arg("any", ND2)), F("np.cumprod(x, dtype=np.float64)", Arg()),
+                F("np.cumprod(x, out=np.zeros(3))", Arg("any", [(3,)]), refuse=R)],
+    "nancumsum": [F(nan_in("np.nancumsum(x)"), Arg()), F(nan_in("np.nancumsum(x, axis=-1, dtype=np.float64)"), Arg("any", ND2)),
+                  F("np.nancumsum(x, out=np.zeros(3))", Arg("any", [(3,)]), refuse=R)],
+    "nansum": [F(nan_in("np.nansum(x)"), Arg()), F(nan_in("np.nansum(x, axis=0, keepdims=True, dtype=np.float64)"), Arg("any", ND2)),
+               F("np.nansum(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
+    "nanmean": [F(nan_in("np.nanmean(x)"), Arg("any", [(3,), (2, 3)])),
+                F(nan_in("np.nanmean(x, axis=-1, keepdims=True, dtype=np.float64)"), Arg("any", [(2, 4)])),
+                F("np.nanmean(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
+    "nanvar": [F(nan_in("np.nanvar(x)"), Arg("any", [(4,), (2, 3)])),
+               F(nan_in("np.nanvar(x, axis=0, ddof=1, keepdims=True, dtype=np.float64)"), Arg("any", [(4, 2)])),
+               F("np.nanvar(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
+    "nanstd": [F(nan_in("np.nanstd(x)"), Arg("nonzero", [(4,), (2, 3)])),
+               F(nan_in("np.nanstd(x, axis=-1, ddof=1, keepdims=False, dtype=np.float64)"), Arg("nonzero", [(2, 5)])),
+               F("np.nanstd(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
+    "nanmax": [F(nan_in("np.nanmax(x)"), Arg("distinct", [(3,), (2, 3)])),
+               F(nan_in("np.nanmax(x, axis=0, keepdims=True)"), Arg("distinct", [(2, 3)])),
+               F("np.nanmax(x, out=np.zeros(()))", Arg("distinct", [(3,)]), refuse=R)],
+    "nanmin": [F(nan_in("np.nanmin(x)"), Arg("distinct", [(3,), (2, 3)])),
+               F(nan_in("np.nanmin(x, axis=-1, keepdims=False)"), Arg("distinct", [(2, 3)])),
+               F("np.nanmin(x, out=np.zeros(()))", Arg("distinct", [(3,)]), refuse=R)],
+    "ptp": [F("np.ptp(x)", Arg("distinct", [(3,), (2, 3)])), F("np.ptp(x, axis=-1, keepdims=True)", Arg("distinct", ND2)),
+            F("np.ptp(x, out=np.zeros(()))", Arg("distinct", [(3,)]), refuse=R)],
+    "average": [F("np.average(x)", Arg("any", [(3,), (2, 3), ()])),
+                F("np.average(x, axis=-1, keepdims=True)", Arg("any", ND2)),
+                F("np.average(x, weights=y)", Arg("any", [(3,), (2, 3)]), Arg("pos", [(3,), (2, 3)]), together=True),
+                F("np.average(x, axis=1, weights=y)", Arg("any", [(2, 3), (2, 3)]), Arg("pos", [(3,), (2, 3)]), together=True),
+                F("np.average(x, 0, y, keepdims=True)", Arg("any", [(2, 3)]), Arg("pos", [(2,)])),
+                F("s = np.average(x, returned=True)\n    return s[0]", Arg("any", [(3,)]), refuse=rg.MissingRuleError)],
+    "median": [F("np.median(x)", Arg("distinct", [(3,), (4,), (2, 3), (1,)])),
+               F("np.median(x, axis=0, keepdims=True)", Arg("distinct", [(3, 2), (4, 3)])),
+               F("np.median(x, axis=(0, -1))", Arg("distinct", [(2, 2, 3)])),
+               F("np.median(x, -1, overwrite_input=False)", Arg("distinct", [(2, 3)])),
+               F("np.median(x, out=np.zeros(()))", Arg("distinct", [(3,)]), refuse=R)],
+    "quantile": [F("np.quantile(x, y)", Arg("distinct", [(5,), (2, 3)]), S("prob")),
+                 F("np.quantile(x, 0.3, axis=1, keepdims=True)", Arg("distinct", [(2, 4)])),
+                 F("np.quantile(x, np.array([0.15, 0.85]), axis=0)", Arg("distinct", [(4, 2), (5,)])),
+                 F("np.quantile(x, y, method='linear', overwrite_input=False)", Arg("distinct", [(4,)]),
+                   Arg("prob", [(2,)])),
+                 F("np.quantile(x, 0.5, out=np.zeros(()))", Arg("distinct", [(3,)]), refuse=R),
+                 F("np.quantile(x, 0.3, method='nearest')", Arg("distinct", [(4,)]), refuse=rg.MissingRuleError)],
+    "percentile": [F("np.percentile(x, 40.0 * y)", Arg("distinct", [(5,), (2, 3)]), S("prob")),
+                   F("np.percentile(x, [10.0, 70.0], axis=-1, keepdims=True, method='linear', overwrite_input=False)",
+                     Arg("distinct", [(2, 4)])),
+                   F("np.percentile(x, 50.0, out=np.zeros(()))", Arg("distinct", [(3,)]), refuse=R)],
+    "diff": [F("np.diff(x)", Arg("any", [(3,), (2, 3), (1,)])), F("np.diff(x, 2, axis=0)", Arg("any", [(4, 2)])),
+             F("np.diff(x, n=0)", Arg("any", [(3,)])),
+             F("np.diff(x, prepend=y, append=z)", Arg("any", [(3,), (2, 3)]), S(), Arg("any", [(1,), (2, 2)]), together=True),
+             F("np.diff(x, axis=-1, prepend=0.0, append=y)", Arg("any", [(2, 3)]), Arg("any", [(2, 1)]))],
+    "gradient": [F("np.gradient(x)", Arg("any", [(3,), (5,)])), F("np.gradient(x, 0.5, edge_order=2)", Arg("any", [(4,)])),
+                 F("p, q = np.gradient(x)\n    return p * 2.0 + q", Arg("any", [(3, 4)])),
+                 F("np.gradient(x, 2.0, axis=-1)", Arg("any", [(2, 3)])),
+                 F("np.gradient(x, np.array([0.0, 1.0, 3.0]))", Arg("any", [(3,)]), refuse=rg.MissingRuleError)],
+    "trapezoid": [F("np.trapezoid(x)", Arg("any", [(3,), (2, 3)])), F("np.trapezoid(x, dx=y, axis=0)", Arg("any", [(3, 2)]), S()),
+                  F("np.trapezoid(x, x=y)", Arg("any", [(3,), (2, 4)]), Arg("distinct", [(3,), (4,)]), together=True)],
+})
+
 # keyword parameters a rule's template names that need no form of their own, and why
-NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"}}
+NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"},
+                   "gradient": {"varargs": "np.gradient takes its spacings positionally (*varargs)"}}
 
 _OPERATORS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**",
               operator.mod: "%", operator.neg: "-", operator.pos: "+", operator.matmul: "@",
