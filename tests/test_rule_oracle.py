@@ -43,8 +43,19 @@ def _values(dom, shape, seed, zeros):
     if dom == "distinct":                  # pairwise gaps >= 0.1: no ties, no kink within the FD step
         n = int(np.prod(shape))
         return r.permutation((np.arange(n) - n / 2.0) * 0.25 + r.uniform(-0.07, 0.07, n)).reshape(shape)
+    if dom == "gauss":      # no zeros, no ties: full rank, singular values and eigenvalues apart (almost surely)
+        return r.standard_normal(shape)
     if dom == "wellcond":
         return np.eye(shape[-1]) + 0.3 * r.standard_normal(shape)
+    if dom == "spd":        # symmetric positive definite lower triangle; the upper one (never read) is noise
+        m = r.standard_normal(shape)
+        a = m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])
+        return a + np.triu(r.standard_normal(shape), 1)
+    if dom == "realeig":    # eigenvalues real and apart (>= 0.5): V diag(w) V^-1
+        n = shape[-1]
+        v = np.eye(n) + 0.3 * r.standard_normal(shape)
+        w = np.arange(n) * 0.7 + 0.5 + r.uniform(0, 0.2, shape[:-2] + (n,))
+        return v @ (w[..., :, None] * np.linalg.inv(v))
     lo, hi = DOMAINS[dom]
     v = r.uniform(lo, hi, size=shape)
     if dom == "nonzero":
@@ -179,7 +190,11 @@ FORMS = {
     "inner": [F("np.inner(x, y)", Arg("any", [(3,), (2, 3), (), (2, 3)]), Arg("any", [(3,), (4, 3), (3,), (3,)]),
                 together=True)],
     "outer": [F("np.outer(x, y)", Arg("any", [(3,), (2, 2)]), Arg("any", [(2,), (3,)]), together=True)],
-    "trace": [F("np.trace(x)", Arg("any", [(3, 3), (2, 3), (2, 3, 2)])), F("x.trace()", Arg("any", [(3, 2)]))],
+    "trace": [F("np.trace(x)", Arg("any", [(3, 3), (2, 3), (2, 3, 2)])), F("x.trace()", Arg("any", [(3, 2)])),
+              F("np.trace(x, offset=1)", Arg("any", [(3, 3), (2, 3), (3, 1)])), F("np.trace(x, -1, dtype=np.float64)", Arg("any", [(3, 3)])),
+              F("np.trace(x, offset=-1, axis1=2, axis2=0)", Arg("any", [(2, 3, 3)])),
+              F("x.trace(axis1=-1, axis2=-2)", Arg("any", [(2, 3, 3)])),
+              F("np.trace(x, out=np.zeros(()))", Arg("any", [(3, 3)]), refuse=R)],
     "det": [F("np.linalg.det(x)", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)]))],
     "inv": [F("np.linalg.inv(x)", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)]))],
     "solve": [F("np.linalg.solve(x, y)", Arg("wellcond", [(3, 3), (2, 2), (2, 3, 3), (3, 3), (2, 3, 3)]),
@@ -188,7 +203,17 @@ FORMS = {
              F("np.linalg.norm(x, axis=-1, keepdims=True)", Arg("nonzero", ND2)),
              F("np.linalg.norm(x, ord=2)", Arg("nonzero", [(3,)])),
              F("np.linalg.norm(x, 'fro')", Arg("nonzero", [(2, 3)])),
-             F("np.linalg.norm(x, ord=1)", Arg("nonzero", [(3,)]), refuse=rg.MissingRuleError)],
+             F("np.linalg.norm(x, ord=0)", Arg("nonzero", [(3,)]), refuse=rg.MissingRuleError),
+             # vector p-norms, +-inf (no ties: distinct moduli), matrix norms (no repeated singular values)
+             F("np.linalg.norm(x, ord=1)", Arg("nonzero", [(3,), (2, 3)])), F("np.linalg.norm(x, 3)", Arg("nonzero", [(3,)])),
+             F("np.linalg.norm(x, ord=0.5, axis=-1)", Arg("nonzero", [(2, 3)])),
+             F("np.linalg.norm(x, np.inf)", Arg("distinct", [(4,)])), F("np.linalg.norm(x, -np.inf, axis=0)", Arg("distinct", [(3, 2)])),
+             F("np.linalg.norm(x, 'nuc')", Arg("distinct", [(2, 3), (3, 3)])), F("np.linalg.norm(x, 2)", Arg("distinct", [(3, 2)])),
+             F("np.linalg.norm(x, -2)", Arg("distinct", [(3, 3)])),
+             F("np.linalg.norm(x, ord=np.inf)", Arg("distinct", [(2, 3)])), F("np.linalg.norm(x, -1)", Arg("distinct", [(3, 3)])),
+             F("np.linalg.norm(x, ord='nuc', axis=(0, 2), keepdims=True)", Arg("distinct", [(2, 2, 3)])),
+             F("np.linalg.norm(x, 1, axis=(-1, -2))", Arg("distinct", [(2, 3, 3)])),
+             F("np.linalg.norm(x, ord=None, axis=(0, 1))", Arg("nonzero", [(2, 3)]))],
     "add": [binary("x + y"), binary("np.add(x, y)")],
     "sub": [binary("x - y"), binary("np.subtract(x, y)")],
     "mul": [binary("x * y"), binary("np.multiply(x, y)")],
@@ -466,9 +491,86 @@ FORMS.update({
                   F("np.trapezoid(x, x=y)", Arg("any", [(3,), (2, 4)]), Arg("distinct", [(3,), (4,)]), together=True)],
 })
 
+# ---- contractions and decompositions (rules/contractions.py, rules/decompositions.py) -----------------------
+def lsum(expr, n):
+    """A scalar loss of the first n parts of a tuple result, weighted so each part's cotangent differs."""
+    return f"r = {expr}\n    return " + " + ".join(f"np.sum(r[{k}] * np.arange(1.0, np.size(r[{k}]) + 1).reshape(np.shape(r[{k}])))"
+                                                   for k in range(n))
+
+
+FORMS.update({
+    "einsum": [F("np.einsum('ij,jk->ik', x, y)", Arg("any", [(2, 3), (1, 3)]), Arg("any", [(3, 4), (3, 2)]), together=True),
+               F("np.einsum('ij,jk', x, y)", Arg("any", [(2, 3)]), Arg("any", [(3, 2)])),
+               F("np.einsum('ii', x)", Arg("any", [(3, 3)])), F("np.einsum('ii->i', x)", Arg("any", [(3, 3)])),
+               F("np.einsum('iij->j', x)", Arg("any", [(2, 2, 3)])), F("np.einsum('i,i', x, y)", Arg(shapes=[(3,)]), Arg(shapes=[(3,)])),
+               F("np.einsum('...ij,...jk->...ik', x, y)", Arg("any", [(2, 2, 3), (3, 2)]), Arg("any", [(3, 2), (2, 2, 4)]), together=True),
+               F("np.einsum('i...->...', x)", Arg("any", [(2, 3), (3,)])), F("np.einsum('ij->', x)", Arg("any", [(2, 3)])),
+               F("np.einsum('ijk->kji', x)", Arg("any", [(2, 1, 3)])), F("np.einsum('ab,b->a', x, y)", Arg(shapes=[(2, 3)]), Arg(shapes=[(1,)])),
+               F("np.einsum('i,j,k->ijk', x, y, z)", Arg(shapes=[(2,)]), Arg(shapes=[(3,)]), Arg(shapes=[(2,)])),
+               F("np.einsum('ij,jk,kl,lm->im', x, y, x, y)", Arg(shapes=[(2, 2)]), Arg(shapes=[(2, 2)])),
+               F("np.einsum('ij,ij->i', x, y, optimize=True)", Arg(shapes=[(2, 3)]), Arg(shapes=[(2, 3)])),
+               F("np.einsum(x, [0, 1], [1])", Arg(shapes=[(2, 3)]), refuse=rg.MissingRuleError)],
+    "tensordot": [F("np.tensordot(x, y)", Arg("any", [(2, 3)]), Arg("any", [(2, 3)])),
+                  F("np.tensordot(x, y, 1)", Arg("any", [(2, 3), (3,)]), Arg("any", [(3, 2), (3,)]), together=True),
+                  F("np.tensordot(x, y, axes=([0, 2], [2, 0]))", Arg("any", [(2, 3, 4)]), Arg("any", [(4, 2, 2)])),
+                  F("np.tensordot(x, y, axes=(-1, 0))", Arg("any", [(2, 3)]), Arg("any", [(3, 2)])),
+                  F("np.tensordot(x, y, 0)", Arg("any", [(2,)]), Arg("any", [(3,)])),
+                  F("np.linalg.tensordot(x, y, axes=1)", Arg("any", [(2, 3)]), Arg("any", [(3,)]))],
+    "kron": [F("np.kron(x, y)", Arg("any", [(2,), (2, 3), (2, 2), (), (3,)]), Arg("any", [(3,), (2, 2), (3,), (2,), (2, 2)]),
+               together=True)],
+    "cross": [F("np.cross(x, y)", Arg("any", [(3,), (2, 3), (3,), (2,), (2, 2), (3,)]),
+                Arg("any", [(3,), (3,), (2, 3), (2,), (2,), (2,)]), together=True),
+              F("np.cross(x, y, axisa=0, axisb=-1, axisc=0)", Arg("any", [(3, 2)]), Arg("any", [(2, 3)])),
+              F("np.cross(x, y, axis=0)", Arg("any", [(3, 2)]), Arg("any", [(3, 2)])),
+              F("np.linalg.cross(x, y)", Arg("any", [(3,)]), Arg("any", [(3,)]))],
+    "convolve": [F("np.convolve(x, y)", Arg("any", [(3,), (4,), (1,)]), Arg("any", [(2,), (4,), (3,)]), together=True),
+                 F("np.convolve(x, y, 'same')", Arg("any", [(5,), (2,), (4,)]), Arg("any", [(2,), (5,), (3,)]), together=True),
+                 F("np.convolve(x, y, mode='valid')", Arg("any", [(5,), (2,)]), Arg("any", [(3,), (4,)]), together=True)],
+    "correlate": [F("np.correlate(x, y)", Arg("any", [(5,), (2,)]), Arg("any", [(3,), (4,)]), together=True),
+                  F("np.correlate(x, y, 'full')", Arg("any", [(3,), (4,)]), Arg("any", [(2,), (4,)]), together=True),
+                  F("np.correlate(x, y, mode='same')", Arg("any", [(5,), (2,), (4,)]), Arg("any", [(2,), (5,), (3,)]), together=True)],
+    "vecdot": [F("np.vecdot(x, y)", Arg("any", [(3,), (2, 3), (3,)]), Arg("any", [(3,), (3,), (2, 1, 3)]), together=True),
+               F("np.vecdot(x, y, axis=0)", Arg("any", [(3, 2)]), Arg("any", [(3, 1)])),
+               F("np.linalg.vecdot(x, y)", Arg("any", [(2, 3)]), Arg("any", [(2, 3)]))],
+    "matvec": [F("np.matvec(x, y)", Arg("any", [(2, 3), (2, 2, 3)]), Arg("any", [(3,), (3,)]), together=True)],
+    "vecmat": [F("np.vecmat(x, y)", Arg("any", [(2,), (2,)]), Arg("any", [(2, 3), (2, 2, 3)]), together=True)],
+    "multi_dot": [F("np.linalg.multi_dot([x, y, x])", Arg("any", [(2, 2)]), Arg("any", [(2, 2)])),
+                  F("np.linalg.multi_dot((x, y, z))", Arg("any", [(3,), (2, 3)]), Arg("any", [(3, 2), (3, 4)]),
+                    Arg("any", [(2,), (4, 2)]), together=True)],
+    "matrix_power": [F("np.linalg.matrix_power(x, 3)", Arg("any", [(2, 2), (2, 3, 3)])),
+                     F("np.linalg.matrix_power(x, 1) + np.linalg.matrix_power(x, 0)", Arg("any", [(3, 3)])),
+                     F("np.linalg.matrix_power(x, n=-2)", Arg("wellcond", [(3, 3)]))],
+    "slogdet": [F("s, l = np.linalg.slogdet(x)\n    return l * 2.0", Arg("wellcond", [(2, 2), (3, 3), (2, 3, 3)])),
+                F("r = np.linalg.slogdet(x)\n    return r[1] + r[0]", Arg("wellcond", [(3, 3)]))],
+    "pinv": [F("np.linalg.pinv(x)", Arg("gauss", [(3, 3), (2, 3), (3, 2), (2, 3, 3)])),
+             F("np.linalg.pinv(x, rcond=1e-12, hermitian=False)", Arg("gauss", [(3, 2)])),
+             F("np.linalg.pinv(x, rtol=1e-12)", Arg("gauss", [(2, 4)]))],
+    "cholesky": [F("np.linalg.cholesky(x)", Arg("spd", [(3, 3), (1, 1), (2, 3, 3)])),
+                 F("np.linalg.cholesky(x, upper=True)", Arg("spd", [(3, 3)]))],
+    "qr": [F(lsum("np.linalg.qr(x)", 2), Arg("wellcond", [(3, 3), (2, 3, 3)])),
+           F(lsum("np.linalg.qr(x, mode='reduced')", 2), Arg("gauss", [(3, 2), (4, 2)])),
+           F("np.linalg.qr(x, mode='r')", Arg("gauss", [(3, 2), (3, 3)])),
+           F(lsum("np.linalg.qr(x)", 2), Arg("gauss", [(2, 3)]), refuse=rg.MissingRuleError)],
+    # random matrices: eigenvalues apart (a repeated one has no eigenvector derivative: test_convention_eigh)
+    "eigh": [F(lsum("np.linalg.eigh(x)", 2), Arg("gauss", [(3, 3), (2, 2), (2, 3, 3)])),
+             F("w, v = np.linalg.eigh(x)\n    return w", Arg("gauss", [(3, 3)])),
+             F(lsum("np.linalg.eigh(x, UPLO='U')", 2), Arg("gauss", [(3, 3)]))],
+    "eigvalsh": [F("np.linalg.eigvalsh(x)", Arg("gauss", [(3, 3), (2, 3, 3)])),
+                 F("np.linalg.eigvalsh(x, UPLO='U')", Arg("gauss", [(3, 3)]))],
+    "eig": [F(lsum("np.linalg.eig(x)", 2), Arg("realeig", [(3, 3), (2, 2), (2, 3, 3)])),
+            F("w, v = np.linalg.eig(x)\n    return w", Arg("realeig", [(3, 3)]))],
+    "eigvals": [F("np.linalg.eigvals(x)", Arg("realeig", [(3, 3), (2, 3, 3)]))],
+    "svd": [F(lsum("np.linalg.svd(x, full_matrices=False)", 3), Arg("gauss", [(3, 3), (3, 2), (2, 3), (2, 3, 2)])),
+            F(lsum("np.linalg.svd(x)", 3), Arg("gauss", [(3, 3)])),
+            F("np.linalg.svd(x, compute_uv=False)", Arg("gauss", [(3, 2), (2, 3), (2, 2, 3)])),
+            F(lsum("np.linalg.svd(x)", 3), Arg("gauss", [(3, 2)]), refuse=rg.MissingRuleError),
+            F("np.linalg.svd(x, hermitian=True, compute_uv=False)", Arg("gauss", [(3, 3)]), refuse=rg.MissingRuleError)],
+})
+
 # keyword parameters a rule's template names that need no form of their own, and why
 NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"},
-                   "gradient": {"varargs": "np.gradient takes its spacings positionally (*varargs)"}}
+                   "gradient": {"varargs": "np.gradient takes its spacings positionally (*varargs)"},
+                   "einsum": {p: "np.einsum takes its operands positionally (*operands)" for p in ("x1", "x2", "x3")}}
 
 _OPERATORS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**",
               operator.mod: "%", operator.neg: "-", operator.pos: "+", operator.matmul: "@",
@@ -480,7 +582,7 @@ def _spelling(f):
     """How a user writes a call of the registered function `f` (what a form must contain)."""
     if f in _OPERATORS:
         return _OPERATORS[f]
-    if f is np.linalg.norm or f is np.linalg.det or f is np.linalg.inv or f is np.linalg.solve:
+    if getattr(np.linalg, getattr(f, "__name__", ""), None) is f and getattr(np, f.__name__, None) is not f:
         return "np.linalg." + f.__name__ + "("
     if f is np.mod:
         return "np.mod("            # np.remainder is np.mod

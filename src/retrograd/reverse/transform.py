@@ -487,10 +487,10 @@ class FunctionTransform:
 
     def apply_rule(self, rule, bound, node, g, out, result, refs):
         contribs = [(p, bound[p]) for p in rule.grads if p in bound and self.is_active(bound[p])]
+        if rule.check is not None and any(self.is_active(e) for e in bound.values()):
+            self._check_form(rule, bound, node)
         if not contribs:
             return
-        if rule.check is not None:
-            self._check_form(rule, bound, node)
         n_cot = sum(_count_cot(rule.grads[p]) for p, _ in contribs)
         if n_cot > 1 and not A.is_atom(g):
             g = self._bind(g, out, self._cot_label())
