@@ -567,6 +567,16 @@ FORMS.update({
             F("np.linalg.svd(x, hermitian=True, compute_uv=False)", Arg("gauss", [(3, 3)]), refuse=rg.MissingRuleError)],
 })
 
+FORMS.update({
+    "logaddexp2": [binary("np.logaddexp2(x, y)")],
+    "copysign": [binary("np.copysign(x, y)", "nonzero", "nonzero", wrt=(0,)), F("math.copysign(x, y)", S("nonzero"), S("nonzero"), wrt=(0,))],
+    "fmod": [binary("np.fmod(x, y)", "nonzero", "gt1"), F("math.fmod(x, y)", S("nonzero"), S("gt1"))],
+    "ldexp": [F("np.ldexp(x, np.array([1, -2, 0]))", Arg("any", [(3,), (2, 3)])), F("math.ldexp(x, 3)", S())],
+    "nan_to_num": [F("x = np.where(x > 1.2, np.nan, x)\n    return np.nan_to_num(x)", Arg()),
+                   F("x = np.where(x > 1.2, np.inf, np.where(x < -1.2, -np.inf, np.where(x > 1.0, np.nan, x)))\n    "
+                     "return np.nan_to_num(x, copy=True, nan=y, posinf=2.0 * y, neginf=z)", Arg("any", [(3,), (2, 3)]), S(), S())],
+})
+
 # keyword parameters a rule's template names that need no form of their own, and why
 NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"},
                    "gradient": {"varargs": "np.gradient takes its spacings positionally (*varargs)"},

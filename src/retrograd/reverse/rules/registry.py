@@ -54,6 +54,7 @@ d = _D()
 class Rule:
     def __init__(self, template, kind=None, check=None):
         self.name = template.__name__
+        self.module = template.__module__.rsplit(".", 1)[-1]     # its family's module (the README's list)
         self.check = check    # literal arguments -> None, or (message, hint) refusing this form of the call
         self.kind = kind or template.__globals__.get("KIND")
         if self.kind not in KINDS:
