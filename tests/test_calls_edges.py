@@ -149,8 +149,8 @@ def c_join(x):
     return np.sum(np.c_[x, y] ** 2)
 
 
-def sort_call(x):
-    return np.sum(np.sort(x) * np.arange(3.0))
+def sort_call(x):         # (np.sort has a rule now: np.interp has none)
+    return np.sum(np.interp(x, [0.0, 1.0, 2.0], [0.0, 1.0, 4.0]) * np.arange(3.0))
 
 
 def flat_attr(x):
@@ -158,7 +158,7 @@ def flat_attr(x):
 
 
 @pytest.mark.parametrize("f, construct", [(r_join, "np.r_[...]"), (c_join, "np.c_[...]"),
-                                          (sort_call, "np.sort"), (flat_attr, ".flat")])
+                                          (sort_call, "np.interp"), (flat_attr, ".flat")])
 def test_calls_without_a_rule_are_refused(f, construct):
     with pytest.raises(rg.RetrogradError) as e:
         rg.differentiate(f).grad(np.array([0.3, 1.7, 2.2]))

@@ -196,15 +196,15 @@ def no_refusal(x):
 
 def uses_lgamma(x):
     y = x * 2.0
-    return math.lgamma(y) * x  # MISSING
+    return math.remainder(y, 7.0) * x  # MISSING
 
 
 def uses_ldexp(x):
-    return np.sum(np.ldexp(x, 2) * x)  # MISSING
+    return np.sum(np.interp(x, [0.0, 1.0], [0.0, 2.0]) * x)  # MISSING (np.ldexp has a rule now)
 
 
 def lgamma_helper(v):
-    return math.lgamma(v) + v  # MISSING
+    return math.remainder(v, 7.0) + v  # MISSING
 
 
 def calls_lgamma_helper(x):
@@ -214,7 +214,7 @@ def calls_lgamma_helper(x):
 @pytest.mark.parametrize("use", ["grad", "value_and_grad", "vjp", "source"])
 def test_missing_rule_is_lazy_and_names_the_function(use):
     d = rg.differentiate(uses_lgamma)  # must not raise: the rule is only needed when differentiating
-    assert np.isclose(d(1.5), math.lgamma(3.0) * 1.5)  # the forward call works without a rule
+    assert np.isclose(d(1.5), math.remainder(3.0, 7.0) * 1.5)  # the forward call works without a rule
     with pytest.raises(rg.MissingRuleError) as info:
         if use == "source":
             d.source
@@ -224,7 +224,7 @@ def test_missing_rule_is_lazy_and_names_the_function(use):
             getattr(d, use)(1.5)
     err = info.value
     msg = str(err)
-    assert "lgamma" in msg, msg
+    assert "remainder" in msg, msg
     assert "register_adjoint" in msg, msg
     line, _ = marked_line(uses_lgamma, "# MISSING")
     assert err.lineno == line, f"{err.lineno=} != {line}\n{msg}"
@@ -238,7 +238,7 @@ def test_missing_rule_for_numpy_ufunc():
     d = rg.differentiate(uses_ldexp)
     with pytest.raises(rg.MissingRuleError) as info:
         d.grad(x)
-    assert "ldexp" in str(info.value)
+    assert "interp" in str(info.value)
     assert "register_adjoint" in str(info.value)
 
 
@@ -246,7 +246,7 @@ def test_missing_rule_inside_helper():
     d = rg.differentiate(calls_lgamma_helper)
     with pytest.raises(rg.MissingRuleError) as info:
         d.grad(1.5)
-    assert "lgamma" in str(info.value)
+    assert "remainder" in str(info.value)
     line, _ = marked_line(lgamma_helper, "# MISSING")
     assert info.value.lineno == line
 

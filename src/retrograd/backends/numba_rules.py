@@ -104,7 +104,18 @@ def _prod_others(a, axis=None):
 
 
 @overload(_linalg.trace_grad)
-def _trace_grad(g, a):
+def _trace_grad(g, a, offset=0, axis1=0, axis2=1):
     if isinstance(a, types.Array) and a.ndim == 2:
-        return lambda g, a: g * np.eye(a.shape[0], a.shape[1])
+        def impl(g, a, offset=0, axis1=0, axis2=1):
+            e = np.eye(a.shape[0], a.shape[1], offset)
+            return g * (e if (axis1 % 2, axis2 % 2) == (0, 1) else e.T.copy())
+        return impl
     return None
+
+
+try:                       # scipy.special in Numba, when SciPy is there (it is optional)
+    import scipy.special  # noqa: F401
+except ImportError:        # pragma: no cover
+    pass
+else:
+    from . import numba_special  # noqa: F401,E402

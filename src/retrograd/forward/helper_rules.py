@@ -160,8 +160,8 @@ def _inner_grad_b(r, g, a, b):
 
 
 @helper(linalg.trace_grad)
-def _trace_grad(r, g, a):
-    t[r] = trace_grad(t[g], a)
+def _trace_grad(r, g, a, offset, axis1, axis2):
+    t[r] = trace_grad(t[g], a, offset, axis1, axis2)      # linear in g; a gives only its shape
 
 
 refuse(reductions.prod_others, "the second derivative of np.prod is not implemented")

@@ -542,6 +542,8 @@ class FunctionTransform:
 
     def apply_rule(self, rule, bound, node, g, out, result, refs):
         contribs = [(p, bound[p]) for p in rule.grads if p in bound and self.is_active(bound[p])]
+        if rule.check is not None and any(self.is_active(e) for e in bound.values()):
+            self._check_form(rule, bound, node)
         if not contribs:
             return
         n_cot = sum(_count_cot(rule.grads[p]) for p, _ in contribs)
@@ -562,6 +564,21 @@ class FunctionTransform:
                 subs[rule.result] = res
             expr = _Substitute(subs, g, refs).visit(templates[p])
             self.adj_expr(arg, expr, out)
+
+    def _check_form(self, rule, bound, node):
+        """Refuse, at the user's line, a form of the call the rule does not cover (`np.pad(x, 1, mode="wrap")`)."""
+        import ast
+        literals = {}
+        for p, e in bound.items():
+            try:
+                literals[p] = ast.literal_eval(gast.gast_to_ast(copy.deepcopy(e)))
+            except (ValueError, TypeError, SyntaxError):
+                pass
+        refusal = rule.check(literals)
+        if refusal is not None:
+            label = self.callees.classify(node).label if isinstance(node, gast.Call) else rule.name
+            raise self.src.error(MissingRuleError, node, f"no derivative rule for `{label}` {refusal[0]}",
+                                 construct=label, hint=refusal[1])
 
     def _drop_unbroadcast(self, template, bound, rule):
         """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape.  Only for

@@ -67,14 +67,59 @@ def inner_grad_b(g, a, b):
 
 
 def norm_grad(g, x, y, ord=None, axis=None, keepdims=False):
-    """Cotangent of np.linalg.norm for the 2-norm of vectors and the Frobenius norm of matrices."""
-    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) > 1 and axis is None):
-        from ...errors import MissingRuleError
-        raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} (only the 2-norm of "
-                               "vectors and the Frobenius norm)", construct="np.linalg.norm",
-                               hint="register a custom adjoint with rg.register_adjoint, or write the norm out")
-    scale = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
-    return unreduce(scale, x, axis, keepdims) * x
+    """Cotangent of np.linalg.norm: vector p-norms (ord = +-inf, p > 0 ... ; 0 is a count and is refused),
+    the Frobenius norm, and the matrix norms ord = 'nuc', 2, -2, 1, -1, inf, -inf (a 2-D x, or axis= a
+    pair).  At ties (two entries of the largest modulus, repeated singular values) the cotangent is split
+    evenly or goes to one of them: each is a subgradient; at 0 it is 0."""
+    from ...errors import MissingRuleError
+    nd = np.ndim(x)
+    matrix = (axis is None and nd == 2 and ord is not None) or (np.ndim(axis) == 1 and len(axis) == 2)
+    if matrix:
+        ax = (0, 1) if axis is None else tuple(k % nd for k in axis)
+        xm = np.moveaxis(x, ax, (-2, -1))
+        gm = np.asarray(g, dtype=np.float64)
+        if keepdims:
+            gm = np.squeeze(np.moveaxis(gm, ax, (-2, -1)), axis=(-2, -1))
+        out = _matrix_norm_grad(gm, xm, ord)
+        return np.moveaxis(out, (-2, -1), ax)
+    if ord in (None, 2, "fro") and not (ord == 2 and nd > 1 and axis is None):
+        scale = np.where(y == 0, 0.0, g / np.where(y == 0, 1.0, y))
+        return unreduce(scale, x, axis, keepdims) * x
+    if ord == 0 or isinstance(ord, str) or (nd > 1 and axis is None):
+        raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} here (the 0-\"norm\" "
+                               "counts nonzeros; string orders are for matrices)", construct="np.linalg.norm",
+                               hint="write the norm out, or register a custom adjoint with rg.register_adjoint")
+    ax = -1 if axis is None else axis
+    gb, yb = unreduce(g, x, ax, keepdims), unreduce(y, x, ax, keepdims)
+    if np.isinf(ord):
+        pick = np.abs(x) == yb
+        return gb * np.sign(x) * pick / np.sum(pick, axis=ax, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = gb * np.sign(x) * (np.abs(x) / yb) ** (ord - 1)
+    return np.where(yb == 0, 0.0, out)
+
+
+def _matrix_norm_grad(g, x, ord):
+    g = np.asarray(g)[..., None, None]
+    if ord in (None, "fro"):
+        y = np.sqrt(np.sum(x * x, axis=(-2, -1), keepdims=True))
+        return np.where(y == 0, 0.0, g * x / np.where(y == 0, 1.0, y))
+    if ord in ("nuc", 2, -2):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        if ord == "nuc":
+            return g * (u @ vh)
+        k = 0 if ord == 2 else -1
+        return g * (u[..., :, k, None] @ vh[..., k, None, :])
+    if ord in (1, -1, np.inf, -np.inf):
+        along = -2 if ord in (1, -1) else -1          # 1: column sums (over rows); inf: row sums
+        sums = np.sum(np.abs(x), axis=along, keepdims=True)
+        best = np.max(sums, axis=-1 if along == -2 else -2, keepdims=True) if ord > 0 else \
+            np.min(sums, axis=-1 if along == -2 else -2, keepdims=True)
+        pick = sums == best
+        return g * np.sign(x) * pick / np.sum(pick, axis=(-2, -1), keepdims=True)
+    from ...errors import MissingRuleError
+    raise MissingRuleError(f"no derivative rule for the matrix norm ord={ord!r}", construct="np.linalg.norm",
+                           hint="use ord in (None, 'fro', 'nuc', 2, -2, 1, -1, inf, -inf)")
 
 
 def solve_tangent_a(a, da, x, b):
@@ -141,20 +186,21 @@ def outer(y, a, b):
     t[y] = np.outer(t[a], b) + np.outer(a, t[b])
 
 
-def trace_grad(g, a):
-    """Cotangent of np.trace(a): the diagonal of a's first two axes (the later ones are kept, as in `y`)."""
-    eye = np.eye(np.shape(a)[0], np.shape(a)[1])
-    return np.reshape(eye, eye.shape + (1,) * (np.ndim(a) - 2)) * g
+def trace_grad(g, a, offset=0, axis1=0, axis2=1):
+    """Cotangent of np.trace(a, offset, axis1, axis2): g on that diagonal (the other axes are kept, as in y)."""
+    from .manipulation import undiagonal
+    n = np.shape(np.diagonal(a, offset, axis1, axis2))[-1]
+    return undiagonal(np.broadcast_to(np.asarray(g)[..., None], np.shape(g) + (n,)), a, offset, axis1, axis2)
 
 
 @adjoint(np.trace, methods=("trace",))
-def trace(y, a):
-    d[a] = trace_grad(d[y], a)
+def trace(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    d[a] = trace_grad(d[y], a, offset, axis1, axis2)
 
 
 @tangent(trace)
-def trace(y, a):
-    t[y] = np.trace(t[a])
+def trace(y, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    t[y] = np.trace(t[a], offset, axis1, axis2)
 
 
 @adjoint(np.linalg.det)

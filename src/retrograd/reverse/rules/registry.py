@@ -115,9 +115,11 @@ t = _D()              # tangent templates: `t[y] = t[x] * ...`
 
 
 class Rule:
-    def __init__(self, template, kind=None, rank=None):
+    def __init__(self, template, kind=None, rank=None, check=None):
         self.name = template.__name__
+        self.module = template.__module__.rsplit(".", 1)[-1]     # its family's module (the README's list)
         self.rank = rank
+        self.check = check    # literal arguments -> None, or (message, hint) refusing this form of the call
         self.kind = kind or template.__globals__.get("KIND")
         if self.kind not in KINDS:
             raise ValueError(f"rule {self.name}: kind {self.kind!r} is not one of {sorted(KINDS)}")
@@ -169,12 +171,14 @@ def value_names(expr):
     return out
 
 
-def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None):
+def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None, check=None):
     """Register the decorated template as the derivative rule of `fns` (and of `x.method(...)`); `kind`
     (a key of KINDS) defaults to the family its module declares; `rank` (a Rank) is the shape rule, for
-    calls whose result kind is not that of an elementwise operation."""
+    calls whose result kind is not that of an elementwise operation.  `check(args)`, given the call's
+    arguments written as literals in the source (parameter name -> value; others absent), returns None or
+    `(message, hint)`: that form of the call has no rule here and is refused at the user's line."""
     def register(template):
-        rule = Rule(template, kind, rank)
+        rule = Rule(template, kind, rank, check)
         for f in fns:
             RULES[id(f)] = rule
             _KEEP.append(f)

@@ -105,7 +105,7 @@ def expand_dims(y, a, axis):
     t[y] = np.reshape(t[a], np.shape(y))
 
 
-@adjoint(np.atleast_1d, np.atleast_2d)
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
 def atleast(y, a):
     d[a] = np.reshape(d[y], np.shape(a))
 

@@ -1,0 +1,95 @@
+"""`scipy.special` in Numba: each ufunc the rules (and users) call, as a Numba ufunc over SciPy's own
+compiled scalar kernel (`scipy.special.cython_special`), so the numba backend computes the same numbers as
+SciPy.  `polygamma` is a Python function in SciPy: here it is the recurrence plus asymptotic series.
+Imported only when SciPy is importable (numba_rules.py)."""
+import ctypes
+import math
+
+import numpy as np
+from numba import njit, vectorize
+from numba.extending import get_cython_function_address, overload
+from scipy import special
+
+from ..reverse.rules import special as _rules
+
+_D1 = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_int)
+_D2 = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double, ctypes.c_int)
+
+
+def _kernel(name, proto):
+    import scipy.special.cython_special as cs
+    for key in ("__pyx_fuse_1" + name, "__pyx_fuse_0" + name, name):
+        if key in cs.__pyx_capi__ and "double (double" in repr(cs.__pyx_capi__[key]):
+            return proto(get_cython_function_address("scipy.special.cython_special", key))
+    raise ImportError(f"scipy.special.cython_special has no real kernel for {name}")
+
+
+def _unary(name):
+    f = _kernel(name, _D1)
+
+    @vectorize(["float64(float64)"])
+    def ufunc(x):
+        return f(x, 0)
+    overload(getattr(special, name))(lambda x: lambda x: ufunc(x))
+
+
+def _binary(name):
+    f = _kernel(name, _D2)
+
+    @vectorize(["float64(float64, float64)"])
+    def ufunc(x, y):
+        return f(x, y, 0)
+    overload(getattr(special, name))(lambda x, y: lambda x, y: ufunc(x, y))
+
+
+for _name in ("erf", "erfc", "erfcx", "erfinv", "erfcinv", "ndtr", "log_ndtr", "ndtri", "expit", "log_expit",
+              "logit", "gammaln", "loggamma", "gamma", "rgamma", "psi", "entr", "exp10", "i0", "i1", "i0e", "i1e",
+              "j0", "j1", "y0", "y1", "k0", "k1", "dawsn"):
+    _unary(_name)
+for _name in ("betaln", "beta", "xlogy", "xlog1py", "rel_entr", "kl_div"):
+    _binary(_name)
+
+# Bernoulli numbers B_2k, k = 1..10, for the asymptotic series of the polygamma functions
+_B2K = np.array([1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798, -174611 / 330])
+
+
+@njit(cache=True)
+def _polygamma(n, x):
+    """psi^(n)(x) for n >= 1, x > 0: shift x above 20 with psi^(n)(x) = psi^(n)(x + 1) + (-1)^(n+1) n! / x^(n+1),
+    then (-1)^(n+1) [(n-1)!/x^n + n!/(2 x^(n+1)) + sum_k B_2k (2k+n-1)! / ((2k)! x^(2k+n))]."""
+    if x <= 0.0:
+        return np.nan
+    sign = 1.0 if n % 2 == 1 else -1.0
+    nfact = math.gamma(n + 1.0)
+    acc = 0.0
+    while x < 20.0:
+        acc += sign * nfact / x ** (n + 1)
+        x += 1.0
+    s = math.gamma(float(n)) / x ** n + nfact / (2.0 * x ** (n + 1))
+    for k in range(1, _B2K.size + 1):
+        s += _B2K[k - 1] * math.gamma(2.0 * k + n) / (math.gamma(2.0 * k + 1.0) * x ** (2 * k + n))
+    return acc + sign * s
+
+
+@vectorize(["float64(int64, float64)"])
+def _polygamma_ufunc(n, x):
+    if n == 0:
+        return special.psi(x)
+    return _polygamma(n, x)
+
+
+overload(special.polygamma)(lambda n, x: lambda n, x: _polygamma_ufunc(n, x))
+
+
+@vectorize(["float64(float64, float64)"])
+def _x_over_y(x, y):
+    return 0.0 if x == 0 else x / y
+
+
+@vectorize(["float64(float64, float64, float64)"])
+def _over_x(f, x, at0):
+    return at0 if x == 0 else f / x
+
+
+overload(_rules.x_over_y)(lambda x, y: lambda x, y: _x_over_y(x, y))
+overload(_rules.bessel_over_x)(lambda f, x, at0: lambda f, x, at0: _over_x(f, x, at0))
