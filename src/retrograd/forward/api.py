@@ -12,6 +12,7 @@ import numpy as np
 
 from ..analysis.kinds import kind_of_value
 from ..api import TRANSFORMS, Differentiable
+from ..backends import traits
 from ..errors import BackendError, RetrogradError, UsageError
 
 _DIFFERENTIABLES = weakref.WeakKeyDictionary()     # plain function -> its Differentiable (rg.jvp(f, ...))
@@ -28,7 +29,7 @@ def _differentiable(f, backend="python"):
 
 
 def _check_backend(d):
-    if d.backend != "python":
+    if not traits(d.backend).forward_mode:
         raise BackendError(f"forward mode (jvp, jacfwd, hvp, hessian) runs on the python backend only; "
                            f"{d.fn.__name__} is differentiated with backend={d.backend!r}",
                            construct="backend", hint='use backend="python" for forward mode')

@@ -19,6 +19,7 @@ from .. import astutil as A
 from ..analysis.activity import SHAPE_ATTRS, walk_stmts
 from ..analysis.aliases import VIEW_FUNCS, check_aliases, memory_model
 from ..analysis.dtypes import float_arrays
+from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
@@ -204,6 +205,12 @@ class ForwardTransform:
             return f.value.id
         return None
 
+    def _is_varied(self, node):
+        if not hasattr(self, "_varied"):
+            from ..analysis.activity import varied_names
+            self._varied = varied_names(self.node, self.active_params, self.callees)
+        return bool(self.diff_names(node) & self._varied)
+
     def is_active(self, node):
         return bool(self.diff_names(node) & self.active)
 
@@ -321,6 +328,8 @@ class ForwardTransform:
         if tname is None:
             raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target", construct="assignment")
         self._check_index_data(s)
+        if not self.generated:
+            check_rule_calls(s, self.callees, self.is_active, self._is_varied, self.src)
         guards = self._guards(s)
         if tname not in self.active:
             return [s] + guards

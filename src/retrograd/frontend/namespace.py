@@ -26,6 +26,8 @@ import types
 
 import numpy as np
 
+from .source import jit_source_function
+
 _MISSING = object()
 _LIBRARY = ("numpy", "math", "builtins", "scipy", "operator", "_operator", "retrograd", "numba")
 _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic, np.ndarray)
@@ -40,8 +42,7 @@ def _is_library_module(v):
 def _user_function(v):
     inner = getattr(v, "__wrapped_retrograd__", None)   # a Differentiable used as a helper
     v = inner if inner is not None else v
-    if type(v).__module__.startswith("numba") and isinstance(getattr(v, "py_func", None), types.FunctionType):
-        v = v.py_func                                   # a @numba.njit helper: its globals count too
+    v = jit_source_function(v) or v                     # a @numba.njit helper: its globals count too
     if isinstance(v, types.FunctionType) and (v.__module__ or "").split(".")[0] not in _LIBRARY:
         return v
     return None

@@ -14,6 +14,7 @@ import numpy as np
 from ..astutil import const
 from ..errors import MissingRuleError, UnsupportedSyntaxError
 from ..reverse.rules import registry
+from .source import jit_source_function
 
 CUSTOM = {}   # id(fn) -> (fn, adjoint function)
 
@@ -169,8 +170,8 @@ class Callees:
             return Callee("user", label, fn=obj)
         if hasattr(obj, "__wrapped_retrograd__"):  # a function decorated with rg.differentiate
             return Callee("user", label, fn=obj.__wrapped_retrograd__)
-        py_func = getattr(obj, "py_func", None)    # a @numba.njit helper: differentiated from its Python source
-        if type(obj).__module__.startswith("numba") and inspect.isfunction(py_func):
+        py_func = jit_source_function(obj)          # a @numba.njit helper: differentiated from its Python source
+        if py_func is not None:
             return Callee("user", label, fn=py_func)
         return Callee("missing", label, fn=obj)
 

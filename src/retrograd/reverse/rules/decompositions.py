@@ -167,7 +167,7 @@ def slogdet(y, a):
     d[a] = slogdet_grad(d[y], a)
 
 
-@adjoint(np.linalg.pinv)
+@adjoint(np.linalg.pinv, zero=("rcond", "rtol"))
 def pinv(y, a, rcond=None, hermitian=False, rtol=None):
     d[a] = pinv_grad(d[y], a, y)
 

@@ -351,7 +351,7 @@ def partition(y, a, kth, axis=-1, kind="introselect", order=None):
     d[a] = unsort(d[y], a, y, axis)
 
 
-@adjoint(np.select)
+@adjoint(np.select, zero=("condlist",))
 def select(y, condlist, choicelist, default=0):
     d[choicelist] = unselect_all(d[y], condlist, choicelist)
     d[default] = unselect(d[y], condlist, choicelist, len(choicelist), np.shape(default))
@@ -362,12 +362,12 @@ def delete(y, arr, obj, axis=None):
     d[arr] = undelete(d[y], arr, obj, axis)
 
 
-@adjoint(np.compress)        # not `x.compress(c)`: a method binds x to the first parameter, here `condition`
+@adjoint(np.compress, zero=("condition",))        # not `x.compress(c)`: a method binds x to the first parameter, here `condition`
 def compress(y, condition, a, axis=None):
     d[a] = uncompress(d[y], condition, a, axis)
 
 
-@adjoint(np.extract)
+@adjoint(np.extract, zero=("condition",))
 def extract(y, condition, arr):
     d[arr] = uncompress(d[y], condition, np.ravel(arr), 0).reshape(np.shape(arr))
 
@@ -377,7 +377,7 @@ def conj(y, x):
     d[x] = real_only(d[y], x, "conj")
 
 
-@adjoint(np.real_if_close, kind="elementwise")
+@adjoint(np.real_if_close, kind="elementwise", zero=("tol",))
 def real_if_close(y, a, tol=100):
     d[a] = real_only(d[y], a, "real_if_close")
 

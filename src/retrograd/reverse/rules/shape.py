@@ -267,7 +267,7 @@ def full(y, shape, fill_value, dtype=None):
     t[y] = np.full(np.shape(y), t[fill_value])
 
 
-@adjoint(np.full_like)
+@adjoint(np.full_like, zero=("a",))
 def full_like(y, a, fill_value, dtype=None):
     d[fill_value] = unbroadcast(d[y], fill_value)
 

@@ -15,7 +15,7 @@ def logaddexp2(y, a, b):
     d[b] = unbroadcast(d[y] * np.exp2(b - y), b)
 
 
-@adjoint(np.copysign, math.copysign)
+@adjoint(np.copysign, math.copysign, zero=("b",))
 def copysign(y, a, b):
     d[a] = unbroadcast(d[y] * np.sign(a) * np.sign(y), a)      # |a| with b's sign; b's: 0 (away from b == 0)
 
@@ -26,7 +26,7 @@ def fmod(y, a, b):
     d[b] = unbroadcast(-d[y] * np.trunc(a / b), b)
 
 
-@adjoint(np.ldexp, math.ldexp)
+@adjoint(np.ldexp, math.ldexp, zero=("x2",))
 def ldexp(y, x1, x2):
     d[x1] = unbroadcast(d[y] * np.ldexp(1.0, x2), x1)
 
