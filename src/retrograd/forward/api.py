@@ -271,12 +271,13 @@ def _gradient_function(d, wrt, kinds):
     rev._compile(dict(kinds))
     guard = rev._guards[rev._last]
     ns = guard.ns
-    name = f"gradient_{d.fn.__name__}"
+    base = d.fn.__name__ if d.fn.__name__.isidentifier() else "lambda"
+    name = f"gradient_{base}"
     if getattr(ns.get(name), "_rg_driver_of", None) == (guard.primal, guard.adjoint):
         return ns[name], rev             # the same generated code: the same driver (its tangent is cached)
     title = title_of(d.fn)
     params = ", ".join(d.params)
-    src = _DRIVER.format(name=d.fn.__name__, params=params, out=_fresh_name(ns, "out"), saved=_fresh_name(ns, "saved"),
+    src = _DRIVER.format(name=base, params=params, out=_fresh_name(ns, "out"), saved=_fresh_name(ns, "saved"),
                          primal=guard.primal, adjoint=guard.adjoint, seed="1.0")
     filename = f"<retrograd gradient {title} {id(ns)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)

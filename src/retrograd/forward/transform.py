@@ -18,7 +18,7 @@ import gast
 from .. import astutil as A
 from ..analysis.activity import SHAPE_ATTRS, walk_stmts
 from ..analysis.aliases import VIEW_FUNCS, check_aliases, memory_model
-from ..analysis.dtypes import float_arrays
+from ..analysis.dtypes import float_arrays, scatter_target
 from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
@@ -291,8 +291,8 @@ class ForwardTransform:
                    "the other is still used; retrograd cannot differentiate through a write seen by a view")
             out += A.copy_loc(A.quote(f"not_a_view({view}, {arr}, {msg!r})"), s)
         target = s.targets[0]
-        if isinstance(target, gast.Subscript) and not self.generated and self.is_active(s.value):
-            tname = A.subscript_base(target)
+        if (isinstance(target, gast.Subscript) or scatter_target(s)) and not self.generated and self.is_active(s.value):
+            tname = A.subscript_base(target) if isinstance(target, gast.Subscript) else target.id
             if tname not in self.float_arrays:      # NumPy would truncate the value (analysis/dtypes.py)
                 fname, line, _ = self.src.where(s)
                 msg = (f"{fname}:{line}: a value being differentiated is written into `{tname}`, an array of "

@@ -137,9 +137,10 @@ class Callees:
             if isinstance(func, gast.Attribute):  # a method: x.sum(), (a * b).reshape(...)
                 m = func.attr
                 if m in registry.METHODS:
-                    if m == "astype" and self._casts_to_integer(call, m):
+                    callee = Callee("rule", "." + m, rule=registry.METHODS[m], receiver=func.value)
+                    if (m == "astype" and self._casts_to_integer(call, m)) or self._reduces_to_integer(call, callee):
                         return Callee("constant", "." + m, receiver=func.value)
-                    return Callee("rule", "." + m, rule=registry.METHODS[m], receiver=func.value)
+                    return callee
                 if m in registry.CONSTANT_METHODS:
                     return Callee("constant", "." + m, receiver=func.value)
                 return Callee("missing", "." + m, receiver=func.value)
@@ -161,9 +162,13 @@ class Callees:
             return Callee("custom", label, fn=obj, adjoint_fn=CUSTOM[id(obj)][1])
         rule = registry.lookup(obj)
         if rule is not None:
-            if getattr(obj, "__name__", None) in _CASTS and self._casts_to_integer(call, obj.__name__):
+            callee = Callee("rule", label, rule=rule, fn=obj)
+            if getattr(obj, "__name__", None) in _CASTS:
+                if self._casts_to_integer(call, obj.__name__):
+                    return Callee("constant", label, fn=obj)
+            elif self._reduces_to_integer(call, callee):
                 return Callee("constant", label, fn=obj)
-            return Callee("rule", label, rule=rule, fn=obj)
+            return callee
         if registry.is_constant(obj):
             return Callee("constant", label, fn=obj)
         if inspect.isfunction(obj) and not (getattr(obj, "__module__", "") or "").split(".")[0] in _LIBRARY_MODULES:
@@ -175,6 +180,17 @@ class Callees:
             return Callee("user", label, fn=py_func)
         return Callee("missing", label, fn=obj)
 
+    def _reduces_to_integer(self, call, callee):
+        """Does a rule with a `dtype` parameter (`np.sum(x, dtype=int)`, `x.cumsum(0, int)`, `np.full(3, v,
+        dtype=int)`) compute in integers?  Then its value is piecewise constant: derivative 0."""
+        if "dtype" not in callee.rule.params:
+            return False
+        try:
+            dtype = callee.bind(call).get("dtype")
+        except _BindError:           # reported with its location when the adjoint is generated
+            return False
+        return dtype is not None and self._dtype_is_integer(call, dtype)
+
     def _casts_to_integer(self, call, fname):
         """Does this cast (`x.astype(T)`, `np.asarray(x, dtype=T)`) give integers or booleans, whose
         derivative is zero?  The dtype must be readable from the source: a cast to a type known only
@@ -183,7 +199,10 @@ class Callees:
         positional = 0 if fname == "astype" else 1
         if dtype is None and len(call.args) > positional:
             dtype = call.args[positional]
-        if dtype is None or (isinstance(dtype, gast.Constant) and dtype.value is None):
+        return dtype is not None and self._dtype_is_integer(call, dtype)
+
+    def _dtype_is_integer(self, call, dtype):
+        if isinstance(dtype, gast.Constant) and dtype.value is None:
             return False
         if isinstance(dtype, gast.Constant) and isinstance(dtype.value, str):
             obj = dtype.value

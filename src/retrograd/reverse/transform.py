@@ -19,7 +19,7 @@ import numpy as np
 from .. import astutil as A
 from ..analysis.activity import activity, diff_names, varied_names, int_names, is_basic_index, walk_stmts
 from ..analysis.aliases import check_aliases, memory_model, view_sources
-from ..analysis.dtypes import float_arrays
+from ..analysis.dtypes import float_arrays, scatter_target
 from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
@@ -761,7 +761,8 @@ class FunctionTransform:
             elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
-                if isinstance(target, gast.Subscript) and tname not in self.float_arrays and self.is_active(s.value):
+                if ((isinstance(target, gast.Subscript) or scatter_target(s)) and tname not in self.float_arrays
+                        and self.is_active(s.value)):
                     fname, line, _ = self.src.where(s)
                     msg = (f"{fname}:{line}: a value being differentiated is written into `{tname}`, an array of "
                            "integers or booleans, which truncates it")
