@@ -153,11 +153,19 @@ def full_like_of_int_array(x):
     return np.sum(np.full_like(np.arange(3), x[0] * 3.0) * x)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: np.full_like(int_array, v) is an integer array (its "
-                   "derivative is 0), but the full_like rule passes d[fill_value] through; needs a run-time "
-                   "dtype check like float_target (reverse/rules/shape.py full_like)")
-def test_finding3_full_like_of_an_integer_array():
+def full_like_of_float_array(x):
+    return np.sum(np.full_like(x * 1.0, x[0] * 3.0) * x)
+
+
+def test_finding3_full_like_of_an_integer_array(fd_backend):
+    """Fixed: the rule's cotangent (and tangent) is 0 where the result holds integers (zero_unless_float)."""
     check_grad(full_like_of_int_array, [X.copy()])
+    check_grad(full_like_of_float_array, [X.copy()])
+
+
+def test_finding3_jvp_of_full_like_of_an_integer_array():
+    _, t = rg.jvp(full_like_of_int_array, (X.copy(),), (np.ones_like(X),))
+    np.testing.assert_allclose(t, np.sum(np.full_like(np.arange(3), X[0] * 3.0)), rtol=1e-12)
 
 
 # ---- finding 4 (fixed): numba dropped a reduction's positional arguments after `axis` ---------------------
