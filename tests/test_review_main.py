@@ -244,11 +244,11 @@ def via_class_attribute(x):
     return np.sum(Acts.act(x))
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7: rebinding CFG.act / Acts.act after the first call keeps "
-                   "the old function's derivative (frontend/namespace.Reads follows attribute chains only "
-                   "through modules); python and numba")
-def test_finding7_rebound_attribute_of_a_global_object():
-    d1, d2 = rg.differentiate(via_instance_attribute), rg.differentiate(via_class_attribute)
+@pytest.mark.parametrize("backend", FD_BACKENDS)
+def test_finding7_rebound_attribute_of_a_global_object(backend, monkeypatch, tmp_path):
+    """Fixed: attributes of global objects and classes are slots re-checked per call (namespace.Reads)."""
+    monkeypatch.setenv("RETROGRAD_CACHE_DIR", str(tmp_path))
+    d1, d2 = rg.differentiate(via_instance_attribute, backend=backend), rg.differentiate(via_class_attribute, backend=backend)
     d1.grad(X)
     d2.grad(X)
     try:

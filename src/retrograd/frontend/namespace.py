@@ -76,7 +76,17 @@ def _chain_value(mod, attrs):
         v = getattr(v, a, _MISSING)
         if v is _MISSING:
             return v
+    if isinstance(v, types.MethodType):     # a new bound method per read: its function is what counts
+        return v.__func__
     return v
+
+
+def _object_slot(v):
+    """A global whose attributes the code reads and that is not a module or data: a namespace object, an
+    instance or a class (`CFG.act(x)`, `Acts.act(x)`), whose attributes can be rebound after the first call.
+    Arrays and numbers are data: their attributes (`.shape`, `.T`) follow from what is checked already."""
+    return not (v is None or isinstance(v, (types.ModuleType, np.ndarray) + _PLAIN) or callable(v) and
+                not isinstance(v, type) or isinstance(v, (tuple, list, dict)))
 
 
 class Reads:
@@ -117,6 +127,10 @@ class Reads:
                     pass
         for root, *attrs in sorted(chains):
             mod = g.get(root)
+            if _object_slot(mod):       # CFG.act, Acts.act: an attribute of a user object or class
+                self.attrs.append((".".join([root] + attrs), mod, tuple(attrs)))
+                self._follow(_chain_value(mod, attrs))
+                continue
             path = []
             for a in attrs:          # pkg.sub.K: the slot is the first non-module along the chain
                 if not isinstance(mod, types.ModuleType) or _is_library_module(mod):
