@@ -81,7 +81,7 @@ def expr_kind(node, env, callees):
             return items[k] or None if isinstance(k, int) and -len(items) <= k < len(items) else None
         n = ndim(base)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if n is None or not all(_is_int_index(i, env) for i in idx) or len(idx) > n:
+        if n is None or not all(_is_int_index(i, env, callees) for i in idx) or len(idx) > n:
             return None if base != _TOP else _TOP
         return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
     if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
@@ -170,12 +170,16 @@ _CONSTRUCTORS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "e
                  "identity", "arange", "linspace"}
 
 
-def _is_int_index(node, env):
+def _is_int_index(node, env, callees):
+    """The index part certainly selects one element along its axis (an int, or a scalar variable).  A call
+    (`int(i)`, `x.astype(int)[0]`) is not assumed to be one: the kind is then unknown, never guessed."""
     if isinstance(node, gast.Constant):
         return isinstance(node.value, int) and not isinstance(node.value, bool)
     if isinstance(node, (gast.Slice,)):
         return False
-    return expr_kind(node, env, None) == SCALAR if not isinstance(node, gast.Call) else False
+    if any(isinstance(n, gast.Call) for n in gast.walk(node)):
+        return False
+    return expr_kind(node, env, callees) == SCALAR
 
 
 def _matmul_kind(a, b):

@@ -158,7 +158,7 @@ def _backend_error(exc, source):
     text = str(exc)
     lines = source.splitlines()
     found = _LINE.findall(text)
-    where, construct = None, None
+    where, construct, forward = None, None, False
     if found:
         n = int(found[-1])
         construct = lines[n - 1].strip() if 0 < n <= len(lines) else None
@@ -167,10 +167,17 @@ def _backend_error(exc, source):
             if m:
                 where = (m.group(2), int(m.group(3)), m.group(1))
                 break
+        if where is None and construct:   # a line of the forward pass: the adjoint's note of the same statement
+            rhs = construct.split(" = ", 1)[-1]
+            for ln in lines:
+                m = re.search(r"# grad of: (.*)  \((.+):(\d+)\)$", ln)
+                if m and rhs in m.group(1):
+                    where, forward = (m.group(2), int(m.group(3)), m.group(1)), True
+                    break
     first = next((l for l in text.splitlines() if l.strip()), text)
     msg = "Numba cannot compile the generated code" + (f" `{construct}`" if construct else "") + f": {first}"
     if where:
-        msg += f" (adjoint of `{where[2]}`)"
+        msg += f" ({'forward pass' if forward else 'adjoint'} of `{where[2]}`)"
     err = BackendError(msg, filename=where[0] if where else None, lineno=where[1] if where else None, col=0,
                        construct=construct, hint='use backend="python" for this function')
     err.numba_message = text
