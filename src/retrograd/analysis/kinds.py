@@ -81,9 +81,19 @@ def expr_kind(node, env, callees):
             return items[k] or None if isinstance(k, int) and -len(items) <= k < len(items) else None
         n = ndim(base)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if n is None or not all(_is_int_index(i, env, callees) for i in idx) or len(idx) > n:
+        if n is None:
             return None if base != _TOP else _TOP
-        return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
+        if all(_is_int_index(i, env, callees) for i in idx) and len(idx) <= n:
+            return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
+        # basic slicing: a slice keeps its axis, None adds one, one Ellipsis stands for the axes not named
+        ints = sum(1 for i in idx if _is_int_index(i, env, callees))
+        new = sum(1 for i in idx if isinstance(i, gast.Constant) and i.value is None)
+        dots = sum(1 for i in idx if isinstance(i, gast.Constant) and i.value is Ellipsis)
+        slices = sum(1 for i in idx if isinstance(i, gast.Slice))
+        if ints + new + dots + slices != len(idx) or dots > 1 or ints + slices > n:
+            return None if base != _TOP else _TOP
+        rank = n - ints + new
+        return f"array:{rank}" if rank > 0 else None
     if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
         return OTHER
     if isinstance(node, gast.Call):
