@@ -24,7 +24,6 @@ NUMBA_REFUSES = {
     "test_negative_index_tuple_naming_distinct_elements_is_exact":
         "Numba writes through one integer index array, not a tuple of them",
     "test_broadcast_assignment[c1_mask_and_fancy-<lambda>-0]": _MASK_2D,
-    "test_higher_rank_value[e_fancy]": "Numba writes through an index array only a value of the target's rank",
     "test_mask_write": _MASK_2D,
     "test_condition_on_array_values[1]": _TYPES,
     "test_condition_on_array_values[2]": _TYPES,
