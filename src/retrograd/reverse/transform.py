@@ -30,6 +30,7 @@ from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.aux import split_aux_returns
+from ..frontend.inline import inline_writers, inlined_source
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
@@ -69,6 +70,7 @@ class FunctionTransform:
         self.adjoint_name = adjoint_name
         self.src = read_function(fn)
         check_function(self.src)
+        inline_writers(self.src)      # helpers that write into their arguments become part of this function
         _rename_reserved(self.src)
         self.aux = split_aux_returns(self.src) if aux else None   # has_aux: the primal returns (value, aux)
         self.callees = Callees(self.src, local_names(self.src.node))
@@ -366,8 +368,9 @@ class FunctionTransform:
         return e, sign
 
     def _check_helper(self, call, callee):
-        """A helper that writes into an argument changes the caller's array: refuse (we copy arguments)."""
-        src = read_function(callee.fn)
+        """A helper that writes into an argument (itself or through a helper it calls) and could not be
+        inlined (frontend/inline.py) changes the caller's array: refuse (we copy arguments)."""
+        src = inlined_source(callee.fn)
         params = {a.id for a in src.node.args.posonlyargs + src.node.args.args + src.node.args.kwonlyargs}
         # directly or through a view or alias of it (`v = p[1:]; v[0] = 5.0`, `q = p; q += 1.0`); a rebound
         # name (`p = p * 2.0; p[0] = 1.0`) no longer holds the caller's array
