@@ -294,24 +294,19 @@ def test_finding9_reverse_mode_takes_them():
         np.testing.assert_allclose(rg.grad(f)(X), numerical_grad(f, [X], 0), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9: rg.jvp/jacfwd of a partial or bound method is a UsageError "
-                   "('loss takes 2 arguments (self, x)'): forward/api._differentiable does not use "
-                   "frontend.callables.normalise as the functional API does")
-def test_finding9_jvp_of_a_bound_method():
-    m = Model(W0)
-    _, t = rg.jvp(m.loss, (X,), (V,))
-    np.testing.assert_allclose(t, _directional(m.loss, [X], V), rtol=1e-6)
-
-
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="finding 9: rg.hvp / rg.hessian of a partial is a raw "
-                   "TypeError (f2() missing 'x'): _scalar_output calls the unbound function")
-def test_finding9_hvp_of_a_partial_is_a_raw_type_error():
-    p = functools.partial(f2, W0)
-    try:
-        rg.hvp(p, (X,), (V,))
-    except rg.RetrogradError:
-        pass
-    raise AssertionError("no raw TypeError: drop the raises= and check the number")
+def test_finding9_forward_mode_takes_partials_and_bound_methods():
+    """Fixed: forward/api.py reduces them with frontend.callables.normalise (bound arguments first, constant)."""
+    m, p = Model(W0), functools.partial(f2, W0)
+    for f in (m.loss, p):
+        _, t = rg.jvp(f, (X,), (V,))
+        np.testing.assert_allclose(t, _directional(f, [X], V), rtol=1e-6)
+        np.testing.assert_allclose(rg.jacfwd(f)(X), numerical_grad(f, [X], 0), rtol=1e-6)
+        g = lambda x, f=f: rg.grad(f)(x)          # noqa: E731
+        np.testing.assert_allclose(rg.hvp(f, (X,), (V,)), _directional(g, [X], V), rtol=1e-5, atol=1e-8)
+        H = rg.hessian(f)(X)
+        np.testing.assert_allclose(H @ V, rg.hvp(f, (X,), (V,)), rtol=1e-10, atol=1e-12)
+    with pytest.raises(rg.UsageError, match="keyword"):
+        rg.jvp(functools.partial(f2, W=W0), (X,), (V,))
 
 
 # ---- finding 10 (open): a bool scalar variable used as an index is taken for an int -----------------------

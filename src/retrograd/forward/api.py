@@ -190,10 +190,44 @@ def source_of(d, args):
     return _compile(d, active, _kinds(d, args)).source
 
 
+def _entry(f, what):
+    """(Differentiable, bound prefix) for any callable the functional API takes: a partial's arguments and
+    a bound method's instance come first and are held constant (frontend/callables.py)."""
+    from ..frontend.callables import normalise
+    if isinstance(f, Differentiable) and not f._prefix and not f._prefix_kw:
+        return f, ()
+    target = normalise(f)
+    if target.kwargs:
+        raise UsageError(f"{what}: a functools.partial with keyword arguments is not supported in forward mode",
+                         hint="bind them positionally, or pass a lambda")
+    backend = f.backend if isinstance(f, Differentiable) else "python"
+    return _differentiable(target.fn, backend), tuple(target.args)
+
+
+def _defaults(d, n_given):
+    """The default values of the parameters after the first `n_given` (held constant, as a call would)."""
+    import inspect
+    params = list(inspect.signature(d.fn).parameters.values())[n_given:len(d.params)]
+    if any(p.default is inspect.Parameter.empty for p in params):
+        return ()
+    return tuple(p.default for p in params)
+
+
+def _tuple(v, what, name):
+    if not isinstance(v, (tuple, list)):
+        raise UsageError(f"{what}: primals and tangents must be tuples with one entry per positional argument "
+                         f"({name} is a {type(v).__name__})", hint=f"e.g. rg.{what}(f, (x, y), (dx, dy))")
+    return tuple(v)
+
+
 def jvp(f, primals, tangents):
     """Forward mode, like jax.jvp: `(f(*primals), J @ tangents)`, with one tangent per positional argument
     of `f` (of its primal's shape and float dtype; None holds an argument constant)."""
-    return jvp_of(_differentiable(f), primals, tangents)
+    d, prefix = _entry(f, "jvp")
+    primals = prefix + _tuple(primals, "jvp", "primals")
+    tangents = (None,) * len(prefix) + _tuple(tangents, "jvp", "tangents")
+    rest = _defaults(d, len(primals)) if len(primals) == len(tangents) else ()
+    return jvp_of(d, primals + rest, tangents + (None,) * len(rest))
 
 
 def _argnums(argnums, n, what):
@@ -229,10 +263,13 @@ def jacfwd(f, argnums=0):
     """Like jax.jacfwd: a function returning the Jacobian of `f` w.r.t. argument(s) `argnums`, of shape
     out.shape + arg.shape (a tuple for a tuple `argnums`).  One jvp per input entry (the basis directions
     are pushed through one at a time: the generated code is not batched)."""
-    d = _differentiable(f)
+    d, prefix = _entry(f, "jacfwd")
 
     def jacobian(*args):
-        nums, many = _argnums(argnums, len(d.params), "jacfwd")
+        args = prefix + args
+        args = args + _defaults(d, len(args))
+        nums, many = _argnums(argnums, len(args) - len(prefix), "jacfwd")
+        nums = [k + len(prefix) for k in nums]
         jacs = []
         for k in nums:
             _check_jac_arg(args[k], k, "jacfwd")
@@ -328,7 +365,11 @@ def hvp(f, primals, tangents):
     """Hessian-vector product of a scalar `f` (forward-over-reverse): the derivative of grad f along
     `tangents`.  The gradient is taken w.r.t. the arguments whose tangent is not None (one array when
     that is one argument, else a tuple in argument order)."""
-    d = _differentiable(f)
+    d, prefix = _entry(f, "hvp")
+    primals = prefix + _tuple(primals, "hvp", "primals")
+    tangents = (None,) * len(prefix) + _tuple(tangents, "hvp", "tangents")
+    rest = _defaults(d, len(primals)) if len(primals) == len(tangents) else ()
+    primals, tangents = primals + rest, tangents + (None,) * len(rest)
     _scalar_output(d, primals)
     return hvp_of(d, primals, tangents)
 
@@ -343,10 +384,13 @@ def _scalar_output(d, primals):
 def hessian(f, argnums=0):
     """Like jax.hessian for a scalar `f`: shape arg.shape + arg.shape (a nested tuple of blocks
     H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint)."""
-    d = _differentiable(f)
+    d, prefix = _entry(f, "hessian")
 
     def hess(*args):
-        nums, many = _argnums(argnums, len(d.params), "hessian")
+        args = prefix + args
+        args = args + _defaults(d, len(args))
+        nums, many = _argnums(argnums, len(args) - len(prefix), "hessian")
+        nums = [k + len(prefix) for k in nums]
         for k in nums:
             _check_jac_arg(args[k], k, "hessian")
         _scalar_output(d, args)

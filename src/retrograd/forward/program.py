@@ -11,6 +11,9 @@ class ForwardProgram(Program):
         """(tangent function name, {param: its tangent's keyword}) of `fn` with `active` differentiated."""
         from .transform import ForwardTransform
         kinds = kinds or {}
+        if not self.roots:      # the entry function: do only floats and float arrays carry tangents?
+            self.objects_constant = all(kinds.get(p) == "scalar" or str(kinds.get(p)).startswith("array")
+                                        for p in active)
         key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)))
         if key in self.variants:
             return self.variants[key][0], self.variants[key][1]

@@ -469,6 +469,13 @@ class ForwardTransform:
         return {k: (v if isinstance(v, gast.AST) else A.const(v)) for k, v in bound.arguments.items()}
 
     # ---- expressions ---------------------------------------------------------------------------------
+    def _objects_are_constant(self):
+        """True when every differentiated argument of the entry function is a float or a float array: then
+        no object (a model's `self`, unpacked from a tape tuple by per-variable activity in a generated
+        adjoint) can carry a tangent, since the code cannot build objects from floats; its attributes are
+        constants."""
+        return getattr(self.program, "objects_constant", False)
+
     def tangent(self, node, pre, put, top=False):
         """The tangent expression of `node` (None: zero).  Values the tangent reads that the primal computes
         are named first (appended to `pre`; `put` replaces `node` in its parent)."""
@@ -505,6 +512,8 @@ class ForwardTransform:
             return self.apply(rule.tangent, rule, bound, node, pre, put, top)
         if isinstance(node, gast.Attribute):
             rule = ATTRIBUTES.get(node.attr)
+            if rule is None and self._objects_are_constant():
+                return None     # `self.W` of an object restored from a tape: no object carries a tangent
             if rule is None:
                 raise self.src.error(UnsupportedSyntaxError, node, f"the attribute .{node.attr} has no derivative",
                                      construct="." + node.attr, hint="use a NumPy function with a rule instead")
