@@ -78,6 +78,22 @@ def unparse(node):
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
+def names_outside(expr, marker):
+    """Names read by a rule template expression, not counting those inside `marker[...]` (`d[x]` in an
+    adjoint, `t[x]` in a tangent: those are the cotangent's or tangent's slot, not a value read)."""
+    out = set()
+
+    def visit(node):
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == marker:
+            return
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            out.add(node.id)
+        for child in gast.iter_child_nodes(node):
+            visit(child)
+    visit(expr)
+    return out
+
+
 def loaded_names(node):
     """Names read anywhere inside `node`."""
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}

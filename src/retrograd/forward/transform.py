@@ -22,7 +22,7 @@ from ..analysis.dtypes import float_arrays, scatter_target
 from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
-from ..frontend.checks import check_function
+from ..frontend.checks import assigned_array, check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
@@ -320,13 +320,7 @@ class ForwardTransform:
 
     def _assign(self, s):
         target = s.targets[0]
-        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
-            raise self.src.error(UnsupportedSyntaxError, target, "writing through a chained subscript "
-                                 "(`A[i][j] = v`) is not supported", construct="subscript assignment",
-                                 hint="write `A[i, j] = v`")
-        tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
-        if tname is None:
-            raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target", construct="assignment")
+        tname = assigned_array(self.src, s)
         self._check_index_data(s)
         if not self.generated:
             check_rule_calls(s, self.callees, self.is_active, self._is_varied, self.src)

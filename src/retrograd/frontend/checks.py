@@ -113,3 +113,17 @@ def _check_target(src, t):
                 raise src.error(UnsupportedSyntaxError, e, "nested tuple unpacking is not supported",
                                 construct="nested unpacking", hint="unpack in two steps")
             _check_target(src, e)
+
+
+def assigned_array(src, s):
+    """The variable an assignment `s` (normalized: one target) writes: `x` for `x = ...`, `A` for `A[i] = ...`;
+    a chained subscript write (`A[i][j] = v`) or another target is refused at its line."""
+    from .. import astutil as A
+    target = s.targets[0]
+    if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
+        raise src.error(UnsupportedSyntaxError, target, "writing through a chained subscript (`A[i][j] = v`) is "
+                        "not supported", construct="subscript assignment", hint="write `A[i, j] = v`")
+    tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
+    if tname is None:
+        raise src.error(UnsupportedSyntaxError, target, "unsupported assignment target", construct="assignment")
+    return tname

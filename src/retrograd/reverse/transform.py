@@ -26,7 +26,7 @@ from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
 from ..remat.values import plan_recompute
 from ..errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError
-from ..frontend.checks import check_function
+from ..frontend.checks import assigned_array, check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.aux import split_aux_returns
@@ -271,14 +271,7 @@ class FunctionTransform:
 
     def _assign(self, s):
         target = s.targets[0]
-        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Subscript):
-            raise self.src.error(UnsupportedSyntaxError, target, "writing through a chained subscript "
-                                 "(`A[i][j] = v`) is not supported", construct="subscript assignment",
-                                 hint="write `A[i, j] = v`")
-        tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
-        if tname is None:
-            raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target",
-                                 construct="assignment")
+        tname = assigned_array(self.src, s)
         if self.traits.mask_write_rank is not None and isinstance(target, gast.Subscript):
             self._check_mask_write(target, tname)
         self._cur_target, self._cot_count = tname, 0

@@ -25,7 +25,7 @@ import textwrap
 
 import gast
 
-from ...astutil import loaded_names
+from ...astutil import loaded_names, names_outside
 from .tangents import Refused, Tangent
 
 RULES = {}            # id(function) -> Rule
@@ -160,18 +160,8 @@ class Rule:
 
 
 def value_names(expr):
-    """Names read by a template expression, not counting those inside `d[...]`."""
-    out = set()
-
-    def visit(node):
-        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == "d":
-            return
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            out.add(node.id)
-        for child in gast.iter_child_nodes(node):
-            visit(child)
-    visit(expr)
-    return out
+    """Names read by an adjoint template expression, not counting those inside `d[...]`."""
+    return names_outside(expr, "d")
 
 
 def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None, check=None, zero=()):

@@ -15,7 +15,7 @@ import textwrap
 
 import gast
 
-from ...astutil import loaded_names
+from ...astutil import loaded_names, names_outside
 
 
 class Tangent:
@@ -69,17 +69,8 @@ def tangents_in(expr):
 
 
 def value_names(expr):
-    out = set()
-
-    def visit(node):
-        if _is_t(node):
-            return
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            out.add(node.id)
-        for child in gast.iter_child_nodes(node):
-            visit(child)
-    visit(expr)
-    return out
+    """Names read by a tangent template expression, not counting those inside `t[...]`."""
+    return names_outside(expr, "t")
 
 
 def _terms(expr, sign):
