@@ -562,6 +562,8 @@ class ForwardTransform:
         bound = {p: (current[p], put) for p, (_, put) in bound.items()}
         if not tangents:
             return None
+        if rule is not None and rule.check is not None:   # a form of the call the rule does not cover
+            FunctionTransform._check_form(self, rule, {p: e for p, (e, _) in bound.items()}, node)
         live = set(tangents)
         zeros_needed = {p for _, term in tangent.terms if set(_tangents(term)) & live
                         for p in _tangents(term) if p not in live}
