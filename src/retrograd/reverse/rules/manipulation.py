@@ -545,7 +545,7 @@ def compress(y, condition, a, axis=None):
 
 @adjoint(np.extract)
 def extract(y, condition, arr):
-    d[arr] = uncompress(d[y], condition, np.ravel(arr), 0).reshape(np.shape(arr))
+    d[arr] = np.reshape(uncompress(d[y], condition, np.ravel(arr), 0), np.shape(arr))
 
 
 @tangent(extract)
