@@ -884,12 +884,24 @@ def test_helpers(f, make_args, wrt):
     check_grad(f, make_args(), wrt)
 
 
-def test_helper_that_writes_into_its_argument_is_refused():
-    # In Python the caller sees the helper's writes; retrograd differentiates helpers as functions of
-    # their arguments, so it refuses (naming the helper and the call line) rather than guess.
+def calls_helper_that_writes_late(x):
+    y = np.zeros(2)
+    y[1] = 1.0
+    return np.sum(y * y) + np.sum(helper_writes_into_argument(y, x[0]))
+
+
+def test_helper_that_writes_into_its_argument_is_inlined():
+    # In Python the caller sees the helper's writes: the call is replaced by the helper's body
+    # (frontend/inline.py), so the caller's memory model sees the writes where they happen.
+    check_grad(calls_helper_that_writes, (sym((2,), 3),), 0)
+
+
+def test_helper_that_writes_after_a_read_is_refused():
+    # `np.sum(y * y)` reads y before the helper writes it: the call cannot be moved before the statement,
+    # so it stays a call, and a helper that writes into its argument is refused at the call's line.
     with pytest.raises(rg.UnsupportedSyntaxError, match="writes into its argument `y`") as info:
-        rg.differentiate(calls_helper_that_writes).grad(sym((2,), 3))
-    assert info.value.lineno == calls_helper_that_writes.__code__.co_firstlineno + 3
+        rg.differentiate(calls_helper_that_writes_late).grad(sym((2,), 3))
+    assert info.value.lineno == calls_helper_that_writes_late.__code__.co_firstlineno + 3
 
 
 # ==============================================================================================

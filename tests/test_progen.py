@@ -44,8 +44,7 @@ REPROS = {
 
 
 # Classes still open (issue 10): each listed case is a strict xfail, so it fails the suite once it passes
-_E = "issue 10 class E, open: a value of higher rank than its target (NumPy drops leading 1-axes) crashes"
-OPEN = {(n, "python"): _E for n in REPROS if n[0] == "E"}
+OPEN = {}
 OPEN_SEEDS = {}
 
 

@@ -14,7 +14,11 @@ import math  # noqa: E402  (generated code and rule bodies use `math.` and `np.`
 
 
 def unbroadcast(g, x):
-    """Sum the cotangent `g` of a broadcast result down to the shape of operand `x`."""
+    """Sum the cotangent `g` of a broadcast result down to the shape of operand `x`.
+
+    `g` may have lower rank than `x`: an assignment `A[I] = v` accepts a `v` with extra leading
+    length-1 axes (NumPy drops them, `w[1:3] = p[1:2, 3:4]`), so the target's cotangent is seen with
+    those axes added back; a zero (reset) cotangent of lower rank is spread over `x`'s shape."""
     shape = np.shape(x)
     gshape = np.shape(g)
     if gshape == shape:
@@ -22,8 +26,11 @@ def unbroadcast(g, x):
     if not shape:
         return np.sum(g)
     lead = len(gshape) - len(shape)
-    if lead < 0:    # a zero (reset) cotangent of lower rank: spread it over x's shape
-        return np.zeros(shape) + g
+    if lead < 0:
+        g = np.reshape(g, (1,) * -lead + gshape)
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        out = np.sum(g, axis=axes, keepdims=True) if axes else g
+        return out if out.shape == shape else np.zeros(shape) + out    # a lower-rank zero: spread it
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
     out = np.sum(g, axis=axes, keepdims=True) if axes else g
     return np.reshape(out, shape) if lead or axes else out

@@ -66,11 +66,15 @@ def target_name(stmt):
     return t.id if isinstance(t, gast.Name) else subscript_base(t)
 
 
-def activity(fn, active_params, callees, result_name):
-    """The set of active variable names of normalized function `fn`."""
+def _uses(fn, callees):
     assigns = [s for s in walk_stmts(fn.body) if isinstance(s, gast.Assign)]
-    uses = [(target_name(s), diff_names(s.value, callees), isinstance(s.targets[0], gast.Subscript))
+    return [(target_name(s), diff_names(s.value, callees), isinstance(s.targets[0], gast.Subscript))
             for s in assigns]
+
+
+def varied_names(fn, active_params, callees, uses=None):
+    """Variables that depend differentiably on a differentiated input, whether or not the result uses them."""
+    uses = _uses(fn, callees) if uses is None else uses
     varied = set(active_params)
     changed = True
     while changed:
@@ -79,6 +83,13 @@ def activity(fn, active_params, callees, result_name):
             if tgt not in varied and names & varied:
                 varied.add(tgt)
                 changed = True
+    return varied
+
+
+def activity(fn, active_params, callees, result_name):
+    """The set of active variable names of normalized function `fn`."""
+    uses = _uses(fn, callees)
+    varied = varied_names(fn, active_params, callees, uses)
     useful = {result_name} if result_name else set()
     changed = True
     while changed:

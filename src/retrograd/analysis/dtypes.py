@@ -42,8 +42,15 @@ def float_arrays(fn, float_params, callees, walk_stmts):
     return floats
 
 
-def _has_dtype(call):
-    return any(k.arg == "dtype" for k in call.keywords)
+# where these functions take `dtype` positionally (np.zeros(3, int), np.zeros_like(x, int), np.eye(3, 3, 0, int))
+_DTYPE_POSITION = {"zeros": 1, "ones": 1, "empty": 1, "identity": 1, "eye": 3, "linspace": 5, "zeros_like": 1,
+                   "ones_like": 1, "empty_like": 1, "asarray": 1, "array": 1, "ascontiguousarray": 1}
+
+
+def _has_dtype(call, name=None):
+    position = _DTYPE_POSITION.get(name)
+    return (any(k.arg == "dtype" for k in call.keywords)
+            or (position is not None and len(call.args) > position))
 
 
 def _is_float(node, floats, callees):
@@ -67,11 +74,13 @@ def _is_float(node, floats, callees):
         f = node.func
         if isinstance(f, gast.Attribute) and f.attr in _FLOAT_METHODS and not node.keywords:
             return _is_float(f.value, floats, callees)
-        if callees is None or _has_dtype(node):
+        if callees is None:
             return False
         fn = callees.classify(node).fn
         name = getattr(fn, "__name__", None)
         module = getattr(fn, "__module__", None) or ""
+        if _has_dtype(node, name):
+            return False
         if module.startswith("numpy") and name in _FLOAT_CONSTRUCTORS:
             return True
         if module.startswith("numpy") and name in _LIKE and node.args:
@@ -80,3 +89,13 @@ def _is_float(node, floats, callees):
         if callee.kind == "rule":        # a differentiable NumPy function of a float operand is float
             return any(_is_float(a, floats, callees) for a in callee.args(node))
     return False
+
+
+def scatter_target(stmt):
+    """`A` when `stmt` is `A = scatter_add(A, i, x)` (what the normaliser makes of `np.add.at(A, i, x)`): a
+    write into A's elements, which NumPy casts to A's dtype like a subscript write."""
+    v = stmt.value
+    fn = getattr(v, "_rg_callee", None) if isinstance(v, gast.Call) else None
+    if getattr(fn, "__name__", None) in ("scatter_add", "scatter_sub") and isinstance(stmt.targets[0], gast.Name):
+        return stmt.targets[0].id
+    return None

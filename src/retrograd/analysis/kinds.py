@@ -81,16 +81,19 @@ def expr_kind(node, env, callees):
             return items[k] or None if isinstance(k, int) and -len(items) <= k < len(items) else None
         n = ndim(base)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if base == _TOP:
-            return _TOP
-        # basic indexing: an integer drops its axis, a slice keeps it, None (np.newaxis) adds one
-        ints = sum(1 for i in idx if _is_int_index(i, env))
-        slices = sum(1 for i in idx if isinstance(i, gast.Slice))
+        if n is None:
+            return None if base != _TOP else _TOP
+        if all(_is_int_index(i, env, callees) for i in idx) and len(idx) <= n:
+            return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
+        # basic slicing: a slice keeps its axis, None adds one, one Ellipsis stands for the axes not named
+        ints = sum(1 for i in idx if _is_int_index(i, env, callees))
         new = sum(1 for i in idx if isinstance(i, gast.Constant) and i.value is None)
-        if n is None or ints + slices + new != len(idx) or ints + slices > n:
-            return None
+        dots = sum(1 for i in idx if isinstance(i, gast.Constant) and i.value is Ellipsis)
+        slices = sum(1 for i in idx if isinstance(i, gast.Slice))
+        if ints + new + dots + slices != len(idx) or dots > 1 or ints + slices > n:
+            return None if base != _TOP else _TOP
         rank = n - ints + new
-        return SCALAR if rank == 0 else f"array:{rank}"
+        return f"array:{rank}" if rank > 0 else None
     if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
         return OTHER
     if isinstance(node, gast.Call):
@@ -211,12 +214,16 @@ _CONSTRUCTORS = {"zeros", "ones", "empty", "full", "zeros_like", "ones_like", "e
                  "identity", "arange", "linspace"}
 
 
-def _is_int_index(node, env):
+def _is_int_index(node, env, callees):
+    """The index part certainly selects one element along its axis (an int, or a scalar variable).  A call
+    (`int(i)`, `x.astype(int)[0]`) is not assumed to be one: the kind is then unknown, never guessed."""
     if isinstance(node, gast.Constant):
         return isinstance(node.value, int) and not isinstance(node.value, bool)
     if isinstance(node, (gast.Slice,)):
         return False
-    return expr_kind(node, env, None) == SCALAR if not isinstance(node, gast.Call) else False
+    if any(isinstance(n, gast.Call) for n in gast.walk(node)):
+        return False
+    return expr_kind(node, env, callees) == SCALAR
 
 
 def _matmul_kind(a, b):

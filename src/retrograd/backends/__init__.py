@@ -22,6 +22,8 @@ class Traits:
     mask_write_rank: int = None
     # `reversed(range(...))` is available (else the loop counts down explicitly)
     reversed_range: bool = True
+    # the forward-mode transform's code runs on it (jvp, jacfwd, hvp, hessian)
+    forward_mode: bool = True
     # module header lines, and a pass over each generated function tree before it is unparsed
     header: str = ""
     lower: object = field(default=None, compare=False)

@@ -34,7 +34,7 @@ def _njit():
                      args=[], keywords=[gast.keyword(arg="cache", value=gast.Constant(value=True, kind=None))])
 
 
-TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False,
+TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=False,
                 header="from numba import njit\nfrom retrograd.backends.numba_runtime import *", lower=_lower)
 
 

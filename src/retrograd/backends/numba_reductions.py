@@ -122,6 +122,12 @@ for _op in OPS:
     globals()[f"reduce_{_op}"] = _make(_op)
 
 
+# the parameters after the array, in NumPy's order (extra positional arguments are these, not dropped)
+_POSITIONAL = {**{op: ("axis", "dtype", "out", "keepdims") for op in ("sum", "mean", "prod")},
+               **{op: ("axis", "out", "keepdims") for op in ("max", "min")},
+               **{op: ("axis", "dtype", "out", "ddof", "keepdims") for op in ("var", "std")}}
+
+
 def lower_reductions(tree):
     """Rewrite `np.<op>(x, axis=..., keepdims=...)` (and `x.<op>(axis=...)`) in generated code into the
     `reduce_<op>` calls above; calls without an axis or keepdims are left to Numba."""
@@ -136,8 +142,9 @@ def lower_reductions(tree):
             on_np = isinstance(f.value, gast.Name) and f.value.id == "np"
             args = list(node.args) if on_np else [f.value] + list(node.args)
             kw = {k.arg: k.value for k in node.keywords}
-            if len(args) > 1 and "axis" not in kw:
-                kw["axis"] = args[1]
+            kw.update(zip(_POSITIONAL[f.attr], args[1:]))    # NumPy's positions: np.std(x, 1, None, None, 1)
+            kw = {k: v for k, v in kw.items()
+                  if not (k in ("dtype", "out") and isinstance(v, gast.Constant) and v.value is None)}
             if not set(kw) <= {"axis", "keepdims"} or not ({"axis", "keepdims"} & set(kw)) or not args:
                 return node
             none = gast.Constant(value=None, kind=None)

@@ -6,7 +6,7 @@ from numba import njit, types, vectorize
 from numba.extending import overload
 
 from ..reverse.rules import elementwise as _elementwise, linalg as _linalg, operators as _operators
-from ..reverse.rules import reductions as _reductions
+from ..reverse.rules import reductions as _reductions, shape as _shape
 
 
 def _is_none(t):
@@ -119,3 +119,16 @@ except ImportError:        # pragma: no cover
     pass
 else:
     from . import numba_special  # noqa: F401,E402
+
+
+def _zero_unless_float(g, y):
+    """Decided by the result's type when the function is compiled (reverse/rules/shape.zero_unless_float)."""
+    floats = isinstance(getattr(y, "dtype", y), (types.Float, types.Complex))
+    if floats:
+        return lambda g, y: g
+    if _is_scalar(g):
+        return lambda g, y: 0.0
+    return lambda g, y: np.zeros_like(g)
+
+
+overload(_shape.zero_unless_float)(_zero_unless_float)

@@ -231,6 +231,13 @@ def _unbroadcast(g, x):
             return lambda g, x: g
         return lambda g, x: _sum_all(g)
     if isinstance(x, types.Array) and isinstance(g, types.Array):
+        if g.ndim < x.ndim:
+            # `A[I] = v` with v of higher rank (NumPy drops v's leading 1-axes): see g with them added back
+            pad = (1,) * (x.ndim - g.ndim)
+
+            def impl_pad(g, x):
+                return unbroadcast(np.ascontiguousarray(g).reshape(pad + g.shape), x)
+            return impl_pad
         if g.ndim == x.ndim == 1:
             def impl1(g, x):
                 if g.shape[0] == x.shape[0]:

@@ -38,7 +38,10 @@ import numpy as np
 
 from .. import astutil as A
 from ..errors import BackendError, UsageError
-from . import cache_dir as _cache_dir
+from . import Traits, cache_dir as _cache_dir
+
+# NumPy arguments run the python target's code; torch tensors run the kernels this module generates
+TRAITS = Traits("triton", forward_mode=False)
 
 B, S = "block", "scalar"
 ROWS, ELEMENTWISE = "rows", "elementwise"

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..analysis.kinds import kind_of_value
 from ..api import TRANSFORMS, Differentiable
+from ..backends import traits
 from ..errors import BackendError, RetrogradError, UsageError
 
 _DIFFERENTIABLES = weakref.WeakKeyDictionary()     # plain function -> its Differentiable (rg.jvp(f, ...))
@@ -28,7 +29,7 @@ def _differentiable(f, backend="python"):
 
 
 def _check_backend(d):
-    if d.backend != "python":
+    if not traits(d.backend).forward_mode:
         raise BackendError(f"forward mode (jvp, jacfwd, hvp, hessian) runs on the python backend only; "
                            f"{d.fn.__name__} is differentiated with backend={d.backend!r}",
                            construct="backend", hint='use backend="python" for forward mode')
@@ -270,12 +271,13 @@ def _gradient_function(d, wrt, kinds):
     rev._compile(dict(kinds))
     guard = rev._guards[rev._last]
     ns = guard.ns
-    name = f"gradient_{d.fn.__name__}"
+    base = d.fn.__name__ if d.fn.__name__.isidentifier() else "lambda"
+    name = f"gradient_{base}"
     if getattr(ns.get(name), "_rg_driver_of", None) == (guard.primal, guard.adjoint):
         return ns[name], rev             # the same generated code: the same driver (its tangent is cached)
     title = title_of(d.fn)
     params = ", ".join(d.params)
-    src = _DRIVER.format(name=d.fn.__name__, params=params, out=_fresh_name(ns, "out"), saved=_fresh_name(ns, "saved"),
+    src = _DRIVER.format(name=base, params=params, out=_fresh_name(ns, "out"), saved=_fresh_name(ns, "saved"),
                          primal=guard.primal, adjoint=guard.adjoint, seed="1.0")
     filename = f"<retrograd gradient {title} {id(ns)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)

@@ -64,6 +64,11 @@ def _tape_push(r, tape, value):
     t[r] = tape_push(t[tape], t[value])
 
 
+@helper(shape.zero_unless_float)
+def _zero_unless_float(r, g, y):
+    t[r] = shape.zero_unless_float(t[g], y)      # linear in g; y gives only its dtype
+
+
 @helper(rt.unbroadcast)
 def _unbroadcast(r, g, x):
     t[r] = unbroadcast(t[g], x)

@@ -14,7 +14,7 @@ class ForwardProgram(Program):
         key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)))
         if key in self.variants:
             return self.variants[key][0], self.variants[key][1]
-        base = fn.__name__
+        base = fn.__name__ if fn.__name__.isidentifier() else "lambda"   # as reverse/program.py names it
         params = list(inspect.signature(fn).parameters)
         suffix = "" if set(params) <= set(active) or not self.roots else "_wrt_" + "_".join(p for p in params if p in active)
         name, k = f"tangent_{base}{suffix}", 2

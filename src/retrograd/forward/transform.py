@@ -18,7 +18,8 @@ import gast
 from .. import astutil as A
 from ..analysis.activity import SHAPE_ATTRS, walk_stmts
 from ..analysis.aliases import VIEW_FUNCS, check_aliases, memory_model
-from ..analysis.dtypes import float_arrays
+from ..analysis.dtypes import float_arrays, scatter_target
+from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import check_function
@@ -204,6 +205,12 @@ class ForwardTransform:
             return f.value.id
         return None
 
+    def _is_varied(self, node):
+        if not hasattr(self, "_varied"):
+            from ..analysis.activity import varied_names
+            self._varied = varied_names(self.node, self.active_params, self.callees)
+        return bool(self.diff_names(node) & self._varied)
+
     def is_active(self, node):
         return bool(self.diff_names(node) & self.active)
 
@@ -284,8 +291,8 @@ class ForwardTransform:
                    "the other is still used; retrograd cannot differentiate through a write seen by a view")
             out += A.copy_loc(A.quote(f"not_a_view({view}, {arr}, {msg!r})"), s)
         target = s.targets[0]
-        if isinstance(target, gast.Subscript) and not self.generated and self.is_active(s.value):
-            tname = A.subscript_base(target)
+        if (isinstance(target, gast.Subscript) or scatter_target(s)) and not self.generated and self.is_active(s.value):
+            tname = A.subscript_base(target) if isinstance(target, gast.Subscript) else target.id
             if tname not in self.float_arrays:      # NumPy would truncate the value (analysis/dtypes.py)
                 fname, line, _ = self.src.where(s)
                 msg = (f"{fname}:{line}: a value being differentiated is written into `{tname}`, an array of "
@@ -321,6 +328,8 @@ class ForwardTransform:
         if tname is None:
             raise self.src.error(UnsupportedSyntaxError, target, "unsupported assignment target", construct="assignment")
         self._check_index_data(s)
+        if not self.generated:
+            check_rule_calls(s, self.callees, self.is_active, self._is_varied, self.src)
         guards = self._guards(s)
         if tname not in self.active:
             return [s] + guards
@@ -562,8 +571,6 @@ class ForwardTransform:
         bound = {p: (current[p], put) for p, (_, put) in bound.items()}
         if not tangents:
             return None
-        if rule is not None and rule.check is not None:   # a form of the call the rule does not cover
-            FunctionTransform._check_form(self, rule, {p: e for p, (e, _) in bound.items()}, node)
         live = set(tangents)
         zeros_needed = {p for _, term in tangent.terms if set(_tangents(term)) & live
                         for p in _tangents(term) if p not in live}

@@ -15,6 +15,7 @@ import types
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from .source import jit_source_function
 
 
 @dataclass
@@ -49,8 +50,8 @@ def normalise(obj):
                          "it has no class bound to it", hint="pass it through its class: `Class.method`")
     if isinstance(obj, types.FunctionType):
         return Target(obj)
-    py_func = getattr(obj, "py_func", None)        # a numba.njit dispatcher: differentiate its Python source
-    if type(obj).__module__.startswith("numba") and isinstance(py_func, types.FunctionType):
+    py_func = jit_source_function(obj)             # a numba.njit dispatcher: differentiate its Python source
+    if py_func is not None:
         return Target(py_func)
     call = getattr(type(obj), "__call__", None)
     if isinstance(call, types.FunctionType):       # an instance of a class with a Python __call__

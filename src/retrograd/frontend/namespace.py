@@ -26,6 +26,8 @@ import types
 
 import numpy as np
 
+from .source import jit_source_function
+
 _MISSING = object()
 _LIBRARY = ("numpy", "math", "builtins", "scipy", "operator", "_operator", "retrograd", "numba")
 _PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic, np.ndarray)
@@ -40,8 +42,7 @@ def _is_library_module(v):
 def _user_function(v):
     inner = getattr(v, "__wrapped_retrograd__", None)   # a Differentiable used as a helper
     v = inner if inner is not None else v
-    if type(v).__module__.startswith("numba") and isinstance(getattr(v, "py_func", None), types.FunctionType):
-        v = v.py_func                                   # a @numba.njit helper: its globals count too
+    v = jit_source_function(v) or v                     # a @numba.njit helper: its globals count too
     if isinstance(v, types.FunctionType) and (v.__module__ or "").split(".")[0] not in _LIBRARY:
         return v
     return None
@@ -75,7 +76,17 @@ def _chain_value(mod, attrs):
         v = getattr(v, a, _MISSING)
         if v is _MISSING:
             return v
+    if isinstance(v, types.MethodType):     # a new bound method per read: its function is what counts
+        return v.__func__
     return v
+
+
+def _object_slot(v):
+    """A global whose attributes the code reads and that is not a module or data: a namespace object, an
+    instance or a class (`CFG.act(x)`, `Acts.act(x)`), whose attributes can be rebound after the first call.
+    Arrays and numbers are data: their attributes (`.shape`, `.T`) follow from what is checked already."""
+    return not (v is None or isinstance(v, (types.ModuleType, np.ndarray) + _PLAIN) or callable(v) and
+                not isinstance(v, type) or isinstance(v, (tuple, list, dict)))
 
 
 class Reads:
@@ -116,6 +127,10 @@ class Reads:
                     pass
         for root, *attrs in sorted(chains):
             mod = g.get(root)
+            if _object_slot(mod):       # CFG.act, Acts.act: an attribute of a user object or class
+                self.attrs.append((".".join([root] + attrs), mod, tuple(attrs)))
+                self._follow(_chain_value(mod, attrs))
+                continue
             path = []
             for a in attrs:          # pkg.sub.K: the slot is the first non-module along the chain
                 if not isinstance(mod, types.ModuleType) or _is_library_module(mod):

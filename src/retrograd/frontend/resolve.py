@@ -14,6 +14,7 @@ import numpy as np
 from ..astutil import const
 from ..errors import MissingRuleError, UnsupportedSyntaxError
 from ..reverse.rules import registry
+from .source import jit_source_function
 
 CUSTOM = {}   # id(fn) -> (fn, adjoint function)
 
@@ -136,9 +137,10 @@ class Callees:
             if isinstance(func, gast.Attribute):  # a method: x.sum(), (a * b).reshape(...)
                 m = func.attr
                 if m in registry.METHODS:
-                    if m == "astype" and self._casts_to_integer(call, m):
+                    callee = Callee("rule", "." + m, rule=registry.METHODS[m], receiver=func.value)
+                    if (m == "astype" and self._casts_to_integer(call, m)) or self._reduces_to_integer(call, callee):
                         return Callee("constant", "." + m, receiver=func.value)
-                    return Callee("rule", "." + m, rule=registry.METHODS[m], receiver=func.value)
+                    return callee
                 if m in registry.CONSTANT_METHODS:
                     return Callee("constant", "." + m, receiver=func.value)
                 return Callee("missing", "." + m, receiver=func.value)
@@ -160,19 +162,34 @@ class Callees:
             return Callee("custom", label, fn=obj, adjoint_fn=CUSTOM[id(obj)][1])
         rule = registry.lookup(obj)
         if rule is not None:
-            if getattr(obj, "__name__", None) in _CASTS and self._casts_to_integer(call, obj.__name__):
+            callee = Callee("rule", label, rule=rule, fn=obj)
+            if getattr(obj, "__name__", None) in _CASTS:
+                if self._casts_to_integer(call, obj.__name__):
+                    return Callee("constant", label, fn=obj)
+            elif self._reduces_to_integer(call, callee):
                 return Callee("constant", label, fn=obj)
-            return Callee("rule", label, rule=rule, fn=obj)
+            return callee
         if registry.is_constant(obj):
             return Callee("constant", label, fn=obj)
         if inspect.isfunction(obj) and not (getattr(obj, "__module__", "") or "").split(".")[0] in _LIBRARY_MODULES:
             return Callee("user", label, fn=obj)
         if hasattr(obj, "__wrapped_retrograd__"):  # a function decorated with rg.differentiate
             return Callee("user", label, fn=obj.__wrapped_retrograd__)
-        py_func = getattr(obj, "py_func", None)    # a @numba.njit helper: differentiated from its Python source
-        if type(obj).__module__.startswith("numba") and inspect.isfunction(py_func):
+        py_func = jit_source_function(obj)          # a @numba.njit helper: differentiated from its Python source
+        if py_func is not None:
             return Callee("user", label, fn=py_func)
         return Callee("missing", label, fn=obj)
+
+    def _reduces_to_integer(self, call, callee):
+        """Does a rule with a `dtype` parameter (`np.sum(x, dtype=int)`, `x.cumsum(0, int)`, `np.full(3, v,
+        dtype=int)`) compute in integers?  Then its value is piecewise constant: derivative 0."""
+        if "dtype" not in callee.rule.params:
+            return False
+        try:
+            dtype = callee.bind(call).get("dtype")
+        except _BindError:           # reported with its location when the adjoint is generated
+            return False
+        return dtype is not None and self._dtype_is_integer(call, dtype)
 
     def _casts_to_integer(self, call, fname):
         """Does this cast (`x.astype(T)`, `np.asarray(x, dtype=T)`) give integers or booleans, whose
@@ -182,7 +199,10 @@ class Callees:
         positional = 0 if fname == "astype" else 1
         if dtype is None and len(call.args) > positional:
             dtype = call.args[positional]
-        if dtype is None or (isinstance(dtype, gast.Constant) and dtype.value is None):
+        return dtype is not None and self._dtype_is_integer(call, dtype)
+
+    def _dtype_is_integer(self, call, dtype):
+        if isinstance(dtype, gast.Constant) and dtype.value is None:
             return False
         if isinstance(dtype, gast.Constant) and isinstance(dtype.value, str):
             obj = dtype.value

@@ -1,5 +1,6 @@
 """Read a Python function's source and parse it with gast, remembering where it came from."""
 import inspect
+import types
 import textwrap
 from dataclasses import dataclass, field
 
@@ -38,6 +39,15 @@ class FunctionSource:
     def error(self, cls, node, message, construct=None, hint=None):
         filename, line, col = self.where(node)
         return cls(message, filename=filename, lineno=line, col=col, construct=construct, hint=hint)
+
+
+def jit_source_function(obj):
+    """The Python function a JIT wrapper compiles (a `@numba.njit` dispatcher's `py_func`), or None: such a
+    function is differentiated, and its globals read, from that Python source."""
+    py_func = getattr(obj, "py_func", None)
+    if type(obj).__module__.split(".")[0] == "numba" and isinstance(py_func, types.FunctionType):
+        return py_func
+    return None
 
 
 def namespace_of(fn):

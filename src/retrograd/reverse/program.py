@@ -109,7 +109,8 @@ class Program:
         """The namespace generated code runs in: user globals, then rule helpers and the runtime."""
         ns = dict(self.namespace)
         for k, v in list(registry.GLOBALS.items()) + [(n, getattr(runtime, n)) for n in runtime.__all__]:
-            if k in ns and ns[k] is not v and k in self._user_names():
+            # only the user's own names clash: a runtime name may replace a rule helper's (numba's scatter_add)
+            if k in self.namespace and self.namespace[k] is not v and k in self._user_names():
                 raise RetrogradError(f"your code uses the name `{k}`, which retrograd's generated code needs too",
                                      hint=f"rename `{k}` in your module")
             ns[k] = v

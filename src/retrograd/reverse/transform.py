@@ -17,9 +17,10 @@ import gast
 import numpy as np
 
 from .. import astutil as A
-from ..analysis.activity import activity, diff_names, int_names, is_basic_index, walk_stmts
+from ..analysis.activity import activity, diff_names, varied_names, int_names, is_basic_index, walk_stmts
 from ..analysis.aliases import check_aliases, memory_model, view_sources
-from ..analysis.dtypes import float_arrays
+from ..analysis.dtypes import float_arrays, scatter_target
+from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
 from ..remat.loops import plan_loops
@@ -29,6 +30,7 @@ from ..frontend.checks import check_function
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.aux import split_aux_returns
+from ..frontend.inline import inline_writers, inlined_source
 from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
@@ -68,6 +70,7 @@ class FunctionTransform:
         self.adjoint_name = adjoint_name
         self.src = read_function(fn)
         check_function(self.src)
+        inline_writers(self.src)      # helpers that write into their arguments become part of this function
         _rename_reserved(self.src)
         self.aux = split_aux_returns(self.src) if aux else None   # has_aux: the primal returns (value, aux)
         self.callees = Callees(self.src, local_names(self.src.node))
@@ -80,6 +83,7 @@ class FunctionTransform:
         self._finish_return()
         self.node.body = self._add_trip_counters(self.node.body)
         self.active = activity(self.node, self.active_params, self.callees, self.result)
+        self.varied = varied_names(self.node, self.active_params, self.callees)
         self.ints = int_names(self.node)
         self.int_vars = set(self.ints)
         self.bools = self._bool_vars()
@@ -209,6 +213,9 @@ class FunctionTransform:
     def is_active(self, node):
         return bool(diff_names(node, self.callees) & self.active)
 
+    def is_varied(self, node):
+        return bool(diff_names(node, self.callees) & self.varied)
+
     # ---- per-statement adjoints ----------------------------------------------------------------------
     def analyse(self, stmts):
         for k, s in enumerate(stmts):
@@ -216,6 +223,7 @@ class FunctionTransform:
                 s._rg_dead = _overwritten_unread(stmts[k + 1:], s.targets[0].id)
             if not isinstance(s, (gast.If, gast.For, gast.While)):
                 self._check_index_data(s)
+                check_rule_calls(s, self.callees, self.is_active, self.is_varied, self.src)
                 if not self.traits.numpy_draws:
                     self._check_draws(s)
             for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)) if not isinstance(
@@ -360,8 +368,9 @@ class FunctionTransform:
         return e, sign
 
     def _check_helper(self, call, callee):
-        """A helper that writes into an argument changes the caller's array: refuse (we copy arguments)."""
-        src = read_function(callee.fn)
+        """A helper that writes into an argument (itself or through a helper it calls) and could not be
+        inlined (frontend/inline.py) changes the caller's array: refuse (we copy arguments)."""
+        src = inlined_source(callee.fn)
         params = {a.id for a in src.node.args.posonlyargs + src.node.args.args + src.node.args.kwonlyargs}
         # directly or through a view or alias of it (`v = p[1:]; v[0] = 5.0`, `q = p; q += 1.0`); a rebound
         # name (`p = p * 2.0; p[0] = 1.0`) no longer holds the caller's array
@@ -542,8 +551,6 @@ class FunctionTransform:
 
     def apply_rule(self, rule, bound, node, g, out, result, refs):
         contribs = [(p, bound[p]) for p in rule.grads if p in bound and self.is_active(bound[p])]
-        if rule.check is not None and any(self.is_active(e) for e in bound.values()):
-            self._check_form(rule, bound, node)
         if not contribs:
             return
         n_cot = sum(_count_cot(rule.grads[p]) for p, _ in contribs)
@@ -564,21 +571,6 @@ class FunctionTransform:
                 subs[rule.result] = res
             expr = _Substitute(subs, g, refs).visit(templates[p])
             self.adj_expr(arg, expr, out)
-
-    def _check_form(self, rule, bound, node):
-        """Refuse, at the user's line, a form of the call the rule does not cover (`np.pad(x, 1, mode="wrap")`)."""
-        import ast
-        literals = {}
-        for p, e in bound.items():
-            try:
-                literals[p] = ast.literal_eval(gast.gast_to_ast(copy.deepcopy(e)))
-            except (ValueError, TypeError, SyntaxError):
-                pass
-        refusal = rule.check(literals)
-        if refusal is not None:
-            label = self.callees.classify(node).label if isinstance(node, gast.Call) else rule.name
-            raise self.src.error(MissingRuleError, node, f"no derivative rule for `{label}` {refusal[0]}",
-                                 construct=label, hint=refusal[1])
 
     def _drop_unbroadcast(self, template, bound, rule):
         """`unbroadcast(e, a)` -> `e` where the kinds prove the result already has `a`'s shape.  Only for
@@ -772,7 +764,8 @@ class FunctionTransform:
             elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
-                if isinstance(target, gast.Subscript) and tname not in self.float_arrays and self.is_active(s.value):
+                if ((isinstance(target, gast.Subscript) or scatter_target(s)) and tname not in self.float_arrays
+                        and self.is_active(s.value)):
                     fname, line, _ = self.src.where(s)
                     msg = (f"{fname}:{line}: a value being differentiated is written into `{tname}`, an array of "
                            "integers or booleans, which truncates it")

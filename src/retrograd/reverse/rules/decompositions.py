@@ -276,7 +276,7 @@ def slogdet(y, a):
     t[y] = slogdet_tangent(t[a], a, y)
 
 
-@adjoint(np.linalg.pinv)
+@adjoint(np.linalg.pinv, zero=("rcond", "rtol"))
 def pinv(y, a, rcond=None, hermitian=False, rtol=None):
     d[a] = pinv_grad(d[y], a, y)
 

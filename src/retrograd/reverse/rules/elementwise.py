@@ -329,7 +329,7 @@ def clip(y, a, a_min=None, a_max=None):
     t[y] = t[a] * clip_mask(a, a_min, a_max, 0) + t[a_min] * clip_mask(a, a_min, a_max, 1) + t[a_max] * clip_mask(a, a_min, a_max, 2)
 
 
-@adjoint(np.where)
+@adjoint(np.where, zero=("condition",))
 def where(y, condition, x, z):
     d[x] = unbroadcast(np.where(condition, d[y], 0.0), x)
     d[z] = unbroadcast(np.where(condition, 0.0, d[y]), z)

@@ -512,7 +512,7 @@ def partition(y, a, kth, axis=-1, kind="introselect", order=None):
     t[y] = sort_tangent(t[a], a, y, axis)
 
 
-@adjoint(np.select)
+@adjoint(np.select, zero=("condlist",))
 def select(y, condlist, choicelist, default=0):
     d[choicelist] = unselect_all(d[y], condlist, choicelist)
     d[default] = unselect(d[y], condlist, choicelist, len(choicelist), np.shape(default))
@@ -533,7 +533,7 @@ def delete(y, arr, obj, axis=None):
     t[y] = np.delete(t[arr], obj, axis)
 
 
-@adjoint(np.compress)        # not `x.compress(c)`: a method binds x to the first parameter, here `condition`
+@adjoint(np.compress, zero=("condition",))        # not `x.compress(c)`: a method binds x to the first parameter, here `condition`
 def compress(y, condition, a, axis=None):
     d[a] = uncompress(d[y], condition, a, axis)
 
@@ -543,7 +543,7 @@ def compress(y, condition, a, axis=None):
     t[y] = np.compress(condition, t[a], axis)
 
 
-@adjoint(np.extract)
+@adjoint(np.extract, zero=("condition",))
 def extract(y, condition, arr):
     d[arr] = np.reshape(uncompress(d[y], condition, np.ravel(arr), 0), np.shape(arr))
 
@@ -563,7 +563,7 @@ def conj(y, x):
     t[y] = real_only(t[x], x, "conj")
 
 
-@adjoint(np.real_if_close, kind="elementwise")
+@adjoint(np.real_if_close, kind="elementwise", zero=("tol",))
 def real_if_close(y, a, tol=100):
     d[a] = real_only(d[y], a, "real_if_close")
 

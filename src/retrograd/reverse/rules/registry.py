@@ -115,8 +115,9 @@ t = _D()              # tangent templates: `t[y] = t[x] * ...`
 
 
 class Rule:
-    def __init__(self, template, kind=None, rank=None, check=None):
+    def __init__(self, template, kind=None, rank=None, check=None, zero=()):
         self.name = template.__name__
+        self.zero = frozenset(zero)   # parameters whose derivative is 0 (a condition, a sign, a shape source)
         self.module = template.__module__.rsplit(".", 1)[-1]     # its family's module (the README's list)
         self.rank = rank
         self.check = check    # literal arguments -> None, or (message, hint) refusing this form of the call
@@ -132,6 +133,8 @@ class Rule:
         self.params = [p.name for p in params[1:]]
         tree = gast.parse(textwrap.dedent(inspect.getsource(template)))
         fn = tree.body[0]
+        if self.zero - set(self.params):
+            raise SyntaxError(f"rule {self.name}: zero= names no parameter: {sorted(self.zero - set(self.params))}")
         self.grads = {}      # param -> gast expression of its cotangent contribution
         for stmt in fn.body:
             if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
@@ -171,14 +174,16 @@ def value_names(expr):
     return out
 
 
-def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None, check=None):
+def adjoint(*fns, methods=(), attributes=(), kind=None, rank=None, check=None, zero=()):
     """Register the decorated template as the derivative rule of `fns` (and of `x.method(...)`); `kind`
     (a key of KINDS) defaults to the family its module declares; `rank` (a Rank) is the shape rule, for
     calls whose result kind is not that of an elementwise operation.  `check(args)`, given the call's
     arguments written as literals in the source (parameter name -> value; others absent), returns None or
-    `(message, hint)`: that form of the call has no rule here and is refused at the user's line."""
+    `(message, hint)`: that form of the call has no rule here and is refused at the user's line.  `zero`
+    names the parameters whose derivative is 0 (a condition, a sign, an array read for its shape): a
+    differentiated value passed to any other parameter without a `d[...]` is refused (analysis/rule_calls.py)."""
     def register(template):
-        rule = Rule(template, kind, rank, check)
+        rule = Rule(template, kind, rank, check, zero)
         for f in fns:
             RULES[id(f)] = rule
             _KEEP.append(f)

@@ -267,14 +267,20 @@ def full(y, shape, fill_value, dtype=None):
     t[y] = np.full(np.shape(y), t[fill_value])
 
 
-@adjoint(np.full_like)
+def zero_unless_float(g, y):
+    """`g`, or zeros where the result `y` holds integers or booleans: np.full_like(np.arange(3), v) takes
+    the dtype of its first argument, so the value written is truncated and its derivative is 0."""
+    return g if np.asarray(y).dtype.kind in "fc" else np.zeros_like(g)
+
+
+@adjoint(np.full_like, zero=("a",))
 def full_like(y, a, fill_value, dtype=None):
-    d[fill_value] = unbroadcast(d[y], fill_value)
+    d[fill_value] = unbroadcast(zero_unless_float(d[y], y), fill_value)
 
 
 @tangent(full_like)
 def full_like(y, a, fill_value, dtype=None):
-    t[y] = np.full(np.shape(y), t[fill_value])
+    t[y] = zero_unless_float(np.full(np.shape(y), t[fill_value]), y)
 
 
 @adjoint(np.linspace)

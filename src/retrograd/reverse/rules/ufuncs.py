@@ -20,7 +20,7 @@ def logaddexp2(y, a, b):
     t[y] = t[a] * np.exp2(a - y) + t[b] * np.exp2(b - y)
 
 
-@adjoint(np.copysign, math.copysign)
+@adjoint(np.copysign, math.copysign, zero=("b",))
 def copysign(y, a, b):
     d[a] = unbroadcast(d[y] * np.sign(a) * np.sign(y), a)      # |a| with b's sign; b's: 0 (away from b == 0)
 
@@ -41,7 +41,7 @@ def fmod(y, a, b):
     t[y] = t[a] - t[b] * np.trunc(a / b)
 
 
-@adjoint(np.ldexp, math.ldexp)
+@adjoint(np.ldexp, math.ldexp, zero=("x2",))
 def ldexp(y, x1, x2):
     d[x1] = unbroadcast(d[y] * np.ldexp(1.0, x2), x1)
 
