@@ -642,6 +642,26 @@ def test_every_rule_has_an_oracle():
 _PARAMS = "xyz"
 
 
+# hvp (forward over the generated adjoint) is checked on one form of each rule of the newer families: the
+# first that is not a refusal and whose result is an array (its tuple-valued forms are summed in the form)
+HVP_FAMILIES = ("special", "ufuncs", "manipulation", "statistics", "contractions", "decompositions")
+
+
+def _hvp_forms():
+    out = {}
+    for name, (rule, _) in RULE_TABLE.items():
+        if rule.module not in HVP_FAMILIES or name not in FORMS:
+            continue
+        for k, form in enumerate(FORMS[name]):
+            if form.refuse is None and "p, q = np.gradient" not in form.expr and not form.expr.startswith("np.gradient(x)"):
+                out[(name, k)] = form
+                break
+    return out
+
+
+HVP_FORMS = _hvp_forms()
+
+
 def _source():
     lines = ["import math", "import numpy as np", "from scipy import special" if special else "", ""]
     for name, forms in FORMS.items():
@@ -649,6 +669,8 @@ def _source():
             params = ", ".join(_PARAMS[:len(form.args.args)])
             body = form.expr if "return" in form.expr else f"return {form.expr}"
             lines += [f"def {name}_{k}({params}):", f"    {body}", "", ""]
+            if (name, k) in HVP_FORMS:     # a scalar loss of the form, curved, for the hvp check
+                lines += [f"def {name}_{k}_loss({params}):", f"    return np.sum(np.sin({name}_{k}({params})))", "", ""]
     return "\n".join(lines)
 
 
@@ -1034,3 +1056,21 @@ def test_rule_jvp_against_finite_differences(forms_module, name, k):
                 rg.jvp(f, tuple(args), tuple(tangents))
             return
         check_jvp(f, args, wrt=form.wrt, seed=draw)
+
+
+# ---- second order: hvp of the newer families' rules against central differences of the gradient ---------
+# The matrix decompositions refuse their second derivative (forward/family_helpers.py): hvp must say so.
+HVP_REFUSED = {"pinv", "cholesky", "qr", "eigh", "eigvalsh", "eig", "eigvals", "svd"}
+
+
+@pytest.mark.parametrize("name,k", sorted(HVP_FORMS), ids=[f"{n}-{k}" for n, k in sorted(HVP_FORMS)])
+def test_rule_hvp_against_differences_of_the_gradient(forms_module, name, k):
+    from forward_check import check_hvp
+    form = HVP_FORMS[(name, k)]
+    f = getattr(forms_module, f"{name}_{k}_loss")
+    args = form.args.make([1] * len(form.args.args), 7, False)
+    if name in HVP_REFUSED:
+        with pytest.raises(rg.MissingRuleError, match="second derivative"):
+            rg.hvp(f, tuple(args), tuple(np.ones_like(a) for a in args))
+        return
+    check_hvp(f, args, wrt=form.wrt, seed=3)

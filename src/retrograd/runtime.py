@@ -44,8 +44,9 @@ def zeros_like(x):
         return Fields({f: zeros_like(v) for f, v in record_fields(x).items()})
     if isinstance(x, (tuple, list)):
         return [zeros_like(e) for e in x]
-    if isinstance(x, dict):
-        return {k: zeros_like(v) for k, v in x.items()}
+    if isinstance(x, dict):        # a Fields (a record's cotangent) stays one: its positions still work
+        return type(x)({k: zeros_like(v) for k, v in x.items()}) if isinstance(x, Fields) else \
+            {k: zeros_like(v) for k, v in x.items()}
     if isinstance(x, np.generic):
         return x.dtype.type(0) if np.issubdtype(x.dtype, np.inexact) else 0.0
     return 0.0

@@ -4,7 +4,7 @@ and the other operands); tensordot is written as an einsum."""
 import numpy as np
 
 from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast
-from .registry import adjoint, d
+from .registry import adjoint, d, t, tangent
 
 KIND = "product"
 
@@ -38,7 +38,7 @@ def _parse(subscripts, shapes):
     return terms, out, pool
 
 
-def einsum_grad(g, subscripts, k, *operands):
+def einsum_grad(g, subscripts, k, x0, x1=None, x2=None, x3=None):
     """Cotangent of operand k of np.einsum(subscripts, *operands): einsum(g, others -> operand k's letters).
     Letters only operand k has are broadcast back; a letter repeated in operand k (a trace or diagonal)
     gets its copies through identity matrices; size-1 axes that broadcast are summed back."""
@@ -46,7 +46,7 @@ def einsum_grad(g, subscripts, k, *operands):
         from ...errors import MissingRuleError
         raise MissingRuleError("no derivative rule for np.einsum in its interleaved (operand, sublist) form",
                                construct="np.einsum", hint="write the subscripts as a string: 'ij,jk->ik'")
-    operands = [o for o in operands if o is not None]
+    operands = [o for o in (x0, x1, x2, x3) if o is not None]
     shapes = [np.shape(o) for o in operands]
     terms, out, pool = _parse(subscripts, shapes)
     mine = terms[k]
@@ -196,6 +196,37 @@ def matrix_power_grad(g, a, n):
     return sum(powers[j] @ g @ powers[n - 1 - j] for j in range(n))
 
 
+# ---- tangents (forward mode) ---------------------------------------------------------------------------
+def einsum_tangent(v, subscripts, k, x0, x1=None, x2=None, x3=None):
+    """The part of np.einsum's tangent from operand k, whose tangent is `v`: the einsum with that operand
+    replaced (einsum is linear in each operand)."""
+    if not isinstance(subscripts, str):
+        from ...errors import MissingRuleError
+        raise MissingRuleError("no derivative rule for np.einsum in its interleaved (operand, sublist) form",
+                               construct="np.einsum", hint="write the subscripts as a string: 'ij,jk->ik'")
+    operands = [v if j == k else o for j, o in enumerate((x0, x1, x2, x3))]
+    return np.einsum(subscripts, *[o for o in operands if o is not None])
+
+
+def multi_dot_tangent(v, arrays):
+    """Tangent of np.linalg.multi_dot(arrays) (`v` the list of the arrays' tangents): the product rule."""
+    return sum(np.linalg.multi_dot([v[i] if j == i else a for j, a in enumerate(arrays)]) for i in range(len(arrays)))
+
+
+def matrix_power_tangent(v, a, n):
+    """Tangent of np.linalg.matrix_power(a, n): sum_k a^k v a^(n-1-k); for n < 0 that of inv(a)^-n, with
+    the tangent -inv v inv of the inverse."""
+    if n == 0:
+        return np.zeros(np.shape(a))
+    if n < 0:
+        inv = np.linalg.inv(a)
+        return matrix_power_tangent(-inv @ v @ inv, inv, -n)
+    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ a)
+    return sum(powers[j] @ v @ powers[n - 1 - j] for j in range(n))
+
+
 @adjoint(np.einsum, check=_einsum_check)
 def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, optimize=False):
     # an array in the subscripts' place is the interleaved form: refused (check), never taken as constant
@@ -206,10 +237,20 @@ def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, optimize=False):
     d[x3] = einsum_grad(d[y], subscripts, 3, x0, x1, x2, x3)
 
 
+@tangent(einsum)
+def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, optimize=False):
+    t[y] = einsum_tangent(t[subscripts], subscripts, 0, x0, x1, x2, x3) + einsum_tangent(t[x0], subscripts, 0, x0, x1, x2, x3) + einsum_tangent(t[x1], subscripts, 1, x0, x1, x2, x3) + einsum_tangent(t[x2], subscripts, 2, x0, x1, x2, x3) + einsum_tangent(t[x3], subscripts, 3, x0, x1, x2, x3)
+
+
 @adjoint(np.tensordot, np.linalg.tensordot)
 def tensordot(y, a, b, axes=2):
     d[a] = tensordot_grad(d[y], a, b, axes, 0)
     d[b] = tensordot_grad(d[y], a, b, axes, 1)
+
+
+@tangent(tensordot)
+def tensordot(y, a, b, axes=2):
+    t[y] = np.tensordot(t[a], b, axes) + np.tensordot(a, t[b], axes)
 
 
 @adjoint(np.kron)
@@ -218,10 +259,20 @@ def kron(y, a, b):
     d[b] = kron_grad(d[y], a, b, 1)
 
 
+@tangent(kron)
+def kron(y, a, b):
+    t[y] = np.kron(t[a], b) + np.kron(a, t[b])
+
+
 @adjoint(np.cross, np.linalg.cross)
 def cross(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     d[a] = cross_grad(d[y], a, b, axisa, axisb, axisc, axis, 0)
     d[b] = cross_grad(d[y], a, b, axisa, axisb, axisc, axis, 1)
+
+
+@tangent(cross)
+def cross(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    t[y] = np.cross(t[a], b, axisa, axisb, axisc, axis) + np.cross(a, t[b], axisa, axisb, axisc, axis)
 
 
 @adjoint(np.convolve)
@@ -230,10 +281,20 @@ def convolve(y, a, v, mode="full"):
     d[v] = convolve_grad(d[y], a, v, mode, 1)
 
 
+@tangent(convolve)
+def convolve(y, a, v, mode="full"):
+    t[y] = np.convolve(t[a], v, mode) + np.convolve(a, t[v], mode)
+
+
 @adjoint(np.correlate)
 def correlate(y, a, v, mode="valid"):
     d[a] = correlate_grad(d[y], a, v, mode, 0)
     d[v] = correlate_grad(d[y], a, v, mode, 1)
+
+
+@tangent(correlate)
+def correlate(y, a, v, mode="valid"):
+    t[y] = np.correlate(t[a], v, mode) + np.correlate(a, t[v], mode)
 
 
 @adjoint(np.vecdot, np.linalg.vecdot)
@@ -242,10 +303,20 @@ def vecdot(y, x1, x2, axis=-1):
     d[x2] = vecdot_grad(d[y], x2, x1, axis)
 
 
+@tangent(vecdot)
+def vecdot(y, x1, x2, axis=-1):
+    t[y] = np.vecdot(t[x1], x2, axis=axis) + np.vecdot(x1, t[x2], axis=axis)
+
+
 @adjoint(np.matvec)
 def matvec(y, x1, x2):
     d[x1] = matmul_grad_a(d[y], x1, x2)
     d[x2] = matmul_grad_b(d[y], x1, x2)
+
+
+@tangent(matvec)
+def matvec(y, x1, x2):
+    t[y] = np.matvec(t[x1], x2) + np.matvec(x1, t[x2])
 
 
 @adjoint(np.vecmat)
@@ -254,11 +325,26 @@ def vecmat(y, x1, x2):
     d[x2] = matmul_grad_b(d[y], x1, x2)
 
 
+@tangent(vecmat)
+def vecmat(y, x1, x2):
+    t[y] = np.vecmat(t[x1], x2) + np.vecmat(x1, t[x2])
+
+
 @adjoint(np.linalg.multi_dot)
 def multi_dot(y, arrays):
     d[arrays] = multi_dot_grads(d[y], arrays)
 
 
+@tangent(multi_dot)
+def multi_dot(y, arrays):
+    t[y] = multi_dot_tangent(t[arrays], arrays)
+
+
 @adjoint(np.linalg.matrix_power)
 def matrix_power(y, a, n):
     d[a] = matrix_power_grad(d[y], a, n)
+
+
+@tangent(matrix_power)
+def matrix_power(y, a, n):
+    t[y] = matrix_power_tangent(t[a], a, n)

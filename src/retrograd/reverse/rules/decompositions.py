@@ -6,7 +6,7 @@ values alone (eigvalsh, svd with compute_uv=False) are differentiable at simple 
 finite: the formula then gives one element of the subdifferential."""
 import numpy as np
 
-from .registry import adjoint, d
+from .registry import adjoint, d, t, tangent
 
 KIND = "product"
 
@@ -162,9 +162,118 @@ def _svd_check(args):
     return None
 
 
+# ---- tangents (forward mode) ---------------------------------------------------------------------------
+def _from_triangle(da, upper):
+    """The tangent of the symmetric matrix a symmetric-input routine stands for, from the tangent of the
+    triangle it reads (the transpose of _to_triangle)."""
+    tri = np.triu(da, 1) if upper else np.tril(da, -1)
+    return tri + _T(tri) + da * np.eye(np.shape(da)[-1])
+
+
+def slogdet_tangent(da, a, y):
+    """Tangent of (sign, log|det a|): (0, trace(inv(a) da))."""
+    return (np.zeros(np.shape(y[0])), np.sum(_T(np.linalg.inv(a)) * da, axis=(-2, -1)))
+
+
+def pinv_tangent(da, a, p):
+    """Tangent of p = pinv(a) for a of constant rank (Golub & Pereyra)."""
+    m, n = np.shape(a)[-2:]
+    pt, dat = _T(p), _T(da)
+    return (-p @ da @ p + p @ pt @ dat @ (np.eye(m) - a @ p) + (np.eye(n) - p @ a) @ dat @ pt @ p)
+
+
+def cholesky_tangent(da, ell, upper=False):
+    """Tangent of the factor of cholesky(a): L Phi(L^-1 dS L^-T), Phi the lower triangle with half the
+    diagonal, dS the tangent of the symmetric matrix the read triangle stands for (U = L^T when upper)."""
+    low = _T(ell) if upper else ell
+    inv = np.linalg.inv(low)
+    phi = np.tril(inv @ _from_triangle(da, upper) @ _T(inv))
+    phi = phi - 0.5 * phi * np.eye(phi.shape[-1])
+    out = low @ phi
+    return _T(out) if upper else out
+
+
+def qr_tangent(da, a, res, mode="reduced"):
+    """Tangent of np.linalg.qr(a) (m >= n; reduced or 'r'): X = Q^T dA R^-1, dR = (X - W) R and
+    dQ = dA R^-1 - Q (X - W), W = tril(X, -1) - tril(X, -1)^T (so Q^T dQ is antisymmetric, dR upper)."""
+    m, n = np.shape(a)[-2:]
+    if m < n or mode not in ("reduced", "r"):
+        from ...errors import MissingRuleError
+        raise MissingRuleError(f"no derivative rule for np.linalg.qr of a {m}x{n} matrix in mode={mode!r} "
+                               "(only m >= n, reduced or 'r')", construct="np.linalg.qr",
+                               hint="transpose a wide matrix, or use mode='reduced'")
+    q, r = np.linalg.qr(a) if mode == "r" else (res[0], res[1])
+    da_rinv = _T(np.linalg.solve(_T(r), _T(da)))            # dA R^-1
+    x = _T(q) @ da_rinv
+    low = np.tril(x, -1)
+    upper_part = x - low + _T(low)                          # X - W
+    dr = upper_part @ r
+    if mode == "r":
+        return dr
+    return (da_rinv - q @ upper_part, dr)
+
+
+def eigh_tangent(da, res, upper=False, values_only=False):
+    """Tangent of np.linalg.eigh(a) = (w, v): dw = diag(v^T dS v), dv = v (F o (v^T dS v)), F = 1 / (w_j - w_i)
+    (inf/nan at repeated eigenvalues, as the vjp: the eigenvectors' derivative is unbounded there)."""
+    w, v = res[0], res[1]
+    c = _T(v) @ _from_triangle(da, upper) @ v
+    dw = np.diagonal(c, axis1=-2, axis2=-1).copy()
+    if values_only:
+        return dw
+    return (dw, v @ (_gap_inverse(w) * c))
+
+
+def eig_tangent(da, a, values_only=False):
+    """Tangent of np.linalg.eig(a) with real eigenvalues: C = v^-1 dA v, dw = diag(C), dv = v (F o C) less
+    its component along each (unit-norm) eigenvector."""
+    w, v = _real_eig(a, "eigvals" if values_only else "eig")
+    c = np.linalg.solve(v, da @ v)
+    dw = np.diagonal(c, axis1=-2, axis2=-1).copy()
+    if values_only:
+        return dw
+    dv = v @ (_gap_inverse(w) * c)
+    return (dw, dv - v * np.sum(v * dv, axis=-2, keepdims=True))
+
+
+def svd_tangent(da, a, res, full_matrices=True, compute_uv=True):
+    """Tangent of np.linalg.svd(a) (reduced factors, or compute_uv=False): P = U^T dA V, dS = diag(P),
+    dU = U (F o (P S + S P^T)) + (I - U U^T) dA V S^-1, dV = V (F o (S P + P^T S)) + (I - V V^T) dA^T U S^-1,
+    F = 1 / (s_j^2 - s_i^2) (Townsend 2016)."""
+    m, n = np.shape(a)[-2:]
+    if not compute_uv:
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return np.diagonal(_T(u) @ da @ _T(vh), axis1=-2, axis2=-1).copy()
+    if full_matrices and m != n:
+        from ...errors import MissingRuleError
+        raise MissingRuleError("no derivative rule for np.linalg.svd(a, full_matrices=True) of a non-square "
+                               "matrix: the extra singular vectors are not unique", construct="np.linalg.svd",
+                               hint="pass full_matrices=False")
+    u, s, vh = res[0], res[1], res[2]
+    v = _T(vh)
+    k = s.shape[-1]
+    f = _gap_inverse(s * s)
+    pm = _T(u) @ da @ v
+    smat = s[..., None] * np.eye(k)
+    ds = np.diagonal(pm, axis1=-2, axis2=-1).copy()
+    du = u @ (f * (pm @ smat + smat @ _T(pm)))
+    dv = v @ (f * (smat @ pm + _T(pm) @ smat))
+    sinv = 1.0 / s
+    if m > k:
+        du = du + (np.eye(m) - u @ _T(u)) @ da @ v * sinv[..., None, :]
+    if n > k:
+        dv = dv + (np.eye(n) - v @ vh) @ _T(da) @ u * sinv[..., None, :]
+    return (du, ds, _T(dv))
+
+
 @adjoint(np.linalg.slogdet)
 def slogdet(y, a):
     d[a] = slogdet_grad(d[y], a)
+
+
+@tangent(slogdet)
+def slogdet(y, a):
+    t[y] = slogdet_tangent(t[a], a, y)
 
 
 @adjoint(np.linalg.pinv, zero=("rcond", "rtol"))
@@ -172,9 +281,19 @@ def pinv(y, a, rcond=None, hermitian=False, rtol=None):
     d[a] = pinv_grad(d[y], a, y)
 
 
+@tangent(pinv)
+def pinv(y, a, rcond=None, hermitian=False, rtol=None):
+    t[y] = pinv_tangent(t[a], a, y)
+
+
 @adjoint(np.linalg.cholesky)
 def cholesky(y, a, upper=False):
     d[a] = cholesky_grad(d[y], a, y, upper)
+
+
+@tangent(cholesky)
+def cholesky(y, a, upper=False):
+    t[y] = cholesky_tangent(t[a], y, upper)
 
 
 @adjoint(np.linalg.qr)
@@ -182,9 +301,19 @@ def qr(y, a, mode="reduced"):
     d[a] = qr_grad(d[y], a, y, mode)
 
 
+@tangent(qr)
+def qr(y, a, mode="reduced"):
+    t[y] = qr_tangent(t[a], a, y, mode)
+
+
 @adjoint(np.linalg.eigh)
 def eigh(y, a, UPLO="L"):
     d[a] = eigh_grad(d[y], y, UPLO == "U")
+
+
+@tangent(eigh)
+def eigh(y, a, UPLO="L"):
+    t[y] = eigh_tangent(t[a], y, UPLO == "U")
 
 
 @adjoint(np.linalg.eigvalsh)
@@ -192,9 +321,19 @@ def eigvalsh(y, a, UPLO="L"):
     d[a] = eigh_grad(d[y], np.linalg.eigh(a, UPLO), UPLO == "U", True)
 
 
+@tangent(eigvalsh)
+def eigvalsh(y, a, UPLO="L"):
+    t[y] = eigh_tangent(t[a], np.linalg.eigh(a, UPLO), UPLO == "U", True)
+
+
 @adjoint(np.linalg.eig)
 def eig(y, a):
     d[a] = eig_grad(d[y], a)
+
+
+@tangent(eig)
+def eig(y, a):
+    t[y] = eig_tangent(t[a], a)
 
 
 @adjoint(np.linalg.eigvals)
@@ -202,6 +341,16 @@ def eigvals(y, a):
     d[a] = eig_grad(d[y], a, True)
 
 
+@tangent(eigvals)
+def eigvals(y, a):
+    t[y] = eig_tangent(t[a], a, True)
+
+
 @adjoint(np.linalg.svd, check=_svd_check)
 def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
     d[a] = svd_grad(d[y], a, y, full_matrices, compute_uv)
+
+
+@tangent(svd)
+def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False):
+    t[y] = svd_tangent(t[a], a, y, full_matrices, compute_uv)

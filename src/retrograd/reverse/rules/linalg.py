@@ -131,15 +131,11 @@ def solve_tangent_a(a, da, x, b):
 
 
 def norm_tangent(dx, x, y, ord=None, axis=None, keepdims=False):
-    """Tangent of np.linalg.norm for the 2-norm of vectors and the Frobenius norm of matrices (0 at 0)."""
-    if ord not in (None, 2, "fro") or (ord == 2 and np.ndim(x) > 1 and axis is None):
-        from ...errors import MissingRuleError
-        raise MissingRuleError(f"no derivative rule for np.linalg.norm with ord={ord!r} (only the 2-norm of "
-                               "vectors and the Frobenius norm)", construct="np.linalg.norm",
-                               hint="write the norm out")
-    num = np.sum(x * dx, axis=axis, keepdims=keepdims)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(y == 0, 0.0, num / np.where(y == 0, 1.0, y))[()]
+    """Tangent of np.linalg.norm: <norm_grad, dx> over the reduced axes.  Each entry of x feeds one entry of
+    the result, so norm_grad of a cotangent of ones is each entry's partial derivative, with the same
+    convention at ties and at 0 as the vjp (and the same refusals: ord=0, string orders of vectors)."""
+    partial = norm_grad(np.ones(np.shape(y)), x, y, ord, axis, keepdims)
+    return np.sum(partial * dx, axis=axis, keepdims=keepdims)[()]
 
 
 @adjoint(np.dot, methods=("dot",))

@@ -4,7 +4,7 @@ entry (or entries, summed) of the operand it came from."""
 import numpy as np
 
 from ...runtime import unbroadcast
-from .registry import adjoint, d
+from .registry import adjoint, d, t, tangent
 
 KIND = "shape"
 
@@ -81,6 +81,31 @@ def unpad(g, array, pad_width, mode="constant", reflect_type="even"):
 def unpad_value(g, array, pad_width):
     """Cotangent of a scalar `constant_values`: the sum of `g` over the padding."""
     return np.sum(np.ravel(g)[np.ravel(_pad_source(array, pad_width, "constant", "even")) < 0])
+
+
+def sort_tangent(v, a, y, axis=-1):
+    """Tangent of a rearrangement `y` of `a`'s entries along `axis` (np.sort, np.partition): the entry of
+    rank r in `y` moves with the entry of rank r in `a`, by the stable ranks unsort uses, so that jvp and
+    vjp agree at ties too."""
+    if axis is None:
+        return sort_tangent(np.ravel(v), np.ravel(a), np.ravel(y), 0)
+    src = np.argsort(a, axis=axis, kind="stable")
+    rank_y = np.argsort(np.argsort(y, axis=axis, kind="stable"), axis=axis, kind="stable")
+    return np.take_along_axis(np.broadcast_to(v, np.shape(a)), np.take_along_axis(src, rank_y, axis=axis), axis=axis)
+
+
+def pad_tangent(v, pad_width, mode="constant", reflect_type="even"):
+    """Tangent of `array` in np.pad: the tangent padded the same way (0 in a constant padding)."""
+    if mode == "constant":
+        return np.pad(v, pad_width)
+    if mode in ("reflect", "symmetric"):
+        return np.pad(v, pad_width, mode=mode, reflect_type=reflect_type)
+    return np.pad(v, pad_width, mode=mode)
+
+
+def pad_value_tangent(v, array, pad_width):
+    """Tangent of a scalar `constant_values`: `v` on the padding, 0 on the copy of `array`."""
+    return np.where(_pad_source(array, pad_width, "constant", "even") < 0, v, 0.0)
 
 
 def _pad_check(args):
@@ -218,9 +243,19 @@ def tril(y, m, k=0):
     d[m] = np.tril(d[y], k)
 
 
+@tangent(tril)
+def tril(y, m, k=0):
+    t[y] = np.tril(t[m], k)
+
+
 @adjoint(np.triu)
 def triu(y, m, k=0):
     d[m] = np.triu(d[y], k)
+
+
+@tangent(triu)
+def triu(y, m, k=0):
+    t[y] = np.triu(t[m], k)
 
 
 @adjoint(np.diag)
@@ -228,9 +263,19 @@ def diag(y, v, k=0):
     d[v] = undiag(d[y], v, k)
 
 
+@tangent(diag)
+def diag(y, v, k=0):
+    t[y] = np.diag(t[v], k)
+
+
 @adjoint(np.diagonal, methods=("diagonal",))
 def diagonal(y, a, offset=0, axis1=0, axis2=1):
     d[a] = undiagonal(d[y], a, offset, axis1, axis2)
+
+
+@tangent(diagonal)
+def diagonal(y, a, offset=0, axis1=0, axis2=1):
+    t[y] = np.diagonal(t[a], offset, axis1, axis2)
 
 
 @adjoint(np.diagflat)
@@ -238,9 +283,19 @@ def diagflat(y, v, k=0):
     d[v] = np.reshape(np.diagonal(d[y], k), np.shape(v))
 
 
+@tangent(diagflat)
+def diagflat(y, v, k=0):
+    t[y] = np.diagflat(t[v], k)
+
+
 @adjoint(np.roll)
 def roll(y, a, shift, axis=None):
     d[a] = np.roll(d[y], np.negative(shift), axis)
+
+
+@tangent(roll)
+def roll(y, a, shift, axis=None):
+    t[y] = np.roll(t[a], shift, axis)
 
 
 @adjoint(np.rollaxis)
@@ -248,9 +303,19 @@ def rollaxis(y, a, axis, start=0):
     d[a] = unrollaxis(d[y], axis, start)
 
 
+@tangent(rollaxis)
+def rollaxis(y, a, axis, start=0):
+    t[y] = np.rollaxis(t[a], axis, start)
+
+
 @adjoint(np.matrix_transpose)
 def matrix_transpose(y, x):
     d[x] = np.swapaxes(d[y], -1, -2)
+
+
+@tangent(matrix_transpose)
+def matrix_transpose(y, x):
+    t[y] = np.swapaxes(t[x], -1, -2)
 
 
 @adjoint(np.flipud)
@@ -258,9 +323,19 @@ def flipud(y, m):
     d[m] = np.flipud(d[y])
 
 
+@tangent(flipud)
+def flipud(y, m):
+    t[y] = np.flipud(t[m])
+
+
 @adjoint(np.fliplr)
 def fliplr(y, m):
     d[m] = np.fliplr(d[y])
+
+
+@tangent(fliplr)
+def fliplr(y, m):
+    t[y] = np.fliplr(t[m])
 
 
 @adjoint(np.rot90)
@@ -268,14 +343,29 @@ def rot90(y, m, k=1, axes=(0, 1)):
     d[m] = np.rot90(d[y], -k, axes)
 
 
+@tangent(rot90)
+def rot90(y, m, k=1, axes=(0, 1)):
+    t[y] = np.rot90(t[m], k, axes)
+
+
 @adjoint(np.tile)
 def tile(y, A, reps):
     d[A] = untile(d[y], A, reps)
 
 
+@tangent(tile)
+def tile(y, A, reps):
+    t[y] = np.tile(t[A], reps)
+
+
 @adjoint(np.repeat, methods=("repeat",))
 def repeat(y, a, repeats, axis=None):
     d[a] = unrepeat(d[y], a, repeats, axis)
+
+
+@tangent(repeat)
+def repeat(y, a, repeats, axis=None):
+    t[y] = np.repeat(t[a], repeats, axis)
 
 
 @adjoint(np.pad, check=_pad_check)
@@ -285,10 +375,21 @@ def pad(y, array, pad_width, mode="constant", constant_values=0, reflect_type="e
     d[constant_values] = unpad_value(d[y], array, pad_width)
 
 
+@tangent(pad)
+def pad(y, array, pad_width, mode="constant", constant_values=0, reflect_type="even", stat_length=None,
+        end_values=None):
+    t[y] = pad_tangent(t[array], pad_width, mode, reflect_type) + pad_value_tangent(t[constant_values], array, pad_width)
+
+
 @adjoint(np.append)
 def append(y, arr, values, axis=None):
     d[arr] = np.reshape(unappend(d[y], arr, axis, 0), np.shape(arr))
     d[values] = np.reshape(unappend(d[y], arr, axis, 1), np.shape(values))
+
+
+@tangent(append)
+def append(y, arr, values, axis=None):
+    t[y] = np.append(t[arr], t[values], axis)
 
 
 @adjoint(np.column_stack)
@@ -296,9 +397,19 @@ def column_stack(y, tup):
     d[tup] = split_pieces(d[y], tup, 1, _column)
 
 
+@tangent(column_stack)
+def column_stack(y, tup):
+    t[y] = np.column_stack(t[tup])
+
+
 @adjoint(np.dstack)
 def dstack(y, tup):
     d[tup] = split_pieces(d[y], tup, 2, np.atleast_3d)
+
+
+@tangent(dstack)
+def dstack(y, tup):
+    t[y] = np.dstack(t[tup])
 
 
 @adjoint(np.split)
@@ -306,9 +417,19 @@ def split(y, ary, indices_or_sections, axis=0):
     d[ary] = unsplit(d[y], ary, axis)
 
 
+@tangent(split)
+def split(y, ary, indices_or_sections, axis=0):
+    t[y] = np.split(t[ary], indices_or_sections, axis)
+
+
 @adjoint(np.array_split)
 def array_split(y, ary, indices_or_sections, axis=0):
     d[ary] = unsplit(d[y], ary, axis)
+
+
+@tangent(array_split)
+def array_split(y, ary, indices_or_sections, axis=0):
+    t[y] = np.array_split(t[ary], indices_or_sections, axis)
 
 
 @adjoint(np.hsplit)
@@ -316,9 +437,19 @@ def hsplit(y, ary, indices_or_sections):
     d[ary] = unsplit(d[y], ary, "h")
 
 
+@tangent(hsplit)
+def hsplit(y, ary, indices_or_sections):
+    t[y] = np.hsplit(t[ary], indices_or_sections)
+
+
 @adjoint(np.vsplit)
 def vsplit(y, ary, indices_or_sections):
     d[ary] = unsplit(d[y], ary, 0)
+
+
+@tangent(vsplit)
+def vsplit(y, ary, indices_or_sections):
+    t[y] = np.vsplit(t[ary], indices_or_sections)
 
 
 @adjoint(np.dsplit)
@@ -326,9 +457,19 @@ def dsplit(y, ary, indices_or_sections):
     d[ary] = unsplit(d[y], ary, 2)
 
 
+@tangent(dsplit)
+def dsplit(y, ary, indices_or_sections):
+    t[y] = np.dsplit(t[ary], indices_or_sections)
+
+
 @adjoint(np.unstack)
 def unstack(y, x, axis=0):
     d[x] = np.stack(d[y], axis)
+
+
+@tangent(unstack)
+def unstack(y, x, axis=0):
+    t[y] = np.unstack(t[x], axis=axis)
 
 
 @adjoint(np.take, methods=("take",))
@@ -336,9 +477,19 @@ def take(y, a, indices, axis=None, mode="raise"):
     d[a] = untake(d[y], a, indices, axis, mode)
 
 
+@tangent(take)
+def take(y, a, indices, axis=None, mode="raise"):
+    t[y] = np.take(t[a], indices, axis, mode=mode)
+
+
 @adjoint(np.take_along_axis)
 def take_along_axis(y, arr, indices, axis=-1):
     d[arr] = untake_along(d[y], arr, indices, axis)
+
+
+@tangent(take_along_axis)
+def take_along_axis(y, arr, indices, axis=-1):
+    t[y] = np.take_along_axis(t[arr], indices, axis)
 
 
 @adjoint(np.sort)
@@ -346,9 +497,19 @@ def sort(y, a, axis=-1, kind=None, order=None, stable=None):
     d[a] = unsort(d[y], a, y, axis)
 
 
+@tangent(sort)
+def sort(y, a, axis=-1, kind=None, order=None, stable=None):
+    t[y] = sort_tangent(t[a], a, y, axis)
+
+
 @adjoint(np.partition)
 def partition(y, a, kth, axis=-1, kind="introselect", order=None):
     d[a] = unsort(d[y], a, y, axis)
+
+
+@tangent(partition)
+def partition(y, a, kth, axis=-1, kind="introselect", order=None):
+    t[y] = sort_tangent(t[a], a, y, axis)
 
 
 @adjoint(np.select, zero=("condlist",))
@@ -357,9 +518,19 @@ def select(y, condlist, choicelist, default=0):
     d[default] = unselect(d[y], condlist, choicelist, len(choicelist), np.shape(default))
 
 
+@tangent(select)
+def select(y, condlist, choicelist, default=0):
+    t[y] = np.select(condlist, t[choicelist], t[default])
+
+
 @adjoint(np.delete)
 def delete(y, arr, obj, axis=None):
     d[arr] = undelete(d[y], arr, obj, axis)
+
+
+@tangent(delete)
+def delete(y, arr, obj, axis=None):
+    t[y] = np.delete(t[arr], obj, axis)
 
 
 @adjoint(np.compress, zero=("condition",))        # not `x.compress(c)`: a method binds x to the first parameter, here `condition`
@@ -367,9 +538,19 @@ def compress(y, condition, a, axis=None):
     d[a] = uncompress(d[y], condition, a, axis)
 
 
+@tangent(compress)
+def compress(y, condition, a, axis=None):
+    t[y] = np.compress(condition, t[a], axis)
+
+
 @adjoint(np.extract, zero=("condition",))
 def extract(y, condition, arr):
-    d[arr] = uncompress(d[y], condition, np.ravel(arr), 0).reshape(np.shape(arr))
+    d[arr] = np.reshape(uncompress(d[y], condition, np.ravel(arr), 0), np.shape(arr))
+
+
+@tangent(extract)
+def extract(y, condition, arr):
+    t[y] = np.extract(condition, t[arr])
 
 
 @adjoint(np.conj, np.conjugate, methods=("conj", "conjugate"), kind="elementwise")
@@ -377,9 +558,19 @@ def conj(y, x):
     d[x] = real_only(d[y], x, "conj")
 
 
+@tangent(conj)
+def conj(y, x):
+    t[y] = real_only(t[x], x, "conj")
+
+
 @adjoint(np.real_if_close, kind="elementwise", zero=("tol",))
 def real_if_close(y, a, tol=100):
     d[a] = real_only(d[y], a, "real_if_close")
+
+
+@tangent(real_if_close)
+def real_if_close(y, a, tol=100):
+    t[y] = real_only(t[a], a, "real_if_close")
 
 
 @adjoint(np.imag, kind="elementwise")
@@ -387,6 +578,16 @@ def imag(y, val):
     d[val] = 0.0 * real_only(d[y], val, "imag")       # a real array's imaginary part is the constant 0
 
 
+@tangent(imag)
+def imag(y, val):
+    t[y] = 0.0 * real_only(t[val], val, "imag")
+
+
 @adjoint(np.angle, kind="elementwise")
 def angle(y, z, deg=False):
     d[z] = 0.0 * real_only(d[y], z, "angle")          # 0 or pi: constant away from z == 0
+
+
+@tangent(angle)
+def angle(y, z, deg=False):
+    t[y] = 0.0 * real_only(t[z], z, "angle")

@@ -3,7 +3,8 @@ average, median/quantile, diff, gradient, trapezoid)."""
 import numpy as np
 
 from ...runtime import select_grad, unbroadcast, unreduce
-from .registry import adjoint, d
+from .reductions import div_or_zero, select_weights
+from .registry import adjoint, d, t, tangent
 
 KIND = "reduction"
 
@@ -194,9 +195,100 @@ def trapezoid_grad_x(g, y, x, axis=-1):
     return np.sum(np.asarray(g, dtype=np.float64)[..., None] * part, axis=tuple(range(np.ndim(part) - 1)))
 
 
+# ---- tangents (forward mode) ---------------------------------------------------------------------------
+def cumprod_tangent(v, a, axis=None):
+    """Tangent of np.cumprod along the axis, exact at zeros (no division): dy_k = dy_{k-1} a_k + y_{k-1} v_k."""
+    a = np.asarray(a, dtype=np.float64)
+    if axis is None:
+        return cumprod_tangent(np.ravel(v), np.ravel(a), 0)
+    am = np.moveaxis(a, axis, 0)
+    vm = np.moveaxis(np.broadcast_to(np.asarray(v, dtype=np.float64), np.shape(a)), axis, 0)
+    y, dy = np.ones(am.shape[1:]), np.zeros(am.shape[1:])
+    out = np.zeros(am.shape)
+    for k in range(am.shape[0]):
+        dy = dy * am[k] + y * vm[k]
+        y = y * am[k]
+        out[k] = dy
+    return np.moveaxis(out, 0, axis)
+
+
+def average_tangent(v, a, y, axis, weights, keepdims, which):
+    """Tangent of np.average(a, axis, weights) from that of `a` (which = 0: sum(w v) / sum w) or of the
+    weights (1: sum(v (a - y)) / sum w), a 1-D weights laid along `axis` as NumPy does."""
+    w = np.ones(np.shape(a)) if weights is None else np.asarray(weights, dtype=np.float64)
+    along = np.ndim(w) == 1 and np.ndim(a) > 1
+    if along:
+        w = _along(w, a, axis)
+        if which == 1:
+            v = _along(v, a, axis)
+    wf = np.broadcast_to(w, np.shape(a))
+    total = np.sum(wf, axis=axis, keepdims=keepdims)
+    if which == 0:
+        return np.sum(wf * v, axis=axis, keepdims=keepdims) / total
+    return np.sum(np.broadcast_to(v, np.shape(a)) * (a - unreduce(y, a, axis, keepdims)), axis=axis,
+                  keepdims=keepdims) / total
+
+
+def quantile_tangent(v, a, q, y, axis=None, scale=1.0):
+    """Tangent of np.quantile(a, q, axis) (linear method) from that of `a`: the interpolation of the
+    tangents of the two order statistics around q (n - 1), picked by the stable order quantile_grad uses."""
+    am, _ = _last(a, axis)
+    vm, _ = _last(np.broadcast_to(v, np.shape(a)), axis)
+    q = np.asarray(q, dtype=np.float64) / scale
+    n = am.shape[-1]
+    pos = q * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = pos - lo
+    order = np.argsort(am, axis=-1, kind="stable")
+    out = np.zeros(np.shape(q) + am.shape[:-1])
+    for idx in np.ndindex(np.shape(q)):
+        for k, wgt in ((lo[idx], 1.0 - frac[idx]), (hi[idx], frac[idx])):
+            out[idx] = out[idx] + wgt * np.take_along_axis(vm, order[..., k][..., None], -1)[..., 0]
+    return np.reshape(out, np.shape(y))
+
+
+def quantile_tangent_q(v, a, q, y, axis=None, scale=1.0):
+    """Tangent of np.quantile from that of q: the slope of the interpolation (as quantile_grad_q has it)."""
+    am, _ = _last(a, axis)
+    s = np.sort(am, axis=-1)
+    n = s.shape[-1]
+    pos = np.asarray(q, dtype=np.float64) / scale * (n - 1)
+    lo = np.clip(np.floor(pos).astype(int), 0, n - 1)
+    hi = np.minimum(lo + 1, n - 1)
+    slope = (np.take(s, hi, axis=-1) - np.take(s, lo, axis=-1)) * (n - 1) / scale    # others + q's shape
+    other = np.ndim(s) - 1
+    slope = np.moveaxis(slope, tuple(range(other, np.ndim(slope))), tuple(range(np.ndim(q))))
+    vq = np.reshape(np.asarray(v, dtype=np.float64), np.shape(q) + (1,) * other)
+    return np.reshape(slope * vq, np.shape(y))
+
+
+def diff_part(v, a, n=1, axis=-1, prepend=None, append=None, which=1):
+    """The part of np.diff(a, n, axis, prepend, append)'s tangent from one of its pieces (0: prepend,
+    1: a, 2: append) whose tangent is `v`, the others held at 0: np.diff is linear in the joined pieces."""
+    pieces = [prepend, a, append]
+    pieces = [None if p is None else (v if k == which else np.zeros(np.shape(p))) for k, p in enumerate(pieces)]
+    kw = {name: p for name, p in (("prepend", pieces[0]), ("append", pieces[2])) if p is not None}
+    return np.diff(pieces[1], n, axis=axis, **kw)
+
+
+def gradient_tangent(v, varargs=1.0, axis=None, edge_order=1):
+    """Tangent of np.gradient(f, h) with a scalar spacing: np.gradient of the tangent (it is linear)."""
+    if np.ndim(varargs) != 0:       # as its adjoint (ungradient): coordinate arrays are not covered
+        from ...errors import MissingRuleError
+        raise MissingRuleError("no derivative rule for np.gradient with coordinate arrays (only a scalar "
+                               "spacing)", construct="np.gradient", hint="pass a scalar spacing")
+    return np.gradient(v, varargs, axis=axis, edge_order=edge_order)
+
+
 @adjoint(np.cumprod, methods=("cumprod",))
 def cumprod(y, a, axis=None, dtype=None, out=None):
     d[a] = cumprod_grad(d[y], a, axis)
+
+
+@tangent(cumprod)
+def cumprod(y, a, axis=None, dtype=None, out=None):
+    t[y] = cumprod_tangent(t[a], a, axis)
 
 
 @adjoint(np.nancumsum)
@@ -204,9 +296,19 @@ def nancumsum(y, a, axis=None, dtype=None, out=None):
     d[a] = np.reshape(np.flip(np.cumsum(np.flip(d[y], axis), axis), axis), np.shape(a)) * ~np.isnan(a)
 
 
+@tangent(nancumsum)
+def nancumsum(y, a, axis=None, dtype=None, out=None):
+    t[y] = np.cumsum(np.where(np.isnan(a), 0.0, t[a]), axis=axis)
+
+
 @adjoint(np.nansum)
 def nansum(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * ~np.isnan(a)
+
+
+@tangent(nansum)
+def nansum(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(np.where(np.isnan(a), 0.0, t[a]), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.nanmean)
@@ -214,14 +316,29 @@ def nanmean(y, a, axis=None, dtype=None, out=None, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * ~np.isnan(a) / nan_count(a, axis)
 
 
+@tangent(nanmean)
+def nanmean(y, a, axis=None, dtype=None, out=None, keepdims=False):
+    t[y] = np.sum(np.where(np.isnan(a), 0.0, t[a]), axis=axis, keepdims=keepdims) / nan_count(a, axis, keepdims)
+
+
 @adjoint(np.nanvar)
 def nanvar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     d[a] = unreduce(d[y], a, axis, keepdims) * 2.0 * nan_center(a, axis) / (nan_count(a, axis) - ddof)
 
 
+@tangent(nanvar)
+def nanvar(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    t[y] = np.sum(np.where(np.isnan(a), 0.0, t[a]) * nan_center(a, axis), axis=axis, keepdims=keepdims) * 2.0 / (nan_count(a, axis, keepdims) - ddof)
+
+
 @adjoint(np.nanstd)
 def nanstd(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    d[a] = unreduce(d[y] / y, a, axis, keepdims) * nan_center(a, axis) / (nan_count(a, axis) - ddof)
+    d[a] = unreduce(div_or_zero(d[y], y), a, axis, keepdims) * nan_center(a, axis) / (nan_count(a, axis) - ddof)   # 0 at one entry, as np.std's
+
+
+@tangent(nanstd)
+def nanstd(y, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    t[y] = div_or_zero(np.sum(np.where(np.isnan(a), 0.0, t[a]) * nan_center(a, axis), axis=axis, keepdims=keepdims) / (nan_count(a, axis, keepdims) - ddof), y)
 
 
 @adjoint(np.nanmax)
@@ -229,9 +346,19 @@ def nanmax(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)       # NaN entries never equal the maximum
 
 
+@tangent(nanmax)
+def nanmax(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(np.where(np.isnan(a), 0.0, t[a]) * select_weights(a, y, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.nanmin)
 def nanmin(y, a, axis=None, out=None, keepdims=False):
     d[a] = select_grad(d[y], a, y, axis, keepdims)
+
+
+@tangent(nanmin)
+def nanmin(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(np.where(np.isnan(a), 0.0, t[a]) * select_weights(a, y, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.ptp)
@@ -240,15 +367,30 @@ def ptp(y, a, axis=None, out=None, keepdims=False):
             - select_grad(d[y], a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims))
 
 
+@tangent(ptp)
+def ptp(y, a, axis=None, out=None, keepdims=False):
+    t[y] = np.sum(t[a] * (select_weights(a, np.max(a, axis=axis, keepdims=True), axis, True) - select_weights(a, np.min(a, axis=axis, keepdims=True), axis, True)), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.average, check=_no_returned)
 def average(y, a, axis=None, weights=None, returned=False, keepdims=False):
     d[a] = weighted_grad(d[y], a, y, axis, weights, keepdims, 0)
     d[weights] = weighted_grad(d[y], a, y, axis, weights, keepdims, 1)
 
 
+@tangent(average)
+def average(y, a, axis=None, weights=None, returned=False, keepdims=False):
+    t[y] = average_tangent(t[a], a, y, axis, weights, keepdims, 0) + average_tangent(t[weights], a, y, axis, weights, keepdims, 1)
+
+
 @adjoint(np.median)
 def median(y, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     d[a] = quantile_grad(d[y], a, 0.5, axis, keepdims)
+
+
+@tangent(median)
+def median(y, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    t[y] = quantile_tangent(t[a], a, 0.5, y, axis)
 
 
 @adjoint(np.quantile, check=_linear_method)
@@ -257,10 +399,20 @@ def quantile(y, a, q, axis=None, out=None, overwrite_input=False, method="linear
     d[q] = quantile_grad_q(d[y], a, q, axis, keepdims)
 
 
+@tangent(quantile)
+def quantile(y, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
+    t[y] = quantile_tangent(t[a], a, q, y, axis) + quantile_tangent_q(t[q], a, q, y, axis)
+
+
 @adjoint(np.percentile, check=_linear_method)
 def percentile(y, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
     d[a] = quantile_grad(d[y], a, q, axis, keepdims, 100.0)
     d[q] = quantile_grad_q(d[y], a, q, axis, keepdims, 100.0)
+
+
+@tangent(percentile)
+def percentile(y, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False):
+    t[y] = quantile_tangent(t[a], a, q, y, axis, 100.0) + quantile_tangent_q(t[q], a, q, y, axis, 100.0)
 
 
 @adjoint(np.diff, kind="shape")
@@ -270,9 +422,19 @@ def diff(y, a, n=1, axis=-1, prepend=None, append=None):
     d[append] = undiff(d[y], a, n, axis, prepend, append, 2)
 
 
+@tangent(diff)
+def diff(y, a, n=1, axis=-1, prepend=None, append=None):
+    t[y] = diff_part(t[a], a, n, axis, prepend, append, 1) + diff_part(t[prepend], a, n, axis, prepend, append, 0) + diff_part(t[append], a, n, axis, prepend, append, 2)
+
+
 @adjoint(np.gradient, kind="shape")
 def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
     d[f] = ungradient(d[y], f, varargs, axis, edge_order)
+
+
+@tangent(gradient)
+def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
+    t[y] = gradient_tangent(t[f], varargs, axis, edge_order)
 
 
 @adjoint(np.trapezoid)
@@ -280,3 +442,8 @@ def trapezoid(r, y, x=None, dx=1.0, axis=-1):
     d[y] = unreduce(d[r], y, axis, False) * trapezoid_weights(y, x, dx, axis)
     d[x] = trapezoid_grad_x(d[r], y, x, axis)
     d[dx] = np.sum(d[r] * np.trapezoid(y, axis=axis))
+
+
+@tangent(trapezoid)
+def trapezoid(r, y, x=None, dx=1.0, axis=-1):
+    t[r] = np.sum(t[y] * trapezoid_weights(y, x, dx, axis), axis) + np.trapezoid(y, x=t[x], axis=axis) + t[dx] * np.trapezoid(y, axis=axis)
