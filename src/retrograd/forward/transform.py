@@ -14,6 +14,7 @@ import inspect
 import os
 
 import gast
+import numpy as np
 
 from .. import astutil as A
 from ..analysis.activity import SHAPE_ATTRS, walk_stmts
@@ -631,8 +632,29 @@ def _drop_default_keywords(expr, tangent, values, explicit):
             n.keywords = [k for k in n.keywords if not (k.arg in tangent.params and k.value is not None
                                                         and isinstance(k.value, gast.Constant)
                                                         and gast.dump(k.value) in dumps
-                                                        and k.arg in _defaulted(tangent, values, defaults))]
+                                                        and k.arg in _defaulted(tangent, values, defaults)
+                                                        and _is_callee_default(n.func, k))]
     return expr
+
+
+def _is_callee_default(func, keyword):
+    """Is `keyword`'s constant the default of that parameter of the function called?  Only then may it be
+    left out (np.trapezoid's axis defaults to -1 where np.sum's defaults to None)."""
+    import inspect
+    from ..reverse.rules import registry
+    from ..frontend.resolve import _dotted
+    dotted = _dotted(func)
+    obj = registry.GLOBALS.get(dotted[0]) if dotted else None
+    for a in (dotted or [])[1:]:
+        obj = getattr(obj, a, None)
+    try:
+        default = inspect.signature(obj).parameters[keyword.arg].default
+    except (TypeError, ValueError, KeyError):
+        return False
+    if default is getattr(np, "_NoValue", None) and keyword.arg == "keepdims":
+        default = False     # NumPy's "not given": its reductions then keep no dims
+    return default is not inspect.Parameter.empty and type(default) is type(keyword.value.value) \
+        and default == keyword.value.value
 
 
 def _defaulted(tangent, values, defaults):
