@@ -22,12 +22,19 @@ class Traits:
     mask_write_rank: int = None
     # `reversed(range(...))` is available (else the loop counts down explicitly)
     reversed_range: bool = True
+    # the target compiles the plain call `f(*args)` too: each variant also gets its forward without tape
+    plain_call: bool = False
     # module header lines, and a pass over each generated function tree before it is unparsed
     header: str = ""
     lower: object = field(default=None, compare=False)
 
 
 PYTHON = Traits("python")
+
+
+def plain_name(primal):
+    """The name of a variant's plain call (Traits.plain_call): `primal_f_wrt_x` -> `plain_f_wrt_x`."""
+    return "plain_" + primal[len("primal_"):]
 
 
 def traits(name):
