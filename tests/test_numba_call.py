@@ -149,7 +149,9 @@ def test_namespace_is_revalidated_per_call(monkeypatch):
 
 def test_what_the_backend_does_not_differentiate_runs_the_original():
     d = rg.differentiate(square, backend="numba")
+    assert d(3.0) == d(3.0) == 9.0                              # compiled (the second call: the fast path)
     assert d(3) == 9 and isinstance(d(3), int)                  # an int in a wrt position
+    assert d(3) == 9 and isinstance(d(3), int) and d(2.0) == 4.0
     assert d(np.arange(3)).dtype == np.arange(3).dtype
     with pytest.raises(TypeError):                             # Python's own binding error
         d(1.0, 2.0)

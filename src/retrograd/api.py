@@ -53,6 +53,7 @@ class Differentiable:
         self._adjoint_order = [p for p in self.params if p in self.wrt]   # the adjoint returns these
         self._compiled = {}      # argument kinds -> (primal, adjoint, source)
         self._plain = {}         # argument kinds -> the compiled plain call (numba)
+        self._call_keys = {}     # plain call: types of positional arguments -> kinds key, or None (run fn)
         self._guards = {}        # argument kinds -> _Guard: what that code read from the user's namespaces
         self._last = None
 
@@ -77,11 +78,29 @@ class Differentiable:
         return v
 
     def __call__(self, *args, **kwargs):
-        args, kwargs = self._prefix + tuple(args), {**self._prefix_kw, **kwargs}
-        if self.backend == "numba":
-            bound = self._compiled_call(args, kwargs)
-            if bound is not None:
-                return self._plain[self._last](*bound.args, **bound.kwargs)
+        if self.backend != "numba":
+            return self.fn(*self._prefix, *args, **{**self._prefix_kw, **kwargs})
+        args, sig = self._prefix + args, None
+        if not kwargs and not self._prefix_kw and len(args) == len(self.params):
+            # the fast path: argument types seen before give their kinds key without binding (binding and
+            # kinds cost ~10x a small compiled call); the namespace is re-validated as on every call
+            sig = _call_signature(args)
+            if sig is not None and sig in self._call_keys:
+                key = self._call_keys[sig]
+                if key is None or _debug_mode():
+                    return self.fn(*args)
+                if key in self._compiled:
+                    self._revalidate(key)
+                if key not in self._compiled:
+                    self._compile(dict(key))
+                self._last = key
+                return self._plain[key](*args)
+        kwargs = {**self._prefix_kw, **kwargs}
+        bound = self._compiled_call(args, kwargs)
+        if sig is not None and not _debug_mode():
+            self._call_keys[sig] = self._last if bound is not None else None
+        if bound is not None:
+            return self._plain[self._last](*bound.args, **bound.kwargs)
         return self.fn(*args, **kwargs)
 
     def _compiled_call(self, args, kwargs):
@@ -384,6 +403,29 @@ class _Guard:
             raise UsageError(f"{name}: `{bad[0]}` changed between vjp(...) and its pullback; the pullback "
                              "would mix the old forward pass with the new value",
                              hint="call vjp(...) again after changing it")
+
+
+def _debug_mode():
+    from .debug import mode
+    return mode()
+
+
+_SCALAR_TYPES = (float, int, bool, np.float64, np.float32, np.int64, np.int32)
+
+
+def _call_signature(args):
+    """What of the positional arguments decides the plain call's kinds key and its fallbacks (a type, and an
+    array's rank and dtype), or None where that takes more (containers, other objects)."""
+    sig = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            sig.append((a.ndim, a.dtype))
+        elif t in _SCALAR_TYPES:
+            sig.append(t)
+        else:
+            return None
+    return tuple(sig)
 
 
 def _backend(name):
