@@ -14,6 +14,15 @@ runs the compiled primal and adjoint), and their ratio:
 3. Lennard-Jones: energy over all pairs i < j of 300 particles in 3-D (element loops over pos[i, 0]
    etc., epsilon = sigma = 1, jittered lattice with spacing 1.2); gradient w.r.t. the positions.
 
+4. MLP and 5. RNN: array code (matmuls, tanh, broadcasting).
+6. Mass-spring chain: 1,000 masses joined by unit-length springs, 1,000 symplectic-Euler steps, written as
+   natural array code (`dx = x[1:] - x[:-1]`, `a = np.zeros_like(x)`, `a[:-1] += t`, `a[1:] -= t`); loss
+   sum(x_T * x_T); gradient w.r.t. (x0, v0, k).  Peer: NVIDIA Warp (`warp-lang`, CPU device, `wp.Tape`),
+   when it is importable.
+
+Plain call: for every workload, retrograd's `f(*args)` on backend="numba" (the compiled forward without
+tape) is timed against `numba.njit(f)(*args)`, interleaved, after checking that their values agree.
+
 Each workload also has a hand-written Numba adjoint (the reference a person would write) and a JAX
 ``jit(grad)`` peer (``lax.fori_loop`` for 1 and 2, a vectorised pair sum for 3) when JAX is importable.
 Every gradient is verified before it is timed: retrograd's against finite differences (Lorenz) and the
@@ -125,6 +134,26 @@ def lj_args(n_particles, spacing=1.2, jitter=0.1, seed=0):
     rng = np.random.default_rng(seed)
     pos = grid[:n_particles] * spacing + rng.uniform(-jitter, jitter, size=(n_particles, 3))
     return (pos,)
+
+
+def spring_chain(x, v, k, dt, n_steps):
+    for step in range(n_steps):
+        dx = x[1:] - x[:-1]
+        t = k * (dx - 1.0)
+        a = np.zeros_like(x)
+        a[:-1] += t
+        a[1:] -= t
+        v = v + dt * a
+        x = x + dt * v
+    return np.sum(x * x)
+
+
+SPRING_WRT = ("x", "v", "k")
+
+
+def spring_args(n_masses=1000, n_steps=1000):
+    i = np.arange(n_masses, dtype=np.float64)
+    return (i + 0.1 * np.sin(i), np.zeros(n_masses), 3.0, 0.01, n_steps)
 
 
 MLP_WRT = ("W1", "b1", "W2", "b2")   # mlp_loss is bench_python_backend's: mean((tanh(x@W1+b1)@W2+b2 - y)**2)
@@ -256,6 +285,43 @@ def heat_grad_by_hand_py(u, c, n_steps):
     return value, du, dc
 
 
+def spring_grad_by_hand_py(x, v, k, dt, n_steps):
+    """Value and gradient w.r.t. (x0, v0, k): element loops, one preallocated force buffer; the forward
+    pass keeps the positions of every step (the velocities enter linearly: not needed backwards)."""
+    n = x.shape[0]
+    x = x.copy()
+    v = v.copy()
+    xs = np.empty((n_steps, n))
+    a = np.empty(n)
+    for step in range(n_steps):
+        xs[step, :] = x
+        a[:] = 0.0
+        for i in range(n - 1):
+            t = k * (x[i + 1] - x[i] - 1.0)
+            a[i] += t
+            a[i + 1] -= t
+        for i in range(n):
+            v[i] += dt * a[i]
+            x[i] += dt * v[i]
+    value = 0.0
+    for i in range(n):
+        value += x[i] * x[i]
+    gx = 2.0 * x
+    gv = np.zeros(n)
+    gk = 0.0
+    ga = np.empty(n)
+    for step in range(n_steps - 1, -1, -1):
+        for i in range(n):          # x' = x + dt v',  v' = v + dt a(x)
+            gv[i] += dt * gx[i]
+            ga[i] = dt * gv[i]
+        for i in range(n - 1):
+            gt = ga[i] - ga[i + 1]
+            gk += gt * (xs[step, i + 1] - xs[step, i] - 1.0)
+            gx[i + 1] += k * gt
+            gx[i] -= k * gt
+    return value, gx, gv, gk
+
+
 def lj_grad_by_hand_py(pos):
     """Value and gradient w.r.t. pos in one pass over the pairs (dE/dr2 per pair)."""
     n = pos.shape[0]
@@ -344,6 +410,40 @@ def _fail_note(exc):
 
 
 # --------------------------------------------------------------------------------------------------
+# The plain call: retrograd's compiled forward against numba.njit of the same function
+
+
+def bench_call(summary, bench, fn, wrt, args, fwd, repeat, min_time):
+    """`rg.differentiate(fn, backend="numba")(*args)` (the compiled forward without tape) against
+    `numba.njit(fn)(*args)`, interleaved; their values must agree to 1e-12."""
+    try:
+        d = rg.differentiate(fn, wrt=wrt, backend="numba")
+        got, want = d(*args), fwd(*args)
+        if not math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300):
+            raise AssertionError(f"f(*args) = {got!r}, numba.njit(f)(*args) = {want!r}")
+        n, c = best_of_pair(lambda: fwd(*args), lambda: d(*args), repeat, min_time)
+    except Exception as exc:
+        summary["calls"].append(dict(workload=bench, error=_first_line(exc)))
+        summary["failures"].append((bench + " (plain call)", _first_line(exc)))
+        return
+    print(f"  plain call: numba.njit {n * 1e3:.3f} ms, retrograd f(*args) {c * 1e3:.3f} ms ({c / n:.2f}x)",
+          file=sys.stderr)
+    summary["calls"].append(dict(workload=bench, njit_s=n, call_s=c))
+
+
+def calls_markdown(rows):
+    lines = ["| workload | `numba.njit(f)(*args)` (ms) | retrograd `f(*args)`, backend=\"numba\" (ms) | ratio |",
+             "|---|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['workload']} | - | FAILED: {r['error'][:120]} | - |")
+        else:
+            lines.append(f"| {r['workload']} | {r['njit_s'] * 1e3:.3f} | {r['call_s'] * 1e3:.3f} | "
+                         f"{r['call_s'] / r['njit_s']:.2f} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
 # Workload 1: Lorenz RK4
 
 
@@ -398,6 +498,7 @@ def bench_lorenz(results, summary, n_steps, repeat, min_time, peers):
         f, g = best_of_pair(lambda: fwd(*args), lambda: rg_grad(*args), repeat, min_time)
         results.add(bench, "retrograd (numba backend)", f, g)
     bench_recompute(results, summary, bench, lorenz_final_sum, LORENZ_WRT, args, fwd, list(ref), repeat, min_time)
+    bench_call(summary, bench, lorenz_final_sum, LORENZ_WRT, args, fwd, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
 
@@ -502,6 +603,7 @@ def bench_heat(results, summary, n_points, n_steps, repeat, min_time, peers):
         note = "" if fn is heat_loss else "workaround; forward is the unmodified heat_loss"
         results.add(bench, label, f, g, note)
     bench_recompute(results, summary, bench, heat_loss, HEAT_WRT, args, fwd, ref, repeat, min_time)
+    bench_call(summary, bench, heat_loss, HEAT_WRT, args, fwd, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
 
@@ -572,6 +674,7 @@ def bench_lj(results, summary, n_particles, repeat, min_time, peers):
         f, g = best_of_pair(lambda: fwd(pos), lambda: rg_grad(pos), repeat, min_time)
         results.add(bench, "retrograd (numba backend)", f, g)
     bench_recompute(results, summary, bench, lj_energy, LJ_WRT, (pos,), fwd, [ref], repeat, min_time)
+    bench_call(summary, bench, lj_energy, LJ_WRT, (pos,), fwd, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(pos), lambda: hand(pos), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
 
@@ -714,6 +817,7 @@ def bench_mlp(results, summary, batch, width, repeat, min_time, peers):
     _fd_check("hand-written MLP adjoint", fwd, args, (0, 1, 2, 3), ref, 3, eps=1e-4, rtol=1e-4, atol=1e-8)
 
     _bench_retrograd_arrays(results, summary, bench, mlp_loss, MLP_WRT, args, fwd, ref, repeat, min_time)
+    bench_call(summary, bench, mlp_loss, MLP_WRT, args, fwd, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
     if peers:
@@ -749,6 +853,7 @@ def bench_rnn(results, summary, n_steps, batch, repeat, min_time, peers):
     _fd_check("hand-written RNN adjoint", fwd, args, (0, 1, 2), ref, 4)
 
     _bench_retrograd_arrays(results, summary, bench, rnn_loss, RNN_WRT, args, fwd, ref, repeat, min_time)
+    bench_call(summary, bench, rnn_loss, RNN_WRT, args, fwd, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
     if peers:
@@ -780,6 +885,45 @@ def bench_rnn(results, summary, n_steps, batch, repeat, min_time, peers):
 
 
 # --------------------------------------------------------------------------------------------------
+# Workload 6: mass-spring chain in natural array code
+
+
+def bench_spring(results, summary, n_masses, n_steps, repeat, min_time, peers):
+    bench = f"mass-spring ({n_masses:,} masses, {n_steps:,} steps)"
+    print(f"\n[{bench}] gradient of sum(x_T * x_T) w.r.t. (x0, v0, k)", file=sys.stderr)
+    args = spring_args(n_masses, n_steps)
+    fwd = njitted(spring_chain)
+    hand = njitted(spring_grad_by_hand_py)
+    value, *ref = hand(*args)
+    assert math.isclose(value, fwd(*args), rel_tol=1e-12), "hand-written spring value != forward"
+    _fd_check("hand-written spring adjoint", fwd, args, (0, 1), ref, 3, eps=1e-4, rtol=1e-5, atol=1e-6)
+    h = 1e-3     # the loss is ~3e8: rounding over a smaller step would swamp dL/dk (~0.3)
+    fd = (fwd(args[0], args[1], args[2] + h, *args[3:]) - fwd(args[0], args[1], args[2] - h, *args[3:])) / (2 * h)
+    if not math.isclose(fd, ref[2], rel_tol=1e-4):
+        raise AssertionError(f"hand-written spring adjoint disagrees with finite differences on k: {fd} vs {ref[2]}")
+
+    _bench_retrograd_arrays(results, summary, bench, spring_chain, SPRING_WRT, args, fwd, ref, repeat, min_time)
+    bench_recompute(results, summary, bench, spring_chain, SPRING_WRT, args, fwd, ref, repeat, min_time)
+    bench_call(summary, bench, spring_chain, SPRING_WRT, args, fwd, repeat, min_time)
+    f, g = best_of_pair(lambda: fwd(*args), lambda: hand(*args), repeat, min_time)
+    results.add(bench, "numba, hand-written adjoint", f, g)
+    if peers:
+        try:
+            import warp
+            import warp_peers
+            w = warp_peers.Spring(*args)
+            if not math.isclose(w.value(), value, rel_tol=1e-12):
+                raise AssertionError(f"warp value {w.value()} != {value}")
+            check_close("warp spring", [np.asarray(v) for v in w.grad()], ref, 1e-9, atol=1e-12)
+            f, g = best_of_pair(w.value, w.grad, max(1, min(repeat, 3)), min_time)
+            results.add(bench, f"warp {warp.__version__} (CPU, wp.Tape, one kernel launch per step)", f, g)
+        except ImportError:
+            results.skip(bench, "warp", "not installed")
+        except Exception as exc:
+            results.skip(bench, "warp", _why(exc))
+
+
+# --------------------------------------------------------------------------------------------------
 # Start-up: first call with a cold cache, and a new process with a warm cache
 
 _STARTUP_SCRIPT = r"""
@@ -806,6 +950,7 @@ STARTUP_CASES = {
     "lj": ("lj_energy", LJ_WRT, "B.lj_args({n})"),
     "mlp": ("mlp_loss", MLP_WRT, "B.mlp_args({n})"),
     "rnn": ("rnn_loss", RNN_WRT, "B.rnn_args({n})"),
+    "spring": ("spring_chain", SPRING_WRT, "B.spring_args(1000, {n})"),
 }
 
 
@@ -973,7 +1118,7 @@ def main(argv=None):
     parser.add_argument("--min-time", type=float, default=None, help="seconds each repeat lasts at least")
     parser.add_argument("--no-peers", action="store_true", help="skip JAX")
     parser.add_argument("--no-startup", action="store_true", help="skip the first-call / warm-start processes")
-    parser.add_argument("--only", choices=("lorenz", "heat", "lj", "mlp", "rnn"), help="run one workload")
+    parser.add_argument("--only", choices=("lorenz", "heat", "lj", "mlp", "rnn", "spring"), help="run one workload")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the process to one CPU (by default it is, so that JAX/XLA and PyTorch "
                              "cannot use a second core for their matmuls while Numba's BLAS uses one)")
@@ -987,6 +1132,7 @@ def main(argv=None):
     lj_n = 100 if args.quick else 300
     mlp_batch, mlp_width = (64 if args.quick else 256), 512
     rnn_steps, rnn_batch = (20 if args.quick else 100), 32
+    spring_masses, spring_steps = 1000, (100 if args.quick else 1000)
     pinned = None
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         pinned = max(os.sched_getaffinity(0))
@@ -1003,7 +1149,7 @@ def main(argv=None):
         return 2
     print("environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), file=sys.stderr)
     results = Results()
-    summary = {"failures": []}
+    summary = {"failures": [], "calls": []}
     peers = not args.no_peers
     if args.only in (None, "lorenz"):
         bench_lorenz(results, summary, lorenz_steps, repeat, min_time, peers)
@@ -1015,6 +1161,8 @@ def main(argv=None):
         bench_mlp(results, summary, mlp_batch, mlp_width, repeat, min_time, peers)
     if args.only in (None, "rnn"):
         bench_rnn(results, summary, rnn_steps, rnn_batch, repeat, min_time, peers)
+    if args.only in (None, "spring"):
+        bench_spring(results, summary, spring_masses, spring_steps, repeat, min_time, peers)
 
     startup_rows = []
     if not args.no_startup:
@@ -1030,6 +1178,8 @@ def main(argv=None):
             cases.append((f"mlp (batch {mlp_batch}, width {mlp_width})", "mlp", mlp_batch))
         if args.only in (None, "rnn"):
             cases.append((f"rnn ({rnn_steps} steps, batch {rnn_batch})", "rnn", rnn_steps))
+        if args.only in (None, "spring"):
+            cases.append((f"mass-spring ({spring_steps} steps)", "spring", spring_steps))
         startup_rows = bench_startup(cases, summary)
 
     print()
@@ -1037,6 +1187,9 @@ def main(argv=None):
           f"{env['machine']}; best of {repeat} repeats{' (--quick)' if args.quick else ''}")
     print()
     print(results.markdown())
+    if summary["calls"]:
+        print()
+        print(calls_markdown(summary["calls"]))
     if startup_rows:
         print()
         print(startup_markdown(startup_rows))
@@ -1066,7 +1219,7 @@ def main(argv=None):
                        "sizes": {"lorenz_steps": lorenz_steps, "heat_points": heat_points,
                                  "heat_steps": heat_steps, "lj_particles": lj_n, "mlp_batch": mlp_batch,
                                  "mlp_width": mlp_width, "rnn_steps": rnn_steps, "rnn_batch": rnn_batch},
-                       "rows": results.rows, "startup": startup_rows, "numba_import_s": summary.get("numba_import_s"),
+                       "rows": results.rows, "calls": summary["calls"], "startup": startup_rows, "numba_import_s": summary.get("numba_import_s"),
                        "numba_floor": summary.get("numba_floor"),
                        "failures": summary["failures"]}, f, indent=2)
     return 0

@@ -19,7 +19,8 @@ BACKENDS = ("python", "numba", "triton")
 
 
 class Differentiable:
-    """A function together with its generated gradient code.  Calling it runs the original function.
+    """A function together with its generated gradient code.  Calling it runs the original function, or on
+    backend="numba" its compiled forward (the primal without tape: same value, same guards).
 
     `fn` may be any callable frontend/callables.py accepts (a lambda, a partial, a bound method, ...):
     what it binds (a partial's arguments, a method's `self`) is passed in front of the caller's arguments
@@ -51,6 +52,8 @@ class Differentiable:
         self.wrt, self._single = resolve_wrt(wrt, argnums, target.signature, fn)
         self._adjoint_order = [p for p in self.params if p in self.wrt]   # the adjoint returns these
         self._compiled = {}      # argument kinds -> (primal, adjoint, source)
+        self._plain = {}         # argument kinds -> the compiled plain call (numba)
+        self._call_keys = {}     # plain call: types of positional arguments -> kinds key, or None (run fn)
         self._guards = {}        # argument kinds -> _Guard: what that code read from the user's namespaces
         self._last = None
 
@@ -75,7 +78,51 @@ class Differentiable:
         return v
 
     def __call__(self, *args, **kwargs):
-        return self.fn(*self._prefix, *args, **{**self._prefix_kw, **kwargs})
+        if self.backend != "numba":
+            return self.fn(*self._prefix, *args, **{**self._prefix_kw, **kwargs})
+        args, sig = self._prefix + args, None
+        if not kwargs and not self._prefix_kw and len(args) == len(self.params):
+            # the fast path: argument types seen before give their kinds key without binding (binding and
+            # kinds cost ~10x a small compiled call); the namespace is re-validated as on every call
+            sig = _call_signature(args)
+            if sig is not None and sig in self._call_keys:
+                key = self._call_keys[sig]
+                if key is None or _debug_mode():
+                    return self.fn(*args)
+                if key in self._compiled:
+                    self._revalidate(key)
+                if key not in self._compiled:
+                    self._compile(dict(key))
+                self._last = key
+                return self._plain[key](*args)
+        kwargs = {**self._prefix_kw, **kwargs}
+        bound = self._compiled_call(args, kwargs)
+        if sig is not None and not _debug_mode():
+            self._call_keys[sig] = self._last if bound is not None else None
+        if bound is not None:
+            return self._plain[self._last](*bound.args, **bound.kwargs)
+        return self.fn(*args, **kwargs)
+
+    def _compiled_call(self, args, kwargs):
+        """The bound arguments when the compiled forward can run them; None where only the original
+        function can: arguments that do not bind (Python's own TypeError), what the numba backend does not
+        differentiate (integers or containers in a `wrt` position), or rg.debug_nans() (whose checks are the
+        python backend's)."""
+        from .debug import mode as debug_mode
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError:
+            return None
+        bound.apply_defaults()
+        for name in self.wrt:
+            v = bound.arguments[name]
+            if (isinstance(v, (bool, int, np.integer)) or _is_container(v) or (isinstance(v, np.ndarray) and
+                                                                                not np.issubdtype(v.dtype, np.inexact))):
+                return None
+        if debug_mode():
+            return None
+        self._compile(_kinds(bound))
+        return bound
 
     def __repr__(self):
         return f"<retrograd.differentiate {self.fn.__qualname__} wrt={self.wrt}>"
@@ -95,10 +142,12 @@ class Differentiable:
         if key in self._compiled:
             self._revalidate(key)
         if key not in self._compiled:
+            self._plain.pop(key, None)
             reads = Reads([self.fn])     # before the transform: the values it will see
             self._guards[key] = _Guard(reads, None, None, None, self.backend)
         if key not in self._compiled and self.backend == "numba":
-            self._compiled.update(_numba_cached_transform(self, key, kinds))   # a new process skips the transform
+            for k, (p, a, source, plain) in _numba_cached_transform(self, key, kinds).items():
+                self._compiled[k], self._plain[k] = (p, a, source), plain   # a new process skips the transform
         if key not in self._compiled:
             from .reverse.program import Program, title_of
             backend = _backend(self.backend)
@@ -124,9 +173,12 @@ class Differentiable:
             p, a = ns[primal], ns[adjoint]
             self._guards[key] = _Guard(reads, ns, primal, adjoint, self.backend)
             if self.backend == "numba":   # compile errors surface at the first call: report them clearly
+                from .backends import plain_name
                 _numba_remember_transform(self, kinds, ns, primal, adjoint, program.line_locations)
                 p = functools.partial(_call_numba, p, source, program.line_locations)
                 a = functools.partial(_call_numba, a, source, program.line_locations)
+                self._plain[key] = functools.partial(_call_numba, ns[plain_name(primal)], source,
+                                                     program.line_locations)
             self._compiled[key] = (p, a, source)
         self._last = key
         return self._compiled[key]
@@ -361,6 +413,29 @@ class _Guard:
                              hint="call vjp(...) again after changing it")
 
 
+def _debug_mode():
+    from .debug import mode
+    return mode()
+
+
+_SCALAR_TYPES = (float, int, bool, np.float64, np.float32, np.int64, np.int32)
+
+
+def _call_signature(args):
+    """What of the positional arguments decides the plain call's kinds key and its fallbacks (a type, and an
+    array's rank and dtype), or None where that takes more (containers, other objects)."""
+    sig = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            sig.append((a.ndim, a.dtype))
+        elif t in _SCALAR_TYPES:
+            sig.append(t)
+        else:
+            return None
+    return tuple(sig)
+
+
 def _backend(name):
     if name == "triton":   # NumPy arguments run the generated NumPy code; torch tensors go through rg.torch
         from .backends import python as backend
@@ -382,14 +457,14 @@ def _numba_options(d):
 
 
 def _numba_cached_transform(d, key, kinds):
-    """{key: (primal, adjoint, source)} from the numba backend's on-disk transform cache, or {}."""
+    """{key: (primal, adjoint, source, plain call)} from the numba backend's on-disk transform cache, or {}."""
     backend = _backend("numba")
     hit = backend.load_cached_transform(d.fn, d.wrt, kinds, _numba_options(d))
     if hit is None:
         return {}
-    p, a, source, locations = hit
-    return {key: (functools.partial(_call_numba, p, source, locations),
-                  functools.partial(_call_numba, a, source, locations), source)}
+    p, a, plain, source, locations = hit
+    return {key: tuple(functools.partial(_call_numba, f, source, locations) for f in (p, a)) + (
+        source, functools.partial(_call_numba, plain, source, locations))}
 
 
 def _numba_remember_transform(d, kinds, ns, primal, adjoint, locations):

@@ -24,12 +24,19 @@ class Traits:
     reversed_range: bool = True
     # the forward-mode transform's code runs on it (jvp, jacfwd, hvp, hessian)
     forward_mode: bool = True
+    # the target compiles the plain call `f(*args)` too: each variant also gets its forward without tape
+    plain_call: bool = False
     # module header lines, and a pass over each generated function tree before it is unparsed
     header: str = ""
     lower: object = field(default=None, compare=False)
 
 
 PYTHON = Traits("python")
+
+
+def plain_name(primal):
+    """The name of a variant's plain call (Traits.plain_call): `primal_f_wrt_x` -> `plain_f_wrt_x`."""
+    return "plain_" + primal[len("primal_"):]
 
 
 def traits(name):

@@ -35,6 +35,7 @@ def _njit():
 
 
 TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=False,
+                plain_call=True,
                 header="from numba import njit\nfrom retrograd.backends.numba_runtime import *", lower=_lower)
 
 
@@ -68,7 +69,7 @@ def _load_module(text, ns):
 
 
 def load_cached_transform(fn, wrt, kinds, options=()):
-    """(primal, adjoint, source) from the on-disk transform cache (see transform_cache.py), or None.
+    """(primal, adjoint, plain call, source, line map) from the on-disk transform cache (see transform_cache.py), or None.
 
     On a hit neither the transform nor the code generation runs: the generated module that an earlier
     process wrote is imported again, in the namespace the transform would have given it.  The entry's
@@ -92,11 +93,13 @@ def load_cached_transform(fn, wrt, kinds, options=()):
     except UnicodeDecodeError:
         transform_cache.discard(d, k)
         return None
+    from . import plain_name
     mod = _load_module(text, _namespace(functions))
-    if entry["primal"] not in mod or entry["adjoint"] not in mod:
+    names = [entry["primal"], entry["adjoint"], plain_name(entry["primal"])]
+    if not all(n in mod for n in names):
         transform_cache.discard(d, k)
         return None
-    return mod[entry["primal"]], mod[entry["adjoint"]], mod["__retrograd_source__"], _locations(entry.get("lines"))
+    return tuple(mod[n] for n in names) + (mod["__retrograd_source__"], _locations(entry.get("lines")))
 
 
 def remember_transform(fn, wrt, kinds, module_ns, primal, adjoint, options=(), locations=None):

@@ -17,24 +17,40 @@ def _is_scalar(t):
     return isinstance(t, (types.Number, types.Boolean))
 
 
-@vectorize(["float64(float64, float64)"], cache=True)
+_UFUNCS = {}
+
+
+def _ufunc(signature):
+    """A Numba ufunc made at the first typing of a call to it, not at import: `vectorize` with signatures
+    compiles (or loads from the cache) eagerly, which cost every process ~0.3 s (1-2 s on a loaded machine)
+    for helpers most functions never call."""
+    def wrap(py):
+        def get():
+            if py.__name__ not in _UFUNCS:
+                _UFUNCS[py.__name__] = vectorize([signature], cache=True)(py)
+            return _UFUNCS[py.__name__]
+        return get
+    return wrap
+
+
+@_ufunc("float64(float64, float64)")
 def _div_or_zero(g, y):
     return 0.0 if y == 0 else g / y
 
 
-@vectorize(["float64(float64, float64)"], cache=True)
+@_ufunc("float64(float64, float64)")
 def _pow_base(a, b):
     return 0.0 if b == 0 else b * np.power(a, b - 1.0)
 
 
-@vectorize(["float64(float64, float64, float64)"], cache=True)
+@_ufunc("float64(float64, float64, float64)")
 def _pow_exp(a, b, y):
     if a == 0:
         return 0.0 if b > 0 else np.nan
     return y * np.log(a)
 
 
-@vectorize(["float64(float64, float64, float64, int64)"], cache=True)
+@_ufunc("float64(float64, float64, float64, int64)")
 def _clip(a, lo, hi, which):
     above = max(a, lo) > hi
     if which == 0:
@@ -44,20 +60,37 @@ def _clip(a, lo, hi, which):
     return 1.0 if above else 0.0
 
 
-overload(_reductions.div_or_zero)(lambda g, y: lambda g, y: _div_or_zero(g, y))
-overload(_operators.pow_base_grad)(lambda a, b: lambda a, b: _pow_base(a, b))
-overload(_operators.pow_exp_grad)(lambda a, b, y: lambda a, b, y: _pow_exp(a, b, y))
+
+def _div_or_zero_impl(g, y):
+    f = _div_or_zero()
+    return lambda g, y: f(g, y)
+
+
+def _pow_base_impl(a, b):
+    f = _pow_base()
+    return lambda a, b: f(a, b)
+
+
+def _pow_exp_impl(a, b, y):
+    f = _pow_exp()
+    return lambda a, b, y: f(a, b, y)
+
+
+overload(_reductions.div_or_zero)(_div_or_zero_impl)
+overload(_operators.pow_base_grad)(_pow_base_impl)
+overload(_operators.pow_exp_grad)(_pow_exp_impl)
 
 
 @overload(_elementwise.clip_mask)
 def _clip_mask(a, a_min, a_max, which):
+    clip = _clip()
     if _is_none(a_min) and _is_none(a_max):
-        return lambda a, a_min, a_max, which: _clip(a, -np.inf, np.inf, which)
+        return lambda a, a_min, a_max, which: clip(a, -np.inf, np.inf, which)
     if _is_none(a_min):
-        return lambda a, a_min, a_max, which: _clip(a, -np.inf, a_max, which)
+        return lambda a, a_min, a_max, which: clip(a, -np.inf, a_max, which)
     if _is_none(a_max):
-        return lambda a, a_min, a_max, which: _clip(a, a_min, np.inf, which)
-    return lambda a, a_min, a_max, which: _clip(a, a_min, a_max, which)
+        return lambda a, a_min, a_max, which: clip(a, a_min, np.inf, which)
+    return lambda a, a_min, a_max, which: clip(a, a_min, a_max, which)
 
 
 @njit(cache=True)

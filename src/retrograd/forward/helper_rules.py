@@ -189,4 +189,3 @@ def is_constant(fn):
     return id(fn) in CONSTANT
 
 
-from . import family_helpers  # noqa: E402,F401  (registers the helpers of the newer rule families)

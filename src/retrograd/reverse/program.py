@@ -56,7 +56,7 @@ class Program:
         tf = FunctionTransform(self, fn, active, primal, adjoint, kinds, aux=aux)
         primal_def, adjoint_def = tf.build()
         self._merge_namespace(tf.src)
-        self.functions += [primal_def, adjoint_def]
+        self.functions += [primal_def, adjoint_def] + ([tf.plain_def] if tf.plain_def is not None else [])
         self.variants[key] = (primal, adjoint, tf)
         return self.variants[key]
 
@@ -101,7 +101,9 @@ class Program:
         parts += self.custom_sources
         parts += [A.unparse(f) for f in self.functions]
         text = "\n\n\n".join(parts) + "\n"
-        sources = {name: tf.src for p, a, tf in self.variants.values() if tf is not None for name in (p, a)}
+        from ..backends import plain_name
+        sources = {name: tf.src for p, a, tf in self.variants.values() if tf is not None
+                   for name in (p, a, plain_name(p))}
         self.line_locations = line_locations(text, self.functions, sources, self.comment_locations)
         return _COMMENT.sub(lambda m: m.group(1) + "# " + self.comments[int(m.group(2))], text)
 

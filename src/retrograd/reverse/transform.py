@@ -23,6 +23,7 @@ from ..analysis.dtypes import float_arrays, scatter_target
 from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
 from ..analysis.tape import plan_tape
+from ..backends import plain_name
 from ..remat.loops import plan_loops
 from ..remat.values import plan_recompute
 from ..errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError
@@ -135,8 +136,11 @@ class FunctionTransform:
                 if early:
                     trips = self.names.fresh("trips")
                     s._rg_trips = trips
-                    out += A.copy_loc(A.quote(f"{trips} = 0"), s)
-                    s.body = A.copy_loc(A.quote(f"{trips} = {trips} + 1"), s) + s.body
+                    init, step = A.copy_loc(A.quote(f"{trips} = 0"), s), A.copy_loc(A.quote(f"{trips} = {trips} + 1"), s)
+                    for st in init + step:
+                        st._rg_trip_count = True     # read by the adjoint only
+                    out += init
+                    s.body = step + s.body
                     self.locals.add(trips)
             out.append(s)
         return out
@@ -627,7 +631,21 @@ class FunctionTransform:
                                                              self._cheap)
             saved = sorted((set(saved) - chosen) | reads)   # parameters cost nothing: the caller holds them
         primal_def, adjoint_def = self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
+        # a target that compiles the plain call `f(*args)` too gets the forward without tape
+        self.plain_def = self._plain_def() if self.traits.plain_call else None
         return self._drop_unread_saved(primal_def, adjoint_def, saved)
+
+    def _plain_def(self):
+        """`f(*args)` compiled: the primal's statements and guards (copies of the arguments written into,
+        checks of views, repeated indices and integer targets) without tape pushes, saved state or trip
+        counters; helpers are called through their own plain call."""
+        keep = self._prologue_len          # the primal's, read by _drop_unread_saved
+        fn = copy.deepcopy(self._primal_def(self._primal(self.node.body[:-1], call=True), (), placeholders=False))
+        self._prologue_len = keep
+        fn.name = plain_name(self.primal_name)
+        out = f"({self.result}, {self.aux})" if self.aux else self.result
+        fn.body[-1] = A.copy_loc(A.quote(f"return {out}"), self.node.body[-1])[0]
+        return fn
 
     def _drop_unread_saved(self, primal_def, adjoint_def, saved):
         """What the simplified adjoint no longer reads (a tape whose pushes and pops all cancelled, the final
@@ -748,12 +766,17 @@ class FunctionTransform:
             return A.quote(f"X = unflat({tape}.pop(), L)", X=target, L=A.as_load(copy.deepcopy(target)))
         return A.quote(f"X = {tape}.pop()", X=target)
 
-    def _primal(self, stmts, plain=False):
-        """The forward code with its tape pushes (none if `plain`: a step a remat schedule re-runs)."""
+    def _primal(self, stmts, plain=False, call=False):
+        """The forward code with its tape pushes (none if `plain`: a step a remat schedule re-runs).
+        `call`: the function's compiled plain call (plain, helpers called through their own plain call,
+        no trip counters)."""
         out = []
+        plain = plain or call
         for s in stmts:
             if id(s) in self.remat_loops and not plain:
                 out += self._primal_remat(s)
+            elif call and getattr(s, "_rg_trip_count", False):
+                continue
             elif isinstance(s, gast.Assign):
                 target = s.targets[0]
                 tname = target.id if isinstance(target, gast.Name) else A.subscript_base(target)
@@ -785,11 +808,15 @@ class FunctionTransform:
                         if self.typed and self._role(target) == "part":   # one typed list holds every rank
                             part = A.quote_expr("flat_copy(X)", X=A.as_load(target))
                         out += A.copy_loc(self._push(tname, part, self._role(target)), s)
-                call = getattr(s, "_rg_call", None)
-                if call:
-                    state = call[1]
+                helper = getattr(s, "_rg_call", None)
+                if helper and call:
                     new = copy.deepcopy(s)
-                    new.value.func = A.name(call[0])
+                    new.value.func = A.name(plain_name(helper[0]))
+                    out.append(new)
+                elif helper:
+                    state = helper[1]
+                    new = copy.deepcopy(s)
+                    new.value.func = A.name(helper[0])
                     new.targets = [gast.Tuple(elts=[new.targets[0], A.name(state, True)], ctx=gast.Store())]
                     out.append(new)
                     if (id(s), state) in self.plan.taped and not plain:   # made and consumed once per call
@@ -803,15 +830,15 @@ class FunctionTransform:
                     out += A.copy_loc(A.quote(f"not_a_view({view}, {arr}, {msg!r})"), s)
             elif isinstance(s, gast.If):
                 s2 = copy.copy(s)
-                s2.body = self._primal(s.body, plain)
-                s2.orelse = self._primal(s.orelse, plain)
+                s2.body = self._primal(s.body, plain, call)
+                s2.orelse = self._primal(s.orelse, plain, call)
                 out.append(s2)
             elif isinstance(s, (gast.For, gast.While)):
                 if id(s) in self.plan.loop_targets and not plain:
                     out += self._push(s.target.id, A.name(s.target.id))
                 s2 = copy.copy(s)
                 self._loops.append(s)
-                s2.body = self._primal(s.body, plain)
+                s2.body = self._primal(s.body, plain, call)
                 self._loops.pop()
                 out.append(s2)
             else:
@@ -1096,7 +1123,7 @@ class FunctionTransform:
         self.program.comment_locations[key] = Location(fname, line, text)
         return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
 
-    def _primal_def(self, body, saved):
+    def _primal_def(self, body, saved, placeholders=True):
         prologue = []
         copied = [p for p in self.params if p in self.plan.memory.params_written]
         fname, line, _ = self.src.where(self.node)
@@ -1113,9 +1140,11 @@ class FunctionTransform:
                 prologue += A.quote(f"{p} = snapshot({p})")
         unbound = self.plan.maybe_unbound | (set(saved) - self.plan.definite - set(self.tapes.values())
                                              - set(self.tops.values()) - self.extra_saved)
+        if not placeholders:      # the plain call: no tape reads a variable before its assignment
+            unbound = set()
         for n in sorted(unbound - set(self.params)):
             prologue += A.quote(f"{n} = {self._placeholder(n)}")
-        for (var, role), t in sorted(self.tapes.items(), key=lambda kv: kv[1]):
+        for (var, role), t in sorted(self.tapes.items() if placeholders else (), key=lambda kv: kv[1]):
             if role.startswith("snap"):
                 continue   # allocated just before their loop, once its trip count and state size are known
             if self._array_tape(var, role):
