@@ -344,10 +344,15 @@ def _broadcast2(G, m, n):
     return out
 
 
-@overload(unreduce)
+@overload(unreduce, prefer_literal=True)
 def _unreduce(g, x, axis=None, keepdims=False):
     if not isinstance(x, types.Array):
         return None
+    if isinstance(keepdims, types.BooleanLiteral) or isinstance(axis, (types.IntegerLiteral, types.BaseTuple)):
+        from .numba_axes import _spread          # constant axes at any rank (tuples of axes, keepdims=True)
+        general = _spread(g, x, axis, keepdims)
+        if general is not None:
+            return general
     if _is_none(axis) and _is_scalar(g):
         return lambda g, x, axis=None, keepdims=False: _full_shape(x.shape, g)
     if _is_none(axis) and isinstance(g, types.Array):
