@@ -23,9 +23,10 @@ def cache_dir():
 def _lower(tree):
     """What Numba's NumPy lacks, rewritten in each generated function before it is unparsed."""
     from .numba_products import lower_products
+    from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_products(lower_reductions(tree)))
+    return lower_spellings(lower_rolls(lower_products(lower_reductions(tree))))
 
 
 def _njit():

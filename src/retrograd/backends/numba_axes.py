@@ -20,6 +20,8 @@ def literal_int(t, default=None):
     """The value of an int literal type (or `default` for an omitted/None argument); None otherwise."""
     if is_none(t):
         return default
+    if isinstance(t, int) and not isinstance(t, bool):
+        return t
     if isinstance(t, types.IntegerLiteral):
         return t.literal_value
     if isinstance(t, types.Omitted) and isinstance(t.value, int):

@@ -119,3 +119,5 @@ except ImportError:        # pragma: no cover
     pass
 else:
     from . import numba_special  # noqa: F401,E402
+
+from . import numba_manipulation  # noqa: F401,E402

@@ -768,3 +768,6 @@ __all__ += ["matmul"]
 
 # ---- rule helpers that hold at zeros and edges (np.prod, np.std, `**`, np.clip): numba_rules ----------
 from . import numba_rules  # noqa: E402,F401
+from .numba_manipulation import pad_copies, roll_axis  # noqa: E402,F401
+
+__all__ += ["pad_copies", "roll_axis"]
