@@ -263,6 +263,13 @@ def _roll_axis(a, shift, axis=None):
     return None
 
 
+def _is_pair01(node):
+    import gast
+    if isinstance(node, gast.Constant):
+        return node.value == (0, 1)
+    return isinstance(node, gast.Tuple) and [getattr(e, "value", None) for e in node.elts] == [0, 1]
+
+
 def lower_rolls(tree):
     """`np.roll(a, shift, axis)` (an axis given, also None: the adjoint's spelling) becomes roll_axis,
     `np.pad` pad_copies (Numba has none) and `x.diagonal(...)` np.diagonal(x, ...)."""
@@ -277,6 +284,9 @@ def lower_rolls(tree):
                 node.args = [f.value] + list(node.args)
                 node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
                                                            type_comment=None), attr="diagonal", ctx=gast.Load())
+                return node
+            if on_np and f.attr == "rot90" and len(node.args) == 3 and _is_pair01(node.args[2]):
+                node.args = node.args[:2]          # Numba's np.rot90 takes no axes: (0, 1) is its default
                 return node
             if not (on_np and f.attr in ("roll", "pad")):
                 return node
@@ -453,3 +463,110 @@ def _untake(g, a, indices, axis=None, mode="raise"):
                     out[i, j, idx[k]] += g3[i, k, j]
         return _from_rows(out.reshape(ar.shape), shape, axis)
     return along
+
+
+@overload(np.matrix_transpose)
+def _matrix_transpose(x):
+    if isinstance(x, types.Array) and x.ndim >= 2:
+        return lambda x: np.swapaxes(x, -1, -2)
+    return None
+
+
+def _rollaxis_order(ndim, axis, start):
+    """np.rollaxis's permutation (NumPy's own normalisation of axis and start)."""
+    axis, start = axis % ndim, start + ndim if start < 0 else start
+    if axis < start:
+        start -= 1
+    order = [k for k in range(ndim) if k != axis]
+    order.insert(start, axis)
+    return tuple(order)
+
+
+@overload(np.rollaxis, prefer_literal=True)
+def _rollaxis(a, axis, start=0):
+    ax, st = literal_int(axis), literal_int(start, 0)
+    if not isinstance(a, types.Array) or ax is None or st is None:
+        return None
+    order = _rollaxis_order(a.ndim, ax, st)
+    return lambda a, axis, start=0: a.transpose(order)
+
+
+@overload(_rules.unrollaxis, prefer_literal=True)
+def _unrollaxis(g, axis, start=0):
+    ax, st = literal_int(axis), literal_int(start, 0)
+    if not isinstance(g, types.Array) or ax is None or st is None:
+        return None
+    inverse = tuple(int(k) for k in np.argsort(_rollaxis_order(g.ndim, ax, st)))
+    return lambda g, axis, start=0: g.transpose(inverse)
+
+
+@overload(_rules.undelete)
+def _undelete(g, arr, obj, axis=None):
+    if not isinstance(arr, types.Array):
+        return None
+    if is_none(axis):
+        def flat(g, arr, obj, axis=None):
+            kept = np.delete(np.arange(arr.size), obj)
+            gf = np.ascontiguousarray(g).ravel()
+            out = np.zeros(arr.size)
+            for k in range(kept.size):
+                out[kept[k]] = gf[k]
+            return out.reshape(arr.shape)
+        return flat
+
+    def along(g, arr, obj, axis=None):
+        ar, shape = _to_rows(arr, axis)
+        gr, _ = _to_rows(g, axis)
+        kept = np.delete(np.arange(ar.shape[1]), obj)
+        out = np.zeros(ar.shape)
+        for i in range(ar.shape[0]):
+            for k in range(kept.size):
+                out[i, kept[k]] = gr[i, k]
+        return _from_rows(out, shape, axis)
+    return along
+
+
+def _kept(condition):
+    return np.nonzero(np.ravel(condition))[0]
+
+
+@overload(_kept)
+def _kept_ol(condition):
+    if isinstance(condition, types.Array):
+        return lambda condition: np.nonzero(np.ascontiguousarray(condition).ravel())[0]
+    return lambda condition: np.nonzero(np.array(condition))[0]
+
+
+@overload(np.compress)
+def _compress(condition, a, axis=None):
+    if not isinstance(a, types.Array) or not is_none(axis):
+        return None
+    return lambda condition, a, axis=None: np.ascontiguousarray(a).ravel()[_kept(condition)]
+
+
+@overload(_rules.uncompress)
+def _uncompress(g, condition, a, axis=None):
+    return lambda g, condition, a, axis=None: _rules.untake(g, a, _kept(condition), axis)
+
+
+@overload(_rules.unsplit, prefer_literal=True)
+def _unsplit(g, ary, axis):
+    if not isinstance(ary, types.Array) or not isinstance(g, (types.List, types.BaseTuple)):
+        return None
+    if isinstance(axis, types.StringLiteral):
+        ax = 1 if ary.ndim > 1 else 0
+    else:
+        ax = literal_int(axis)
+    if ax is None:
+        return None
+
+    def impl(g, ary, axis):
+        out = np.zeros(ary.shape)
+        moved = np.moveaxis(out, ax, 0)
+        pos = 0
+        for p in g:
+            pm = np.moveaxis(p, ax, 0)
+            moved[pos:pos + pm.shape[0]] = pm
+            pos += pm.shape[0]
+        return out
+    return impl

@@ -172,6 +172,8 @@ def _zeros_like(x):
         return lambda x: _zeros_shape(x.shape)
     if _is_scalar(x):
         return lambda x: 0.0
+    if isinstance(x, types.List) and isinstance(x.dtype, types.Array):
+        return lambda x: [_zeros_like_array(a) for a in x]     # the pieces of np.split and friends
     if isinstance(x, types.BaseTuple) and len(x) > 0 and all(_is_scalar(t) for t in x):
         # a tuple of scalars: its cotangent is a float array (mutable, indexed like the tuple)
         n = len(x)
