@@ -120,4 +120,4 @@ except ImportError:        # pragma: no cover
 else:
     from . import numba_special  # noqa: F401,E402
 
-from . import numba_manipulation  # noqa: F401,E402
+from . import numba_manipulation, numba_statistics  # noqa: F401,E402
