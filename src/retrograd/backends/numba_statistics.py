@@ -7,7 +7,6 @@ from numba.extending import overload
 from ..reverse.rules import statistics as _rules
 from .numba_axes import is_none, literal_int
 from .numba_manipulation import _from_rows, _to_rows
-from .numba_runtime import unbroadcast
 
 
 @njit(cache=True)
@@ -74,7 +73,7 @@ def _undiff(g, a, n=1, axis=-1, prepend=None, append=None, which=0):
             first = _piece_width(prepend, a, axis)
             return _from_rows(np.ascontiguousarray(full[:, first:first + ar.shape[1]]), shape, axis)
         return mine
-    return None        # prepend= / append= cotangents: the python backend's (undiff below)
+    return None        # prepend= / append= cotangents: not lowered (Numba's np.diff takes neither anyway)
 
 
 def _piece_width(p, a, axis):
@@ -93,5 +92,3 @@ def _piece_width_ol(p, a, axis):
         return lambda p, a, axis: p.shape[axis]
     return None
 
-
-__all__ = ["unbroadcast"]
