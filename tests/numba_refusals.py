@@ -38,7 +38,6 @@ NUMBA_REFUSES = {
     "test_container_arguments[tuple_with_float-3]": _CONTAINERS,
     "test_container_arguments[list_of_floats-4]": _CONTAINERS,
     "test_container_arguments[dict_nested-5]": _CONTAINERS,
-    "test_reduction_over_axis_tuple": "a tuple axis in the adjoint's unreduce",
     "test_linear_algebra_and_shapes_vjp[la_inner]": "np.inner",
     "test_linear_algebra_and_shapes_vjp[sh_transpose]": _SHAPES + " (np.transpose's adjoint)",
     "test_linear_algebra_and_shapes_vjp[sh_transpose_axes]": _SHAPES + " (np.transpose's adjoint)",

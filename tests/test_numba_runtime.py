@@ -9,6 +9,7 @@ import pytest
 numba = pytest.importorskip("numba")
 
 from retrograd import runtime as ref  # noqa: E402
+from retrograd.backends import numba_overloads  # noqa: E402,F401  (registers the overloads)
 from retrograd.backends import numba_runtime as nr  # noqa: E402
 
 njit = numba.njit

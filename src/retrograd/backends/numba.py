@@ -23,9 +23,10 @@ def cache_dir():
 def _lower(tree):
     """What Numba's NumPy lacks, rewritten in each generated function before it is unparsed."""
     from .numba_products import lower_products
+    from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_products(lower_reductions(tree)))
+    return lower_spellings(lower_rolls(lower_products(lower_reductions(tree))))
 
 
 def _njit():
@@ -48,7 +49,7 @@ def load(program, source, title):
     import numba
 
     from .. import __version__
-    from . import numba_runtime
+    from . import numba_overloads, numba_runtime  # noqa: F401  (registers every overload)
     ns = program.globals_for(numba_runtime)
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
@@ -130,7 +131,7 @@ def _namespace(functions):
     names the rules' templates use, then the runtime's names."""
     from ..frontend.source import namespace_of
     from ..reverse.rules import registry
-    from . import numba_runtime
+    from . import numba_overloads, numba_runtime  # noqa: F401  (registers every overload)
     ns = {}
     for f in functions:
         for k, v in namespace_of(f).items():

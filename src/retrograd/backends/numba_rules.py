@@ -146,12 +146,6 @@ def _trace_grad(g, a, offset=0, axis1=0, axis2=1):
     return None
 
 
-try:                       # scipy.special in Numba, when SciPy is there (it is optional)
-    import scipy.special  # noqa: F401
-except ImportError:        # pragma: no cover
-    pass
-else:
-    from . import numba_special  # noqa: F401,E402
 
 
 def _zero_unless_float(g, y):
@@ -165,3 +159,4 @@ def _zero_unless_float(g, y):
 
 
 overload(_shape.zero_unless_float)(_zero_unless_float)
+

@@ -172,6 +172,8 @@ def _zeros_like(x):
         return lambda x: _zeros_shape(x.shape)
     if _is_scalar(x):
         return lambda x: 0.0
+    if isinstance(x, types.List) and isinstance(x.dtype, types.Array):
+        return lambda x: [_zeros_like_array(a) for a in x]     # the pieces of np.split and friends
     if isinstance(x, types.BaseTuple) and len(x) > 0 and all(_is_scalar(t) for t in x):
         # a tuple of scalars: its cotangent is a float array (mutable, indexed like the tuple)
         n = len(x)
@@ -351,10 +353,15 @@ def _broadcast2(G, m, n):
     return out
 
 
-@overload(unreduce)
+@overload(unreduce, prefer_literal=True)
 def _unreduce(g, x, axis=None, keepdims=False):
     if not isinstance(x, types.Array):
         return None
+    if isinstance(keepdims, types.BooleanLiteral) or isinstance(axis, (types.IntegerLiteral, types.BaseTuple)):
+        from .numba_axes import _spread          # constant axes at any rank (tuples of axes, keepdims=True)
+        general = _spread(g, x, axis, keepdims)
+        if general is not None:
+            return general
     if _is_none(axis) and _is_scalar(g):
         return lambda g, x, axis=None, keepdims=False: _full_shape(x.shape, g)
     if _is_none(axis) and isinstance(g, types.Array):
@@ -768,5 +775,7 @@ overload(_linalg_rules.dot_grad_b)(_dot_grad("b"))
 overload(matmul_grad_b)(_products.matmul_grad_overload("b"))
 __all__ += ["matmul"]
 
-# ---- rule helpers that hold at zeros and edges (np.prod, np.std, `**`, np.clip): numba_rules ----------
-from . import numba_rules  # noqa: E402,F401
+
+from .numba_manipulation import pad_copies, roll_axis  # noqa: E402,F401
+
+__all__ += ["pad_copies", "roll_axis"]

@@ -93,3 +93,93 @@ def _over_x(f, x, at0):
 
 overload(_rules.x_over_y)(lambda x, y: lambda x, y: _x_over_y(x, y))
 overload(_rules.bessel_over_x)(lambda f, x, at0: lambda f, x, at0: _over_x(f, x, at0))
+
+
+# ---- softmax, log_softmax, logsumexp: Numba has none of them; written with the axis reductions of
+# numba_reductions (constant axes), shifted by the maximum as SciPy does ----------------------------------
+from numba import types  # noqa: E402
+
+from .numba_axes import is_none, spread  # noqa: E402
+from .numba_reductions import reduce_max, reduce_sum  # noqa: E402
+from .numba_runtime import unbroadcast  # noqa: E402
+
+
+@njit(cache=True)
+def _finite_or_zero(m):
+    return np.where(np.isfinite(m), m, 0.0)
+
+
+@overload(special.softmax, prefer_literal=True)
+def _softmax(x, axis=None):
+    if not isinstance(x, types.Array) or x.ndim == 0:
+        return None
+
+    def impl(x, axis=None):
+        e = np.exp(x - _finite_or_zero(reduce_max(x, axis, True)))
+        return e / reduce_sum(e, axis, True)
+    return impl
+
+
+@overload(special.log_softmax, prefer_literal=True)
+def _log_softmax(x, axis=None):
+    if not isinstance(x, types.Array) or x.ndim == 0:
+        return None
+
+    def impl(x, axis=None):
+        s = x - _finite_or_zero(reduce_max(x, axis, True))
+        return s - np.log(reduce_sum(np.exp(s), axis, True))
+    return impl
+
+
+@overload(special.logsumexp, prefer_literal=True)
+def _logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    if not isinstance(a, types.Array) or a.ndim == 0:
+        return None
+    if not (return_sign is False or is_none(return_sign)
+            or isinstance(return_sign, types.BooleanLiteral) and not return_sign.literal_value):
+        return None                       # (value, sign) pairs: refused by the rule before this
+    if is_none(b):
+        def impl(a, axis=None, b=None, keepdims=False, return_sign=False):
+            m = _finite_or_zero(reduce_max(a, axis, True))
+            s = reduce_sum(np.exp(a - m), axis, True)
+            return _drop(np.log(s) + m, a, axis, keepdims)
+        return impl
+
+    def impl_b(a, axis=None, b=None, keepdims=False, return_sign=False):
+        full = a + np.zeros_like(b)        # a broadcast against b
+        m = _finite_or_zero(reduce_max(full, axis, True))
+        s = reduce_sum(np.exp(full - m) * b, axis, True)
+        return _drop(np.log(s) + m, full, axis, keepdims)
+    return impl_b
+
+
+def _drop(r, a, axis, keepdims):
+    """A keepdims=True reduction result `r` of `a` over `axis`, with the axes dropped unless keepdims."""
+
+
+@overload(_drop, prefer_literal=True)
+def _drop_ol(r, a, axis, keepdims):
+    if isinstance(keepdims, types.BooleanLiteral) and keepdims.literal_value:
+        return lambda r, a, axis, keepdims: r
+    # the reduced axes have length 1 in r: summing over them drops them, exactly
+    return lambda r, a, axis, keepdims: reduce_sum(r, axis, False)
+
+
+@overload(_rules.lse_grad, prefer_literal=True)
+def _lse_grad(g, a, y, axis, b, keepdims):
+    if is_none(b):
+        return lambda g, a, y, axis, b, keepdims: (np.exp(a - spread(y, a, axis, keepdims))
+                                                   * spread(g, a, axis, keepdims))
+
+    def impl(g, a, y, axis, b, keepdims):
+        full = a + np.zeros_like(b)
+        return np.exp(full - spread(y, full, axis, keepdims)) * spread(g, full, axis, keepdims) * b
+    return impl
+
+
+@overload(_rules.lse_grad_b, prefer_literal=True)
+def _lse_grad_b(g, a, y, axis, b, keepdims):
+    def impl(g, a, y, axis, b, keepdims):
+        full = a + np.zeros_like(b)
+        return unbroadcast(np.exp(full - spread(y, full, axis, keepdims)) * spread(g, full, axis, keepdims), b)
+    return impl
