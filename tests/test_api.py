@@ -116,9 +116,16 @@ def uses_erf(x):
 
 @pytest.fixture(scope="module")
 def custom_rules():
+    """Registered for this module's tests only: a custom adjoint of math.erf (which has a library rule)
+    must not leak into other tests run by the same worker."""
+    from retrograd.frontend.resolve import CUSTOM
+    before = dict(CUSTOM)
     rg.register_adjoint(softclip)(softclip_adjoint)
     rg.register_adjoint(ste_round)(ste_round_adjoint)
     rg.register_adjoint(math.erf)(erf_adjoint)
+    yield
+    CUSTOM.clear()
+    CUSTOM.update(before)
 
 
 # ----------------------------------------------------------------------------------------------
