@@ -302,7 +302,7 @@ def test_random_draws_are_made_once_and_match_the_plain_call():
 
 
 # ---- random in-place / view programs (tests/progen.py) ----------------------------------------------------
-PROGEN_SEEDS = [900_000 + i for i in range(int(__import__("os").environ.get("RETROGRAD_FORWARD_PROGEN", "40")))]
+PROGEN_SEEDS = [900_000 + i for i in range(int(__import__("os").environ.get("RETROGRAD_FORWARD_PROGEN", "25")))]
 
 
 @pytest.fixture(scope="module")
