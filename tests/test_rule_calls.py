@@ -40,3 +40,16 @@ def test_zero_derivative_and_constant_slots_still_work(name, args, wrt, fd_backe
 
 def test_a_constant_spacing_is_fine():
     check_grad(c.spacing_constant, [X.copy()])        # python: Numba has no np.gradient
+
+
+def trapezoid_with_x_and_dx(y, h):
+    xs = np.array([0.0, 0.5, 1.5, 2.0])
+    return np.trapezoid(y * y, x=xs, dx=h) + np.trapezoid(y, dx=h) * h
+
+
+def test_trapezoid_ignores_dx_when_x_is_given():
+    """NumPy ignores dx when x is given: its derivative through that call is 0 (reverse and forward)."""
+    y, h = np.array([0.3, -1.2, 0.8, 2.0]), 0.7
+    check_grad(trapezoid_with_x_and_dx, [y, h], wrt=(0, 1))
+    _, t = rg.jvp(trapezoid_with_x_and_dx, (y, h), (None, 1.0))
+    np.testing.assert_allclose(t, 2 * h * np.trapezoid(y), rtol=1e-12)

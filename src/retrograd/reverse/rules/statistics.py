@@ -441,9 +441,9 @@ def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
 def trapezoid(r, y, x=None, dx=1.0, axis=-1):
     d[y] = unreduce(d[r], y, axis, False) * trapezoid_weights(y, x, dx, axis)
     d[x] = trapezoid_grad_x(d[r], y, x, axis)
-    d[dx] = np.sum(d[r] * np.trapezoid(y, axis=axis))
+    d[dx] = np.sum(d[r] * np.trapezoid(y, axis=axis)) * float(x is None)     # NumPy ignores dx given x
 
 
 @tangent(trapezoid)
 def trapezoid(r, y, x=None, dx=1.0, axis=-1):
-    t[r] = np.sum(t[y] * trapezoid_weights(y, x, dx, axis), axis) + np.trapezoid(y, x=t[x], axis=axis) + t[dx] * np.trapezoid(y, axis=axis)
+    t[r] = np.sum(t[y] * trapezoid_weights(y, x, dx, axis), axis) + np.trapezoid(y, x=t[x], axis=axis) + t[dx] * np.trapezoid(y, axis=axis) * float(x is None)
