@@ -78,3 +78,25 @@ def transposed_state(M):
         Mt = M.T.copy()
         M = np.tanh(Mt) + 0.1 * M.transpose()
     return np.sum(M)
+
+
+# kinds from declared shape rules must be exact: each of these broadcasts against a size-1 axis, where a
+# wrong kind would drop an unbroadcast (tests/test_simulation_loops.py::test_shape_rules_at_size_one_axes)
+def rank_keepdims_broadcast(M, v):
+    s = np.sum(M, axis=0, keepdims=True) + v      # (1,4) + (4,)
+    return np.sum(s * s)
+
+def rank_new_axis_of_a_copy(M, v):
+    c = M.copy()[None] * v                         # (1,3,4) * (4,)
+    return np.sum(np.tanh(c))
+
+def rank_slice_mean_in_a_loop(M, v):
+    t = 0.0
+    for i in range(3):
+        r = np.mean(M[i:i + 1, :], axis=-1) * v[i]  # (1,) in a loop
+        t = t + np.sum(r * M[i])
+    return t
+
+def rank_transpose_cast_column(M, v):
+    w = M.T.astype(np.float64)[:, 1:2] + v[1]      # (4,1)
+    return np.sum(w * M[0][:, None])

@@ -45,3 +45,9 @@ def test_rank_rules():
     assert r({"a": None}, {"axis": None, "keepdims": False}) is None
     assert r({"a": "array:1"}, {"axis": (0, 1), "keepdims": False}) is None   # NumPy raises: no claim
     assert same_rank("a")({"a": "array:3"}, {}) == "array:3" and same_rank("a")({"a": None}, {}) is None
+
+
+@pytest.mark.parametrize("name", ["rank_keepdims_broadcast", "rank_new_axis_of_a_copy", "rank_slice_mean_in_a_loop",
+                                  "rank_transpose_cast_column"])
+def test_shape_rules_at_size_one_axes(name, fd_backend):
+    check_grad(getattr(sl, name), [M.copy(), rng.standard_normal(4)], wrt=(0, 1))
