@@ -364,14 +364,13 @@ def numba_sum_int_dtype(x):
     return np.sum(x * 3.0, dtype=int) * x[0]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11: a Numba-internal crash (\"'Function' object has no "
-                   "attribute 'dtype'\") becomes a BackendError with no filename/lineno "
-                   "(backends/numba._backend_error finds no generated line in the message)")
 def test_finding11_numba_internal_crash_names_the_line():
     _numba()
     with pytest.raises(rg.BackendError) as err:
         rg.differentiate(numba_sum_int_dtype, backend="numba").grad(X.copy())
-    assert err.value.lineno is not None
+    # was: no filename/lineno (a Numba-internal AttributeError names no generated line in its message)
+    assert err.value.lineno == numba_sum_int_dtype.__code__.co_firstlineno + 1
+    assert err.value.filename == __file__
 
 
 # ---- regression guards: hostile cases that behave correctly ------------------------------------------------

@@ -191,15 +191,30 @@ def lower_spellings(tree):
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')
 
 
+def _generated_lines_in_traceback(exc):
+    """The generated lines Numba was typing when its own code crashed (an internal AttributeError names
+    no line in its message): its constraint-propagation frames hold the statement's `ir.Loc`."""
+    lines, tb = [], exc.__traceback__
+    while tb is not None:
+        for v in list(tb.tb_frame.f_locals.values()):
+            if type(v).__name__ == "FunctionIR":        # its loc is the `def` line
+                continue
+            loc = v if type(v).__name__ == "Loc" else getattr(v, "loc", None) if hasattr(v, "__dict__") else None
+            if type(loc).__name__ == "Loc" and "retrograd_generated_" in str(getattr(loc, "filename", "")):
+                lines.append(int(loc.line))
+        tb = tb.tb_next
+    return lines[:1]     # the outermost: the user's statement, not a line inside an inlined overload
+
+
 def _backend_error(exc, source, locations=None):
     """A BackendError at the user's line that generated line (Numba names it in its message) came from:
     a primal statement's own line, or the `# grad of` block an adjoint statement is in."""
     text = str(exc)
     lines = source.splitlines()
-    found = _LINE.findall(text)
+    found = [int(n) for n in _LINE.findall(text)] or _generated_lines_in_traceback(exc)
     where, construct = None, None
     if found:
-        n = int(found[-1])
+        n = found[-1]
         construct = lines[n - 1].strip() if 0 < n <= len(lines) else None
         where = (locations or {}).get(n)
     first = next((l for l in text.splitlines() if l.strip()), text)
