@@ -529,10 +529,13 @@ class FunctionTransform:
         if name not in self.active:
             return
         d = self.dvar(name)
+        k = self.kinds.get(name)
         if name in self.inplace:
             out += A.quote("D = add_into(D, G)", D=d, G=g)
-        else:
+        elif k == "scalar" or is_array(k):
             out += A.quote("D = D + G", D=d, G=g)
+        else:   # may hold a list or tuple, where `+` would concatenate the two cotangents
+            out += A.quote("D = add_tree(D, G)", D=d, G=g)
 
     def _cot_label(self):
         """Cotangent temporaries are named after the statement's target: dz_1, dz_2, ..."""
