@@ -175,8 +175,9 @@ def _raised_inside_numba(exc):
 
 
 def lower_spellings(tree):
-    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, and the builtin
-    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`."""
+    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin
+    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`, and the method `x.round(d)` is
+    `np.round(x, d)`."""
     import gast
     for node in gast.walk(tree):
         if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
@@ -185,6 +186,11 @@ def lower_spellings(tree):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="abs", ctx=gast.Load())
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "round"
+                and not (isinstance(node.func.value, gast.Name) and node.func.value.id in ("np", "math"))):
+            node.args = [node.func.value] + node.args
+            node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                       attr="round", ctx=gast.Load())
     return tree
 
 
