@@ -26,7 +26,43 @@ def _lower(tree):
     from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_rolls(lower_products(lower_reductions(tree))))
+    return lower_layouts(lower_spellings(lower_rolls(lower_products(lower_reductions(tree)))))
+
+
+_RELAYOUT = {"T", "transpose", "swapaxes", "moveaxis", "rollaxis"}
+
+
+def _may_change_layout(value):
+    """The value may be a strided (F- or A-ordered) view: a transpose or a sliced subscript."""
+    import gast
+    if isinstance(value, gast.Attribute):
+        return value.attr in _RELAYOUT
+    if isinstance(value, gast.Call):
+        f = value.func
+        return isinstance(f, gast.Attribute) and f.attr in _RELAYOUT
+    if isinstance(value, gast.Subscript):
+        idx = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        return any(isinstance(i, gast.Slice) for i in idx)
+    return False
+
+
+def lower_layouts(tree):
+    """A typed tape holds arrays of its placeholder's layout (C-ordered): a variable that is sometimes a
+    transposed or sliced view is pushed as a C-ordered copy (Numba asserts on appending an F- or
+    A-ordered array to a list of C-ordered ones)."""
+    import gast
+    strided = {s.targets[0].id for s in gast.walk(tree)
+               if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+               and _may_change_layout(s.value)}
+    for node in gast.walk(tree):
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "append"
+                and isinstance(node.func.value, gast.Name) and node.func.value.id.endswith("_tape")
+                and len(node.args) == 1 and isinstance(node.args[0], gast.Name) and node.args[0].id in strided):
+            node.args = [gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                                         type_comment=None),
+                                                       attr="ascontiguousarray", ctx=gast.Load()),
+                                   args=node.args, keywords=[])]
+    return tree
 
 
 def _njit():
