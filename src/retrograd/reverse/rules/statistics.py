@@ -445,12 +445,12 @@ def diff(y, a, n=1, axis=-1, prepend=None, append=None):
 
 
 @adjoint(np.gradient, kind="shape")
-def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
+def gradient(y, f, varargs=1.0, *, axis=None, edge_order=1):
     d[f] = ungradient(d[y], f, varargs, axis, edge_order)
 
 
 @tangent(gradient)
-def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
+def gradient(y, f, varargs=1.0, *, axis=None, edge_order=1):
     t[y] = gradient_tangent(t[f], varargs, axis, edge_order)
 
 
