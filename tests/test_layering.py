@@ -62,3 +62,14 @@ def test_the_backend_checks_catch_what_they_are_for(tmp_path):
     bad.write_text("\n".join(lines + ok) + "\n")
     found = _offenders(bad, [_BRANCH, _NAMED])
     assert [f.split(": ", 1)[1] for f in found] == lines
+
+
+def test_every_backend_declares_its_target():
+    """api.py reaches each backend it accepts through that backend module's TARGET, whose traits are the
+    module's TRAITS (what the core reads)."""
+    from retrograd.backends import NAMES, target, traits
+    from retrograd.backends.target import Target
+    for name in NAMES:
+        t = target(name)
+        assert isinstance(t, Target) and t.name == name and t.traits == traits(name)
+    assert target("numba").freezes_globals and not target("python").freezes_globals

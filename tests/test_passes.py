@@ -155,6 +155,23 @@ def test_read_keeps_the_users_file_and_lines():
     assert src.line_text(assigns["u"]).strip() == "u = numpy.sin(x * y) + 1.0"
 
 
+def test_read_parses_once_and_hands_out_copies(monkeypatch):
+    from retrograd.frontend import source
+    parsed = []
+    parse = source._parse
+    monkeypatch.setattr(source, "_parse", lambda fn: parsed.append(fn) or parse(fn))
+
+    def scaled(x, k=2.0):       # a new code object: nobody parsed it before
+        return x * k
+    first = P.read(scaled)
+    first.node.body = []        # a pass rewrites its copy ...
+    again = P.read(scaled)
+    assert parsed == [scaled] and len(again.node.body) == 1    # ... the next reader gets the source's tree
+    assert again.where(again.node.body[0])[1] == _line(scaled, "return x * k")
+    scaled.__defaults__ = (3.0,)  # constant defaults are written in as the function has them now
+    assert P.read(scaled).node.args.defaults[0].value == 3.0 and parsed == [scaled]
+
+
 def test_read_refuses_at_the_users_line():
     with pytest.raises(UnsupportedSyntaxError) as exc:
         P.read(star_args)

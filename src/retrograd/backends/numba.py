@@ -232,6 +232,7 @@ def _is_container(v):
 
 class NumbaTarget(Target):
     name = "numba"
+    traits = TRAITS
     freezes_globals = True     # Numba freezes globals at compile time, global arrays' contents too
     debug_checks = False
 

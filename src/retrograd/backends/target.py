@@ -6,6 +6,7 @@ finds it.  The defaults are the python backend's: generated functions are called
 cached across processes, and every value a `wrt` parameter may hold (floats, arrays, pytrees) is
 differentiated.
 """
+from . import PYTHON
 
 
 class Target:
@@ -16,10 +17,7 @@ class Target:
     # rg.debug_nans()'s checks can run on its code (they are the generated NumPy code's)
     debug_checks = True
 
-    @property
-    def traits(self):
-        from . import traits
-        return traits(self.name)
+    traits = PYTHON          # the module's TRAITS (what of the target changes the generated code)
 
     def check_options(self, has_aux, bound):
         """Refuse, at decoration, options this target does not differentiate (bound: a partial's or a

@@ -1253,6 +1253,7 @@ class TritonTarget(Target):
     """NumPy arguments run the generated NumPy code (python's); torch tensors go through rg.torch, which
     builds the kernels (source_of)."""
     name = "triton"
+    traits = TRAITS
 
     def check_options(self, has_aux, bound):
         if has_aux or bound:
