@@ -1,4 +1,5 @@
 """Read a Python function's source and parse it with gast, remembering where it came from."""
+import collections
 import copy
 import inspect
 import types
@@ -64,7 +65,8 @@ def namespace_of(fn):
     return ns
 
 
-_PARSED = {}    # id(code) -> (code, parsed function, filename, first line, col shift, lines)
+_PARSED = collections.OrderedDict()   # id(code) -> (code, parsed function, filename, first line, col shift, lines)
+_PARSED_MAX = 256                     # the most recently read functions (a generated adjoint is read once)
 
 
 def read_function(fn):
@@ -81,8 +83,11 @@ def read_function(fn):
         return _read_lambda(fn)
     code = fn.__code__
     hit = _PARSED.get(id(code))
-    if hit is None or hit[0] is not code:
+    if hit is None or hit[0] is not code:     # the entry holds its code object: an id is never reused
         hit = _PARSED[id(code)] = (code,) + _parse(fn)
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    _PARSED.move_to_end(id(code))
     _, parsed, filename, first_line, col_shift, lines = hit
     node = copy.deepcopy(parsed)
     _constant_defaults(fn, node)
