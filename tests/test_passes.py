@@ -80,6 +80,13 @@ def write_through_view(x):
     return np.sum(v)
 
 
+def row_view(M):
+    N = M * 1.0
+    r = N[0]
+    N[0, 1] = 5.0
+    return np.sum(r)
+
+
 def rebound_then_write(x):
     x = x * 2.0
     x[0] = 1.0
@@ -100,6 +107,23 @@ def redefs(x, y):
     for i in range(2):
         b = x * 3.0
     return a + b + y
+
+
+def carried(x):
+    s = 0.0
+    t = 0.0
+    for i in range(3):
+        s = s + np.sin(t)
+        t = x[i] * 2.0
+    return s
+
+
+def first_in_loop(x):
+    s = 0.0
+    for i in range(3):
+        t = np.sin(x[i])
+        s = s + t * t
+    return s
 
 
 def no_result(x):
@@ -333,6 +357,14 @@ def test_aliases_refuse_a_view_read_after_a_write_to_its_memory():
     assert f"line {_line(view_then_write, 'x[0] = 5.0')}" in str(exc.value)
 
 
+def test_aliases_leave_a_maybe_view_to_a_run_time_check():
+    # N[0] is a view of a 2-d N, a number of a 1-d one: checked when it runs, not refused
+    tf = _prepared(row_view, {"M"}, {"M": "array:2"})
+    stmts = {id(s): A.unparse(s).strip() for s in gast.walk(tf.node) if isinstance(s, gast.stmt)}
+    assert {stmts[k]: pairs for k, pairs in tf.view_checks.items()} == {"r = N[0]": [("r", "N")]}
+    assert _prepared(chain, {"x"}, {"x": "array:1", "y": "array:1"}).view_checks == {}
+
+
 def test_memory_model_knows_which_parameters_a_write_reaches():
     unit = _normalised(write_through_view)
     assert memory_model(unit.node, unit.locals, unit.params).params_written == {"x"}
@@ -353,6 +385,23 @@ def test_tape_saves_an_overwritten_value_only_where_its_adjoint_reads_it():
     # x * 0.5's adjoint reads nothing of x: no push in the second loop
     assert not any(i == id(s) for s in half_steps for (i, _) in taped)
     assert tf.plan.memory.params_written == set()
+
+
+def _taped(tf):
+    stmts = {id(s): A.unparse(s).strip() for s in gast.walk(tf.node) if isinstance(s, gast.Assign)}
+    return {(stmts[i], n) for i, n in tf.plan.taped}
+
+
+def test_tape_exposure_across_loop_trips():
+    # the sine of the previous trip's t: the old t is pushed where the next trip overwrites it
+    tf = _prepared(carried, {"x"}, {"x": "array:1"}, until="plan_tape")
+    assert _taped(tf) == {("t = x[i] * 2.0", "t")}
+    assert tf.plan.maybe_unbound == set()       # t = 0.0 binds it before the loop
+    # t first bound inside the loop: the first trip's push reads a t that may be unbound (a placeholder)
+    tf = _prepared(first_in_loop, {"x"}, {"x": "array:1"}, until="plan_tape")
+    assert _taped(tf) == {("t = np.sin(x[i])", "t")}
+    assert tf.plan.maybe_unbound == {"t"}
+    assert {"t", "x"} <= tf.plan.saved          # the last trip's t, and x for np.sin's adjoint
 
 
 def test_tape_hands_over_final_values_instead_of_taping_them():
