@@ -67,9 +67,9 @@ def test_the_backend_checks_catch_what_they_are_for(tmp_path):
 def test_every_backend_declares_its_target():
     """api.py reaches each backend it accepts through that backend module's TARGET, whose traits are the
     module's TRAITS (what the core reads)."""
-    from retrograd.backends import NAMES, target, traits
+    from retrograd.backends import NAMES, target_of, traits
     from retrograd.backends.target import Target
     for name in NAMES:
-        t = target(name)
+        t = target_of(name)
         assert isinstance(t, Target) and t.name == name and t.traits == traits(name)
-    assert target("numba").freezes_globals and not target("python").freezes_globals
+    assert target_of("numba").freezes_globals and not target_of("python").freezes_globals

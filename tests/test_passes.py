@@ -126,6 +126,13 @@ def first_in_loop(x):
     return s
 
 
+def with_aux(x):
+    y = x * 2.0
+    if x[0] > 0:
+        return np.sum(y), y
+    return np.sum(x), {"y": y}
+
+
 def no_result(x):
     y = x * 2.0
 
@@ -222,6 +229,24 @@ def test_inline_renames_locals_that_hide_generated_names():
     assert "unbroadcast" not in names and "unbroadcast_" in names
     with pytest.raises(UnsupportedSyntaxError, match="`unbroadcast`"):
         P.inline(P.read(reserved_param))
+
+
+# ---- split_aux ----------------------------------------------------------------------------------------
+
+def test_split_aux_returns_only_the_value():
+    src = P.read(with_aux)
+    P.inline(src)
+    aux = P.split_aux(src)
+    returns = [s for s in gast.walk(src.node) if isinstance(s, gast.Return)]
+    assert len(returns) == 2 and all(isinstance(r.value, gast.Name) for r in returns)
+    value = returns[0].value.id
+    assert value != aux and {r.value.id for r in returns} == {value}
+    assigned = {A.unparse(s).strip() for s in gast.walk(src.node) if isinstance(s, gast.Assign)}
+    assert {f"{value} = np.sum(y)", f"{aux} = y", f"{value} = np.sum(x)", f"{aux} = {{'y': y}}"} <= assigned
+    # the user's line of each return is kept by its parts
+    split = [s for s in gast.walk(src.node) if isinstance(s, gast.Assign) and s.targets[0].id == aux]
+    assert sorted(src.where(s)[1] for s in split) == [_line(with_aux, "return np.sum(y), y"),
+                                                _line(with_aux, 'return np.sum(x), {"y": y}')]
 
 
 # ---- normalise, finish_return, count_trips ---------------------------------------------------------------

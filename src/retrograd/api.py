@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 
 from .analysis.kinds import kind_of_value
-from .backends import NAMES as BACKENDS, plain_name, target as target_of
+from .backends import NAMES as BACKENDS, plain_name, target_of
 from . import pipeline
 from .errors import UsageError
 from .frontend.checks import check_function

@@ -5,7 +5,7 @@ The core (frontend, analysis, reverse) never asks which backend it generates for
 `Traits`, the few properties of a target that change the generated code.  Each backend module declares
 its own `TRAITS`; `traits(name)` finds them.  The public API (api.py) never asks either: it calls the
 backend's `TARGET` (target.py: loading, call wrappers, cached transforms, guards, argument checks), which
-`target(name)` finds.
+`target_of(name)` finds (the function is not named `target`: that is the module target.py).
 """
 import importlib
 from dataclasses import dataclass, field
@@ -52,7 +52,7 @@ def traits(name):
     return getattr(module, "TRAITS", PYTHON)
 
 
-def target(name):
+def target_of(name):
     """The Target (target.py) of backend `name`, one of NAMES; a UsageError when its module cannot be
     imported (a library it needs is missing)."""
     try:

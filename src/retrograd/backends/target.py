@@ -1,7 +1,7 @@
 """What the public API asks of a backend: the one interface api.py calls, so that it never names one.
 
 A backend module (python.py, numba.py, triton.py) declares `TARGET`, an instance of a subclass of
-`Target` that says how it loads generated code and overrides what else differs; `backends.target(name)`
+`Target` that says how it loads generated code and overrides what else differs; `backends.target_of(name)`
 finds it.  The defaults are the python backend's: generated functions are called as they are, nothing is
 cached across processes, and every value a `wrt` parameter may hold (floats, arrays, pytrees) is
 differentiated.
