@@ -12,13 +12,13 @@ import pytest
 
 import retrograd as rg
 import sourcemap_cases as cases
-from retrograd.reverse.program import Program
+from retrograd.pipeline import new_program
 
 HEADER = re.compile(r"# grad of: (.*)  \((.+):(\d+)\)$")
 
 
 def _program(fn, active):
-    program = Program(target="python")
+    program = new_program("python")
     program.variant(fn, set(active))
     text = program.source("test")
     return program, text.splitlines()

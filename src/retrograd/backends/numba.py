@@ -6,12 +6,14 @@ code exec'd from a string).  The file name is a hash of the generated source, th
 global constants it reads, and the retrograd and Numba versions: an edited function or a new version
 never meets stale compiled code.  Compilation is lazy (at the first call), per argument types.
 """
+import functools
 import hashlib
 import os
 import re
 
 from ..errors import BackendError
 from . import Traits, cache_dir as _cache_dir
+from .target import Target
 
 _HEADER_LINES = 3
 
@@ -267,3 +269,56 @@ def _backend_error(exc, source, locations=None):
                        col=0, construct=construct, hint='use backend="python" for this function')
     err.numba_message = text
     return err
+
+
+# ---- the Target api.py calls ------------------------------------------------------------------------------
+
+def _options(d):
+    """Options besides fn/wrt/kinds that change the generated code: part of the transform cache key."""
+    return tuple((k, repr(getattr(d, k))) for k in ("remat", "has_aux") if hasattr(d, k))
+
+
+def _call(fn, source, locations, *args, **kwargs):
+    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)   # keyword-only parameters
+
+
+def _is_container(v):
+    from ..runtime import is_record
+    return isinstance(v, (tuple, list, dict)) or is_record(v)
+
+
+class NumbaTarget(Target):
+    name = "numba"
+    traits = TRAITS
+    freezes_globals = True     # Numba freezes globals at compile time, global arrays' contents too
+    debug_checks = False
+
+    def load(self, program, source, title):
+        return load(program, source, title)
+
+    def wrap(self, fn, source, locations):
+        """Compile errors surface at the first call: report them at the user's line."""
+        return functools.partial(_call, fn, source, locations)
+
+    def cached_transform(self, diff, kinds):
+        hit = load_cached_transform(diff.fn, diff.wrt, kinds, _options(diff))
+        if hit is None:
+            return None
+        p, a, plain, source, locations = hit
+        return (self.wrap(p, source, locations), self.wrap(a, source, locations), source,
+                self.wrap(plain, source, locations))
+
+    def remember_transform(self, diff, kinds, ns, primal, adjoint, locations):
+        remember_transform(diff.fn, diff.wrt, kinds, ns, primal, adjoint, _options(diff), locations)
+
+    def takes(self, value):
+        return not _is_container(value)
+
+    def refusal(self, fn_name, param, value):
+        return BackendError(f"{fn_name}: backend=\"numba\" differentiates with respect to arrays "
+                            f"and floats; `{param}` is a {type(value).__name__}",
+                            hint="pass its arrays as separate arguments, or use backend=\"python\", which "
+                                 "takes tuples, lists, dicts, NamedTuples and dataclasses (pytrees)")
+
+
+TARGET = NumbaTarget()
