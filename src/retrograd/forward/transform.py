@@ -67,6 +67,30 @@ def _effects_as_assignments(stmts):
     return out
 
 
+def _as_appends(stmts):
+    """`T = tape_push(T, V)` (a tape push as an assignment, for the analyses) back to `T.append(V)` in the
+    generated code: the same list, without a helper call per push."""
+    out = []
+    for s in stmts:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            s.body, s.orelse = _as_appends(s.body), _as_appends(s.orelse)
+        elif (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+              and isinstance(s.value.func, gast.Name) and s.value.func.id == "tape_push" and len(s.value.args) == 2
+              and isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id):
+            s = A.copy_loc(A.quote("T.append(V)", T=s.targets[0].id, V=s.value.args[1])[0], s)
+        out.append(s)
+    return out
+
+
+def _without_placeholders(stmts):
+    """walk_stmts, less the `x2 = None` a generated primal starts with for each value its loop tapes (the
+    first push saves it, nothing computes with it): kind inference then sees that `x2` is a float, and the
+    tangent code needs no shape checks (`broadcast_like`) for it."""
+    for s in walk_stmts(stmts):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Constant) and s.value.value is None):
+            yield s
+
+
 def _is_generated(src):
     return src.filename.startswith("<retrograd")
 
@@ -96,7 +120,8 @@ class ForwardTransform:
                                  construct="return", hint="return the value to differentiate")
         self.result_expr = ret.value
         self.active = self._activity()
-        self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
+        self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees,
+                                 _without_placeholders if self.generated else walk_stmts)
         self.float_arrays = float_arrays(self.node, self.active_params, self.callees, walk_stmts)
         scalars = {n for n, k in self.kinds.items() if k == "scalar"}
         self.view_checks = {} if self.generated else {id(d): pairs for d, pairs in check_aliases(
@@ -244,7 +269,7 @@ class ForwardTransform:
         args.kwonlyargs = args.kwonlyargs + [A.name(self.dvar(p), True) for p in self.active_params]
         args.kw_defaults = args.kw_defaults + [None] * len(self.active_params)
         fn.args = args
-        fn.body = prologue + body + pre + ret
+        fn.body = _as_appends(prologue + body + pre + ret)
         fn.decorator_list = []
         fn.returns = None
         return fn

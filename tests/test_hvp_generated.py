@@ -1,0 +1,130 @@
+"""hvp's generated code (forward over the generated adjoint): what it no longer does, and that the results
+stay right.  Every hvp here is checked against second central differences of the plain function (no
+retrograd in the reference), and against the plain call's value where the output is read.
+
+- the tape placeholders a generated primal starts with (`x2 = None`) do not hide that `x2` is a float,
+  so its tangent code has no shape checks (`broadcast_like`);
+- tape pushes stay `tape.append(v)` (no helper call per push);
+- the output is checked to be a scalar inside the generated gradient, per call, instead of running the
+  plain function once more before every hvp.
+"""
+import numpy as np
+import pytest
+
+import retrograd as rg
+from retrograd.forward import api as forward_api
+
+
+def hvp_by_differences(f, args, k, v, h=1e-4):
+    """H v of f w.r.t. argument k (a float or float array) by second central differences of f alone."""
+    x = np.asarray(args[k], dtype=np.float64)
+    out = np.zeros(x.size)
+
+    def at(dx):
+        a = list(args)
+        a[k] = (x + dx) if isinstance(args[k], np.ndarray) else float(x + dx)
+        return f(*a)
+    vv = np.asarray(v, dtype=np.float64)
+    for i in range(x.size):
+        e = np.zeros(x.size)
+        e[i] = h
+        e = e.reshape(x.shape)
+        out[i] = (at(e + h * vv) - at(e - h * vv) - at(-e + h * vv) + at(-e - h * vv)) / (4 * h * h)
+    return out.reshape(x.shape) if isinstance(args[k], np.ndarray) else float(out[0])
+
+
+def hvp_source(f, primals, tangents):
+    d = forward_api._differentiable(f)
+    primals, tangents, active = forward_api._split(d, primals, tangents, "hvp")
+    return forward_api._hvp_compiled(d, primals, active)[0].source
+
+
+def rk_loop(x, y, a, n):
+    for _ in range(n):
+        k1 = a * (y - x)
+        x2 = x + 0.1 * k1
+        k2 = x2 * (1.0 - y)
+        y2 = y + 0.1 * k2
+        x = x + 0.05 * (k1 + a * (y2 - x2))
+        y = y + 0.05 * (k2 + x2 * y2)
+    return x * y + np.sin(x)
+
+
+def array_loop(w, n):
+    s = 0.0
+    for i in range(n):
+        u = np.tanh(w * (i + 1.0))
+        s = s + np.sum(u * u * w)
+    return s
+
+
+def _check(f, args, k, v, rtol=1e-5, atol=1e-7):
+    tangents = [None] * len(args)
+    tangents[k] = v
+    hv = rg.hvp(f, tuple(args), tuple(tangents))
+    np.testing.assert_allclose(hv, hvp_by_differences(f, args, k, v), rtol=rtol, atol=atol)
+    return hv
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_scalar_loop_hvp_has_no_shape_checks_and_plain_appends(n):
+    args = (0.3, -0.4, 1.7, n)
+    for k, v in [(0, 0.7), (1, -1.3), (2, 0.4)]:
+        _check(rk_loop, args, k, v)
+    src = hvp_source(rk_loop, args, (0.7, None, None, None))
+    assert "broadcast_like" not in src and "tape_push" not in src
+    assert ".append(" in src
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+@pytest.mark.parametrize("shape", [(3,), (1,), (0,), (2, 1)])
+def test_array_placeholder_keeps_its_array_kind(shape, n):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal(shape)
+    v = rng.standard_normal(shape)
+    _check(array_loop, (w, n), 0, v)
+
+
+def branchy(x, c):
+    if c > 0:
+        r = np.sum(x * x * x)
+    else:
+        r = x * x
+    return r
+
+
+def loss_and_aux(x):
+    return np.sum(x ** 3), x
+
+
+def test_scalar_output_checked_per_call_inside_the_generated_gradient():
+    x, v = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5, -0.25])
+    np.testing.assert_allclose(rg.hvp(branchy, (x, 1.0), (v, None)), 6 * x * v, rtol=1e-12)
+    # the same kinds, so the same generated code: the check runs at the call, not once per compile
+    with pytest.raises(rg.UsageError, match=r"branchy returned a value of shape \(3,\); hvp and hessian need"):
+        rg.hvp(branchy, (x, -1.0), (v, None))
+    np.testing.assert_allclose(rg.hvp(branchy, (x, 2.0), (v, None)), 6 * x * v, rtol=1e-12)
+    with pytest.raises(rg.UsageError, match="loss_and_aux returned a tuple of 2"):
+        rg.hvp(loss_and_aux, (x,), (v,))
+    with pytest.raises(rg.UsageError, match="scalar output"):
+        rg.hessian(branchy)(x, -1.0)
+
+
+scalar_seed = 3.0     # a user global with the name of the generated gradient's seed helper
+
+
+def uses_global_named_like_helper(x):
+    return scalar_seed * np.sum(np.cos(x) * x)
+
+
+def test_user_global_named_like_the_seed_helper():
+    x, v = np.array([0.2, 1.1]), np.array([-0.5, 2.0])
+    _check(uses_global_named_like_helper, (x,), 0, v)
+    assert uses_global_named_like_helper(x) == pytest.approx(3.0 * np.sum(np.cos(x) * x))
+
+
+def test_zero_d_output_and_float32_seed():
+    x = np.array([0.3, 0.9], dtype=np.float32)
+    f = lambda x: np.sum(x ** 4)    # noqa: E731  (a numpy float32 scalar output)
+    hv = rg.hvp(f, (x,), (np.ones(2, dtype=np.float32),))
+    np.testing.assert_allclose(hv, 12 * x.astype(np.float64) ** 2, rtol=1e-5)
