@@ -128,3 +128,54 @@ def test_zero_d_output_and_float32_seed():
     f = lambda x: np.sum(x ** 4)    # noqa: E731  (a numpy float32 scalar output)
     hv = rg.hvp(f, (x,), (np.ones(2, dtype=np.float32),))
     np.testing.assert_allclose(hv, 12 * x.astype(np.float64) ** 2, rtol=1e-5)
+
+
+def branch_in_loop(x, a, n):
+    s = 0.0
+    for i in range(n):
+        if i % 2 == 0:
+            t = a * x * x          # defined on even steps only: the tape holds its placeholder first
+            s = s + np.sin(t)
+        else:
+            s = s + t * x
+    return s * a
+
+
+def mixed_kinds(x, n):
+    acc = 0.0
+    for i in range(n):
+        if i == 1:
+            u = x * x              # an array on one step...
+        else:
+            u = 0.5 + 0.0 * acc    # ...a float on the others: the kind stays unknown
+        acc = acc + np.sum(np.cos(u + x))
+    return acc
+
+
+def while_loop(x, tol):
+    k = 0
+    y = x
+    while k < 4 and np.sum(y * y) > tol:
+        z = y * 0.5
+        y = z + np.sin(z)
+        k = k + 1
+    return np.sum(y ** 3)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_branch_defined_tape_values(n):
+    _check(branch_in_loop, (0.7, 1.3, n), 0, 0.9)
+    _check(branch_in_loop, (0.7, 1.3, n), 1, -0.4)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_mixed_kind_tape_values(n):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(3)
+    _check(mixed_kinds, (x, n), 0, rng.standard_normal(3))
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e9])
+def test_while_loop_tapes(tol):
+    x = np.array([0.8, -1.2])
+    _check(while_loop, (x, tol), 0, np.array([0.3, 1.0]))
