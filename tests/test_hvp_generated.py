@@ -179,3 +179,63 @@ def test_mixed_kind_tape_values(n):
 def test_while_loop_tapes(tol):
     x = np.array([0.8, -1.2])
     _check(while_loop, (x, tol), 0, np.array([0.3, 1.0]))
+
+
+# ---- the gradient an hvp does not read is not computed (forward/prune.py) --------------------------------
+def mlp(W1, b1, W2, x, y):
+    h = np.tanh(x @ W1 + b1)
+    return np.mean((h @ W2 - y) ** 2)
+
+
+def _mlp_args(rng, n=3, d=4):
+    return (rng.standard_normal((d, d)), rng.standard_normal(d), rng.standard_normal((d, 2)),
+            rng.standard_normal((n, d)), rng.standard_normal((n, 2)))
+
+
+def test_hvp_code_computes_no_gradient_it_discards():
+    rng = np.random.default_rng(7)
+    args = _mlp_args(rng)
+    tangents = (rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal((4, 2)), None, None)
+    src = hvp_source(mlp, args, tangents)
+    adjoint = src.split("def tangent_adjoint")[1].split("\ndef ")[0]
+    assert "return (None, (" in adjoint
+    for gone in ("    dW1 = ", "    dW2 = ", "    db1 = "):
+        assert gone not in adjoint, gone
+    assert "ddW1 = " in adjoint and "ddW2 = " in adjoint
+    hv = rg.hvp(mlp, args, tangents)
+    for k in range(3):       # each block of H v against second differences, one argument at a time
+        t = [None] * 5
+        t[k] = tangents[k]
+        np.testing.assert_allclose(rg.hvp(mlp, args, tuple(t)), hvp_by_differences(mlp, args, k, tangents[k]),
+                                   rtol=1e-5, atol=1e-7)
+    # the full hvp is the sum of the per-argument ones (H is linear in the tangent)
+    parts = [rg.hvp(mlp, args, tuple(tangents[j] if j == k else (np.zeros_like(args[j]) if j < 3 else None)
+                                     for j in range(5))) for k in range(3)]
+    for i in range(3):
+        np.testing.assert_allclose(hv[i], sum(p[i] for p in parts), rtol=1e-12, atol=1e-14)
+
+
+def repeated_gather(x):
+    y = x[np.array([0, 0, 2, 1, 0])]        # repeated indices: the adjoint accumulates with add_at
+    return np.sum(y ** 3) + np.sum(np.sin(x) * y[:3])
+
+
+def square_sum(v):
+    return np.sum(v * v)
+
+
+def calls_helper(x, a):
+    s = 0.0
+    for i in range(3):
+        s = s + square_sum(x * a + i)      # a user helper: its adjoint is a function of its own
+    return s * np.sum(x)
+
+
+def test_pruned_hvp_keeps_in_place_accumulation_and_helpers():
+    x = np.array([0.3, -0.8, 1.1])
+    v = np.array([1.0, -2.0, 0.5])
+    _check(repeated_gather, (x,), 0, v)
+    _check(calls_helper, (x, 1.7), 0, v)
+    _check(calls_helper, (x, 1.7), 1, 0.6)
+    src = hvp_source(repeated_gather, (x,), (v,))
+    assert "add_at" in src.split("def tangent_adjoint")[1]

@@ -41,6 +41,11 @@ class _Compiled:
         self.fn, self.source, self.tparams, self.reads = fn, source, tparams, reads
 
 
+def _runtime():
+    from . import runtime
+    return runtime
+
+
 def _load(program, source, title):
     from . import runtime
     filename = f"<retrograd forward {title}>"
@@ -50,8 +55,9 @@ def _load(program, source, title):
     return ns
 
 
-def _compile(d, active, kinds, target=None):
-    """The tangent function of `target` (default: d.fn) with parameters `active` differentiated."""
+def _compile(d, active, kinds, target=None, finish=None):
+    """The tangent function of `target` (default: d.fn) with parameters `active` differentiated;
+    `finish(program, namespace)` may rewrite the generated functions before they are written out."""
     from ..frontend.namespace import Reads
     from ..reverse.program import title_of
     from .program import ForwardProgram
@@ -66,6 +72,8 @@ def _compile(d, active, kinds, target=None):
     title = title_of(d.fn)
     try:
         name, tparams = program.variant(fn, set(active), dict(kinds))
+        if finish is not None:
+            finish(program, program.globals_for(_runtime()))
         source = program.source(title)
     except RetrogradError:
         raise
@@ -340,9 +348,22 @@ def _hvp_compiled(d, primals, wrt):
     cache = d.__dict__.setdefault("_hvps", {})
     hit = cache.get(key)
     if hit is None or hit[0] is not g:
-        hit = (g, _compile(d, wrt, kinds, target=g))
+        hit = (g, _compile(d, wrt, kinds, target=g, finish=_tangent_only(rev)))
         cache[key] = hit
     return hit[1], rev
+
+
+def _tangent_only(rev):
+    """hvp discards the gradient the tangent of the adjoint also computes: drop it (forward/prune.py)."""
+    def finish(program, ns):
+        from .prune import drop_primal_result
+        guard = rev._guards[rev._last]
+        adjoint = guard.ns[guard.adjoint]
+        names = {v[0] for k, v in program.variants.items() if k[0] == id(adjoint)}
+        for f in program.functions:
+            if f.name in names:
+                drop_primal_result(f, ns)
+    return finish
 
 
 def hvp_of(d, primals, tangents):
