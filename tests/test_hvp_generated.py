@@ -239,3 +239,47 @@ def test_pruned_hvp_keeps_in_place_accumulation_and_helpers():
     _check(calls_helper, (x, 1.7), 1, 0.6)
     src = hvp_source(repeated_gather, (x,), (v,))
     assert "add_at" in src.split("def tangent_adjoint")[1]
+
+
+# ---- inputs held constant carry no tangent work in the adjoint (structural zeros of the saved tuple) ----
+def constant_reassigned(x, c):
+    c = c * x              # a parameter held constant, reassigned with a differentiated value: not a zero
+    return np.sum(c * x * x)
+
+
+def broadcast_against_constant(w, X):
+    return np.sum((w - X) ** 2 * np.tanh(w))    # X (5, 3) is larger than w (3,): the tangent is spread
+
+
+def int_and_tape(x, n, scale):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(np.sin(x * (i + 1))) * scale
+    return s * s
+
+
+def test_mlp_hvp_adjoint_does_no_work_for_the_data():
+    rng = np.random.default_rng(3)
+    args = _mlp_args(rng)
+    tangents = (rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal((4, 2)), None, None)
+    adjoint = hvp_source(mlp, args, tangents).split("def tangent_adjoint")[1].split("\ndef ")[0]
+    assert "    dx = " not in adjoint and "    dy = " not in adjoint      # x and y are data: no tangents
+    code = "\n".join(line for line in adjoint.splitlines() if not line.strip().startswith("#"))
+    assert code.count("matmul_grad_b(") == 3           # ddW2: two products, ddW1: one (x has no tangent)
+
+
+@pytest.mark.parametrize("shape", [(3,), (1,), (0,)])
+def test_constant_inputs_reassigned_or_broadcast(shape):
+    rng = np.random.default_rng(5)
+    x, c = rng.standard_normal(shape), rng.standard_normal(shape)
+    _check(constant_reassigned, (x, c), 0, rng.standard_normal(shape))
+    w, X = rng.standard_normal(3), rng.standard_normal((5, 3))
+    _check(broadcast_against_constant, (w, X), 0, rng.standard_normal(3))
+    _check(broadcast_against_constant, (w, X), 1, rng.standard_normal((5, 3)))
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_int_and_float_constants_in_the_saved_tuple(n):
+    x = np.array([0.4, -0.3])
+    _check(int_and_tape, (x, n, 1.5), 0, np.array([0.7, 0.2]))
+    _check(int_and_tape, (x, n, 1.5), 2, 0.3)
