@@ -41,11 +41,6 @@ class _Compiled:
         self.fn, self.source, self.tparams, self.reads = fn, source, tparams, reads
 
 
-def _runtime():
-    from . import runtime
-    return runtime
-
-
 def _load(program, source, title):
     from . import runtime
     filename = f"<retrograd forward {title}>"
@@ -55,9 +50,8 @@ def _load(program, source, title):
     return ns
 
 
-def _compile(d, active, kinds, target=None, finish=None):
-    """The tangent function of `target` (default: d.fn) with parameters `active` differentiated;
-    `finish(program, namespace)` may rewrite the generated functions before they are written out."""
+def _compile(d, active, kinds, target=None):
+    """The tangent function of `target` (default: d.fn) with parameters `active` differentiated."""
     from ..frontend.namespace import Reads
     from ..reverse.program import title_of
     from .program import ForwardProgram
@@ -72,8 +66,6 @@ def _compile(d, active, kinds, target=None, finish=None):
     title = title_of(d.fn)
     try:
         name, tparams = program.variant(fn, set(active), dict(kinds))
-        if finish is not None:
-            finish(program, program.globals_for(_runtime()))
         source = program.source(title)
     except RetrogradError:
         raise
@@ -331,6 +323,7 @@ def _gradient_function(d, wrt, kinds):
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     exec(compile(src, filename, "exec"), ns)
     ns[name]._rg_driver_of = (guard.primal, guard.adjoint)
+    ns[name]._rg_discards = ns[guard.adjoint]     # hvp reads only the tangent of the gradient (forward/prune.py)
     return ns[name], rev
 
 
@@ -348,22 +341,9 @@ def _hvp_compiled(d, primals, wrt):
     cache = d.__dict__.setdefault("_hvps", {})
     hit = cache.get(key)
     if hit is None or hit[0] is not g:
-        hit = (g, _compile(d, wrt, kinds, target=g, finish=_tangent_only(rev)))
+        hit = (g, _compile(d, wrt, kinds, target=g))
         cache[key] = hit
     return hit[1], rev
-
-
-def _tangent_only(rev):
-    """hvp discards the gradient the tangent of the adjoint also computes: drop it (forward/prune.py)."""
-    def finish(program, ns):
-        from .prune import drop_primal_result
-        guard = rev._guards[rev._last]
-        adjoint = guard.ns[guard.adjoint]
-        names = {v[0] for k, v in program.variants.items() if k[0] == id(adjoint)}
-        for f in program.functions:
-            if f.name in names:
-                drop_primal_result(f, ns)
-    return finish
 
 
 def hvp_of(d, primals, tangents):

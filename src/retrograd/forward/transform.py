@@ -398,6 +398,14 @@ class ForwardTransform:
                 out = A.copy_loc(A.quote(f"not_a_view(V, {tname}, {msg!r})", V=A.as_load(s.value)), s) + out
         return out
 
+    def _drop_primal_result(self, name):
+        from . import runtime
+        from .prune import drop_primal_result
+        ns = self.program.globals_for(runtime)
+        for f in self.program.functions:
+            if f.name == name:
+                drop_primal_result(f, ns)
+
     def _carry_zeros(self, target, value):
         """`saved = out_saved[1]`, `A = saved`: the zero tree of the value goes to the name."""
         tree = None
@@ -533,6 +541,8 @@ class ForwardTransform:
             done = [v[2] for v in self.program.variants.values() if v[0] == name and v[2] is not None]
             if done and isinstance(getattr(done[0], "zero_tree", None), tuple):
                 self.call_zeros[tname] = done[0].zero_tree     # what the callee's tangent result holds zeros at
+        if getattr(self.fn, "_rg_discards", None) is callee.fn:    # hvp's driver: only the tangent is read
+            self._drop_primal_result(name)
         pre, keywords = [], []
         for p, e in active:
             holder = {"e": e}
