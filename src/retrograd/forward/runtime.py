@@ -16,6 +16,8 @@ def tape_push(tape, value):
 def broadcast_like(t, y):
     """The tangent `t` of an elementwise result `y` whose differentiated operands were smaller than it
     (`x + c` with a scalar `x` and an array `c`): spread over `y`'s shape, as the value was."""
+    if type(y) is float:      # a float result had float operands: the tangent is one already (the fast case)
+        return t
     shape = np.shape(y)
     if np.shape(t) == shape:
         return t
