@@ -37,8 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import retrograd as rg  # noqa: E402
-from bench_python_backend import (LORENZ_DT, lorenz_args, lorenz_final_sum, make_jax_lorenz,  # noqa: E402
-                                  mlp_data, mlp_loss)
+from bench_python_backend import lorenz_args, lorenz_final_sum, make_jax_lorenz, mlp_data, mlp_loss  # noqa: E402
 
 OPS = ("forward", "gradient", "jvp", "hvp", "hessian")
 

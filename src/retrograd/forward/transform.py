@@ -112,7 +112,8 @@ def _alias_zeros(node, params, zeros):
             tree = None
             if isinstance(v, gast.Name):
                 tree = out.get(v.id)
-            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and isinstance(out.get(v.value.id), tuple):
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) \
+                    and isinstance(out.get(v.value.id), tuple):
                 tree = _item(out[v.value.id], v.slice)
             if isinstance(tree, tuple):
                 out[t] = tree
