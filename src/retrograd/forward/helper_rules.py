@@ -57,7 +57,10 @@ def pow_base_grad_db(a, b):
     return out[()]
 
 
-from .runtime import tape_push  # noqa: E402
+from .runtime import scalar_seed, tape_push  # noqa: E402
+
+CONSTANT.add(id(scalar_seed))
+_KEEP.append(scalar_seed)
 
 
 @helper(tape_push)
