@@ -750,19 +750,21 @@ class FunctionTransform:
             elif isinstance(s, gast.If) and not _is_exit(s):
                 body, orelse = self._adjoint(s.body), self._adjoint(s.orelse)
                 if body or orelse:
-                    out.append(gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()], orelse=orelse))
+                    out.append(_header_at(gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()],
+                                                  orelse=orelse), s))
             elif isinstance(s, gast.For):
                 body = self._adjoint(s.body)
                 if body:
-                    out.append(gast.For(target=A.name(s.target.id, True), iter=self._reversed_range(s), body=body,
-                                        orelse=[], type_comment=None))
+                    out.append(_header_at(gast.For(target=A.name(s.target.id, True), iter=self._reversed_range(s),
+                                                   body=body, orelse=[], type_comment=None), s))
                 if id(s) in self.plan.loop_targets:
                     out += self._pop(s.target.id, A.name(s.target.id, True))
             elif isinstance(s, gast.While):
                 body = self._adjoint(s.body)
                 if body:
-                    out.append(gast.For(target=A.name("_", True), iter=A.quote_expr(f"range({s._rg_trips})"),
-                                        body=body, orelse=[], type_comment=None))
+                    out.append(_header_at(gast.For(target=A.name("_", True),
+                                                   iter=A.quote_expr(f"range({s._rg_trips})"),
+                                                   body=body, orelse=[], type_comment=None), s))
         return out
 
     def _reversed_range(self, loop):
@@ -978,8 +980,8 @@ class FunctionTransform:
             pops = [st for c in rm.carried for st in self._pop(c, A.name(c, True), self._snap_role(rm))]
             out = [self._note(f"remat: each step of the loop at line {line} is re-run from its state, "
                               "then its adjoint runs")]
-            out.append(gast.For(target=A.name(var, True), iter=self._reversed_range(s),
-                                body=pops + rerun.body + body_adjoint, orelse=[], type_comment=None))
+            out.append(_header_at(gast.For(target=A.name(var, True), iter=self._reversed_range(s),
+                                           body=pops + rerun.body + body_adjoint, orelse=[], type_comment=None), s))
         else:
             what, at, count = nm["what"], nm["at"], nm["count"]
             out = A.quote(f"{nm['last']} = L", L=last)
@@ -1226,3 +1228,10 @@ def _placeholder_of(kind):
 
 def _is_exit(s):
     return isinstance(s, gast.If) and len(s.body) == 1 and getattr(s.body[0], "_rg_exit", False)
+
+
+def _header_at(node, user):
+    """The reversed loop or branch header stands at the user's loop or `if` line (the source map); its
+    body keeps the lines of its own `# grad of` blocks."""
+    node.lineno, node.col_offset = getattr(user, "lineno", None), getattr(user, "col_offset", 0)
+    return node
