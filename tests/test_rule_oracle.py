@@ -586,7 +586,8 @@ FORMS.update({
 # keyword parameters a rule's template names that need no form of their own, and why
 NO_KEYWORD_FORM = {"math_log": {"base": "math.log takes its base positionally only"},
                    "gradient": {"varargs": "np.gradient takes its spacings positionally (*varargs)"},
-                   "einsum": {p: "np.einsum takes its operands positionally (*operands)" for p in ("x1", "x2", "x3")}}
+                   "einsum": {p: "np.einsum takes its operands positionally (*operands)" for p in ("x1", "x2", "x3")},
+                   "take": {"out": "out= is refused (tests/test_rule_signatures.py, test_errors.py)"}}
 
 _OPERATORS = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.truediv: "/", operator.pow: "**",
               operator.mod: "%", operator.neg: "-", operator.pos: "+", operator.matmul: "@",
