@@ -130,3 +130,14 @@ def formula(x, y):
     b = np.logaddexp(x, y) + np.square(y) + np.reciprocal(2.0 + np.cosh(x)) + np.sinh(y) * 0.1
     c = np.exp2(x) + np.log2(2.0 + y * y) + np.log10(3.0 + x * x) + np.expm1(y) + x ** 3 - 1.0 / (1.0 + y ** 2)
     return a * b + c + np.minimum(x, y) + max(x, y) * np.abs(x)
+
+
+# ---- wide rows (tests/test_triton_wide.py) -----------------------------------------------------------
+def row_max(x):
+    return np.max(x)
+
+
+def scaled_logsumexp(x, w):
+    # the online form does not apply (the sum is not exp(x - max x)): one more pass
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m) * w))

@@ -44,26 +44,46 @@ from .errors import IndexRangeError, UsageError  # noqa: E402
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
 
 INTERPRETER_PROGRAMS = 2        # programs per launch in the interpreter, where each costs milliseconds
-_MAX_BLOCK = 1 << 16
+_MAX_BLOCK = 1 << 16            # elementwise blocks in the interpreter
+# Sizes checked for register spills by compiling for sm_90 (tests/test_triton_wide.py): a one-block
+# layer-norm backward spills at 8192 columns with 8 warps (and worse with 16, capped at 128 registers);
+# chunks of 2048 columns with 8 warps and 3 stages spill in none of the tested layers.
+ONE_BLOCK_MAX = 4096            # rows up to this wide are one block; wider ones are split into chunks
+CHUNK = 2048                    # the chunk of a wider row (columns per pass iteration), float32 / 16-bit
+CHUNK_F64 = 1024                # ... with float64 arithmetic (twice the registers per value)
+CHUNK_WARPS = 8
+NUM_STAGES = 3                  # pipelined loads of a chunked pass (tl.range's num_stages)
+
+
+def _row_block(n_cols, block=None, f64=False):
+    """(BLOCK, chunked) for rows of n_cols: one block of next_power_of_2(n_cols) columns up to ONE_BLOCK_MAX
+    (or up to `block` when given), else chunks of CHUNK (or `block`) columns."""
+    limit = ONE_BLOCK_MAX if block is None else block
+    if n_cols <= limit:
+        return triton.next_power_of_2(max(n_cols, 1)), False
+    return ((CHUNK_F64 if f64 else CHUNK) if block is None else block), True
 
 
 class Function:
     """A callable running the layer's fused Triton kernels, differentiable with torch.autograd."""
 
-    def __init__(self, fn, programs=None):
+    def __init__(self, fn, programs=None, block=None):
         if not isinstance(fn, Differentiable):
             fn = Differentiable(fn, backend="triton")
+        if block is not None and (not isinstance(block, int) or block < 1 or block & (block - 1)):
+            raise UsageError(f"block={block!r}: the row block must be a power of two")
         self.diff = fn
         self.programs = programs
+        self.block = block      # None: rows up to ONE_BLOCK_MAX wide in one block, wider in CHUNK chunks
         self._plans = {}
 
     def __repr__(self):
         return f"<retrograd.torch.Function {self.diff.fn.__qualname__}>"
 
-    def plan(self, roles, wrt):
-        key = (tuple(sorted(roles.items())), tuple(wrt))
+    def plan(self, roles, wrt, chunked=False):
+        key = (tuple(sorted(roles.items())), tuple(wrt), chunked)
         if key not in self._plans:
-            self._plans[key] = _tb.generate(self.diff, roles, wrt)
+            self._plans[key] = _tb.generate(self.diff, roles, wrt, chunked=chunked)
         plan = self._plans[key]
         self.diff._triton_last = plan
         return plan
@@ -79,7 +99,11 @@ class Function:
         roles = _roles(self.diff.fn.__name__, values, rows)
         wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)
                and v.requires_grad]
-        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [])
+        chunked = False
+        if rows:
+            main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
+            chunked = _row_block(main.shape[-1], self.block)[1]
+        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [], chunked)
         names = list(values)
         return _Apply.apply(self, plan, names, *[values[n] for n in names])
 
@@ -147,7 +171,7 @@ def _launch_rows(n_rows, interpret, programs, device):
 
 
 def _warps(block):
-    return 4 if block <= 2048 else 8 if block <= 8192 else 16
+    return 4 if block <= 2048 else 8
 
 
 class _Apply(_torch.autograd.Function):
@@ -168,10 +192,8 @@ class _Apply(_torch.autograd.Function):
             shape = main.shape
             n_cols = shape[-1]
             n_rows = main.numel() // max(n_cols, 1)
-            block = triton.next_power_of_2(n_cols)
-            if block > _MAX_BLOCK:
-                raise UsageError(f"{plan.name}: rows of {n_cols} elements are wider than the triton backend's "
-                                 f"limit of {_MAX_BLOCK} (one row is one block)")
+            block, chunked = _row_block(n_cols, layer.block, acc_dtype == _torch.float64)
+            assert chunked == plan.chunked
             prepared = {p: (v.contiguous() if isinstance(v, _torch.Tensor) else v) for p, v in args.items()}
             out_shape = shape if plan.result_kind == _tb.B else shape[:-1]
             out = _torch.empty(out_shape, dtype=main.dtype, device=main.device)
@@ -195,8 +217,10 @@ class _Apply(_torch.autograd.Function):
             per = None
             sizes = [n]
         kw = {"BLOCK": block, "ACC": acc}
+        if plan.chunked:
+            kw["NUM_STAGES"] = NUM_STAGES
         if not interpret:
-            kw["num_warps"] = _warps(block) if plan.mode == _tb.ROWS else 4
+            kw["num_warps"] = CHUNK_WARPS if plan.chunked else _warps(block) if plan.mode == _tb.ROWS else 4
         inputs = _inputs(plan, prepared)
         names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
         for p in plan.index_params:
@@ -265,8 +289,9 @@ class _Apply(_torch.autograd.Function):
                 g = _torch.empty_like(t)
                 outs[f"d{_tb_var(p)}_ptr"] = g
                 finish.append((p, g, None))
-            elif role == _tb.COL:
-                part = _torch.empty((grid, n_cols), dtype=acc_dtype, device=t.device)
+            elif role == _tb.COL:   # chunked rows add into the partial sums: they start at 0
+                part = (_torch.zeros if plan.chunked else _torch.empty)((grid, n_cols), dtype=acc_dtype,
+                                                                        device=t.device)
                 outs[f"d{_tb_var(p)}_partial_ptr"] = part
                 finish.append((p, part, n_cols))
             else:
@@ -332,9 +357,9 @@ class Module(_torch.nn.Module):
     """An nn.Module calling the layer with learnable parameters: `Module(f, w=tensor, b=tensor)` registers
     `w` and `b` as nn.Parameters and passes them by name; the other arguments come from the call."""
 
-    def __init__(self, fn, programs=None, **params):
+    def __init__(self, fn, programs=None, block=None, **params):
         super().__init__()
-        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs)
+        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs, block=block)
         names = list(self.function.diff.signature.parameters)
         for k, v in params.items():
             if k not in names:
