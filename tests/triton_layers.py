@@ -141,3 +141,24 @@ def scaled_logsumexp(x, w):
     # the online form does not apply (the sum is not exp(x - max x)): one more pass
     m = np.max(x)
     return m + np.log(np.sum(np.exp(x - m) * w))
+
+
+# ---- tuple outputs ------------------------------------------------------------------------------------
+def add_rmsnorm(x, residual, w):
+    # fused add + RMSNorm: the normalised sum and the new residual stream, each with its own cotangent
+    h = x + residual
+    return h / np.sqrt(np.mean(h * h) + EPS) * w, h
+
+
+def softmax_and_lse(x):
+    # a block and a per-row scalar
+    m = np.max(x)
+    e = np.exp(x - m)
+    s = np.sum(e)
+    return e / s, m + np.log(s)
+
+
+def swish_pair(a, b):
+    # elementwise: two outputs of the broadcast shape
+    s = a / (1.0 + np.exp(-b))
+    return s, s * b

@@ -195,8 +195,8 @@ class _Apply(_torch.autograd.Function):
             block, chunked = _row_block(n_cols, layer.block, acc_dtype == _torch.float64)
             assert chunked == plan.chunked
             prepared = {p: (v.contiguous() if isinstance(v, _torch.Tensor) else v) for p, v in args.items()}
-            out_shape = shape if plan.result_kind == _tb.B else shape[:-1]
-            out = _torch.empty(out_shape, dtype=main.dtype, device=main.device)
+            outs = [_torch.empty(shape if k == _tb.B else shape[:-1], dtype=main.dtype, device=main.device)
+                    for _, k in plan.outputs]
             stats = [_torch.empty(n_rows, dtype=acc_dtype, device=main.device) for _ in plan.stats]
             grid, per = _launch_rows(n_rows, interpret, layer.programs, main.device)
             sizes = [n_rows, n_cols, per]
@@ -206,9 +206,9 @@ class _Apply(_torch.autograd.Function):
             prepared = {p: (v.expand(shape).contiguous() if plan.roles[p] == _tb.ELEM else v.contiguous())
                         if isinstance(v, _torch.Tensor) else v for p, v in args.items()}
             main = next(v for v in floats if v.is_floating_point())
-            out = _torch.empty(shape, dtype=main.dtype, device=main.device)
+            outs = [_torch.empty(shape, dtype=main.dtype, device=main.device) for _ in plan.outputs]
             stats = []
-            n = out.numel()
+            n = outs[0].numel()
             if layer.programs:
                 block = triton.next_power_of_2(max(triton.cdiv(n, layer.programs), 1))
             else:
@@ -232,7 +232,8 @@ class _Apply(_torch.autograd.Function):
             flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)
         if grid:
             getattr(module, plan.fwd_name)[(grid,)](
-                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
+                **inputs, **{f"{o}_ptr": t for (o, _), t in zip(plan.outputs, outs)},
+                **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
                 **dict(zip(names_sizes, sizes)), **kw)
         if flags:
             _check_indices(plan, flags["index_error_ptr"], prepared, n_cols)
@@ -247,11 +248,11 @@ class _Apply(_torch.autograd.Function):
         wrt = [v for v in values if isinstance(v, _torch.Tensor) and v.requires_grad]
         ctx.n_stats = len(stats)
         ctx.save_for_backward(*saved, *wrt)
-        return out
+        return outs[0] if plan.result_kind != _tb.TUPLE else tuple(outs)
 
     @staticmethod
-    def backward(ctx, dout):
-        grads = _Apply._backward(ctx, dout)
+    def backward(ctx, *douts):
+        grads = _Apply._backward(ctx, douts)
         if not _torch.is_grad_enabled():
             return grads
         # create_graph=True: the backward kernel has no derivative of its own, and gradients without a graph
@@ -268,7 +269,7 @@ class _Apply(_torch.autograd.Function):
         return tuple(None if g is None else next(marked) for g in grads)
 
     @staticmethod
-    def _backward(ctx, dout):
+    def _backward(ctx, douts):
         plan, meta = ctx.plan, ctx.meta
         saved = ctx.saved_tensors
         k = len(ctx.tensor_params)
@@ -277,9 +278,12 @@ class _Apply(_torch.autograd.Function):
         if not plan.wrt:
             return (None, None, None) + (None,) * len(ctx.names)
         module = _tb.load(plan.source, interpret=meta["interpret"])
-        dout = dout.contiguous()
-        if plan.mode == _tb.ELEMENTWISE and dout.shape != meta["shape"]:
-            dout = dout.expand(meta["shape"]).contiguous()
+        seeds = {}
+        for (o, _), dout in zip(plan.outputs, douts):      # each output's cotangent
+            dout = dout.contiguous()
+            if plan.mode == _tb.ELEMENTWISE and dout.shape != meta["shape"]:
+                dout = dout.expand(meta["shape"]).contiguous()
+            seeds[f"d{o}_ptr"] = dout
         grid, kw, acc_dtype = meta["grid"], meta["kw"], meta["acc_dtype"]
         n_cols = meta["sizes"].get("n_cols")
         outs, finish = {}, []
@@ -301,7 +305,7 @@ class _Apply(_torch.autograd.Function):
         if grid:
             getattr(module, plan.bwd_name)[(grid,)](
                 **_inputs(plan, {**meta["consts"], **tensors}), **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
-                dresult_ptr=dout, **outs, **meta["sizes"], **kw)
+                **seeds, **outs, **meta["sizes"], **kw)
         grads = {}
         for p, g, width in finish:
             if width is not None:
@@ -404,17 +408,19 @@ def torch_vjp(diff, args, kwargs):
     with _torch.enable_grad():
         out = _function(diff)(*bound.args, **bound.kwargs)
 
-    def pullback(cotangent):
-        grads = _torch.autograd.grad(out, [inputs[n] for n in diff.wrt], cotangent, retain_graph=True,
+    def pullback(cotangent):     # a tuple output takes a tuple of cotangents
+        outs, cots = (list(out), list(cotangent)) if isinstance(out, tuple) else (out, cotangent)
+        grads = _torch.autograd.grad(outs, [inputs[n] for n in diff.wrt], cots, retain_graph=True,
                                     allow_unused=True)
         return tuple(_torch.zeros_like(inputs[n]) if g is None else g for n, g in zip(diff.wrt, grads))
-    return out.detach(), pullback
+    return (tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()), pullback
 
 
 def torch_value_and_grad(diff, args, kwargs):
     out, pullback = torch_vjp(diff, args, kwargs)
-    if out.dim() != 0:
-        raise UsageError(f"{diff.fn.__name__} returned a value of shape {tuple(out.shape)}; grad needs a scalar "
+    if isinstance(out, tuple) or out.dim() != 0:
+        what = "a tuple" if isinstance(out, tuple) else f"a value of shape {tuple(out.shape)}"
+        raise UsageError(f"{diff.fn.__name__} returned {what}; grad needs a scalar "
                          "output", hint="use .vjp(...) or rg._torch.Function for non-scalar outputs")
     grads = pullback(_torch.ones_like(out))
     return out, (grads[0] if len(grads) == 1 else grads)

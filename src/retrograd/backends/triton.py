@@ -44,7 +44,7 @@ from . import Traits, cache_dir as _cache_dir, triton_rows
 # NumPy arguments run the python target's code; torch tensors run the kernels this module generates
 TRAITS = Traits("triton", forward_mode=False)
 
-B, S = "block", "scalar"
+B, S, TUPLE = "block", "scalar", "tuple"     # TUPLE: a tuple of blocks and scalars (a layer's outputs)
 ROWS, ELEMENTWISE = "rows", "elementwise"
 # argument roles
 ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scalar_tensor", "const"
@@ -123,7 +123,8 @@ class KernelPlan:
     roles: dict                      # param -> role
     params: list                     # params in order
     wrt: list                        # differentiated params, in order
-    result_kind: str                 # B or S
+    result_kind: str                 # B or S (TUPLE: see outputs)
+    outputs: list = field(default_factory=list)      # (pointer name, B or S) of each output tensor
     stats: list = field(default_factory=list)
     index_sites: list = field(default_factory=list)   # (file, line, text) of each gather x[t]: one flag each
     index_params: list = field(default_factory=list)  # params an index reads directly (a bool one is refused)
@@ -152,6 +153,7 @@ class Lowering:
         self.where = Where(getattr(src, "filename", None), None, None)
         self.tmp = 0
         self.constants = {}             # variable -> the constant it holds (an axis hoisted into a variable)
+        self.tuples = {}                # variable holding a tuple (a layer's outputs) -> its elements' variables
 
     # names
     def var(self, name):
@@ -208,6 +210,18 @@ class Lowering:
             self.constants.pop(target, None)
         node, kind = self.expr(value)
         name = self.var(target)
+        if kind == TUPLE:        # (a, b): one variable per element, `target_t0`, `target_t1`, ...
+            elements = []
+            for i, (n, k) in enumerate(node):
+                if k == TUPLE:
+                    raise self.error("a nested tuple", construct="tuple")
+                e = f"{target}_t{i}"
+                self.kinds[e] = k
+                self.lines.append(f"{self.var(e)} = {_src(n)}")
+                elements.append(e)
+            self.kinds[target] = TUPLE
+            self.tuples[target] = elements
+            return
         self.kinds[target] = kind
         if isinstance(node, ast.Name) and node.id.startswith(self.prefix) and self.lines \
                 and self.lines[-1].startswith(node.id + " = "):   # `m = <the reduction just bound>`: one line
@@ -269,7 +283,11 @@ class Lowering:
                     return ast.Constant(None), S
                 raise self.error(f"the constant {node.value!r}")
             return ast.Constant(node.value), S
+        if isinstance(node, gast.Tuple):
+            return [self.expr(e) for e in node.elts], TUPLE
         if isinstance(node, gast.Name):
+            if self.kinds.get(node.id) == TUPLE:
+                return [(ast.Name(self.var(e)), self.kinds[e]) for e in self.tuples[node.id]], TUPLE
             if node.id in self.kinds:
                 return ast.Name(self.var(node.id)), self.kinds[node.id]
             v = self.ns.get(node.id)
@@ -509,6 +527,11 @@ class Lowering:
         if isinstance(node.value, gast.Attribute) and node.value.attr == "shape":
             return self.size(node.value.value)
         v, k = self.expr(node.value)
+        if k == TUPLE:      # an output's cotangent: dresult[1]
+            i = self.fold(node.slice)
+            if isinstance(i, int) and -len(v) <= i < len(v):
+                return v[i]
+            raise self.error(f"the subscript `{A.unparse(node).strip()}` of a tuple", construct="subscript")
         if self.mode == ROWS and k == B and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
             idx, ik = self.expr(node.slice)
             if ik == S:
@@ -618,13 +641,19 @@ def _select_grad(low, node):
 
 
 def _zeros_like(low, node):
-    _, k = low.expr(node.args[0])
+    v, k = low.expr(node.args[0])
+    if k == TUPLE:
+        return [((_e("tl.zeros([BLOCK], ACC)"), B) if ke == B else (ast.Constant(0.0), S)) for _, ke in v], TUPLE
     return (_e("tl.zeros([BLOCK], ACC)"), B) if k == B else (ast.Constant(0.0), S)
 
 
 def _add_into(low, node):
     a, ka = low.expr(node.args[0])
     b, kb = low.expr(node.args[1])
+    if ka == TUPLE and kb == TUPLE and len(a) == len(b):
+        return [(ast.BinOp(x, ast.Add(), y), low.join(kx, ky)) for (x, kx), (y, ky) in zip(a, b)], TUPLE
+    if TUPLE in (ka, kb):
+        raise low.error("a tuple in an arithmetic expression", construct="tuple")
     return ast.BinOp(a, ast.Add(), b), low.join(ka, kb)
 
 
@@ -876,6 +905,10 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
                                filename=tf.src.filename, lineno=None, construct=v,
                                hint="assign to a new name instead")
     result_kind = fwd.kinds[result]
+    if result_kind == TUPLE:   # (a, b): one output tensor per element, each with its own cotangent
+        outputs = [(f"result{i}", fwd.var(e), fwd.kinds[e]) for i, e in enumerate(fwd.tuples[result])]
+    else:
+        outputs = [("result", fwd.var(result), result_kind)]
     primal_kinds = dict(fwd.kinds)
 
     # adjoint body
@@ -894,7 +927,15 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
             raise BackendError(f"the triton backend cannot lower {name}: its adjoint needs `{v}` from a tape",
                                filename=tf.src.filename, construct=v, hint=_HINT)
         bwd.kinds[v] = primal_kinds[v]
+        if v in fwd.tuples:
+            bwd.tuples[v] = fwd.tuples[v]
+            bwd.kinds.update({e: primal_kinds[e] for e in fwd.tuples[v]})
     bwd.kinds[seed] = result_kind
+    if result_kind == TUPLE:
+        bwd.tuples[seed] = [f"{seed}_t{i}" for i in range(len(outputs))]
+        bwd.kinds.update({e: k for e, (_, _, k) in zip(bwd.tuples[seed], outputs)})
+    seeds = [(f"d{o}", bwd.var(e), k) for (o, _, k), e in
+             zip(outputs, bwd.tuples[seed] if result_kind == TUPLE else [seed])]
     for s in abody[:-1]:
         bwd.statement(s)
     grads = []
@@ -913,7 +954,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
     for _, g, _ in grads:
         free |= {n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)} - defined
     lowered = {fwd.var(k): k for k in primal_kinds}
-    free = {n for n in free if n in lowered and lowered[n] != seed}
+    free = {n for n in free if n in lowered and lowered[n] != seed and n not in {v for _, v, _ in seeds}}
 
     # what the forward saves: per-row scalars computed by a reduction, assigned once, read by the backward
     param_vars = {fwd.var(p) for p in params}
@@ -940,10 +981,10 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
     if leftover:
         raise BackendError(f"the triton backend cannot lower {name}: the backward needs {sorted(leftover)}",
                            filename=tf.src.filename, hint=_HINT)
-    fwd_body, _ = _live(fwd_lines, {fwd.var(result)} | set(stats))
+    fwd_body, _ = _live(fwd_lines, {v for _, v, _ in outputs} | set(stats))
 
     plan = KernelPlan(name=name, mode=mode, roles=dict(roles), params=params, wrt=[p for p in params if p in wrt],
-                      result_kind=result_kind, stats=stats, index_sites=list(fwd.index_sites),
+                      result_kind=result_kind, outputs=[(o, k) for o, _, k in outputs], stats=stats, index_sites=list(fwd.index_sites),
                       index_params=[p for p in params if fwd.var(p) in fwd.index_names | bwd.index_names],
                       fwd_name=f"{name}_fwd_kernel",
                       bwd_name=f"{name}_bwd_kernel", chunked=chunked and mode == ROWS)
@@ -951,15 +992,15 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
                                                    for _, g, _ in grads]) if grads else set())
     if plan.chunked:
         try:
-            fwd_src = _chunked_forward_kernel(plan, fwd, fwd_body, fwd.var(result), title)
-            bwd_src = _chunked_backward_kernel(plan, bwd, recompute, adj_lines, grads, bwd.var(seed), title)
+            fwd_src = _chunked_forward_kernel(plan, fwd, fwd_body, outputs, title)
+            bwd_src = _chunked_backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
         except triton_rows.Unchunkable as exc:
             raise BackendError(f"the triton backend cannot split {name} into column chunks for rows wider than "
                                f"one block (a reduction inside `{exc}`)", filename=tf.src.filename,
                                hint="please report this with the function's source") from None
     else:
-        fwd_src = _forward_kernel(plan, fwd, fwd_body, fwd.var(result), title)
-        bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, bwd.var(seed), title)
+        fwd_src = _forward_kernel(plan, fwd, fwd_body, outputs, title)
+        bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
     header = (f'"""Triton kernels generated by retrograd from {title}.  Regenerated on every change: '
               'do not edit."""\nimport triton\nimport triton.language as tl')
     plan.source = "\n\n\n".join([header, fwd_src, bwd_src, SUM_PARTIALS]) + "\n"
@@ -1033,28 +1074,38 @@ def _rows_loop(body):
              "    offs = tl.cast(row, tl.int64) * n_cols + cols"] + _indent(body, 4))
 
 
-def _forward_kernel(plan, low, body, result, title):
+def _output_stores(plan, outputs, mode):
+    return [_store(f"{o}_ptr", v, k, mode) for o, v, k in outputs]
+
+
+def _seed_loads(plan, seeds):
+    """Each output's cotangent: a block, or a per-row scalar (rows) read by the backward."""
+    return [f"{v} = tl.load({d}_ptr + row).to(ACC)" if plan.mode == ROWS and k == S
+            else f"{v} = tl.load({d}_ptr + offs, mask=mask, other=0.0).to(ACC)" for d, v, k in seeds]
+
+
+def _forward_kernel(plan, low, body, outputs, title):
     stats = ", ".join(plan.stats)
     if plan.mode == ROWS:
         doc = (f"Forward of {title}: each program handles `rows_per_program` rows, one row at a time as a "
                f"block of BLOCK >= n_cols columns." + (f"  Saves per-row {stats} for the backward." if stats else ""))
-        args = _signature_params(plan, low) + ["result_ptr"] + [f"{s}_ptr" for s in plan.stats] + \
+        args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
             (["index_error_ptr"] if plan.index_sites else []) + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
-        tail = [_store("result_ptr", result, plan.result_kind, ROWS)] + [f"tl.store({s}_ptr + row, {s})"
-                                                                         for s in plan.stats]
+        tail = _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
         used = _used(body + tail)
         inner = _row_loads(plan, low, used) + body + tail
         lines = _def(plan.fwd_name, args, doc) + _indent(_prologue(plan, low, used) + _rows_loop(inner), 4)
     else:
         doc = f"Forward of {title}: elementwise, each program computes a block of BLOCK elements."
-        args = _signature_params(plan, low) + ["result_ptr", "n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
-        tail = [_store("result_ptr", result, plan.result_kind, ELEMENTWISE)]
+        args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + \
+            ["n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        tail = _output_stores(plan, outputs, ELEMENTWISE)
         inner = _prologue(plan, low, _used(body + tail)) + body + tail
         lines = _def(plan.fwd_name, args, doc) + _indent(inner, 4)
     return "\n".join(lines)
 
 
-def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
+def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     gargs, accs, acc_init, after = [], [], [], []
     for p, g, k in grads:
         r, v = plan.roles[p], low.var(p)
@@ -1076,12 +1127,11 @@ def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
             else:
                 block = g if k == B else f"({g}) + tl.zeros([BLOCK], ACC)"
                 after.append(f"tl.store(d{v}_partial_ptr + pid, tl.sum(tl.where(mask, {block}, 0.0), axis=0))")
-    seed_load = (f"{seed} = tl.load(dresult_ptr + row).to(ACC)" if plan.mode == ROWS and plan.result_kind == S
-                 else f"{seed} = tl.load(dresult_ptr + offs, mask=mask, other=0.0).to(ACC)")
+    seed_load = _seed_loads(plan, seeds)
     stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
     recompute = (["# recomputed from the inputs" + (" and the saved statistics" if plan.stats else "")] + recompute
                  if recompute else [])
-    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + ["dresult_ptr"] + gargs
+    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + [f"{d}_ptr" for d, _, _ in seeds] + gargs
     wrt = ", ".join(p for p, _, _ in grads)
     if plan.mode == ROWS:
         doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
@@ -1090,14 +1140,14 @@ def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
                "sum per program.")
         args = params + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         used = _used(recompute + adj + accs + after)
-        inner = _row_loads(plan, low, used) + stat_loads + [seed_load] + recompute + adj + accs
+        inner = _row_loads(plan, low, used) + stat_loads + seed_load + recompute + adj + accs
         lines = _def(plan.bwd_name, args, doc) + _indent(_prologue(plan, low, used) + acc_init + _rows_loop(inner)
                                                          + after, 4)
     else:
         doc = (f"Backward of {title} (gradients of {wrt}): elementwise; scalar-parameter gradients are summed "
                "over the block into one partial sum per program.")
         args = params + ["n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
-        inner = _prologue(plan, low, _used(recompute + adj + accs + after)) + [seed_load] + recompute + adj + accs + after
+        inner = _prologue(plan, low, _used(recompute + adj + accs + after)) + seed_load + recompute + adj + accs + after
         lines = _def(plan.bwd_name, args, doc) + _indent(inner, 4)
     return "\n".join(lines)
 
@@ -1139,22 +1189,22 @@ def _chunked_rows(body):
              "    row_start = tl.cast(row, tl.int64) * n_cols"] + _indent(triton_rows.split_passes(body), 4))
 
 
-def _chunked_forward_kernel(plan, low, body, result, title):
+def _chunked_forward_kernel(plan, low, body, outputs, title):
     stats = ", ".join(plan.stats)
     doc = (f"Forward of {title}: each program handles `rows_per_program` rows, each in passes over chunks of "
            f"BLOCK columns (a pass ends at the reductions it carries)."
            + (f"  Saves per-row {stats} for the backward." if stats else ""))
-    args = _signature_params(plan, low) + ["result_ptr"] + [f"{s}_ptr" for s in plan.stats] + \
+    args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
         (["index_error_ptr"] if plan.index_sites else []) + _CHUNKED_SIZES
     tail = ["# the result" + (" and the statistics" if plan.stats else "")] + \
-        [_store("result_ptr", result, plan.result_kind, ROWS)] + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
+        _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
     used = _used(body + tail)
     lines = _def(plan.fwd_name, args, doc) + _indent(
         _chunked_prologue(plan, low, used) + _chunked_rows(_chunked_loads(plan, low, used) + body + tail), 4)
     return "\n".join(lines)
 
 
-def _chunked_backward_kernel(plan, low, recompute, adj, grads, seed, title):
+def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     gargs, accs, acc_init, after = [], [], [], []
     for p, g, k in grads:
         r, v = plan.roles[p], low.var(p)
@@ -1176,17 +1226,16 @@ def _chunked_backward_kernel(plan, low, recompute, adj, grads, seed, title):
             else:
                 accs.append(f"d{v}_acc += {g}")
             after.append(f"tl.store(d{v}_partial_ptr + pid + tl.arange(0, 1), d{v}_acc)")
-    seed_load = (f"{seed} = tl.load(dresult_ptr + row).to(ACC)" if plan.result_kind == S
-                 else f"{seed} = tl.load(dresult_ptr + offs, mask=mask, other=0.0).to(ACC)")
+    seed_load = _seed_loads(plan, seeds)
     stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
-    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + ["dresult_ptr"] + gargs
+    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + [f"{d}_ptr" for d, _, _ in seeds] + gargs
     wrt = ", ".join(p for p, _, _ in grads)
     doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
            + (" and the saved per-row statistics" if plan.stats else "")
            + " in passes over chunks of BLOCK columns; (D,)-parameter gradients are added into this program's "
            "partial sums in memory, scalar-parameter gradients summed in a register.")
     used = _used(recompute + adj + accs + after)
-    body = _chunked_loads(plan, low, used) + stat_loads + [seed_load] + recompute + adj + ["# the gradients"] + accs
+    body = _chunked_loads(plan, low, used) + stat_loads + seed_load + recompute + adj + ["# the gradients"] + accs
     lines = _def(plan.bwd_name, params + _CHUNKED_SIZES, doc) + _indent(
         _chunked_prologue(plan, low, used) + acc_init + _chunked_rows(body) + after, 4)
     return "\n".join(lines)
@@ -1325,7 +1374,8 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     target = GPUTarget("cuda", capability, 32)
     # forward
     sig, consts = sig_params()
-    sig["result_ptr"] = "*" + ft
+    for o, _ in plan.outputs:
+        sig[f"{o}_ptr"] = "*" + ft
     for s in plan.stats:
         sig[f"{s}_ptr"] = "*" + acc_t
     if plan.index_sites:
@@ -1343,7 +1393,8 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     sig, consts = sig_params()
     for s in plan.stats:
         sig[f"{s}_ptr"] = "*" + acc_t
-    sig["dresult_ptr"] = "*" + ft
+    for o, _ in plan.outputs:
+        sig[f"d{o}_ptr"] = "*" + ft
     for p in plan.wrt:
         r, v = plan.roles[p], low.var(p)
         sig[f"d{v}_ptr" if r in (ROW, ELEM) else f"d{v}_partial_ptr"] = "*" + (ft if r in (ROW, ELEM) else acc_t)
