@@ -22,8 +22,11 @@ A per-row index `x[t]` follows NumPy: -D <= t < 0 counts from the end, and a t o
 `retrograd.IndexRangeError` (an IndexError) after the forward launch, as torch's cross_entropy raises (to
 leave rows out, pass a valid index and a 0/1 weight).  The backward is not differentiable: with
 `create_graph=True` a second derivative raises a RuntimeError instead of being silently dropped.
-Gradients are computed for the float tensor arguments that require grad.  Inputs that are not contiguous
-are copied (`.contiguous()`).  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
+Gradients are computed for the float tensor arguments that require grad.  Elementwise operands are read
+through their strides (a broadcast axis has stride 0: nothing is expanded or copied); row-wise inputs
+that are not contiguous are copied (`.contiguous()`).  Only the tensors the backward kernel reads are
+saved for it (and the per-row statistics).  Rows wider than ONE_BLOCK_MAX columns (or than `block=`) run
+in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
 
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
@@ -203,8 +206,15 @@ class _Apply(_torch.autograd.Function):
         else:
             floats = [v for p, v in tensors.items() if plan.roles[p] == _tb.ELEM]
             shape = _torch.broadcast_shapes(*[v.shape for v in floats])
-            prepared = {p: (v.expand(shape).contiguous() if plan.roles[p] == _tb.ELEM else v.contiguous())
-                        if isinstance(v, _torch.Tensor) else v for p, v in args.items()}
+            elem = [p for p in plan.params if plan.roles[p] == _tb.ELEM]
+            sizes_, strides = _collapse(shape, [args[p].expand(shape).stride() for p in elem])
+            copied = sizes_ is None     # more axes than the kernels index: contiguous copies of the operands
+            if copied:
+                sizes_, strides = [1] * (_tb.ELEM_DIMS - 1) + [max(_prod(shape), 1)], [[0] * 3 + [1]] * len(elem)
+            prepared = {p: (v.expand(shape).contiguous() if copied else v) if plan.roles[p] == _tb.ELEM
+                        else v.contiguous() if isinstance(v, _torch.Tensor) else v for p, v in args.items()}
+            elem_strides = {a: st for p, row in zip(elem, strides)
+                            for a, st in zip(_tb.elem_strides(_tb_var(p)), row)}
             main = next(v for v in floats if v.is_floating_point())
             outs = [_torch.empty(shape, dtype=main.dtype, device=main.device) for _ in plan.outputs]
             stats = []
@@ -215,14 +225,17 @@ class _Apply(_torch.autograd.Function):
                 block = min(triton.next_power_of_2(max(n, 1)), _MAX_BLOCK) if interpret else 1024
             grid = triton.cdiv(n, block)
             per = None
-            sizes = [n]
+            sizes = [n] + list(sizes_[1:])
         kw = {"BLOCK": block, "ACC": acc}
         if plan.chunked:
             kw["NUM_STAGES"] = NUM_STAGES
         if not interpret:
             kw["num_warps"] = CHUNK_WARPS if plan.chunked else _warps(block) if plan.mode == _tb.ROWS else 4
-        inputs = _inputs(plan, prepared)
-        names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
+        if plan.mode == _tb.ROWS:
+            elem_strides = {}
+        inputs = {**_inputs(plan, prepared), **elem_strides}
+        names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else \
+            ["n_elements"] + _tb.ELEM_SIZES
         for p in plan.index_params:
             if isinstance(args[p], _torch.Tensor) and args[p].dtype == _torch.bool:
                 raise UsageError(f"{plan.name}: `{p}` is a bool tensor used as an index; NumPy would read it as a "
@@ -241,9 +254,11 @@ class _Apply(_torch.autograd.Function):
         ctx.meta = dict(shape=shape, grid=grid, per=per, sizes=dict(zip(names_sizes, sizes)), block=block, kw=kw,
                         acc_dtype=acc_dtype, consts={p: prepared[p] for p in plan.params if plan.roles[p] == _tb.CONST},
                         shapes={p: tuple(v.shape) for p, v in tensors.items()},
-                        dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret)
-        saved = [prepared[p] for p in plan.params if isinstance(prepared[p], _torch.Tensor)] + stats
-        ctx.tensor_params = [p for p in plan.params if isinstance(prepared[p], _torch.Tensor)]
+                        dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret, device=main.device,
+                        elem_strides=elem_strides)
+        # only what the backward kernel reads (plan.bwd_params), and the statistics
+        ctx.tensor_params = [p for p in plan.bwd_params if isinstance(prepared[p], _torch.Tensor)]
+        saved = [prepared[p] for p in ctx.tensor_params] + stats
         # and the caller's differentiable tensors (not the copies above): a second derivative's error starts there
         wrt = [v for v in values if isinstance(v, _torch.Tensor) and v.requires_grad]
         ctx.n_stats = len(stats)
@@ -287,24 +302,28 @@ class _Apply(_torch.autograd.Function):
         grid, kw, acc_dtype = meta["grid"], meta["kw"], meta["acc_dtype"]
         n_cols = meta["sizes"].get("n_cols")
         outs, finish = {}, []
-        for p in plan.wrt:
-            role, t = plan.roles[p], tensors[p]
-            if role in (_tb.ROW, _tb.ELEM):
-                g = _torch.empty_like(t)
+        device = meta["device"]
+        for p in plan.wrt:      # (a differentiated tensor that the backward does not read is not saved)
+            role = plan.roles[p]
+            if role in (_tb.ROW, _tb.ELEM):   # an elementwise operand's gradient: of the broadcast shape first
+                g = _torch.empty(meta["shape"] if role == _tb.ELEM else meta["shapes"][p], dtype=meta["dtypes"][p],
+                                 device=device)
                 outs[f"d{_tb_var(p)}_ptr"] = g
                 finish.append((p, g, None))
             elif role == _tb.COL:   # chunked rows add into the partial sums: they start at 0
                 part = (_torch.zeros if plan.chunked else _torch.empty)((grid, n_cols), dtype=acc_dtype,
-                                                                        device=t.device)
+                                                                        device=device)
                 outs[f"d{_tb_var(p)}_partial_ptr"] = part
                 finish.append((p, part, n_cols))
             else:
-                part = _torch.empty((grid,), dtype=acc_dtype, device=t.device)
+                part = _torch.empty((grid,), dtype=acc_dtype, device=device)
                 outs[f"d{_tb_var(p)}_partial_ptr"] = part
                 finish.append((p, part, 1))
         if grid:
             getattr(module, plan.bwd_name)[(grid,)](
-                **_inputs(plan, {**meta["consts"], **tensors}), **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                **_inputs(plan, {**meta["consts"], **tensors}, plan.bwd_params),
+                **{a: meta["elem_strides"][a] for p in plan.bwd_params if plan.roles[p] == _tb.ELEM
+                   for a in _tb.elem_strides(_tb_var(p))}, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
                 **seeds, **outs, **meta["sizes"], **kw)
         grads = {}
         for p, g, width in finish:
@@ -325,6 +344,33 @@ class _Apply(_torch.autograd.Function):
                 g = g.sum_to_size(meta["shapes"][p])
             grads[p] = g
         return (None, None, None) + tuple(grads.get(n) for n in ctx.names)
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _collapse(shape, strides):
+    """The broadcast shape and each operand's strides (0 on a broadcast axis) with size-1 axes dropped and
+    axes merged where every operand steps through them as one; None when more than ELEM_DIMS axes remain.
+    Returns (sizes, strides) padded in front to ELEM_DIMS axes."""
+    axes = [(n, [s[i] for s in strides]) for i, n in enumerate(shape) if n != 1]
+    merged = []
+    for n, st in axes:
+        if merged:
+            m, mst = merged[-1]
+            if all(a == b * n for a, b in zip(mst, st)):    # the outer axis steps n of the inner one
+                merged[-1] = (m * n, st)
+                continue
+        merged.append((n, st))
+    if len(merged) > _tb.ELEM_DIMS:
+        return None, None
+    pad = _tb.ELEM_DIMS - len(merged)
+    sizes = [1] * pad + [n for n, _ in merged]
+    return sizes, [[0] * pad + [st[k] for _, st in merged] for k in range(len(strides))]
 
 
 def _check_indices(plan, flags, values, n_cols):
@@ -352,9 +398,10 @@ def _interpreting(values):
     return dev is None or dev.type == "cpu"
 
 
-def _inputs(plan, values):
+def _inputs(plan, values, params=None):
     """Keyword arguments of a kernel for the layer's arguments: `x_ptr=` for tensors, `eps=` for constants."""
-    return {(_tb_var(p) if plan.roles[p] == _tb.CONST else f"{_tb_var(p)}_ptr"): values[p] for p in plan.params}
+    return {(_tb_var(p) if plan.roles[p] == _tb.CONST else f"{_tb_var(p)}_ptr"): values[p]
+            for p in (plan.params if params is None else params)}
 
 
 class Module(_torch.nn.Module):

@@ -125,6 +125,7 @@ class KernelPlan:
     wrt: list                        # differentiated params, in order
     result_kind: str                 # B or S (TUPLE: see outputs)
     outputs: list = field(default_factory=list)      # (pointer name, B or S) of each output tensor
+    bwd_params: list = field(default_factory=list)   # the params the backward kernel reads (and takes)
     stats: list = field(default_factory=list)
     index_sites: list = field(default_factory=list)   # (file, line, text) of each gather x[t]: one flag each
     index_params: list = field(default_factory=list)  # params an index reads directly (a bool one is refused)
@@ -1007,12 +1008,32 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
     return plan
 
 
-def _signature_params(plan, low):
+def _signature_params(plan, low, params=None):
     out = []
-    for p in plan.params:
+    for p in plan.params if params is None else params:
         r = plan.roles[p]
         out.append(f"{low.var(p)}_ptr" if r in TENSOR_ROLES else f"{low.var(p)}: tl.constexpr")
+        if r == ELEM:       # read through its strides (0 on a broadcast axis): no broadcast copy
+            out += elem_strides(low.var(p))
     return out
+
+
+ELEM_DIMS = 4       # elementwise operands are read as (at most) 4-d strided views of the broadcast shape
+ELEM_SIZES = [f"_rg_size{d}" for d in range(1, ELEM_DIMS)]
+
+
+def elem_strides(v):
+    """The stride arguments of an elementwise operand `v` (elements, per axis of the collapsed shape)."""
+    return [f"_rg_{v}_s{d}" for d in range(ELEM_DIMS)]
+
+
+def _elem_index():
+    """Lines splitting the flat index `offs` of the (collapsed, 4-d) broadcast shape into its axes."""
+    last = ELEM_DIMS - 1
+    lines = [f"_rg_i{last} = offs % _rg_size{last}", f"_rg_r = offs // _rg_size{last}"]
+    for d in range(last - 1, 0, -1):
+        lines += [f"_rg_i{d} = _rg_r % _rg_size{d}", f"_rg_r = _rg_r // _rg_size{d}"]
+    return lines + ["_rg_i0 = _rg_r"]
 
 
 def _prologue(plan, low, used):
@@ -1031,7 +1052,10 @@ def _prologue(plan, low, used):
         elif r == SCALAR_T:
             lines.append(f"{v} = tl.load({v}_ptr).to(ACC)")
         elif r == ELEM:
-            lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0).to(ACC)")
+            if "_rg_i0" not in "".join(lines):
+                lines += _elem_index()
+            at = " + ".join(f"_rg_i{d} * {s}" for d, s in enumerate(elem_strides(v)))
+            lines.append(f"{v} = tl.load({v}_ptr + {at}, mask=mask, other=0).to(ACC)")
     return lines
 
 
@@ -1098,11 +1122,17 @@ def _forward_kernel(plan, low, body, outputs, title):
     else:
         doc = f"Forward of {title}: elementwise, each program computes a block of BLOCK elements."
         args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + \
-            ["n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+            ["n_elements"] + ELEM_SIZES + ["BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         tail = _output_stores(plan, outputs, ELEMENTWISE)
         inner = _prologue(plan, low, _used(body + tail)) + body + tail
         lines = _def(plan.fwd_name, args, doc) + _indent(inner, 4)
     return "\n".join(lines)
+
+
+def _read_by_backward(plan, low, lines):
+    """The arguments the backward kernel takes (and the launcher saves for it): those its lines read."""
+    used = _used(lines)
+    plan.bwd_params = [p for p in plan.params if low.var(p) in used]
 
 
 def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
@@ -1131,7 +1161,9 @@ def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
     recompute = (["# recomputed from the inputs" + (" and the saved statistics" if plan.stats else "")] + recompute
                  if recompute else [])
-    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + [f"{d}_ptr" for d, _, _ in seeds] + gargs
+    _read_by_backward(plan, low, recompute + adj + accs + after)
+    params = _signature_params(plan, low, plan.bwd_params) + [f"{s}_ptr" for s in plan.stats] + \
+        [f"{d}_ptr" for d, _, _ in seeds] + gargs
     wrt = ", ".join(p for p, _, _ in grads)
     if plan.mode == ROWS:
         doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
@@ -1146,7 +1178,7 @@ def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     else:
         doc = (f"Backward of {title} (gradients of {wrt}): elementwise; scalar-parameter gradients are summed "
                "over the block into one partial sum per program.")
-        args = params + ["n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        args = params + ["n_elements"] + ELEM_SIZES + ["BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         inner = _prologue(plan, low, _used(recompute + adj + accs + after)) + seed_load + recompute + adj + accs + after
         lines = _def(plan.bwd_name, args, doc) + _indent(inner, 4)
     return "\n".join(lines)
@@ -1228,7 +1260,9 @@ def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
             after.append(f"tl.store(d{v}_partial_ptr + pid + tl.arange(0, 1), d{v}_acc)")
     seed_load = _seed_loads(plan, seeds)
     stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
-    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + [f"{d}_ptr" for d, _, _ in seeds] + gargs
+    _read_by_backward(plan, low, recompute + adj + accs + after)
+    params = _signature_params(plan, low, plan.bwd_params) + [f"{s}_ptr" for s in plan.stats] + \
+        [f"{d}_ptr" for d, _, _ in seeds] + gargs
     wrt = ", ".join(p for p, _, _ in grads)
     doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
            + (" and the saved per-row statistics" if plan.stats else "")
@@ -1357,19 +1391,21 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     for p in plan.params:
         low.var(p)
 
-    def sig_params():
+    def sig_params(params=plan.params):
         sig, consts = {}, {}
-        for p in plan.params:
+        for p in params:
             r, v = plan.roles[p], low.var(p)
             if r == ROWINT:
                 sig[f"{v}_ptr"] = "*" + _TL_TYPES[int_dtype]
             elif r in TENSOR_ROLES:
                 sig[f"{v}_ptr"] = "*" + ft
+                if r == ELEM:
+                    sig.update({a: "i64" for a in elem_strides(v)})
             else:
                 sig[v] = "constexpr"
                 consts[v] = 0.5
         return sig, consts
-    sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == ROWS else ["n_elements"]
+    sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == ROWS else ["n_elements"] + ELEM_SIZES
     out = {}
     target = GPUTarget("cuda", capability, 32)
     # forward
@@ -1390,7 +1426,7 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     out[plan.fwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.fwd_name), signature=sig,
                                                   constexprs=consts), target=target, options=options)
     # backward
-    sig, consts = sig_params()
+    sig, consts = sig_params(plan.bwd_params)
     for s in plan.stats:
         sig[f"{s}_ptr"] = "*" + acc_t
     for o, _ in plan.outputs:
