@@ -26,12 +26,18 @@ Gradients are computed for the float tensor arguments that require grad.  Elemen
 through their strides (a broadcast axis has stride 0: nothing is expanded or copied); row-wise inputs
 that are not contiguous are copied (`.contiguous()`).  Only the tensors the backward kernel reads are
 saved for it (and the per-row statistics).  Rows wider than ONE_BLOCK_MAX columns (or than `block=`) run
-in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
+in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.
+Under torch.compile / torch.export a layer is the torch.library custom op `retrograd::layer` (fake
+implementation for tracing, backward `retrograd::layer_backward`): the kernels are opaque to Dynamo.  That
+path computes gradients of every float tensor argument and keeps all the layer's tensor arguments for the
+backward (the op cannot see requires_grad); the eager path keeps only what the backward reads.  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
 
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
 """
+import itertools
 import os
+import weakref
 
 import torch as _torch
 
@@ -47,6 +53,8 @@ from .errors import IndexRangeError, UsageError  # noqa: E402
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
 
 INTERPRETER_PROGRAMS = 2        # programs per launch in the interpreter, where each costs milliseconds
+_LAYERS = weakref.WeakValueDictionary()     # Function key -> Function: the custom op finds its layer by key
+_LAYER_IDS = itertools.count()
 _MAX_BLOCK = 1 << 16            # elementwise blocks in the interpreter
 # Sizes checked for register spills by compiling for sm_90 (tests/test_triton_wide.py): a one-block
 # layer-norm backward spills at 8192 columns with 8 warps (and worse with 16, capped at 128 registers);
@@ -79,6 +87,13 @@ class Function:
         self.programs = programs
         self.block = block      # None: rows up to ONE_BLOCK_MAX wide in one block, wider in CHUNK chunks
         self._plans = {}
+        # for torch.compile: the layer is the custom op retrograd::layer, told which layer by this key
+        params = list(self.diff.signature.parameters.values())
+        self._pnames = tuple(p.name for p in params)
+        self._pdefaults = tuple(None if p.default is p.empty else p.default for p in params)
+        self._n_outputs = _n_outputs(self.diff)
+        self._key = f"{self.diff.fn.__module__}.{self.diff.fn.__qualname__}#{next(_LAYER_IDS)}"
+        _LAYERS[self._key] = self
 
     def __repr__(self):
         return f"<retrograd.torch.Function {self.diff.fn.__qualname__}>"
@@ -92,6 +107,8 @@ class Function:
         return plan
 
     def __call__(self, *args, **kwargs):
+        if _torch.compiler.is_compiling():
+            return self._compiled_call(args, kwargs)
         try:
             bound = self.diff.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -109,6 +126,27 @@ class Function:
         plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [], chunked)
         names = list(values)
         return _Apply.apply(self, plan, names, *[values[n] for n in names])
+
+
+    def _compiled_call(self, args, kwargs):
+        """Under torch.compile / torch.export: the layer is one opaque custom op, `retrograd::layer`, with a
+        fake (meta) implementation for tracing and a registered backward (`retrograd::layer_backward`).
+        Plain code only (Dynamo traces it): the layer and its Python-number arguments travel in the key."""
+        tensors, consts = [], []
+        for i, name in enumerate(self._pnames):
+            if i < len(args):
+                v = args[i]
+            elif name in kwargs:
+                v = kwargs[name]
+            else:
+                v = self._pdefaults[i]
+            if isinstance(v, _torch.Tensor):
+                tensors.append(v)
+            else:
+                consts.append(f"{name}={v!r}")
+        out = _torch.ops.retrograd.layer(self._key + "|" + ",".join(consts), tensors)
+        n = self._n_outputs
+        return out[0] if n == 1 else tuple(out[:n])
 
 
 def _tb_node(diff):
@@ -180,6 +218,12 @@ def _warps(block):
 class _Apply(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, layer, plan, names, *values):
+        return _Apply.run(ctx, layer, plan, names, values)
+
+    @staticmethod
+    def run(ctx, layer, plan, names, values, launch=True):
+        """The forward launch; fills ctx as the backward reads it.  launch=False: only ctx (a custom op's
+        backward rebuilds it from the forward's inputs)."""
         interpret = _interpreting(values)
         if interpret and os.environ.get("TRITON_INTERPRET") != "1":
             raise UsageError(f"{plan.name}: CPU tensors run in Triton's interpreter, which must be switched on "
@@ -243,12 +287,12 @@ class _Apply(_torch.autograd.Function):
         flags = {}
         if plan.index_sites:    # per gather x[t]: 1 + a row whose index is outside [-D, D), or 0
             flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)
-        if grid:
+        if grid and launch:
             getattr(module, plan.fwd_name)[(grid,)](
                 **inputs, **{f"{o}_ptr": t for (o, _), t in zip(plan.outputs, outs)},
                 **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
                 **dict(zip(names_sizes, sizes)), **kw)
-        if flags:
+        if flags and launch:
             _check_indices(plan, flags["index_error_ptr"], prepared, n_cols)
         ctx.layer, ctx.plan, ctx.names = layer, plan, names
         ctx.meta = dict(shape=shape, grid=grid, per=per, sizes=dict(zip(names_sizes, sizes)), block=block, kw=kw,
@@ -483,3 +527,125 @@ class _Plugin:
 
 
 ARRAY_PLUGINS["torch"] = _Plugin
+
+
+# ---- torch.library custom ops: what torch.compile and torch.export see ------------------------------------
+
+def _n_outputs(diff):
+    """How many tensors the layer returns: the elements of a returned tuple literal, else 1."""
+    import gast
+    returns = [n for n in gast.walk(_tb_node(diff)) if isinstance(n, gast.Return)]
+    lengths = {len(r.value.elts) if isinstance(r.value, gast.Tuple) else 1 for r in returns}
+    return lengths.pop() if len(lengths) == 1 else 1
+
+
+def _unpack(key, tensors):
+    """(Function, argument names, {name: value}) of a custom op call."""
+    import ast
+    layer_key, _, const_text = key.partition("|")
+    layer = _LAYERS.get(layer_key)
+    if layer is None:
+        raise UsageError(f"retrograd::layer: no layer `{layer_key}` in this process (a compiled graph keeps the "
+                         "layers it calls by key: build the rg.torch.Function before running the graph)")
+    consts = {}
+    for item in filter(None, const_text.split(",")):
+        name, _, text = item.partition("=")
+        consts[name] = ast.literal_eval(text)
+    values, it = {}, iter(tensors)
+    for name in layer._pnames:
+        values[name] = consts[name] if name in consts else next(it)
+    return layer, list(values), values
+
+
+def _op_plan(layer, values):
+    """The plan a custom op runs: gradients of every float tensor (the op cannot see requires_grad)."""
+    rows = _tb.has_reduction(_tb_node(layer.diff))
+    roles = _roles(layer.diff.fn.__name__, values, rows)
+    wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)]
+    chunked = False
+    if rows:
+        main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
+        f64 = any(isinstance(v, _torch.Tensor) and v.dtype == _torch.float64 for v in values.values())
+        chunked = _row_block(main.shape[-1], layer.block, f64)[1]
+    return layer.plan(roles, wrt, chunked)
+
+
+class _Ctx:
+    """Stands in for an autograd ctx when a custom op runs the launcher."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+@_torch.library.custom_op("retrograd::layer", mutates_args=())
+def _layer_op(key: str, tensors: list[_torch.Tensor]) -> list[_torch.Tensor]:
+    layer, names, values = _unpack(key, tensors)
+    plan = _op_plan(layer, values)
+    ctx = _Ctx()
+    out = _Apply.run(ctx, layer, plan, names, [values[n] for n in names])
+    k = len(ctx.tensor_params)
+    stats = list(ctx.saved_tensors[k:k + ctx.n_stats])
+    return (list(out) if isinstance(out, tuple) else [out]) + stats
+
+
+@_layer_op.register_fake
+def _layer_fake(key, tensors):
+    layer, names, values = _unpack(key, tensors)
+    plan = _op_plan(layer, values)
+    ts = [v for v in values.values() if isinstance(v, _torch.Tensor)]
+    acc = _torch.float64 if any(v.dtype == _torch.float64 for v in ts) else _torch.float32
+    if plan.mode == _tb.ROWS:
+        main = next(v for p, v in values.items() if plan.roles[p] == _tb.ROW)
+        shape = main.shape
+        outs = [main.new_empty(shape if k == _tb.B else shape[:-1]) for _, k in plan.outputs]
+        n_rows = main.numel() // max(shape[-1], 1)
+        return outs + [main.new_empty((n_rows,), dtype=acc) for _ in plan.stats]
+    floats = [v for p, v in values.items() if plan.roles[p] == _tb.ELEM]
+    shape = _torch.broadcast_shapes(*[v.shape for v in floats])
+    main = next(v for v in floats if v.is_floating_point())
+    return [main.new_empty(shape) for _ in plan.outputs]
+
+
+@_torch.library.custom_op("retrograd::layer_backward", mutates_args=())
+def _layer_backward_op(key: str, tensors: list[_torch.Tensor], stats: list[_torch.Tensor],
+                       douts: list[_torch.Tensor]) -> list[_torch.Tensor]:
+    layer, names, values = _unpack(key, tensors)
+    plan = _op_plan(layer, values)
+    ctx = _Ctx()
+    _Apply.run(ctx, layer, plan, names, [values[n] for n in names], launch=False)
+    k = len(ctx.tensor_params)
+    ctx.saved_tensors = tuple(ctx.saved_tensors[:k]) + tuple(stats)
+    grads = _Apply._backward(ctx, tuple(douts))[3:]
+    return [grads[names.index(p)] for p in plan.wrt]
+
+
+@_layer_backward_op.register_fake
+def _layer_backward_fake(key, tensors, stats, douts):
+    layer, names, values = _unpack(key, tensors)
+    plan = _op_plan(layer, values)
+    return [_torch.empty_like(values[p]) for p in plan.wrt]
+
+
+def _layer_setup(ctx, inputs, output):
+    key, tensors = inputs
+    layer, names, values = _unpack(key, tensors)
+    plan = _op_plan(layer, values)
+    n = len(plan.outputs)
+    ctx.key, ctx.n_tensors, ctx.n_outputs = key, len(tensors), n
+    ctx.out_like = [(o.shape, o.dtype) for o in output[:n]]
+    ctx.save_for_backward(*tensors, *output[n:])
+
+
+def _layer_backward(ctx, grads):
+    saved = ctx.saved_tensors
+    tensors, stats = list(saved[:ctx.n_tensors]), list(saved[ctx.n_tensors:])
+    douts = [g if g is not None else tensors[0].new_zeros(shape, dtype=dtype)
+             for g, (shape, dtype) in zip(grads[:ctx.n_outputs], ctx.out_like)]
+    layer, names, values = _unpack(ctx.key, tensors)
+    plan = _op_plan(layer, values)
+    got = dict(zip(plan.wrt, _torch.ops.retrograd.layer_backward(ctx.key, tensors, stats, douts)))
+    tensor_names = [n for n in names if isinstance(values[n], _torch.Tensor)]
+    return None, [got.get(n) for n in tensor_names]
+
+
+_torch.library.register_autograd("retrograd::layer", _layer_backward, setup_context=_layer_setup)
