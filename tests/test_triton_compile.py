@@ -98,3 +98,14 @@ def test_opcheck_of_the_custom_ops():
             torch.randn(8, dtype=torch.float64, requires_grad=True)]
     torch.library.opcheck(torch.ops.retrograd.layer.default, (key, args),
                           test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+
+
+def test_double_backward_through_the_op_raises():
+    f = rg.torch.Function(L.softmax)
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    for call in (lambda v: torch.ops.retrograd.layer(f._key + "|", [v])[0],
+                 torch.compile(lambda v: f(v), backend="aot_eager", fullgraph=True)):
+        y = call(x)
+        g, = torch.autograd.grad((y * torch.randn_like(y)).sum(), x, create_graph=True)
+        with pytest.raises(RuntimeError, match="double backward|no autograd formula"):
+            torch.autograd.grad(g.sum(), x)
