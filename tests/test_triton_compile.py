@@ -92,20 +92,36 @@ def test_compiled_out_of_range_target_raises_index_error():
 
 def test_opcheck_of_the_custom_ops():
     layer = rg.torch.Function(L.layernorm)
-    key = layer._key + "|eps=1e-05"
+    key = layer._key + "|eps:f"
     args = [torch.randn(3, 8, dtype=torch.float64, requires_grad=True),
             torch.randn(8, dtype=torch.float64, requires_grad=True),
             torch.randn(8, dtype=torch.float64, requires_grad=True)]
-    torch.library.opcheck(torch.ops.retrograd.layer.default, (key, args),
+    torch.library.opcheck(torch.ops.retrograd.layer.default, (key, args, [1e-5], []),
                           test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
 
 
 def test_double_backward_through_the_op_raises():
     f = rg.torch.Function(L.softmax)
     x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
-    for call in (lambda v: torch.ops.retrograd.layer(f._key + "|", [v])[0],
+    for call in (lambda v: torch.ops.retrograd.layer(f._key + "|", [v], [], [])[0],
                  torch.compile(lambda v: f(v), backend="aot_eager", fullgraph=True)):
         y = call(x)
         g, = torch.autograd.grad((y * torch.randn_like(y)).sum(), x, create_graph=True)
         with pytest.raises(RuntimeError, match="double backward|no autograd formula"):
             torch.autograd.grad(g.sum(), x)
+
+
+def test_dynamic_shapes_and_number_arguments():
+    """dynamic=True (symbolic row counts) and a Python float argument passed through the op's float[]."""
+    f = rg.torch.Function(L.layernorm)
+    w, b = torch.randn(16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
+    compiled = torch.compile(lambda x, eps: f(x, w, b, eps), backend="aot_eager", fullgraph=True, dynamic=True)
+    for n, eps in ((3, 1e-5), (5, 0.25), (7, 2.0)):
+        x = torch.randn(n, 16, dtype=torch.float64, requires_grad=True)
+        x2 = x.detach().clone().requires_grad_()
+        y, y2 = compiled(x, eps), torch.nn.functional.layer_norm(x2, (16,), w, b, eps)
+        torch.testing.assert_close(y, y2, rtol=1e-12, atol=1e-12)
+        g = torch.randn_like(y)
+        (y * g).sum().backward()
+        (y2 * g).sum().backward()
+        torch.testing.assert_close(x.grad, x2.grad, rtol=1e-12, atol=1e-12)

@@ -131,8 +131,9 @@ class Function:
     def _compiled_call(self, args, kwargs):
         """Under torch.compile / torch.export: the layer is one opaque custom op, `retrograd::layer`, with a
         fake (meta) implementation for tracing and a registered backward (`retrograd::layer_backward`).
-        Plain code only (Dynamo traces it): the layer and its Python-number arguments travel in the key."""
-        tensors, consts = [], []
+        Plain code only (Dynamo traces it): the key names the layer and which arguments are Python numbers
+        (their values travel as the op's float[] / int[] arguments)."""
+        tensors, floats, ints, consts = [], [], [], []
         for i, name in enumerate(self._pnames):
             if i < len(args):
                 v = args[i]
@@ -142,9 +143,16 @@ class Function:
                 v = self._pdefaults[i]
             if isinstance(v, _torch.Tensor):
                 tensors.append(v)
+            elif isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise UsageError(f"{self.diff.fn.__name__}: argument `{name}` is a {type(v).__name__}; the "
+                                 "triton backend takes tensors and Python numbers")
+            elif isinstance(v, int):
+                ints.append(v)
+                consts.append(name + ":i")
             else:
-                consts.append(f"{name}={v!r}")
-        out = _torch.ops.retrograd.layer(self._key + "|" + ",".join(consts), tensors)
+                floats.append(v)
+                consts.append(name + ":f")
+        out = _torch.ops.retrograd.layer(self._key + "|" + ",".join(consts), tensors, floats, ints)
         n = self._n_outputs
         return out[0] if n == 1 else tuple(out[:n])
 
@@ -539,18 +547,17 @@ def _n_outputs(diff):
     return lengths.pop() if len(lengths) == 1 else 1
 
 
-def _unpack(key, tensors):
+def _unpack(key, tensors, floats, ints):
     """(Function, argument names, {name: value}) of a custom op call."""
-    import ast
     layer_key, _, const_text = key.partition("|")
     layer = _LAYERS.get(layer_key)
     if layer is None:
         raise UsageError(f"retrograd::layer: no layer `{layer_key}` in this process (a compiled graph keeps the "
                          "layers it calls by key: build the rg.torch.Function before running the graph)")
-    consts = {}
+    consts, fl, it_ = {}, iter(floats), iter(ints)
     for item in filter(None, const_text.split(",")):
-        name, _, text = item.partition("=")
-        consts[name] = ast.literal_eval(text)
+        name, _, kind = item.partition(":")
+        consts[name] = float(next(fl)) if kind == "f" else int(next(it_))
     values, it = {}, iter(tensors)
     for name in layer._pnames:
         values[name] = consts[name] if name in consts else next(it)
@@ -578,8 +585,8 @@ class _Ctx:
 
 
 @_torch.library.custom_op("retrograd::layer", mutates_args=())
-def _layer_op(key: str, tensors: list[_torch.Tensor]) -> list[_torch.Tensor]:
-    layer, names, values = _unpack(key, tensors)
+def _layer_op(key: str, tensors: list[_torch.Tensor], floats: list[float], ints: list[int]) -> list[_torch.Tensor]:
+    layer, names, values = _unpack(key, tensors, floats, ints)
     plan = _op_plan(layer, values)
     ctx = _Ctx()
     out = _Apply.run(ctx, layer, plan, names, [values[n] for n in names])
@@ -589,8 +596,8 @@ def _layer_op(key: str, tensors: list[_torch.Tensor]) -> list[_torch.Tensor]:
 
 
 @_layer_op.register_fake
-def _layer_fake(key, tensors):
-    layer, names, values = _unpack(key, tensors)
+def _layer_fake(key, tensors, floats, ints):
+    layer, names, values = _unpack(key, tensors, floats, ints)
     plan = _op_plan(layer, values)
     ts = [v for v in values.values() if isinstance(v, _torch.Tensor)]
     acc = _torch.float64 if any(v.dtype == _torch.float64 for v in ts) else _torch.float32
@@ -607,9 +614,9 @@ def _layer_fake(key, tensors):
 
 
 @_torch.library.custom_op("retrograd::layer_backward", mutates_args=())
-def _layer_backward_op(key: str, tensors: list[_torch.Tensor], stats: list[_torch.Tensor],
-                       douts: list[_torch.Tensor]) -> list[_torch.Tensor]:
-    layer, names, values = _unpack(key, tensors)
+def _layer_backward_op(key: str, tensors: list[_torch.Tensor], floats: list[float], ints: list[int],
+                       stats: list[_torch.Tensor], douts: list[_torch.Tensor]) -> list[_torch.Tensor]:
+    layer, names, values = _unpack(key, tensors, floats, ints)
     plan = _op_plan(layer, values)
     ctx = _Ctx()
     _Apply.run(ctx, layer, plan, names, [values[n] for n in names], launch=False)
@@ -620,18 +627,18 @@ def _layer_backward_op(key: str, tensors: list[_torch.Tensor], stats: list[_torc
 
 
 @_layer_backward_op.register_fake
-def _layer_backward_fake(key, tensors, stats, douts):
-    layer, names, values = _unpack(key, tensors)
+def _layer_backward_fake(key, tensors, floats, ints, stats, douts):
+    layer, names, values = _unpack(key, tensors, floats, ints)
     plan = _op_plan(layer, values)
     return [_torch.empty_like(values[p]) for p in plan.wrt]
 
 
 def _layer_setup(ctx, inputs, output):
-    key, tensors = inputs
-    layer, names, values = _unpack(key, tensors)
+    key, tensors, floats, ints = inputs
+    layer, names, values = _unpack(key, tensors, floats, ints)
     plan = _op_plan(layer, values)
     n = len(plan.outputs)
-    ctx.key, ctx.n_tensors, ctx.n_outputs = key, len(tensors), n
+    ctx.key, ctx.n_tensors, ctx.n_outputs, ctx.consts = key, len(tensors), n, (floats, ints)
     ctx.out_like = [(o.shape, o.dtype) for o in output[:n]]
     ctx.save_for_backward(*tensors, *output[n:])
 
@@ -641,11 +648,12 @@ def _layer_backward(ctx, grads):
     tensors, stats = list(saved[:ctx.n_tensors]), list(saved[ctx.n_tensors:])
     douts = [g if g is not None else tensors[0].new_zeros(shape, dtype=dtype)
              for g, (shape, dtype) in zip(grads[:ctx.n_outputs], ctx.out_like)]
-    layer, names, values = _unpack(ctx.key, tensors)
+    layer, names, values = _unpack(ctx.key, tensors, *ctx.consts)
     plan = _op_plan(layer, values)
-    got = dict(zip(plan.wrt, _torch.ops.retrograd.layer_backward(ctx.key, tensors, stats, douts)))
+    got = dict(zip(plan.wrt, _torch.ops.retrograd.layer_backward(ctx.key, tensors, *ctx.consts, stats, douts)))
     tensor_names = [n for n in names if isinstance(values[n], _torch.Tensor)]
-    return None, [got.get(n) for n in tensor_names]
+    # the number lists have no gradient (an empty list is matched by an empty list)
+    return (None, [got.get(n) for n in tensor_names]) + tuple(None if c else [] for c in ctx.consts)
 
 
 _torch.library.register_autograd("retrograd::layer", _layer_backward, setup_context=_layer_setup)
