@@ -206,3 +206,20 @@ def test_chunked_kernels_compile_for_sm90_without_spills():
                 assert use["spill_stores"] == 0 and use["spill_loads"] == 0, (plan.name, dtype, kernel, use)
                 if dtype == "float32":
                     assert use["cp_async"] > 0, (plan.name, kernel, use)
+
+
+def test_chunked_scalar_gradient_of_a_per_row_scalar():
+    x, beta = t(5, 37), torch.tensor(0.7, dtype=torch.float64, device=DEVICE)
+    assert_same(run(rg.torch.Function(L.scaled_row_sum, block=8, programs=2), [x, beta]),
+                run(lambda a, b: (a * a).sum(-1) * b, [x, beta]), rtol=1e-12, atol=1e-12)
+
+
+def test_chunked_bfloat16_computes_in_float32():
+    x, w = t(3, 50, dtype=torch.bfloat16), t(50, seed=2, dtype=torch.bfloat16)
+    got = run(rg.torch.Function(L.rmsnorm, block=16), [x, w])
+    want = run(rg.torch.Function(L.rmsnorm), [x, w])        # the one-block kernels: same float32 math
+    assert all(g.dtype == torch.bfloat16 for g in got)
+    assert_same(got, want, rtol=1e-2, atol=1e-2)
+    ref = run(ref_rmsnorm, [x.float(), w.float()])
+    for a, b in zip(got, ref):
+        torch.testing.assert_close(a.float(), b, rtol=2e-2, atol=2e-2)
