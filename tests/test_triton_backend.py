@@ -262,6 +262,7 @@ def _line_of(fn, text):
     (L.with_arctan, lambda: [t(4)], "np.arctan(x)", "np.arctan"),
     (L.column_sum, lambda: [t(3, 4)], "np.sum(x, axis=0)", "np.sum"),
     (L.with_branch, lambda: [t(4), 1.0], "if flag > 0:", "if"),
+    (L.half_split, lambda: [t(3, 8)], "x[..., :4]", "subscript"),
 ])
 def test_refusals_name_the_construct_and_line(fn, args, text, construct):
     with pytest.raises(rg.BackendError) as info:
@@ -281,9 +282,11 @@ def test_user_names_that_clash_with_kernel_names_are_renamed():
     assert "row_ = tl.load(row__ptr + offs" in src and "mask_ = cols_ / " in src
 
 
-def test_rows_wider_than_a_block_are_refused():
-    with pytest.raises(rg.UsageError, match="wider"):
-        rg.torch.Function(L.softmax)(t(1, 70000))
+def test_row_block_must_be_a_power_of_two():
+    # rows wider than a block are split into chunks (tests/test_triton_wide.py); the block is a power of two
+    for bad in (0, 3, 2.0, -4):
+        with pytest.raises(rg.UsageError, match="power of two"):
+            rg.torch.Function(L.softmax, block=bad)
 
 
 @pytest.mark.skipif(not HAS_GPU or os.environ.get("TRITON_INTERPRET") == "1", reason="needs a GPU process")

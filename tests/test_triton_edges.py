@@ -135,7 +135,8 @@ def test_integer_literal_powers_are_multiplications_in_the_source():
     src = rg.differentiate(pow13, backend="triton").source
     forward = src.split("def pow13_bwd_kernel")[0]
     assert "tl.exp" not in forward and "tl.log" not in forward
-    assert forward.count(" * ") <= 6          # x**13 = x * x**4 * x**8: 5 multiplications
+    # x**13 = x * x**4 * x**8: 5 multiplications (the operand's strided address is not counted)
+    assert sum(line.count(" * ") for line in forward.splitlines() if "_rg_i" not in line) <= 6
 
 
 @pytest.mark.parametrize("p", [3, 4.0, -2, 2.5, 0, 1, 0.5])

@@ -130,3 +130,51 @@ def formula(x, y):
     b = np.logaddexp(x, y) + np.square(y) + np.reciprocal(2.0 + np.cosh(x)) + np.sinh(y) * 0.1
     c = np.exp2(x) + np.log2(2.0 + y * y) + np.log10(3.0 + x * x) + np.expm1(y) + x ** 3 - 1.0 / (1.0 + y ** 2)
     return a * b + c + np.minimum(x, y) + max(x, y) * np.abs(x)
+
+
+# ---- wide rows (tests/test_triton_wide.py) -----------------------------------------------------------
+def row_max(x):
+    return np.max(x)
+
+
+def scaled_logsumexp(x, w):
+    # the online form does not apply (the sum is not exp(x - max x)): one more pass
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m) * w))
+
+
+# ---- tuple outputs ------------------------------------------------------------------------------------
+def add_rmsnorm(x, residual, w):
+    # fused add + RMSNorm: the normalised sum and the new residual stream, each with its own cotangent
+    h = x + residual
+    return h / np.sqrt(np.mean(h * h) + EPS) * w, h
+
+
+def softmax_and_lse(x):
+    # a block and a per-row scalar
+    m = np.max(x)
+    e = np.exp(x - m)
+    s = np.sum(e)
+    return e / s, m + np.log(s)
+
+
+def swish_pair(a, b):
+    # elementwise: two outputs of the broadcast shape
+    s = a / (1.0 + np.exp(-b))
+    return s, s * b
+
+
+def plus_bias(x, b):
+    # the backward reads no argument (dx = g, db = sum of g)
+    return x + b
+
+
+def half_split(x):
+    # a static slice of the row: not lowered yet (refused, naming the line)
+    a = x[..., :4]
+    return np.sum(a * a) + np.sum(x)
+
+
+def scaled_row_sum(x, beta):
+    # the scalar's gradient is a per-row scalar (not a block) summed over rows
+    return np.sum(x * x) * beta

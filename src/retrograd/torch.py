@@ -22,13 +22,22 @@ A per-row index `x[t]` follows NumPy: -D <= t < 0 counts from the end, and a t o
 `retrograd.IndexRangeError` (an IndexError) after the forward launch, as torch's cross_entropy raises (to
 leave rows out, pass a valid index and a 0/1 weight).  The backward is not differentiable: with
 `create_graph=True` a second derivative raises a RuntimeError instead of being silently dropped.
-Gradients are computed for the float tensor arguments that require grad.  Inputs that are not contiguous
-are copied (`.contiguous()`).  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
+Gradients are computed for the float tensor arguments that require grad.  Elementwise operands are read
+through their strides (a broadcast axis has stride 0: nothing is expanded or copied); row-wise inputs
+that are not contiguous are copied (`.contiguous()`).  Only the tensors the backward kernel reads are
+saved for it (and the per-row statistics).  Rows wider than ONE_BLOCK_MAX columns (or than `block=`) run
+in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.
+Under torch.compile / torch.export a layer is the torch.library custom op `retrograd::layer` (fake
+implementation for tracing, backward `retrograd::layer_backward`): the kernels are opaque to Dynamo.  That
+path computes gradients of every float tensor argument and keeps all the layer's tensor arguments for the
+backward (the op cannot see requires_grad); the eager path keeps only what the backward reads.  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
 
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
 """
+import itertools
 import os
+import weakref
 
 import torch as _torch
 
@@ -44,31 +53,62 @@ from .errors import IndexRangeError, UsageError  # noqa: E402
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
 
 INTERPRETER_PROGRAMS = 2        # programs per launch in the interpreter, where each costs milliseconds
-_MAX_BLOCK = 1 << 16
+_LAYERS = weakref.WeakValueDictionary()     # Function key -> Function: the custom op finds its layer by key
+_LAYER_IDS = itertools.count()
+_MAX_BLOCK = 1 << 16            # elementwise blocks in the interpreter
+# Sizes checked for register spills by compiling for sm_90 (tests/test_triton_wide.py): a one-block
+# layer-norm backward spills at 8192 columns with 8 warps (and worse with 16, capped at 128 registers);
+# chunks of 2048 columns with 8 warps and 3 stages spill in none of the tested layers.
+ONE_BLOCK_MAX = 4096            # rows up to this wide are one block; wider ones are split into chunks
+CHUNK = 2048                    # the chunk of a wider row (columns per pass iteration), float32 / 16-bit
+CHUNK_F64 = 1024                # ... with float64 arithmetic (twice the registers per value)
+CHUNK_WARPS = 8
+NUM_STAGES = 3                  # pipelined loads of a chunked pass (tl.range's num_stages)
+
+
+def _row_block(n_cols, block=None, f64=False):
+    """(BLOCK, chunked) for rows of n_cols: one block of next_power_of_2(n_cols) columns up to ONE_BLOCK_MAX
+    (or up to `block` when given), else chunks of CHUNK (or `block`) columns."""
+    limit = ONE_BLOCK_MAX if block is None else block
+    if n_cols <= limit:
+        return triton.next_power_of_2(max(n_cols, 1)), False
+    return ((CHUNK_F64 if f64 else CHUNK) if block is None else block), True
 
 
 class Function:
     """A callable running the layer's fused Triton kernels, differentiable with torch.autograd."""
 
-    def __init__(self, fn, programs=None):
+    def __init__(self, fn, programs=None, block=None):
         if not isinstance(fn, Differentiable):
             fn = Differentiable(fn, backend="triton")
+        if block is not None and (not isinstance(block, int) or block < 1 or block & (block - 1)):
+            raise UsageError(f"block={block!r}: the row block must be a power of two")
         self.diff = fn
         self.programs = programs
+        self.block = block      # None: rows up to ONE_BLOCK_MAX wide in one block, wider in CHUNK chunks
         self._plans = {}
+        # for torch.compile: the layer is the custom op retrograd::layer, told which layer by this key
+        params = list(self.diff.signature.parameters.values())
+        self._pnames = tuple(p.name for p in params)
+        self._pdefaults = tuple(None if p.default is p.empty else p.default for p in params)
+        self._n_outputs = _n_outputs(self.diff)
+        self._key = f"{self.diff.fn.__module__}.{self.diff.fn.__qualname__}#{next(_LAYER_IDS)}"
+        _LAYERS[self._key] = self
 
     def __repr__(self):
         return f"<retrograd.torch.Function {self.diff.fn.__qualname__}>"
 
-    def plan(self, roles, wrt):
-        key = (tuple(sorted(roles.items())), tuple(wrt))
+    def plan(self, roles, wrt, chunked=False):
+        key = (tuple(sorted(roles.items())), tuple(wrt), chunked)
         if key not in self._plans:
-            self._plans[key] = _tb.generate(self.diff, roles, wrt)
+            self._plans[key] = _tb.generate(self.diff, roles, wrt, chunked=chunked)
         plan = self._plans[key]
         self.diff._triton_last = plan
         return plan
 
     def __call__(self, *args, **kwargs):
+        if _torch.compiler.is_compiling():
+            return self._compiled_call(args, kwargs)
         try:
             bound = self.diff.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -79,9 +119,42 @@ class Function:
         roles = _roles(self.diff.fn.__name__, values, rows)
         wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)
                and v.requires_grad]
-        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [])
+        chunked = False
+        if rows:
+            main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
+            chunked = _row_block(main.shape[-1], self.block)[1]
+        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [], chunked)
         names = list(values)
         return _Apply.apply(self, plan, names, *[values[n] for n in names])
+
+
+    def _compiled_call(self, args, kwargs):
+        """Under torch.compile / torch.export: the layer is one opaque custom op, `retrograd::layer`, with a
+        fake (meta) implementation for tracing and a registered backward (`retrograd::layer_backward`).
+        Plain code only (Dynamo traces it): the key names the layer and which arguments are Python numbers
+        (their values travel as the op's float[] / int[] arguments)."""
+        tensors, floats, ints, consts = [], [], [], []
+        for i, name in enumerate(self._pnames):
+            if i < len(args):
+                v = args[i]
+            elif name in kwargs:
+                v = kwargs[name]
+            else:
+                v = self._pdefaults[i]
+            if isinstance(v, _torch.Tensor):
+                tensors.append(v)
+            elif isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise UsageError(f"{self.diff.fn.__name__}: argument `{name}` is a {type(v).__name__}; the "
+                                 "triton backend takes tensors and Python numbers")
+            elif isinstance(v, int):
+                ints.append(v)
+                consts.append(name + ":i")
+            else:
+                floats.append(v)
+                consts.append(name + ":f")
+        out = _torch.ops.retrograd.layer(self._key + "|" + ",".join(consts), tensors, floats, ints)
+        n = self._n_outputs
+        return out[0] if n == 1 else tuple(out[:n])
 
 
 def _tb_node(diff):
@@ -147,12 +220,18 @@ def _launch_rows(n_rows, interpret, programs, device):
 
 
 def _warps(block):
-    return 4 if block <= 2048 else 8 if block <= 8192 else 16
+    return 4 if block <= 2048 else 8
 
 
 class _Apply(_torch.autograd.Function):
     @staticmethod
     def forward(ctx, layer, plan, names, *values):
+        return _Apply.run(ctx, layer, plan, names, values)
+
+    @staticmethod
+    def run(ctx, layer, plan, names, values, launch=True):
+        """The forward launch; fills ctx as the backward reads it.  launch=False: only ctx (a custom op's
+        backward rebuilds it from the forward's inputs)."""
         interpret = _interpreting(values)
         if interpret and os.environ.get("TRITON_INTERPRET") != "1":
             raise UsageError(f"{plan.name}: CPU tensors run in Triton's interpreter, which must be switched on "
@@ -168,37 +247,47 @@ class _Apply(_torch.autograd.Function):
             shape = main.shape
             n_cols = shape[-1]
             n_rows = main.numel() // max(n_cols, 1)
-            block = triton.next_power_of_2(n_cols)
-            if block > _MAX_BLOCK:
-                raise UsageError(f"{plan.name}: rows of {n_cols} elements are wider than the triton backend's "
-                                 f"limit of {_MAX_BLOCK} (one row is one block)")
+            block, chunked = _row_block(n_cols, layer.block, acc_dtype == _torch.float64)
+            assert chunked == plan.chunked
             prepared = {p: (v.contiguous() if isinstance(v, _torch.Tensor) else v) for p, v in args.items()}
-            out_shape = shape if plan.result_kind == _tb.B else shape[:-1]
-            out = _torch.empty(out_shape, dtype=main.dtype, device=main.device)
+            outs = [_torch.empty(shape if k == _tb.B else shape[:-1], dtype=main.dtype, device=main.device)
+                    for _, k in plan.outputs]
             stats = [_torch.empty(n_rows, dtype=acc_dtype, device=main.device) for _ in plan.stats]
             grid, per = _launch_rows(n_rows, interpret, layer.programs, main.device)
             sizes = [n_rows, n_cols, per]
         else:
             floats = [v for p, v in tensors.items() if plan.roles[p] == _tb.ELEM]
             shape = _torch.broadcast_shapes(*[v.shape for v in floats])
-            prepared = {p: (v.expand(shape).contiguous() if plan.roles[p] == _tb.ELEM else v.contiguous())
-                        if isinstance(v, _torch.Tensor) else v for p, v in args.items()}
+            elem = [p for p in plan.params if plan.roles[p] == _tb.ELEM]
+            sizes_, strides = _collapse(shape, [args[p].expand(shape).stride() for p in elem])
+            copied = sizes_ is None     # more axes than the kernels index: contiguous copies of the operands
+            if copied:
+                sizes_, strides = [1] * (_tb.ELEM_DIMS - 1) + [max(_prod(shape), 1)], [[0] * 3 + [1]] * len(elem)
+            prepared = {p: (v.expand(shape).contiguous() if copied else v) if plan.roles[p] == _tb.ELEM
+                        else v.contiguous() if isinstance(v, _torch.Tensor) else v for p, v in args.items()}
+            elem_strides = {a: st for p, row in zip(elem, strides)
+                            for a, st in zip(_tb.elem_strides(_tb_var(p)), row)}
             main = next(v for v in floats if v.is_floating_point())
-            out = _torch.empty(shape, dtype=main.dtype, device=main.device)
+            outs = [_torch.empty(shape, dtype=main.dtype, device=main.device) for _ in plan.outputs]
             stats = []
-            n = out.numel()
+            n = outs[0].numel()
             if layer.programs:
                 block = triton.next_power_of_2(max(triton.cdiv(n, layer.programs), 1))
             else:
                 block = min(triton.next_power_of_2(max(n, 1)), _MAX_BLOCK) if interpret else 1024
             grid = triton.cdiv(n, block)
             per = None
-            sizes = [n]
+            sizes = [n] + list(sizes_[1:])
         kw = {"BLOCK": block, "ACC": acc}
+        if plan.chunked:
+            kw["NUM_STAGES"] = NUM_STAGES
         if not interpret:
-            kw["num_warps"] = _warps(block) if plan.mode == _tb.ROWS else 4
-        inputs = _inputs(plan, prepared)
-        names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else ["n_elements"]
+            kw["num_warps"] = CHUNK_WARPS if plan.chunked else _warps(block) if plan.mode == _tb.ROWS else 4
+        if plan.mode == _tb.ROWS:
+            elem_strides = {}
+        inputs = {**_inputs(plan, prepared), **elem_strides}
+        names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else \
+            ["n_elements"] + _tb.ELEM_SIZES
         for p in plan.index_params:
             if isinstance(args[p], _torch.Tensor) and args[p].dtype == _torch.bool:
                 raise UsageError(f"{plan.name}: `{p}` is a bool tensor used as an index; NumPy would read it as a "
@@ -206,28 +295,31 @@ class _Apply(_torch.autograd.Function):
         flags = {}
         if plan.index_sites:    # per gather x[t]: 1 + a row whose index is outside [-D, D), or 0
             flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)
-        if grid:
+        if grid and launch:
             getattr(module, plan.fwd_name)[(grid,)](
-                **inputs, result_ptr=out, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
+                **inputs, **{f"{o}_ptr": t for (o, _), t in zip(plan.outputs, outs)},
+                **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
                 **dict(zip(names_sizes, sizes)), **kw)
-        if flags:
+        if flags and launch:
             _check_indices(plan, flags["index_error_ptr"], prepared, n_cols)
         ctx.layer, ctx.plan, ctx.names = layer, plan, names
         ctx.meta = dict(shape=shape, grid=grid, per=per, sizes=dict(zip(names_sizes, sizes)), block=block, kw=kw,
                         acc_dtype=acc_dtype, consts={p: prepared[p] for p in plan.params if plan.roles[p] == _tb.CONST},
                         shapes={p: tuple(v.shape) for p, v in tensors.items()},
-                        dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret)
-        saved = [prepared[p] for p in plan.params if isinstance(prepared[p], _torch.Tensor)] + stats
-        ctx.tensor_params = [p for p in plan.params if isinstance(prepared[p], _torch.Tensor)]
+                        dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret, device=main.device,
+                        elem_strides=elem_strides)
+        # only what the backward kernel reads (plan.bwd_params), and the statistics
+        ctx.tensor_params = [p for p in plan.bwd_params if isinstance(prepared[p], _torch.Tensor)]
+        saved = [prepared[p] for p in ctx.tensor_params] + stats
         # and the caller's differentiable tensors (not the copies above): a second derivative's error starts there
         wrt = [v for v in values if isinstance(v, _torch.Tensor) and v.requires_grad]
         ctx.n_stats = len(stats)
         ctx.save_for_backward(*saved, *wrt)
-        return out
+        return outs[0] if plan.result_kind != _tb.TUPLE else tuple(outs)
 
     @staticmethod
-    def backward(ctx, dout):
-        grads = _Apply._backward(ctx, dout)
+    def backward(ctx, *douts):
+        grads = _Apply._backward(ctx, douts)
         if not _torch.is_grad_enabled():
             return grads
         # create_graph=True: the backward kernel has no derivative of its own, and gradients without a graph
@@ -244,7 +336,7 @@ class _Apply(_torch.autograd.Function):
         return tuple(None if g is None else next(marked) for g in grads)
 
     @staticmethod
-    def _backward(ctx, dout):
+    def _backward(ctx, douts):
         plan, meta = ctx.plan, ctx.meta
         saved = ctx.saved_tensors
         k = len(ctx.tensor_params)
@@ -253,30 +345,38 @@ class _Apply(_torch.autograd.Function):
         if not plan.wrt:
             return (None, None, None) + (None,) * len(ctx.names)
         module = _tb.load(plan.source, interpret=meta["interpret"])
-        dout = dout.contiguous()
-        if plan.mode == _tb.ELEMENTWISE and dout.shape != meta["shape"]:
-            dout = dout.expand(meta["shape"]).contiguous()
+        seeds = {}
+        for (o, _), dout in zip(plan.outputs, douts):      # each output's cotangent
+            dout = dout.contiguous()
+            if plan.mode == _tb.ELEMENTWISE and dout.shape != meta["shape"]:
+                dout = dout.expand(meta["shape"]).contiguous()
+            seeds[f"d{o}_ptr"] = dout
         grid, kw, acc_dtype = meta["grid"], meta["kw"], meta["acc_dtype"]
         n_cols = meta["sizes"].get("n_cols")
         outs, finish = {}, []
-        for p in plan.wrt:
-            role, t = plan.roles[p], tensors[p]
-            if role in (_tb.ROW, _tb.ELEM):
-                g = _torch.empty_like(t)
+        device = meta["device"]
+        for p in plan.wrt:      # (a differentiated tensor that the backward does not read is not saved)
+            role = plan.roles[p]
+            if role in (_tb.ROW, _tb.ELEM):   # an elementwise operand's gradient: of the broadcast shape first
+                g = _torch.empty(meta["shape"] if role == _tb.ELEM else meta["shapes"][p], dtype=meta["dtypes"][p],
+                                 device=device)
                 outs[f"d{_tb_var(p)}_ptr"] = g
                 finish.append((p, g, None))
-            elif role == _tb.COL:
-                part = _torch.empty((grid, n_cols), dtype=acc_dtype, device=t.device)
+            elif role == _tb.COL:   # chunked rows add into the partial sums: they start at 0
+                part = (_torch.zeros if plan.chunked else _torch.empty)((grid, n_cols), dtype=acc_dtype,
+                                                                        device=device)
                 outs[f"d{_tb_var(p)}_partial_ptr"] = part
                 finish.append((p, part, n_cols))
             else:
-                part = _torch.empty((grid,), dtype=acc_dtype, device=t.device)
+                part = _torch.empty((grid,), dtype=acc_dtype, device=device)
                 outs[f"d{_tb_var(p)}_partial_ptr"] = part
                 finish.append((p, part, 1))
         if grid:
             getattr(module, plan.bwd_name)[(grid,)](
-                **_inputs(plan, {**meta["consts"], **tensors}), **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
-                dresult_ptr=dout, **outs, **meta["sizes"], **kw)
+                **_inputs(plan, {**meta["consts"], **tensors}, plan.bwd_params),
+                **{a: meta["elem_strides"][a] for p in plan.bwd_params if plan.roles[p] == _tb.ELEM
+                   for a in _tb.elem_strides(_tb_var(p))}, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                **seeds, **outs, **meta["sizes"], **kw)
         grads = {}
         for p, g, width in finish:
             if width is not None:
@@ -296,6 +396,33 @@ class _Apply(_torch.autograd.Function):
                 g = g.sum_to_size(meta["shapes"][p])
             grads[p] = g
         return (None, None, None) + tuple(grads.get(n) for n in ctx.names)
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _collapse(shape, strides):
+    """The broadcast shape and each operand's strides (0 on a broadcast axis) with size-1 axes dropped and
+    axes merged where every operand steps through them as one; None when more than ELEM_DIMS axes remain.
+    Returns (sizes, strides) padded in front to ELEM_DIMS axes."""
+    axes = [(n, [s[i] for s in strides]) for i, n in enumerate(shape) if n != 1]
+    merged = []
+    for n, st in axes:
+        if merged:
+            m, mst = merged[-1]
+            if all(a == b * n for a, b in zip(mst, st)):    # the outer axis steps n of the inner one
+                merged[-1] = (m * n, st)
+                continue
+        merged.append((n, st))
+    if len(merged) > _tb.ELEM_DIMS:
+        return None, None
+    pad = _tb.ELEM_DIMS - len(merged)
+    sizes = [1] * pad + [n for n, _ in merged]
+    return sizes, [[0] * pad + [st[k] for _, st in merged] for k in range(len(strides))]
 
 
 def _check_indices(plan, flags, values, n_cols):
@@ -323,18 +450,19 @@ def _interpreting(values):
     return dev is None or dev.type == "cpu"
 
 
-def _inputs(plan, values):
+def _inputs(plan, values, params=None):
     """Keyword arguments of a kernel for the layer's arguments: `x_ptr=` for tensors, `eps=` for constants."""
-    return {(_tb_var(p) if plan.roles[p] == _tb.CONST else f"{_tb_var(p)}_ptr"): values[p] for p in plan.params}
+    return {(_tb_var(p) if plan.roles[p] == _tb.CONST else f"{_tb_var(p)}_ptr"): values[p]
+            for p in (plan.params if params is None else params)}
 
 
 class Module(_torch.nn.Module):
     """An nn.Module calling the layer with learnable parameters: `Module(f, w=tensor, b=tensor)` registers
     `w` and `b` as nn.Parameters and passes them by name; the other arguments come from the call."""
 
-    def __init__(self, fn, programs=None, **params):
+    def __init__(self, fn, programs=None, block=None, **params):
         super().__init__()
-        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs)
+        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs, block=block)
         names = list(self.function.diff.signature.parameters)
         for k, v in params.items():
             if k not in names:
@@ -379,17 +507,19 @@ def torch_vjp(diff, args, kwargs):
     with _torch.enable_grad():
         out = _function(diff)(*bound.args, **bound.kwargs)
 
-    def pullback(cotangent):
-        grads = _torch.autograd.grad(out, [inputs[n] for n in diff.wrt], cotangent, retain_graph=True,
+    def pullback(cotangent):     # a tuple output takes a tuple of cotangents
+        outs, cots = (list(out), list(cotangent)) if isinstance(out, tuple) else (out, cotangent)
+        grads = _torch.autograd.grad(outs, [inputs[n] for n in diff.wrt], cots, retain_graph=True,
                                     allow_unused=True)
         return tuple(_torch.zeros_like(inputs[n]) if g is None else g for n, g in zip(diff.wrt, grads))
-    return out.detach(), pullback
+    return (tuple(o.detach() for o in out) if isinstance(out, tuple) else out.detach()), pullback
 
 
 def torch_value_and_grad(diff, args, kwargs):
     out, pullback = torch_vjp(diff, args, kwargs)
-    if out.dim() != 0:
-        raise UsageError(f"{diff.fn.__name__} returned a value of shape {tuple(out.shape)}; grad needs a scalar "
+    if isinstance(out, tuple) or out.dim() != 0:
+        what = "a tuple" if isinstance(out, tuple) else f"a value of shape {tuple(out.shape)}"
+        raise UsageError(f"{diff.fn.__name__} returned {what}; grad needs a scalar "
                          "output", hint="use .vjp(...) or rg._torch.Function for non-scalar outputs")
     grads = pullback(_torch.ones_like(out))
     return out, (grads[0] if len(grads) == 1 else grads)
@@ -405,3 +535,125 @@ class _Plugin:
 
 
 ARRAY_PLUGINS["torch"] = _Plugin
+
+
+# ---- torch.library custom ops: what torch.compile and torch.export see ------------------------------------
+
+def _n_outputs(diff):
+    """How many tensors the layer returns: the elements of a returned tuple literal, else 1."""
+    import gast
+    returns = [n for n in gast.walk(_tb_node(diff)) if isinstance(n, gast.Return)]
+    lengths = {len(r.value.elts) if isinstance(r.value, gast.Tuple) else 1 for r in returns}
+    return lengths.pop() if len(lengths) == 1 else 1
+
+
+def _unpack(key, tensors, floats, ints):
+    """(Function, argument names, {name: value}) of a custom op call."""
+    layer_key, _, const_text = key.partition("|")
+    layer = _LAYERS.get(layer_key)
+    if layer is None:
+        raise UsageError(f"retrograd::layer: no layer `{layer_key}` in this process (a compiled graph keeps the "
+                         "layers it calls by key: build the rg.torch.Function before running the graph)")
+    consts, fl, it_ = {}, iter(floats), iter(ints)
+    for item in filter(None, const_text.split(",")):
+        name, _, kind = item.partition(":")
+        consts[name] = float(next(fl)) if kind == "f" else int(next(it_))
+    values, it = {}, iter(tensors)
+    for name in layer._pnames:
+        values[name] = consts[name] if name in consts else next(it)
+    return layer, list(values), values
+
+
+def _op_plan(layer, values):
+    """The plan a custom op runs: gradients of every float tensor (the op cannot see requires_grad)."""
+    rows = _tb.has_reduction(_tb_node(layer.diff))
+    roles = _roles(layer.diff.fn.__name__, values, rows)
+    wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)]
+    chunked = False
+    if rows:
+        main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
+        f64 = any(isinstance(v, _torch.Tensor) and v.dtype == _torch.float64 for v in values.values())
+        chunked = _row_block(main.shape[-1], layer.block, f64)[1]
+    return layer.plan(roles, wrt, chunked)
+
+
+class _Ctx:
+    """Stands in for an autograd ctx when a custom op runs the launcher."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+@_torch.library.custom_op("retrograd::layer", mutates_args=())
+def _layer_op(key: str, tensors: list[_torch.Tensor], floats: list[float], ints: list[int]) -> list[_torch.Tensor]:
+    layer, names, values = _unpack(key, tensors, floats, ints)
+    plan = _op_plan(layer, values)
+    ctx = _Ctx()
+    out = _Apply.run(ctx, layer, plan, names, [values[n] for n in names])
+    k = len(ctx.tensor_params)
+    stats = list(ctx.saved_tensors[k:k + ctx.n_stats])
+    return (list(out) if isinstance(out, tuple) else [out]) + stats
+
+
+@_layer_op.register_fake
+def _layer_fake(key, tensors, floats, ints):
+    layer, names, values = _unpack(key, tensors, floats, ints)
+    plan = _op_plan(layer, values)
+    ts = [v for v in values.values() if isinstance(v, _torch.Tensor)]
+    acc = _torch.float64 if any(v.dtype == _torch.float64 for v in ts) else _torch.float32
+    if plan.mode == _tb.ROWS:
+        main = next(v for p, v in values.items() if plan.roles[p] == _tb.ROW)
+        shape = main.shape
+        outs = [main.new_empty(shape if k == _tb.B else shape[:-1]) for _, k in plan.outputs]
+        n_rows = main.numel() // max(shape[-1], 1)
+        return outs + [main.new_empty((n_rows,), dtype=acc) for _ in plan.stats]
+    floats = [v for p, v in values.items() if plan.roles[p] == _tb.ELEM]
+    shape = _torch.broadcast_shapes(*[v.shape for v in floats])
+    main = next(v for v in floats if v.is_floating_point())
+    return [main.new_empty(shape) for _ in plan.outputs]
+
+
+@_torch.library.custom_op("retrograd::layer_backward", mutates_args=())
+def _layer_backward_op(key: str, tensors: list[_torch.Tensor], floats: list[float], ints: list[int],
+                       stats: list[_torch.Tensor], douts: list[_torch.Tensor]) -> list[_torch.Tensor]:
+    layer, names, values = _unpack(key, tensors, floats, ints)
+    plan = _op_plan(layer, values)
+    ctx = _Ctx()
+    _Apply.run(ctx, layer, plan, names, [values[n] for n in names], launch=False)
+    k = len(ctx.tensor_params)
+    ctx.saved_tensors = tuple(ctx.saved_tensors[:k]) + tuple(stats)
+    grads = _Apply._backward(ctx, tuple(douts))[3:]
+    return [grads[names.index(p)] for p in plan.wrt]
+
+
+@_layer_backward_op.register_fake
+def _layer_backward_fake(key, tensors, floats, ints, stats, douts):
+    layer, names, values = _unpack(key, tensors, floats, ints)
+    plan = _op_plan(layer, values)
+    return [_torch.empty_like(values[p]) for p in plan.wrt]
+
+
+def _layer_setup(ctx, inputs, output):
+    key, tensors, floats, ints = inputs
+    layer, names, values = _unpack(key, tensors, floats, ints)
+    plan = _op_plan(layer, values)
+    n = len(plan.outputs)
+    ctx.key, ctx.n_tensors, ctx.n_outputs, ctx.consts = key, len(tensors), n, (floats, ints)
+    ctx.out_like = [(o.shape, o.dtype) for o in output[:n]]
+    ctx.save_for_backward(*tensors, *output[n:])
+
+
+def _layer_backward(ctx, grads):
+    saved = ctx.saved_tensors
+    tensors, stats = list(saved[:ctx.n_tensors]), list(saved[ctx.n_tensors:])
+    douts = [g if g is not None else tensors[0].new_zeros(shape, dtype=dtype)
+             for g, (shape, dtype) in zip(grads[:ctx.n_outputs], ctx.out_like)]
+    layer, names, values = _unpack(ctx.key, tensors, *ctx.consts)
+    plan = _op_plan(layer, values)
+    got = dict(zip(plan.wrt, _torch.ops.retrograd.layer_backward(ctx.key, tensors, *ctx.consts, stats, douts)))
+    tensor_names = [n for n in names if isinstance(values[n], _torch.Tensor)]
+    # the number lists have no gradient (an empty list is matched by an empty list)
+    return (None, [got.get(n) for n in tensor_names]) + tuple(None if c else [] for c in ctx.consts)
+
+
+_torch.library.register_autograd("retrograd::layer", _layer_backward, setup_context=_layer_setup)

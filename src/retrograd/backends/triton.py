@@ -30,6 +30,7 @@ import copy
 import math
 import operator
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -38,13 +39,13 @@ import numpy as np
 
 from .. import astutil as A
 from ..errors import BackendError, UsageError
-from . import Traits, cache_dir as _cache_dir
+from . import Traits, cache_dir as _cache_dir, triton_rows
 from .target import Target
 
 # NumPy arguments run the python target's code; torch tensors run the kernels this module generates
 TRAITS = Traits("triton", forward_mode=False)
 
-B, S = "block", "scalar"
+B, S, TUPLE = "block", "scalar", "tuple"     # TUPLE: a tuple of blocks and scalars (a layer's outputs)
 ROWS, ELEMENTWISE = "rows", "elementwise"
 # argument roles
 ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scalar_tensor", "const"
@@ -123,13 +124,16 @@ class KernelPlan:
     roles: dict                      # param -> role
     params: list                     # params in order
     wrt: list                        # differentiated params, in order
-    result_kind: str                 # B or S
+    result_kind: str                 # B or S (TUPLE: see outputs)
+    outputs: list = field(default_factory=list)      # (pointer name, B or S) of each output tensor
+    bwd_params: list = field(default_factory=list)   # the params the backward kernel reads (and takes)
     stats: list = field(default_factory=list)
     index_sites: list = field(default_factory=list)   # (file, line, text) of each gather x[t]: one flag each
     index_params: list = field(default_factory=list)  # params an index reads directly (a bool one is refused)
     fwd_name: str = ""
     bwd_name: str = ""
     source: str = ""
+    chunked: bool = False            # rows in chunks of BLOCK columns (backends/triton_rows), not one block
 
 
 class Lowering:
@@ -151,6 +155,7 @@ class Lowering:
         self.where = Where(getattr(src, "filename", None), None, None)
         self.tmp = 0
         self.constants = {}             # variable -> the constant it holds (an axis hoisted into a variable)
+        self.tuples = {}                # variable holding a tuple (a layer's outputs) -> its elements' variables
 
     # names
     def var(self, name):
@@ -207,7 +212,23 @@ class Lowering:
             self.constants.pop(target, None)
         node, kind = self.expr(value)
         name = self.var(target)
+        if kind == TUPLE:        # (a, b): one variable per element, `target_t0`, `target_t1`, ...
+            elements = []
+            for i, (n, k) in enumerate(node):
+                if k == TUPLE:
+                    raise self.error("a nested tuple", construct="tuple")
+                e = f"{target}_t{i}"
+                self.kinds[e] = k
+                self.lines.append(f"{self.var(e)} = {_src(n)}")
+                elements.append(e)
+            self.kinds[target] = TUPLE
+            self.tuples[target] = elements
+            return
         self.kinds[target] = kind
+        if isinstance(node, ast.Name) and node.id.startswith(self.prefix) and self.lines \
+                and self.lines[-1].startswith(node.id + " = "):   # `m = <the reduction just bound>`: one line
+            self.lines[-1] = name + self.lines[-1][len(node.id):]
+            return
         self.lines.append(f"{name} = {_src(node)}")
 
     def statement(self, s):
@@ -264,7 +285,11 @@ class Lowering:
                     return ast.Constant(None), S
                 raise self.error(f"the constant {node.value!r}")
             return ast.Constant(node.value), S
+        if isinstance(node, gast.Tuple):
+            return [self.expr(e) for e in node.elts], TUPLE
         if isinstance(node, gast.Name):
+            if self.kinds.get(node.id) == TUPLE:
+                return [(ast.Name(self.var(e)), self.kinds[e]) for e in self.tuples[node.id]], TUPLE
             if node.id in self.kinds:
                 return ast.Name(self.var(node.id)), self.kinds[node.id]
             v = self.ns.get(node.id)
@@ -483,19 +508,19 @@ class Lowering:
         if self.mode != ROWS:
             raise self.error(f"`{label}` in an elementwise layer", construct=label)
         if name == "sum":
-            return _e("tl.sum(tl.where(mask, X, 0.0), axis=0)", X=v), S
+            return self.reduce("sum", v), S
         if name == "mean":
-            return _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v), S
+            return _e("S / n_cols_f", S=self.reduce("sum", v)), S
         if name in ("max", "amax", "min", "amin"):
             # tl.max / tl.min drop nan on the GPU (max.f32): a row holding one is nan, as in NumPy and torch
             x = self.bind(v, "x")
-            red = (_e("tl.max(tl.where(mask, X, float('-inf')), axis=0)", X=x) if name in ("max", "amax") else
-                   _e("tl.min(tl.where(mask, X, float('inf')), axis=0)", X=x))
-            return _e("tl.where(tl.sum(tl.where(mask & (X != X), 1.0, 0.0), axis=0) > 0, float('nan'), R)",
-                      X=x, R=red), S
+            red = self.reduce("max" if name in ("max", "amax") else "min", x)
+            count = self.reduce("sum", ast.Constant(1.0), cond=_e("mask & (X != X)", X=x), what="cnt")
+            return self.bind(_e("tl.where(C > 0, float('nan'), R)", C=count, R=red), name.lstrip("a")), S
         if name in ("var", "std"):
-            mean = _e("tl.sum(tl.where(mask, X, 0.0), axis=0) / n_cols_f", X=v)
-            var = _e("tl.sum(tl.where(mask, (X - M) * (X - M), 0.0), axis=0) / n_cols_f", X=v, M=mean)
+            x = self.bind(v, "x")
+            mean = self.bind(_e("S / n_cols_f", S=self.reduce("sum", x)), "mean")
+            var = _e("S / n_cols_f", S=self.reduce("sum", _e("(X - M) * (X - M)", X=x, M=mean)))
             return (var if name == "var" else _e("tl.sqrt(V)", V=var)), S
         raise self.error(f"`{label}`", construct=label)
 
@@ -504,11 +529,28 @@ class Lowering:
         if isinstance(node.value, gast.Attribute) and node.value.attr == "shape":
             return self.size(node.value.value)
         v, k = self.expr(node.value)
+        if k == TUPLE:      # an output's cotangent: dresult[1]
+            i = self.fold(node.slice)
+            if isinstance(i, int) and -len(v) <= i < len(v):
+                return v[i]
+            raise self.error(f"the subscript `{A.unparse(node).strip()}` of a tuple", construct="subscript")
         if self.mode == ROWS and k == B and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
             idx, ik = self.expr(node.slice)
             if ik == S:
-                return _e("tl.sum(tl.where(cols == I, X, 0.0), axis=0)", I=self.index(idx), X=v), S
+                return self.reduce("sum", v, cond=_e("cols == I", I=self.index(idx)), what="at"), S
         raise self.error(f"the subscript `{A.unparse(node).strip()}`", construct="subscript")
+
+    def reduce(self, op, x, cond=None, what=None):
+        """A reduction over the row, as a line of its own, `_rg.._sum = tl.sum(tl.where(COND, X, 0.0), axis=0)`
+        (op "max" / "min": tl.max / tl.min with -inf / inf): the wide-row lowering (triton_rows) splits the
+        row program into column-chunk passes at exactly these lines."""
+        cond = cond if cond is not None else ast.Name("mask")
+        fill = {"sum": "0.0", "max": "float('-inf')", "min": "float('inf')"}[op]
+        node = _e(f"tl.{op}(tl.where(C, X, {fill}), axis=0)", C=cond, X=x)
+        name = f"{self.prefix}{self.tmp}_{what or op}"
+        self.tmp += 1
+        self.lines.append(f"{name} = {_src(node)}")
+        return ast.Name(name)
 
     def broadcast(self, v, k):
         return v if k == B else _e("X + tl.zeros([BLOCK], ACC)", X=v)
@@ -571,7 +613,7 @@ def _unbroadcast(low, node):
     g, kg = low.expr(node.args[0])
     _, kx = low.expr(node.args[1])
     if kx == S and kg == B and low.mode == ROWS:
-        return _e("tl.sum(tl.where(mask, G, 0.0), axis=0)", G=g), S
+        return low.reduce("sum", g), S
     return g, kg      # elementwise layers: per-lane contributions, summed over lanes at the end
 
 
@@ -595,18 +637,25 @@ def _select_grad(low, node):
         return g, S
     # ties share the cotangent; max(count, 1): a recomputed x that misses the saved max by a rounding
     # (a fused multiply-add in one kernel only) drops the max's cotangent instead of dividing by zero
-    return (_e("tl.where(X == R, G, 0.0) / tl.maximum(tl.sum(tl.where(mask & (X == R), 1.0, 0.0), axis=0), 1.0)",
-               X=x, R=r, G=g), B)
+    x = low.bind(x, "x")
+    count = low.reduce("sum", ast.Constant(1.0), cond=_e("mask & (X == R)", X=x, R=r), what="cnt")
+    return _e("tl.where(X == R, G, 0.0) / tl.maximum(C, 1.0)", X=x, R=r, G=g, C=count), B
 
 
 def _zeros_like(low, node):
-    _, k = low.expr(node.args[0])
+    v, k = low.expr(node.args[0])
+    if k == TUPLE:
+        return [((_e("tl.zeros([BLOCK], ACC)"), B) if ke == B else (ast.Constant(0.0), S)) for _, ke in v], TUPLE
     return (_e("tl.zeros([BLOCK], ACC)"), B) if k == B else (ast.Constant(0.0), S)
 
 
 def _add_into(low, node):
     a, ka = low.expr(node.args[0])
     b, kb = low.expr(node.args[1])
+    if ka == TUPLE and kb == TUPLE and len(a) == len(b):
+        return [(ast.BinOp(x, ast.Add(), y), low.join(kx, ky)) for (x, kx), (y, ky) in zip(a, b)], TUPLE
+    if TUPLE in (ka, kb):
+        raise low.error("a tuple in an arithmetic expression", construct="tuple")
     return ast.BinOp(a, ast.Add(), b), low.join(ka, kb)
 
 
@@ -659,7 +708,7 @@ def _clip_mask(low, node):
 
 
 _HELPERS = {"unbroadcast": _unbroadcast, "unreduce": _unreduce, "select_grad": _select_grad,
-            "zeros_like": _zeros_like, "add_into": _add_into, "snapshot": _snapshot,
+            "zeros_like": _zeros_like, "add_into": _add_into, "add_tree": _add_into, "snapshot": _snapshot,
             # the rule helpers that keep rules exact at the edges of their domains (reverse/rules)
             "div_or_zero": _div_or_zero, "pow_base_grad": _pow_base_grad, "pow_exp_grad": _pow_exp_grad,
             "clip_mask": _clip_mask}
@@ -816,11 +865,15 @@ def _live(lines, needed, available=()):
     return kept, needed
 
 
+_REDUCTION_TMP = re.compile(r"_rg[fb]\d+_(sum|max|min|cnt|at)\b")
+
+
 def _is_reduction_line(line):
-    return "tl.sum(" in line or "tl.max(" in line or "tl.min(" in line
+    """Does the line reduce the row, or read a reduction's temporary (`m = tl.where(_rgf2_cnt > 0, ...)`)?"""
+    return "tl.sum(" in line or "tl.max(" in line or "tl.min(" in line or bool(_REDUCTION_TMP.search(line))
 
 
-def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
+def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunked=False):
     """Lower the primal and adjoint of `program` to Triton kernels: (KernelPlan, module source)."""
     primal = next(f for f in program.functions if f.name == primal_name)
     adjoint = next(f for f in program.functions if f.name == adjoint_name)
@@ -854,6 +907,10 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
                                filename=tf.src.filename, lineno=None, construct=v,
                                hint="assign to a new name instead")
     result_kind = fwd.kinds[result]
+    if result_kind == TUPLE:   # (a, b): one output tensor per element, each with its own cotangent
+        outputs = [(f"result{i}", fwd.var(e), fwd.kinds[e]) for i, e in enumerate(fwd.tuples[result])]
+    else:
+        outputs = [("result", fwd.var(result), result_kind)]
     primal_kinds = dict(fwd.kinds)
 
     # adjoint body
@@ -872,7 +929,15 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
             raise BackendError(f"the triton backend cannot lower {name}: its adjoint needs `{v}` from a tape",
                                filename=tf.src.filename, construct=v, hint=_HINT)
         bwd.kinds[v] = primal_kinds[v]
+        if v in fwd.tuples:
+            bwd.tuples[v] = fwd.tuples[v]
+            bwd.kinds.update({e: primal_kinds[e] for e in fwd.tuples[v]})
     bwd.kinds[seed] = result_kind
+    if result_kind == TUPLE:
+        bwd.tuples[seed] = [f"{seed}_t{i}" for i in range(len(outputs))]
+        bwd.kinds.update({e: k for e, (_, _, k) in zip(bwd.tuples[seed], outputs)})
+    seeds = [(f"d{o}", bwd.var(e), k) for (o, _, k), e in
+             zip(outputs, bwd.tuples[seed] if result_kind == TUPLE else [seed])]
     for s in abody[:-1]:
         bwd.statement(s)
     grads = []
@@ -891,7 +956,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     for _, g, _ in grads:
         free |= {n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)} - defined
     lowered = {fwd.var(k): k for k in primal_kinds}
-    free = {n for n in free if n in lowered and lowered[n] != seed}
+    free = {n for n in free if n in lowered and lowered[n] != seed and n not in {v for _, v, _ in seeds}}
 
     # what the forward saves: per-row scalars computed by a reduction, assigned once, read by the backward
     param_vars = {fwd.var(p) for p in params}
@@ -918,29 +983,58 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title):
     if leftover:
         raise BackendError(f"the triton backend cannot lower {name}: the backward needs {sorted(leftover)}",
                            filename=tf.src.filename, hint=_HINT)
-    fwd_body, _ = _live(fwd_lines, {fwd.var(result)} | set(stats))
+    fwd_body, _ = _live(fwd_lines, {v for _, v, _ in outputs} | set(stats))
 
     plan = KernelPlan(name=name, mode=mode, roles=dict(roles), params=params, wrt=[p for p in params if p in wrt],
-                      result_kind=result_kind, stats=stats, index_sites=list(fwd.index_sites),
+                      result_kind=result_kind, outputs=[(o, k) for o, _, k in outputs], stats=stats, index_sites=list(fwd.index_sites),
                       index_params=[p for p in params if fwd.var(p) in fwd.index_names | bwd.index_names],
                       fwd_name=f"{name}_fwd_kernel",
-                      bwd_name=f"{name}_bwd_kernel")
+                      bwd_name=f"{name}_bwd_kernel", chunked=chunked and mode == ROWS)
     adj_lines, _ = _live(adj_lines, set().union(*[{n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)}
                                                    for _, g, _ in grads]) if grads else set())
-    fwd_src = _forward_kernel(plan, fwd, fwd_body, fwd.var(result), title)
-    bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, bwd.var(seed), title)
+    if plan.chunked:
+        try:
+            fwd_src = _chunked_forward_kernel(plan, fwd, fwd_body, outputs, title)
+            bwd_src = _chunked_backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
+        except triton_rows.Unchunkable as exc:
+            raise BackendError(f"the triton backend cannot split {name} into column chunks for rows wider than "
+                               f"one block (a reduction inside `{exc}`)", filename=tf.src.filename,
+                               hint="please report this with the function's source") from None
+    else:
+        fwd_src = _forward_kernel(plan, fwd, fwd_body, outputs, title)
+        bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
     header = (f'"""Triton kernels generated by retrograd from {title}.  Regenerated on every change: '
               'do not edit."""\nimport triton\nimport triton.language as tl')
     plan.source = "\n\n\n".join([header, fwd_src, bwd_src, SUM_PARTIALS]) + "\n"
     return plan
 
 
-def _signature_params(plan, low):
+def _signature_params(plan, low, params=None):
     out = []
-    for p in plan.params:
+    for p in plan.params if params is None else params:
         r = plan.roles[p]
         out.append(f"{low.var(p)}_ptr" if r in TENSOR_ROLES else f"{low.var(p)}: tl.constexpr")
+        if r == ELEM:       # read through its strides (0 on a broadcast axis): no broadcast copy
+            out += elem_strides(low.var(p))
     return out
+
+
+ELEM_DIMS = 4       # elementwise operands are read as (at most) 4-d strided views of the broadcast shape
+ELEM_SIZES = [f"_rg_size{d}" for d in range(1, ELEM_DIMS)]
+
+
+def elem_strides(v):
+    """The stride arguments of an elementwise operand `v` (elements, per axis of the collapsed shape)."""
+    return [f"_rg_{v}_s{d}" for d in range(ELEM_DIMS)]
+
+
+def _elem_index():
+    """Lines splitting the flat index `offs` of the (collapsed, 4-d) broadcast shape into its axes."""
+    last = ELEM_DIMS - 1
+    lines = [f"_rg_i{last} = offs % _rg_size{last}", f"_rg_r = offs // _rg_size{last}"]
+    for d in range(last - 1, 0, -1):
+        lines += [f"_rg_i{d} = _rg_r % _rg_size{d}", f"_rg_r = _rg_r // _rg_size{d}"]
+    return lines + ["_rg_i0 = _rg_r"]
 
 
 def _prologue(plan, low, used):
@@ -959,7 +1053,10 @@ def _prologue(plan, low, used):
         elif r == SCALAR_T:
             lines.append(f"{v} = tl.load({v}_ptr).to(ACC)")
         elif r == ELEM:
-            lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0).to(ACC)")
+            if "_rg_i0" not in "".join(lines):
+                lines += _elem_index()
+            at = " + ".join(f"_rg_i{d} * {s}" for d, s in enumerate(elem_strides(v)))
+            lines.append(f"{v} = tl.load({v}_ptr + {at}, mask=mask, other=0).to(ACC)")
     return lines
 
 
@@ -1002,28 +1099,44 @@ def _rows_loop(body):
              "    offs = tl.cast(row, tl.int64) * n_cols + cols"] + _indent(body, 4))
 
 
-def _forward_kernel(plan, low, body, result, title):
+def _output_stores(plan, outputs, mode):
+    return [_store(f"{o}_ptr", v, k, mode) for o, v, k in outputs]
+
+
+def _seed_loads(plan, seeds):
+    """Each output's cotangent: a block, or a per-row scalar (rows) read by the backward."""
+    return [f"{v} = tl.load({d}_ptr + row).to(ACC)" if plan.mode == ROWS and k == S
+            else f"{v} = tl.load({d}_ptr + offs, mask=mask, other=0.0).to(ACC)" for d, v, k in seeds]
+
+
+def _forward_kernel(plan, low, body, outputs, title):
     stats = ", ".join(plan.stats)
     if plan.mode == ROWS:
         doc = (f"Forward of {title}: each program handles `rows_per_program` rows, one row at a time as a "
                f"block of BLOCK >= n_cols columns." + (f"  Saves per-row {stats} for the backward." if stats else ""))
-        args = _signature_params(plan, low) + ["result_ptr"] + [f"{s}_ptr" for s in plan.stats] + \
+        args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
             (["index_error_ptr"] if plan.index_sites else []) + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
-        tail = [_store("result_ptr", result, plan.result_kind, ROWS)] + [f"tl.store({s}_ptr + row, {s})"
-                                                                         for s in plan.stats]
+        tail = _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
         used = _used(body + tail)
         inner = _row_loads(plan, low, used) + body + tail
         lines = _def(plan.fwd_name, args, doc) + _indent(_prologue(plan, low, used) + _rows_loop(inner), 4)
     else:
         doc = f"Forward of {title}: elementwise, each program computes a block of BLOCK elements."
-        args = _signature_params(plan, low) + ["result_ptr", "n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
-        tail = [_store("result_ptr", result, plan.result_kind, ELEMENTWISE)]
+        args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + \
+            ["n_elements"] + ELEM_SIZES + ["BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        tail = _output_stores(plan, outputs, ELEMENTWISE)
         inner = _prologue(plan, low, _used(body + tail)) + body + tail
         lines = _def(plan.fwd_name, args, doc) + _indent(inner, 4)
     return "\n".join(lines)
 
 
-def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
+def _read_by_backward(plan, low, lines):
+    """The arguments the backward kernel takes (and the launcher saves for it): those its lines read."""
+    used = _used(lines)
+    plan.bwd_params = [p for p in plan.params if low.var(p) in used]
+
+
+def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     gargs, accs, acc_init, after = [], [], [], []
     for p, g, k in grads:
         r, v = plan.roles[p], low.var(p)
@@ -1045,12 +1158,13 @@ def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
             else:
                 block = g if k == B else f"({g}) + tl.zeros([BLOCK], ACC)"
                 after.append(f"tl.store(d{v}_partial_ptr + pid, tl.sum(tl.where(mask, {block}, 0.0), axis=0))")
-    seed_load = (f"{seed} = tl.load(dresult_ptr + row).to(ACC)" if plan.mode == ROWS and plan.result_kind == S
-                 else f"{seed} = tl.load(dresult_ptr + offs, mask=mask, other=0.0).to(ACC)")
+    seed_load = _seed_loads(plan, seeds)
     stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
     recompute = (["# recomputed from the inputs" + (" and the saved statistics" if plan.stats else "")] + recompute
                  if recompute else [])
-    params = _signature_params(plan, low) + [f"{s}_ptr" for s in plan.stats] + ["dresult_ptr"] + gargs
+    _read_by_backward(plan, low, recompute + adj + accs + after)
+    params = _signature_params(plan, low, plan.bwd_params) + [f"{s}_ptr" for s in plan.stats] + \
+        [f"{d}_ptr" for d, _, _ in seeds] + gargs
     wrt = ", ".join(p for p, _, _ in grads)
     if plan.mode == ROWS:
         doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
@@ -1059,15 +1173,106 @@ def _backward_kernel(plan, low, recompute, adj, grads, seed, title):
                "sum per program.")
         args = params + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         used = _used(recompute + adj + accs + after)
-        inner = _row_loads(plan, low, used) + stat_loads + [seed_load] + recompute + adj + accs
+        inner = _row_loads(plan, low, used) + stat_loads + seed_load + recompute + adj + accs
         lines = _def(plan.bwd_name, args, doc) + _indent(_prologue(plan, low, used) + acc_init + _rows_loop(inner)
                                                          + after, 4)
     else:
         doc = (f"Backward of {title} (gradients of {wrt}): elementwise; scalar-parameter gradients are summed "
                "over the block into one partial sum per program.")
-        args = params + ["n_elements", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
-        inner = _prologue(plan, low, _used(recompute + adj + accs + after)) + [seed_load] + recompute + adj + accs + after
+        args = params + ["n_elements"] + ELEM_SIZES + ["BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        inner = _prologue(plan, low, _used(recompute + adj + accs + after)) + seed_load + recompute + adj + accs + after
         lines = _def(plan.bwd_name, args, doc) + _indent(inner, 4)
+    return "\n".join(lines)
+
+
+# ---- rows wider than a block: the same row program in passes over column chunks (triton_rows) -------------
+
+_CHUNKED_SIZES = ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr",
+                  "NUM_STAGES: tl.constexpr"]
+
+
+def _chunked_loads(plan, low, used):
+    """Loads of the row's inputs: blocks (rows, per-column parameters) per chunk, targets per row."""
+    lines = []
+    for p in plan.params:
+        r, v = plan.roles[p], low.var(p)
+        if v not in used:
+            continue
+        if r == ROW:
+            lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0.0).to(ACC)")
+        elif r == COL:
+            lines.append(f"{v} = tl.load({v}_ptr + cols, mask=mask, other=0.0).to(ACC)")
+        elif r == ROWINT:
+            lines.append(f"{v} = tl.load({v}_ptr + row)")
+    return lines
+
+
+def _chunked_prologue(plan, low, used):
+    lines = ["pid = tl.program_id(0)", "n_cols_f = tl.cast(n_cols, ACC)"]
+    for p in plan.params:
+        v = low.var(p)
+        if plan.roles[p] == SCALAR_T and v in used:
+            lines.append(f"{v} = tl.load({v}_ptr).to(ACC)")
+    return lines
+
+
+def _chunked_rows(body):
+    return (["first = pid * rows_per_program",
+             "for row in range(first, tl.minimum(first + rows_per_program, n_rows)):",
+             "    row_start = tl.cast(row, tl.int64) * n_cols"] + _indent(triton_rows.split_passes(body), 4))
+
+
+def _chunked_forward_kernel(plan, low, body, outputs, title):
+    stats = ", ".join(plan.stats)
+    doc = (f"Forward of {title}: each program handles `rows_per_program` rows, each in passes over chunks of "
+           f"BLOCK columns (a pass ends at the reductions it carries)."
+           + (f"  Saves per-row {stats} for the backward." if stats else ""))
+    args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
+        (["index_error_ptr"] if plan.index_sites else []) + _CHUNKED_SIZES
+    tail = ["# the result" + (" and the statistics" if plan.stats else "")] + \
+        _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
+    used = _used(body + tail)
+    lines = _def(plan.fwd_name, args, doc) + _indent(
+        _chunked_prologue(plan, low, used) + _chunked_rows(_chunked_loads(plan, low, used) + body + tail), 4)
+    return "\n".join(lines)
+
+
+def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
+    gargs, accs, acc_init, after = [], [], [], []
+    for p, g, k in grads:
+        r, v = plan.roles[p], low.var(p)
+        block = g if k == B else f"({g}) + tl.zeros([BLOCK], ACC)"
+        if r == ROW:
+            gargs.append(f"d{v}_ptr")
+            accs.append(f"tl.store(d{v}_ptr + offs, {block}.to(d{v}_ptr.dtype.element_ty), mask=mask)")
+        elif r == COL:
+            # this program's partial sums, zeroed by the launcher: read back and added to, chunk by chunk
+            gargs.append(f"d{v}_partial_ptr")
+            part = f"d{v}_partial_ptr + tl.cast(pid, tl.int64) * n_cols + cols"
+            accs.append(f"tl.store({part}, tl.load({part}, mask=mask, other=0.0) + {block}, mask=mask)")
+        elif r == SCALAR_T:
+            gargs.append(f"d{v}_partial_ptr")
+            acc_init.append(f"d{v}_acc = tl.zeros([1], ACC)")
+            if k == B:
+                accs.append(f"_rgs_d{v}_sum = tl.sum(tl.where(mask, {g}, 0.0), axis=0)")
+                accs.append(f"d{v}_acc += _rgs_d{v}_sum")
+            else:
+                accs.append(f"d{v}_acc += {g}")
+            after.append(f"tl.store(d{v}_partial_ptr + pid + tl.arange(0, 1), d{v}_acc)")
+    seed_load = _seed_loads(plan, seeds)
+    stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
+    _read_by_backward(plan, low, recompute + adj + accs + after)
+    params = _signature_params(plan, low, plan.bwd_params) + [f"{s}_ptr" for s in plan.stats] + \
+        [f"{d}_ptr" for d, _, _ in seeds] + gargs
+    wrt = ", ".join(p for p, _, _ in grads)
+    doc = (f"Backward of {title} (gradients of {wrt}): recomputes the row from the inputs"
+           + (" and the saved per-row statistics" if plan.stats else "")
+           + " in passes over chunks of BLOCK columns; (D,)-parameter gradients are added into this program's "
+           "partial sums in memory, scalar-parameter gradients summed in a register.")
+    used = _used(recompute + adj + accs + after)
+    body = _chunked_loads(plan, low, used) + stat_loads + seed_load + recompute + adj + ["# the gradients"] + accs
+    lines = _def(plan.bwd_name, params + _CHUNKED_SIZES, doc) + _indent(
+        _chunked_prologue(plan, low, used) + acc_init + _chunked_rows(body) + after, 4)
     return "\n".join(lines)
 
 
@@ -1095,8 +1300,9 @@ def sum_all_kernel(partial_ptr, out_ptr, n_parts, BLOCK: tl.constexpr, ACC: tl.c
 
 # ---- generation entry points --------------------------------------------------------------------------
 
-def generate(diff, roles, wrt):
-    """KernelPlan (with source) of a Differentiable for arguments with the given roles."""
+def generate(diff, roles, wrt, chunked=False):
+    """KernelPlan (with source) of a Differentiable for arguments with the given roles.  `chunked`: kernels
+    for rows wider than one block (passes over column chunks, backends/triton_rows)."""
     from ..errors import RetrogradError
     from ..pipeline import new_program, title_of
     from ..frontend.source import read_function
@@ -1115,7 +1321,7 @@ def generate(diff, roles, wrt):
     except Exception as exc:
         raise BackendError(f"internal error while differentiating {title}: {type(exc).__name__}: {exc}",
                            hint="please report this with the function's source") from exc
-    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title)
+    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title, chunked=chunked)
 
 
 def default_roles(diff):
@@ -1169,9 +1375,11 @@ _TL_TYPES = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16"
              "int32": "i32"}
 
 
-def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64", partials=True):
+def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64", partials=True,
+                     num_warps=4, num_stages=3):
     """Compile the plan's kernels for a CUDA target without a GPU; returns {kernel name: compiled kernel}
-    (its `.asm` holds ttir, ttgir, llir, ptx and cubin)."""
+    (its `.asm` holds ttir, ttgir, llir, ptx and cubin).  `num_stages`: NUM_STAGES of a chunked plan's
+    pipelined passes."""
     import triton
     import triton.language as tl
     from triton.backends.compiler import GPUTarget
@@ -1184,24 +1392,27 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     for p in plan.params:
         low.var(p)
 
-    def sig_params():
+    def sig_params(params=plan.params):
         sig, consts = {}, {}
-        for p in plan.params:
+        for p in params:
             r, v = plan.roles[p], low.var(p)
             if r == ROWINT:
                 sig[f"{v}_ptr"] = "*" + _TL_TYPES[int_dtype]
             elif r in TENSOR_ROLES:
                 sig[f"{v}_ptr"] = "*" + ft
+                if r == ELEM:
+                    sig.update({a: "i64" for a in elem_strides(v)})
             else:
                 sig[v] = "constexpr"
                 consts[v] = 0.5
         return sig, consts
-    sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == ROWS else ["n_elements"]
+    sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == ROWS else ["n_elements"] + ELEM_SIZES
     out = {}
     target = GPUTarget("cuda", capability, 32)
     # forward
     sig, consts = sig_params()
-    sig["result_ptr"] = "*" + ft
+    for o, _ in plan.outputs:
+        sig[f"{o}_ptr"] = "*" + ft
     for s in plan.stats:
         sig[f"{s}_ptr"] = "*" + acc_t
     if plan.index_sites:
@@ -1209,21 +1420,29 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     sig.update({n: "i32" for n in sizes})
     sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
     consts.update({"BLOCK": block, "ACC": acc})
+    if plan.chunked:
+        sig["NUM_STAGES"] = "constexpr"
+        consts["NUM_STAGES"] = num_stages
+    options = {"num_warps": num_warps}
     out[plan.fwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.fwd_name), signature=sig,
-                                                  constexprs=consts), target=target)
+                                                  constexprs=consts), target=target, options=options)
     # backward
-    sig, consts = sig_params()
+    sig, consts = sig_params(plan.bwd_params)
     for s in plan.stats:
         sig[f"{s}_ptr"] = "*" + acc_t
-    sig["dresult_ptr"] = "*" + ft
+    for o, _ in plan.outputs:
+        sig[f"d{o}_ptr"] = "*" + ft
     for p in plan.wrt:
         r, v = plan.roles[p], low.var(p)
         sig[f"d{v}_ptr" if r in (ROW, ELEM) else f"d{v}_partial_ptr"] = "*" + (ft if r in (ROW, ELEM) else acc_t)
     sig.update({n: "i32" for n in sizes})
     sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
     consts.update({"BLOCK": block, "ACC": acc})
+    if plan.chunked:
+        sig["NUM_STAGES"] = "constexpr"
+        consts["NUM_STAGES"] = num_stages
     out[plan.bwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.bwd_name), signature=sig,
-                                                  constexprs=consts), target=target)
+                                                  constexprs=consts), target=target, options=options)
     if not partials:
         return out
     sig = {"partial_ptr": "*" + acc_t, "out_ptr": "*" + ft, "n_parts": "i32", "n_cols": "i32",
@@ -1273,11 +1492,14 @@ TARGET = TritonTarget()
 
 # ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
 
-def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2):
+def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2, num_warps=4, num_stages=3,
+                  usage=False):
     """Compile every kernel of `plans` for CUDA sm_<capability> in fresh Python processes (`jobs` of them in
     parallel; Triton decides at import whether its own library functions are interpreted, so a process
     running the interpreter cannot compile).  `dtypes`: a list for every plan, or {plan name: list}.
-    Returns {plan name: {dtype: {kernel: {"ptx": length of the PTX, "cubin": bytes of cubin}}}}."""
+    Returns {plan name: {dtype: {kernel: {"ptx": length of the PTX, "cubin": bytes of cubin}}}}; with
+    `usage`, also ptxas's "regs", "spill_stores", "spill_loads" (bytes per thread) and "stack" of each, and
+    "cp_async": how many asynchronous copies (pipelined loads) its PTX issues."""
     import json
     import pickle
     import subprocess
@@ -1297,7 +1519,8 @@ def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2)
             path = os.path.join(tmp, f"plans{k}.pkl")
             with open(path, "wb") as fh:
                 pickle.dump({"plans": chunk, "dtypes": {p.name: per_plan[p.name] for p in chunk}, "block": block,
-                             "capability": capability}, fh)
+                             "capability": capability, "num_warps": num_warps, "num_stages": num_stages,
+                             "usage": usage}, fh)
             procs.append(subprocess.Popen([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         for proc in procs:
@@ -1306,6 +1529,28 @@ def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2)
                 raise BackendError("compiling the Triton kernels for CUDA failed:\n" + stderr[-4000:])
             out.update(json.loads(stdout.strip().splitlines()[-1]))
     return out
+
+
+def ptxas_usage(ptx, capability=90):
+    """Registers, spilled bytes and stack per thread of a PTX kernel, from `ptxas -v` (Triton's own ptxas)."""
+    import subprocess
+    import tempfile
+    from triton.backends.nvidia.compiler import get_ptxas, sm_arch_from_capability
+    ptxas = get_ptxas(capability).path
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "k.ptx")
+        with open(src, "w") as fh:
+            fh.write(ptx)
+        arch = sm_arch_from_capability(capability)
+        done = subprocess.run([ptxas, "-v", "--regAllocOptLevel=2", f"--gpu-name={arch}", src, "-o",
+                               os.path.join(tmp, "k.cubin")], capture_output=True, text=True, check=True)
+    log = done.stderr + done.stdout
+    found = {key: int(m.group(1)) if (m := re.search(pattern, log)) else None for key, pattern in (
+        ("regs", r"Used (\d+) registers"), ("spill_stores", r"(\d+) bytes spill stores"),
+        ("spill_loads", r"(\d+) bytes spill loads"), ("stack", r"(\d+) bytes stack frame"))}
+    if found["regs"] is None or found["spill_stores"] is None:
+        raise BackendError("could not read ptxas's resource usage:\n" + log[-2000:])
+    return found
 
 
 def _compile_main(path):
@@ -1318,8 +1563,11 @@ def _compile_main(path):
         per = out.setdefault(plan.name, {})
         for dtype in job["dtypes"][plan.name]:
             kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"],
-                                       partials=dtype not in partials)
-            per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b""))}
+                                       partials=dtype not in partials, num_warps=job["num_warps"],
+                                       num_stages=job["num_stages"])
+            per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b"")),
+                              **(dict(ptxas_usage(v.asm["ptx"], job["capability"]),
+                                      cp_async=v.asm["ptx"].count("cp.async.")) if job["usage"] else {})}
                           for k, v in kernels.items()}
             if dtype not in partials:
                 partials[dtype] = {k: per[dtype][k] for k in ("sum_partials_kernel", "sum_all_kernel")}
