@@ -16,7 +16,7 @@ from .. import runtime as _py
 
 __all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
-           "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
+           "push", "push_at", "reserve", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "float_target", "List", "np", "math"]
 
 
@@ -42,6 +42,18 @@ def push_at(tape, top, x):
     """Save a float on a tape allocated with its final size; returns the new top."""
     tape[top] = x
     return top + 1
+
+
+@njit(cache=True)
+def reserve(tape, top, n):
+    """Room for `n` more floats on an array tape, made before a loop nest whose trip count is known at its
+    entry (`for j in range(i + 1, n)`): the `n` pushes that follow are `push_at`, with no capacity check."""
+    if top + n <= tape.shape[0]:
+        return tape
+    grown = np.empty(max(top + n, 2 * tape.shape[0]))   # doubling: an enclosing loop may reserve again
+    for i in range(top):
+        grown[i] = tape[i]
+    return grown
 
 
 @njit(cache=True, inline="always")

@@ -36,6 +36,7 @@ from ..frontend.source import read_function
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
 from .sourcemap import Location
+from .tape_sizes import count_code, home_loop
 from .simplify import Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
 
 import operator
@@ -614,6 +615,7 @@ class FunctionTransform:
         self.tapes = {}
         self.tops = {}
         self.push_sites = {}
+        self._site_log = []    # (tape, push statement, loops from its reservation loop inward, or None)
         self._loops = []
         self.extra_saved = set()   # generated names the adjoint reads (a checkpointed loop's snapshot count)
         self._snap_roles = []
@@ -717,7 +719,11 @@ class FunctionTransform:
         if self._array_tape(name, role):
             top = self._top(name, role)
             stmt = A.quote(f"{tape}, {top} = push({tape}, {top}, V)", V=value)
-            self.push_sites.setdefault(tape, []).append((stmt[0], self._trip_product()))
+            count = self._trip_product()
+            self.push_sites.setdefault(tape, []).append((stmt[0], count))
+            chain = list(self._loops[self._loop_floor:])
+            home = home_loop(chain) if count is None else None
+            self._site_log.append((tape, stmt[0], chain[home:] if home is not None else None))
             return stmt
         return A.quote(f"{tape}.append(V)", V=value)
 
@@ -756,6 +762,37 @@ class FunctionTransform:
         for _, c in sites[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=c)
         return total
+
+    def _reserve(self, loop, sites):
+        """Before `loop`: reserve the array tapes whose every push inside it runs a number of times known at
+        its entry (tape_sizes), and turn those pushes into `push_at`.  A tape with any other push inside the
+        loop keeps growing pushes there (a reservation covers only the pushes it counted)."""
+        by_tape = {}
+        for tape, stmt, chain in sites:
+            by_tape.setdefault(tape, []).append((stmt, chain))
+        counts, out, reserved = {}, [], []
+        for tape, pushes in by_tape.items():
+            if any(chain is None or chain[0] is not loop for _, chain in pushes):
+                continue
+            total = None
+            for stmt, chain in pushes:
+                key = tuple(id(lp) for lp in chain)
+                if key not in counts:
+                    code, expr = count_code(chain, self.names.fresh)
+                    out += code
+                    counts[key] = expr
+                n = copy.deepcopy(counts[key])
+                total = n if total is None else gast.BinOp(left=total, op=gast.Add(), right=n)
+                stmt.targets = [A.name(stmt.targets[0].elts[1].id, True)]
+                stmt.value.func = A.name("push_at")
+            top = pushes[0][0].targets[0].id
+            reserved.append(A.quote(f"{tape} = reserve({tape}, {top}, N)", N=total)[0])
+        if not reserved:
+            return []
+        line = self.src.where(loop)[1]
+        note = self._note(f"size the tapes of the loop at line {line} for all its steps (its pushes need no "
+                          "growth check)")
+        return A.copy_loc([note] + out + reserved, loop)
 
     def _pop(self, name, target, role="value"):
         tape = self._tape(name, role)
@@ -837,9 +874,11 @@ class FunctionTransform:
                 if id(s) in self.plan.loop_targets and not plain:
                     out += self._push(s.target.id, A.name(s.target.id))
                 s2 = copy.copy(s)
+                start = len(self._site_log)
                 self._loops.append(s)
                 s2.body = self._primal(s.body, plain, call)
                 self._loops.pop()
+                out += self._reserve(s, self._site_log[start:])
                 out.append(s2)
             else:
                 out.append(s)
@@ -1149,6 +1188,8 @@ class FunctionTransform:
                 continue   # allocated just before their loop, once its trip count and state size are known
             if self._array_tape(var, role):
                 size = self._preallocate(t)
+                if size is None and all(st.value.func.id == "push_at" for st, _ in self.push_sites.get(t, [])):
+                    size = A.const(0)     # every push is in a loop that reserves its room (_reserve)
                 prologue += A.quote(f"{t} = np.empty(N)", N=size if size is not None else A.const(64))
                 prologue += A.quote(f"{self._top(var, role)} = 0")
             else:
