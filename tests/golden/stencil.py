@@ -22,7 +22,7 @@ def adjoint_stencil(dsum_2, saved):
     du = zeros_like(u)
     dun = zeros_like(un)
     # grad of: return np.sum(u * u)  (golden_cases.py:28)
-    dsum_2_1 = unreduce(dsum_2, u * u, None, False)
+    dsum_2_1 = unreduce(dsum_2, u, None, False)
     du = add_into(du, dsum_2_1 * u)
     du = add_into(du, dsum_2_1 * u)
     for t in reversed(range(steps)):

@@ -21,7 +21,7 @@ from ..analysis.activity import activity, diff_names, varied_names, int_names, i
 from ..analysis.aliases import check_aliases, memory_model, view_sources
 from ..analysis.dtypes import float_arrays, scatter_target
 from ..analysis.rule_calls import check_rule_calls
-from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
+from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result, shape_witness
 from ..analysis.tape import plan_tape
 from ..backends import plain_name
 from ..remat.loops import plan_loops
@@ -311,9 +311,20 @@ class FunctionTransform:
             else:
                 g = self.names.fresh(f"{d}_{_index_label(target.slice)}")
                 scalar = expr_kind(target, self.kinds, self.callees) == "scalar"
-                pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
-                pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
-                self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
+                increment = self._part_increment(target, value)
+                if increment is not None:
+                    # A[I] = A[I] + e: the old part's cotangent is the new one's, which stays in dA[I]
+                    e, sign = increment
+                    if sign < 0 and not scalar:     # -dA[I] is a new array already: no snapshot needed
+                        cot = A.quote_expr("-D[I]", D=d, I=copy.deepcopy(target.slice))
+                    else:
+                        pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
+                        cot = A.name(g) if sign > 0 else A.quote_expr(f"-{g}")
+                    self.adj_expr(e, self._unbroadcast_to_value(cot, e, scalar), post)
+                else:
+                    pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
+                    pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
+                    self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
         # what the adjoint reads
         uses.res_uses |= {n for st in pre for n in A.loaded_names(st)} & self.locals
         for st in post:
@@ -345,7 +356,16 @@ class FunctionTransform:
             return g
         if expr_kind(value, self.kinds, self.callees) == "scalar":
             return A.quote_expr("np.sum(G)", G=g)
-        return A.quote_expr("unbroadcast(G, V)", G=g, V=copy.deepcopy(value))
+        return A.quote_expr("unbroadcast(G, V)", G=g, V=shape_witness(copy.deepcopy(value), self.kinds, self.callees))
+
+    def _witnesses(self, expr):
+        """Shape-only arguments (`unbroadcast(g, x)`, `unreduce(g, x, ...)`) read a smaller expression of the
+        same shape where the kinds prove one (kinds.shape_witness): no temporary built for its shape."""
+        for n in gast.walk(expr):
+            if (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("unbroadcast", "unreduce")
+                    and len(n.args) >= 2 and not A.is_atom(n.args[1])):
+                n.args[1] = shape_witness(n.args[1], self.kinds, self.callees)
+        return expr
 
     def _increment(self, name, value):
         """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e`, with `e` not reading `name` and
@@ -363,6 +383,26 @@ class FunctionTransform:
             return None
         if not same_shape_as_result(e, [A.name(name)], self.kinds, self.callees):
             return None   # `x += 0.3 * (x @ x)`: e is broadcast, its cotangent must be summed (general path)
+        return e, sign
+
+    def _part_increment(self, target, value):
+        """(e, +1/-1) when `A[I] = A[I] + e`, `e + A[I]` or `A[I] - e` adds to a part of an array, with a basic
+        index and an `e` that does not read `A`.  NumPy only writes a sum that fits the part (up to leading
+        length-1 axes), so the old part's cotangent is the new part's: no reset, no restore of A[I]."""
+        base = A.subscript_base(target)
+        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))
+                and isinstance(target.value, gast.Name) and is_array(self.kinds.get(base))
+                and is_basic_index(target.slice, self.ints)):
+            return None
+        part = gast.dump(A.as_load(copy.deepcopy(target)))
+        if gast.dump(value.left) == part:
+            e, sign = value.right, (1 if isinstance(value.op, gast.Add) else -1)
+        elif gast.dump(value.right) == part and isinstance(value.op, gast.Add):
+            e, sign = value.left, 1
+        else:
+            return None
+        if base in A.loaded_names(e):
+            return None
         return e, sign
 
     def _check_helper(self, call, callee):
@@ -567,7 +607,7 @@ class FunctionTransform:
             subs = {name: copy.deepcopy(e) for name, e in bound.items()}
             if res is not None:
                 subs[rule.result] = res
-            expr = _Substitute(subs, g, refs).visit(templates[p])
+            expr = self._witnesses(_Substitute(subs, g, refs).visit(templates[p]))
             self.adj_expr(arg, expr, out)
 
     def _drop_unbroadcast(self, template, bound, rule):
