@@ -29,7 +29,7 @@ def adjoint_stencil(dsum_2, saved):
         # grad of: u = un  (golden_cases.py:27)
         u = u_tape.pop()
         dun = add_into(dun, du)
-        du = zeros_like(u)
+        du = reset_zeros(du, u)
         for i in reversed(range(1, len(u) - 1)):
             # grad of: un[i] = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1])  (golden_cases.py:26)
             dun_i = dun[i]
@@ -42,5 +42,5 @@ def adjoint_stencil(dsum_2, saved):
             du[i + 1] += dun_1
         # grad of: un = np.zeros(len(u))  (golden_cases.py:24)
         un = un_tape.pop()
-        dun = zeros_like(un)
+        dun = reset_zeros(dun, un)
     return (du, dc)

@@ -16,7 +16,7 @@ from .. import runtime as _py
 
 __all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
-           "push", "push_at", "reserve", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
+           "push", "push_at", "reserve", "pop", "zeros_like", "reset_zeros", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "float_target", "List", "np", "math"]
 
 
@@ -64,6 +64,10 @@ def pop(tape, top):
 
 def zeros_like(x):
     return _py.zeros_like(x)
+
+
+def reset_zeros(buf, x):
+    return _py.reset_zeros(buf, x)
 
 
 def snapshot(x):
@@ -191,6 +195,24 @@ def _zeros_like(x):
         n = len(x)
         return lambda x: _zeros_shape((n,))
     return None
+
+
+@njit(cache=True)
+def _reset_array(buf, x):
+    if buf.shape != x.shape:
+        return np.zeros_like(x)
+    flat = buf.reshape(buf.size)      # a zeros_like/add_into buffer: C-contiguous
+    for i in range(flat.shape[0]):
+        flat[i] = 0.0
+    return buf
+
+
+@overload(reset_zeros)
+def _reset_zeros(buf, x):
+    if (isinstance(buf, types.Array) and isinstance(x, types.Array) and isinstance(x.dtype, types.Float)
+            and buf.dtype == x.dtype and buf.ndim == x.ndim and buf.ndim > 0 and buf.layout == "C"):
+        return lambda buf, x: _reset_array(buf, x)
+    return lambda buf, x: zeros_like(x)
 
 
 @overload(snapshot)

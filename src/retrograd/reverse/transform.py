@@ -37,7 +37,8 @@ from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
 from .sourcemap import Location
 from .tape_sizes import count_code, home_loop
-from .simplify import Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
+from .simplify import (Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros,
+                       reuse_zero_buffers)
 
 import operator
 
@@ -295,6 +296,17 @@ class FunctionTransform:
                 # x = x + e: the cotangent of the old x is the new one; only e receives something
                 e, sign = increment
                 self.adj_expr(e, A.name(d) if sign > 0 else A.quote_expr(f"-{d}"), post)
+            elif isinstance(target, gast.Name) and self._sum_with_self(tname, value) is not None:
+                # x = x + e, shapes not proven equal: dx stays (summed to x's shape when x was broadcast)
+                e, sign = self._sum_with_self(tname, value)
+                g = self.names.fresh(d + "_out")
+                pre += A.quote(f"{g} = {d}")
+                cot = A.name(g) if sign > 0 else A.quote_expr(f"-{g}")
+                if not same_shape_as_result(e, [A.name(tname)], self.kinds, self.callees):
+                    cot = A.quote_expr("unbroadcast(G, E)", G=cot, E=shape_witness(copy.deepcopy(e), self.kinds,
+                                                                                   self.callees))
+                self.adj_expr(e, cot, post)
+                post += A.quote(f"{d} = unbroadcast({g}, {tname})")   # last: the reads of {g} come first
             elif isinstance(target, gast.Name):
                 reads_self = tname in A.loaded_names(value)
                 if reads_self:
@@ -318,11 +330,11 @@ class FunctionTransform:
                     if sign < 0 and not scalar:     # -dA[I] is a new array already: no snapshot needed
                         cot = A.quote_expr("-D[I]", D=d, I=copy.deepcopy(target.slice))
                     else:
-                        pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
+                        pre += self._part_read(g, d, target.slice, scalar)
                         cot = A.name(g) if sign > 0 else A.quote_expr(f"-{g}")
                     self.adj_expr(e, self._unbroadcast_to_value(cot, e, scalar), post)
                 else:
-                    pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
+                    pre += self._part_read(g, d, target.slice, scalar)
                     pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
                     self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
         # what the adjoint reads
@@ -385,6 +397,15 @@ class FunctionTransform:
             return None   # `x += 0.3 * (x @ x)`: e is broadcast, its cotangent must be summed (general path)
         return e, sign
 
+    @staticmethod
+    def _part_read(g, d, index, scalar):
+        """`g = dA[I]` (an element: a float) or `g = snapshot(dA[I])` (a part: a copy, not a view of dA)."""
+        if not scalar:
+            return A.quote(f"{g} = snapshot(D[I])", D=d, I=index)
+        st = A.quote(f"{g} = D[I]", D=d, I=index)
+        st[0].value._rg_element = True     # a float, not a view: dA's buffer stays unshared (simplify)
+        return st
+
     def _part_increment(self, target, value):
         """(e, +1/-1) when `A[I] = A[I] + e`, `e + A[I]` or `A[I] - e` adds to a part of an array, with a basic
         index and an `e` that does not read `A`.  NumPy only writes a sum that fits the part (up to leading
@@ -404,6 +425,22 @@ class FunctionTransform:
         if base in A.loaded_names(e):
             return None
         return e, sign
+
+    def _sum_with_self(self, name, value):
+        """(e, +1/-1) for `x = x + e` / `e + x` / `x - e` with `e` not reading x, an array cotangent updated in
+        place (`_increment` takes the cases whose shapes the kinds prove)."""
+        if name not in self.inplace or not is_array(self.kinds.get(name)):
+            return None
+        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))):
+            return None
+        left, right = value.left, value.right
+        if isinstance(left, gast.Name) and left.id == name:
+            e, sign = right, (1 if isinstance(value.op, gast.Add) else -1)
+        elif isinstance(right, gast.Name) and right.id == name and isinstance(value.op, gast.Add):
+            e, sign = left, 1
+        else:
+            return None
+        return None if name in A.loaded_names(e) else (e, sign)
 
     def _check_helper(self, call, callee):
         """A helper that writes into an argument (itself or through a helper it calls) and could not be
@@ -1308,7 +1345,7 @@ class FunctionTransform:
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
         body = fold_zeros(prologue + [Peephole().visit(s) for s in body] + epilogue, top=True)[:-1]
         body = drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0])))
-        body = drop_orphan_comments(body, self.comments) + epilogue
+        body = reuse_zero_buffers(drop_orphan_comments(body, self.comments)) + epilogue
         args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         return gast.FunctionDef(name=self.adjoint_name, args=args, body=body, decorator_list=[], returns=None,
