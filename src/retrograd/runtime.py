@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_tree", "add_field", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "reset_zeros", "snapshot", "add_into", "add_tree", "add_field", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
@@ -50,6 +50,16 @@ def zeros_like(x):
     if isinstance(x, np.generic):
         return x.dtype.type(0) if np.issubdtype(x.dtype, np.inexact) else 0.0
     return 0.0
+
+
+def reset_zeros(buf, x):
+    """`zeros_like(x)`, made by zeroing `buf` in place when it already has that shape and dtype: `buf` is a
+    loop step's cotangent buffer that nothing reads any more (reverse/simplify.reuse_zero_buffers)."""
+    if (isinstance(buf, np.ndarray) and isinstance(x, np.ndarray) and buf.shape == x.shape and buf.ndim
+            and np.issubdtype(x.dtype, np.inexact) and buf.dtype == x.dtype):
+        buf.fill(0.0)
+        return buf
+    return zeros_like(x)
 
 
 def snapshot(x):

@@ -22,14 +22,14 @@ def adjoint_stencil(dsum_2, saved):
     du = zeros_like(u)
     dun = zeros_like(un)
     # grad of: return np.sum(u * u)  (golden_cases.py:28)
-    dsum_2_1 = unreduce(dsum_2, u * u, None, False)
+    dsum_2_1 = unreduce(dsum_2, u, None, False)
     du = add_into(du, dsum_2_1 * u)
     du = add_into(du, dsum_2_1 * u)
     for t in reversed(range(steps)):
         # grad of: u = un  (golden_cases.py:27)
         u = u_tape.pop()
         dun = add_into(dun, du)
-        du = zeros_like(u)
+        du = reset_zeros(du, u)
         for i in reversed(range(1, len(u) - 1)):
             # grad of: un[i] = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1])  (golden_cases.py:26)
             dun_i = dun[i]
@@ -42,5 +42,5 @@ def adjoint_stencil(dsum_2, saved):
             du[i + 1] += dun_1
         # grad of: un = np.zeros(len(u))  (golden_cases.py:24)
         un = un_tape.pop()
-        dun = zeros_like(un)
+        dun = reset_zeros(dun, un)
     return (du, dc)

@@ -265,3 +265,30 @@ def same_shape_as_result(operand, others, env, callees):
         return all(o == SCALAR for o in other_kinds)
     return False
 
+
+
+def shape_witness(node, env, callees):
+    """A sub-expression of `node` that certainly has its shape, for helpers that read only a shape
+    (`unbroadcast(g, dt * v)` -> `unbroadcast(g, v)` with `dt` a scalar): the adjoint then builds no
+    temporary just to look at its shape.  `node` itself when no smaller witness is certain."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return shape_witness(node.operand, env, callees)
+    parts = None
+    if isinstance(node, gast.BinOp) and not isinstance(node.op, gast.MatMult):
+        parts = [node.left, node.right]
+    elif isinstance(node, gast.Call):
+        callee = callees.classify(node)
+        if callee.kind == "rule" and callee.rule.broadcasts and callee.receiver is None and not node.keywords \
+                and callee.rule.rank is None:
+            parts = list(node.args)
+    if not parts:
+        return node
+    kinds = [expr_kind(p, env, callees) for p in parts]
+    if any(k is None or k == _TOP for k in kinds):
+        return node
+    arrays = [p for p, k in zip(parts, kinds) if k != SCALAR]
+    if not arrays:          # all scalars: any scalar operand has the (empty) shape
+        return shape_witness(parts[0], env, callees)
+    if any(gast.dump(a) != gast.dump(arrays[0]) for a in arrays[1:]):
+        return node         # two arrays: the broadcast shape of both, not either one
+    return shape_witness(arrays[0], env, callees)

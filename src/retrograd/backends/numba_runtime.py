@@ -16,7 +16,7 @@ from .. import runtime as _py
 
 __all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
-           "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "add_tree", "unbroadcast", "unreduce", "matmul_grad_a",
+           "push", "push_at", "reserve", "pop", "zeros_like", "reset_zeros", "snapshot", "add_into", "add_tree", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "float_target", "List", "np", "math"]
 
 
@@ -44,6 +44,18 @@ def push_at(tape, top, x):
     return top + 1
 
 
+@njit(cache=True)
+def reserve(tape, top, n):
+    """Room for `n` more floats on an array tape, made before a loop nest whose trip count is known at its
+    entry (`for j in range(i + 1, n)`): the `n` pushes that follow are `push_at`, with no capacity check."""
+    if top + n <= tape.shape[0]:
+        return tape
+    grown = np.empty(max(top + n, 2 * tape.shape[0]))   # doubling: an enclosing loop may reserve again
+    for i in range(top):
+        grown[i] = tape[i]
+    return grown
+
+
 @njit(cache=True, inline="always")
 def pop(tape, top):
     """The last float saved on an array tape; returns (value, new top)."""
@@ -52,6 +64,10 @@ def pop(tape, top):
 
 def zeros_like(x):
     return _py.zeros_like(x)
+
+
+def reset_zeros(buf, x):
+    return _py.reset_zeros(buf, x)
 
 
 def snapshot(x):
@@ -183,6 +199,24 @@ def _zeros_like(x):
         n = len(x)
         return lambda x: _zeros_shape((n,))
     return None
+
+
+@njit(cache=True)
+def _reset_array(buf, x):
+    if buf.shape != x.shape:
+        return np.zeros_like(x)
+    flat = buf.reshape(buf.size)      # a zeros_like/add_into buffer: C-contiguous
+    for i in range(flat.shape[0]):
+        flat[i] = 0.0
+    return buf
+
+
+@overload(reset_zeros)
+def _reset_zeros(buf, x):
+    if (isinstance(buf, types.Array) and isinstance(x, types.Array) and isinstance(x.dtype, types.Float)
+            and buf.dtype == x.dtype and buf.ndim == x.ndim and buf.ndim > 0 and buf.layout == "C"):
+        return lambda buf, x: _reset_array(buf, x)
+    return lambda buf, x: zeros_like(x)
 
 
 @overload(snapshot)

@@ -305,3 +305,95 @@ def _pop_of(s):
         if tape and top and target and top == top2:
             return tape, top, target
     return None
+
+
+# ---- cotangent buffers reused across loop steps -------------------------------------------------------
+
+def reuse_zero_buffers(body):
+    """`d = zeros_like(x)` inside a loop -> `d = reset_zeros(d, x)` (d's buffer zeroed in place: no allocation
+    per step) for the cotangents whose buffer is never shared: `d` is only ever bound by `zeros_like` and
+    `d = add_into(d, e)`, and read only element by element, as an operand of arithmetic, copied
+    (`snapshot`, `add_into(other, d)`) or returned.  Then no other name can hold d's old buffer when it is
+    zeroed.  Only in loops after a top-level binding of `d` (the buffer exists at the first reset)."""
+    parent = {}
+    for node in gast.walk(gast.Module(body=body, type_ignores=[])):
+        for child in gast.iter_child_nodes(node):
+            parent[child] = node
+    owned = _owned_buffers(body, parent)
+    bound = set()
+    for s in body:
+        if isinstance(s, (gast.For, gast.While)) and owned & bound:
+            for node in gast.walk(s):
+                if (isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name)
+                        and node.targets[0].id in owned & bound and _zeros_like_call(node.value)):
+                    node.value = gast.Call(func=_load("reset_zeros"), args=[_load(node.targets[0].id),
+                                                                             node.value.args[0]], keywords=[])
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            bound.add(s.targets[0].id)
+    return body
+
+
+def _load(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _zeros_like_call(v):
+    return (isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id == "zeros_like"
+            and len(v.args) == 1 and not v.keywords)
+
+
+def _add_into_self(s, d):
+    v = s.value
+    return (isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id == "add_into" and len(v.args) == 2
+            and isinstance(v.args[0], gast.Name) and v.args[0].id == d and d not in _reads(v.args[1]))
+
+
+def _owned_buffers(body, parent):
+    """Names whose array buffer no other name can share (see reuse_zero_buffers)."""
+    mod = gast.Module(body=body, type_ignores=[])
+    candidates, bad = set(), set()
+    for node in gast.walk(mod):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            d = node.targets[0].id
+            if _zeros_like_call(node.value) and d not in _reads(node.value):
+                candidates.add(d)
+            elif not _add_into_self(node, d):
+                bad.add(d)
+    for node in gast.walk(mod):
+        if not isinstance(node, gast.Name) or node.id not in candidates:
+            continue
+        up = parent.get(node)
+        if isinstance(node.ctx, gast.Store):
+            if not (isinstance(up, gast.Assign) and up.targets[0] is node):
+                bad.add(node.id)              # a tuple target, a loop variable, ...
+        elif not _copied_read(node, up, parent):
+            bad.add(node.id)
+    return candidates - bad
+
+
+def _copied_read(node, up, parent):
+    """A read of the buffer `node` names that cannot leave another name holding the buffer or a view of it."""
+    if isinstance(up, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return True                        # arithmetic makes a new array
+    if isinstance(up, gast.Call) and isinstance(up.func, gast.Name):
+        if up.func.id == "snapshot":
+            return True
+        if up.func.id == "add_into" and len(up.args) == 2:
+            if up.args[1] is node:
+                return True                # copied into the other buffer
+            grand = parent.get(up)         # `d = add_into(d, e)`: d's own buffer, kept by d
+            return (up.args[0] is node and isinstance(grand, gast.Assign) and isinstance(grand.targets[0], gast.Name)
+                    and grand.targets[0].id == node.id)
+        return False
+    if isinstance(up, gast.Subscript) and up.value is node:
+        if isinstance(up.ctx, gast.Store):
+            return True                    # d[I] = v, d[I] += v: writes into d's own buffer
+        outer = parent.get(up)
+        return (getattr(up, "_rg_element", False) or isinstance(outer, (gast.BinOp, gast.UnaryOp, gast.Compare))
+                or (isinstance(outer, gast.Call) and isinstance(outer.func, gast.Name)
+                    and outer.func.id == "snapshot"))
+    if isinstance(up, gast.Tuple) and isinstance(parent.get(up), gast.Return):
+        return True                        # handed to the caller at the end
+    if isinstance(up, gast.Return):
+        return True
+    return False

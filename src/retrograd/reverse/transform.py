@@ -21,7 +21,7 @@ from ..analysis.activity import diff_names, is_basic_index, walk_stmts
 from ..analysis.aliases import memory_model, view_sources
 from ..analysis.dtypes import scatter_target
 from ..analysis.rule_calls import check_rule_calls
-from ..analysis.kinds import expr_kind, is_array, same_shape_as_result
+from ..analysis.kinds import expr_kind, is_array, same_shape_as_result, shape_witness
 from ..backends import plain_name
 from ..errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import assigned_array
@@ -29,7 +29,9 @@ from ..frontend.inline import inlined_source
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
 from .sourcemap import Location
-from .simplify import Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros
+from .tape_sizes import count_code, home_loop
+from .simplify import (Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros,
+                       reuse_zero_buffers)
 
 import operator
 
@@ -190,6 +192,17 @@ class FunctionTransform:
                 # x = x + e: the cotangent of the old x is the new one; only e receives something
                 e, sign = increment
                 self.adj_expr(e, A.name(d) if sign > 0 else A.quote_expr(f"-{d}"), post)
+            elif isinstance(target, gast.Name) and self._sum_with_self(tname, value) is not None:
+                # x = x + e, shapes not proven equal: dx stays (summed to x's shape when x was broadcast)
+                e, sign = self._sum_with_self(tname, value)
+                g = self.names.fresh(d + "_out")
+                pre += A.quote(f"{g} = {d}")
+                cot = A.name(g) if sign > 0 else A.quote_expr(f"-{g}")
+                if not same_shape_as_result(e, [A.name(tname)], self.kinds, self.callees):
+                    cot = A.quote_expr("unbroadcast(G, E)", G=cot, E=shape_witness(copy.deepcopy(e), self.kinds,
+                                                                                   self.callees))
+                self.adj_expr(e, cot, post)
+                post += A.quote(f"{d} = unbroadcast({g}, {tname})")   # last: the reads of {g} come first
             elif isinstance(target, gast.Name):
                 reads_self = tname in A.loaded_names(value)
                 if reads_self:
@@ -206,9 +219,20 @@ class FunctionTransform:
             else:
                 g = self.names.fresh(f"{d}_{_index_label(target.slice)}")
                 scalar = expr_kind(target, self.kinds, self.callees) == "scalar"
-                pre += A.quote(f"{g} = D[I]" if scalar else f"{g} = snapshot(D[I])", D=d, I=target.slice)
-                pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
-                self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
+                increment = self._part_increment(target, value)
+                if increment is not None:
+                    # A[I] = A[I] + e: the old part's cotangent is the new one's, which stays in dA[I]
+                    e, sign = increment
+                    if sign < 0 and not scalar:     # -dA[I] is a new array already: no snapshot needed
+                        cot = A.quote_expr("-D[I]", D=d, I=copy.deepcopy(target.slice))
+                    else:
+                        pre += self._part_read(g, d, target.slice, scalar)
+                        cot = A.name(g) if sign > 0 else A.quote_expr(f"-{g}")
+                    self.adj_expr(e, self._unbroadcast_to_value(cot, e, scalar), post)
+                else:
+                    pre += self._part_read(g, d, target.slice, scalar)
+                    pre += A.quote("D[I] = 0.0", D=d, I=target.slice)
+                    self.adj_expr(value, self._unbroadcast_to_value(A.name(g), value, scalar), post)
         # what the adjoint reads
         uses.res_uses |= {n for st in pre for n in A.loaded_names(st)} & self.locals
         for st in post:
@@ -240,7 +264,16 @@ class FunctionTransform:
             return g
         if expr_kind(value, self.kinds, self.callees) == "scalar":
             return A.quote_expr("np.sum(G)", G=g)
-        return A.quote_expr("unbroadcast(G, V)", G=g, V=copy.deepcopy(value))
+        return A.quote_expr("unbroadcast(G, V)", G=g, V=shape_witness(copy.deepcopy(value), self.kinds, self.callees))
+
+    def _witnesses(self, expr):
+        """Shape-only arguments (`unbroadcast(g, x)`, `unreduce(g, x, ...)`) read a smaller expression of the
+        same shape where the kinds prove one (kinds.shape_witness): no temporary built for its shape."""
+        for n in gast.walk(expr):
+            if (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("unbroadcast", "unreduce")
+                    and len(n.args) >= 2 and not A.is_atom(n.args[1])):
+                n.args[1] = shape_witness(n.args[1], self.kinds, self.callees)
+        return expr
 
     def _increment(self, name, value):
         """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e`, with `e` not reading `name` and
@@ -259,6 +292,51 @@ class FunctionTransform:
         if not same_shape_as_result(e, [A.name(name)], self.kinds, self.callees):
             return None   # `x += 0.3 * (x @ x)`: e is broadcast, its cotangent must be summed (general path)
         return e, sign
+
+    @staticmethod
+    def _part_read(g, d, index, scalar):
+        """`g = dA[I]` (an element: a float) or `g = snapshot(dA[I])` (a part: a copy, not a view of dA)."""
+        if not scalar:
+            return A.quote(f"{g} = snapshot(D[I])", D=d, I=index)
+        st = A.quote(f"{g} = D[I]", D=d, I=index)
+        st[0].value._rg_element = True     # a float, not a view: dA's buffer stays unshared (simplify)
+        return st
+
+    def _part_increment(self, target, value):
+        """(e, +1/-1) when `A[I] = A[I] + e`, `e + A[I]` or `A[I] - e` adds to a part of an array, with a basic
+        index and an `e` that does not read `A`.  NumPy only writes a sum that fits the part (up to leading
+        length-1 axes), so the old part's cotangent is the new part's: no reset, no restore of A[I]."""
+        base = A.subscript_base(target)
+        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))
+                and isinstance(target.value, gast.Name) and is_array(self.kinds.get(base))
+                and is_basic_index(target.slice, self.ints)):
+            return None
+        part = gast.dump(A.as_load(copy.deepcopy(target)))
+        if gast.dump(value.left) == part:
+            e, sign = value.right, (1 if isinstance(value.op, gast.Add) else -1)
+        elif gast.dump(value.right) == part and isinstance(value.op, gast.Add):
+            e, sign = value.left, 1
+        else:
+            return None
+        if base in A.loaded_names(e):
+            return None
+        return e, sign
+
+    def _sum_with_self(self, name, value):
+        """(e, +1/-1) for `x = x + e` / `e + x` / `x - e` with `e` not reading x, an array cotangent updated in
+        place (`_increment` takes the cases whose shapes the kinds prove)."""
+        if name not in self.inplace or not is_array(self.kinds.get(name)):
+            return None
+        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))):
+            return None
+        left, right = value.left, value.right
+        if isinstance(left, gast.Name) and left.id == name:
+            e, sign = right, (1 if isinstance(value.op, gast.Add) else -1)
+        elif isinstance(right, gast.Name) and right.id == name and isinstance(value.op, gast.Add):
+            e, sign = left, 1
+        else:
+            return None
+        return None if name in A.loaded_names(e) else (e, sign)
 
     def _check_helper(self, call, callee):
         """A helper that writes into an argument (itself or through a helper it calls) and could not be
@@ -465,7 +543,7 @@ class FunctionTransform:
             subs = {name: copy.deepcopy(e) for name, e in bound.items()}
             if res is not None:
                 subs[rule.result] = res
-            expr = _Substitute(subs, g, refs).visit(templates[p])
+            expr = self._witnesses(_Substitute(subs, g, refs).visit(templates[p]))
             self.adj_expr(arg, expr, out)
 
     def _drop_unbroadcast(self, template, bound, rule):
@@ -510,6 +588,7 @@ class FunctionTransform:
         self.tapes = {}
         self.tops = {}
         self.push_sites = {}
+        self._site_log = []    # (tape, push statement, loops from its reservation loop inward, or None)
         self._loops = []
         self.extra_saved = set()   # generated names the adjoint reads (a checkpointed loop's snapshot count)
         self._snap_roles = []
@@ -612,7 +691,11 @@ class FunctionTransform:
         if self._array_tape(name, role):
             top = self._top(name, role)
             stmt = A.quote(f"{tape}, {top} = push({tape}, {top}, V)", V=value)
-            self.push_sites.setdefault(tape, []).append((stmt[0], self._trip_product()))
+            count = self._trip_product()
+            self.push_sites.setdefault(tape, []).append((stmt[0], count))
+            chain = list(self._loops[self._loop_floor:])
+            home = home_loop(chain) if count is None else None
+            self._site_log.append((tape, stmt[0], chain[home:] if home is not None else None))
             return stmt
         return A.quote(f"{tape}.append(V)", V=value)
 
@@ -651,6 +734,37 @@ class FunctionTransform:
         for _, c in sites[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=c)
         return total
+
+    def _reserve(self, loop, sites):
+        """Before `loop`: reserve the array tapes whose every push inside it runs a number of times known at
+        its entry (tape_sizes), and turn those pushes into `push_at`.  A tape with any other push inside the
+        loop keeps growing pushes there (a reservation covers only the pushes it counted)."""
+        by_tape = {}
+        for tape, stmt, chain in sites:
+            by_tape.setdefault(tape, []).append((stmt, chain))
+        counts, out, reserved = {}, [], []
+        for tape, pushes in by_tape.items():
+            if any(chain is None or chain[0] is not loop for _, chain in pushes):
+                continue
+            total = None
+            for stmt, chain in pushes:
+                key = tuple(id(lp) for lp in chain)
+                if key not in counts:
+                    code, expr = count_code(chain, self.names.fresh)
+                    out += code
+                    counts[key] = expr
+                n = copy.deepcopy(counts[key])
+                total = n if total is None else gast.BinOp(left=total, op=gast.Add(), right=n)
+                stmt.targets = [A.name(stmt.targets[0].elts[1].id, True)]
+                stmt.value.func = A.name("push_at")
+            top = pushes[0][0].targets[0].id
+            reserved.append(A.quote(f"{tape} = reserve({tape}, {top}, N)", N=total)[0])
+        if not reserved:
+            return []
+        line = self.src.where(loop)[1]
+        note = self._note(f"size the tapes of the loop at line {line} for all its steps (its pushes need no "
+                          "growth check)")
+        return A.copy_loc([note] + out + reserved, loop)
 
     def _pop(self, name, target, role="value"):
         tape = self._tape(name, role)
@@ -732,9 +846,11 @@ class FunctionTransform:
                 if id(s) in self.plan.loop_targets and not plain:
                     out += self._push(s.target.id, A.name(s.target.id))
                 s2 = copy.copy(s)
+                start = len(self._site_log)
                 self._loops.append(s)
                 s2.body = self._primal(s.body, plain, call)
                 self._loops.pop()
+                out += self._reserve(s, self._site_log[start:])
                 out.append(s2)
             else:
                 out.append(s)
@@ -1046,6 +1162,8 @@ class FunctionTransform:
                 continue   # allocated just before their loop, once its trip count and state size are known
             if self._array_tape(var, role):
                 size = self._preallocate(t)
+                if size is None and all(st.value.func.id == "push_at" for st, _ in self.push_sites.get(t, [])):
+                    size = A.const(0)     # every push is in a loop that reserves its room (_reserve)
                 prologue += A.quote(f"{t} = np.empty(N)", N=size if size is not None else A.const(64))
                 prologue += A.quote(f"{self._top(var, role)} = 0")
             else:
@@ -1124,7 +1242,7 @@ class FunctionTransform:
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
         body = fold_zeros(prologue + [Peephole().visit(s) for s in body] + epilogue, top=True)[:-1]
         body = drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0])))
-        body = drop_orphan_comments(body, self.comments) + epilogue
+        body = reuse_zero_buffers(drop_orphan_comments(body, self.comments)) + epilogue
         args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         return gast.FunctionDef(name=self.adjoint_name, args=args, body=body, decorator_list=[], returns=None,
