@@ -82,3 +82,88 @@ def test_a_differentiated_spacing_is_refused_at_its_line(f, arg):
 def test_a_constant_spacing_still_differentiates_in_f():
     check_grad(gradient_in_coordinates, [X5, F5], wrt=1)
     check_grad(gradient_in_h, [0.7, F5], wrt=1)
+
+
+# ---- a function's defaults or code rebound after differentiation (finding 3) ---------------------------
+# The generated code inlines constant defaults and is re-validated per call against the namespaces it read,
+# but `f.__defaults__ = ...` (or `f.__code__ = ...`) rebinds an attribute of the same function object: the
+# old gradient was returned silently, and api's signature kept binding the old defaults.
+def _scaled(v, c=2.0):
+    return np.sum(v ** 2 * c)
+
+
+def _helper_with_default(v, c=2.0):
+    return v * c
+
+
+def _calls_helper(v):
+    return np.sum(np.sin(_helper_with_default(v)))
+
+
+def _squares(v):
+    return np.sum(v ** 2)
+
+
+X3 = np.array([0.3, -0.7, 1.1])
+
+
+@pytest.fixture
+def restore():
+    saved = [(f, f.__defaults__, f.__code__) for f in (_scaled, _helper_with_default, _squares)]
+    yield
+    for f, d, c in saved:
+        f.__defaults__, f.__code__ = d, c
+
+
+def test_defaults_rebound_after_the_first_call(restore):
+    d = rg.differentiate(_scaled)
+    assert np.allclose(d.grad(X3), 4.0 * X3)
+    _scaled.__defaults__ = (5.0,)
+    assert np.allclose(d.grad(X3), 10.0 * X3) and np.isclose(d(X3), _scaled(X3))
+    check_grad(_scaled, [X3])
+    assert np.allclose(rg.jvp(_scaled, (X3,), (np.ones(3),))[1], np.sum(10.0 * X3))
+
+
+def test_a_helpers_defaults_rebound(restore):
+    g = rg.grad(_calls_helper)
+    assert np.allclose(g(X3), 2.0 * np.cos(2.0 * X3))
+    _helper_with_default.__defaults__ = (-3.0,)
+    assert np.allclose(g(X3), -3.0 * np.cos(-3.0 * X3))
+
+
+def test_code_swapped(restore):
+    g = rg.grad(_squares)
+    assert np.allclose(g(X3), 2.0 * X3)
+    _squares.__code__ = _scaled.__code__.replace(co_name="_squares")   # v ** 2 * c, c defaulted below
+    _squares.__defaults__ = (3.0,)
+    assert np.allclose(g(X3), 6.0 * X3)
+
+
+def test_the_namespace_key_of_a_function_is_stable():
+    from retrograd.frontend.namespace import Reads, content_key
+    assert "@" not in content_key(Reads([_scaled])) and content_key(Reads([_scaled])) == content_key(Reads([_scaled]))
+
+
+# ---- numba: the line recovery read `.loc` of Numba's LLVM struct proxies (finding 4) ------------------
+# Their __getattr__ raises KeyError for a missing field: a raw KeyError ("ArrayModel does not have a field
+# named 'loc'") replaced the BackendError when Numba failed inside lowering (an 'A'-layout allocation).
+A3 = np.array([[0.3, -0.7, 1.1], [2.0, 0.5, -1.5], [0.2, 0.9, -0.4]])
+
+
+def layouts_unified(a):
+    s = a
+    for k in range(2):
+        t = s.T
+        s = t
+        s = np.cos(s) * 2.0 if k == 0 else s * s
+    return np.sum(s * A3)
+
+
+def test_a_numba_lowering_crash_is_a_backend_error_at_the_users_line():
+    pytest.importorskip("numba")
+    d = rg.differentiate(layouts_unified, backend="numba")
+    for run in (lambda: d(A3.copy()), lambda: d.grad(A3.copy())):
+        with pytest.raises(rg.BackendError) as err:
+            run()
+        assert err.value.filename == __file__ and err.value.lineno is not None
+    check_grad(layouts_unified, [A3.copy()])      # the python backend differentiates it
