@@ -167,3 +167,62 @@ def test_a_numba_lowering_crash_is_a_backend_error_at_the_users_line():
             run()
         assert err.value.filename == __file__ and err.value.lineno is not None
     check_grad(layouts_unified, [A3.copy()])      # the python backend differentiates it
+
+
+# ---- `+` / `*` of Python sequences (finding 5: silently wrong gradients) -------------------------------
+# `xs + [y]` joins two lists, `[x] * 3` repeats one; the adjoint of `+`/`*` is elementwise, so the
+# cotangents were misaligned (np.concatenate([np.ones(2)] + xs) gave xs[0] the constant's cotangent).
+W6 = np.arange(6.0)
+
+
+def prepend_a_constant(xs):
+    return np.sum(np.concatenate([np.ones(2)] + xs) * W6)
+
+
+def append_to_a_tuple(t):
+    return np.sum(np.concatenate(t + (np.ones(2),)) * W6)
+
+
+def local_join(x):
+    ys = [x] + [x * 2.0]
+    return np.sum(np.concatenate(ys) * np.arange(4.0))
+
+
+def repeated(x):
+    return np.sum(np.concatenate([x] * 3) * W6)
+
+
+def list_times_an_array(xs):
+    return np.sum(np.sum([xs[0], xs[1]] * np.array([[2.0], [3.0]])))     # elementwise: allowed
+
+
+@pytest.mark.parametrize("f,arg", [(prepend_a_constant, P()), (append_to_a_tuple, tuple(P())),
+                                   (local_join, np.array([0.5, -1.0])), (repeated, np.array([0.5, -1.0]))],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_joining_sequences_is_refused_at_its_line(f, arg):
+    with pytest.raises(rg.UnsupportedSyntaxError) as err:
+        rg.grad(f)(arg)
+    assert err.value.filename == __file__ and err.value.lineno is not None
+
+
+def test_a_list_display_times_an_array_is_elementwise():
+    check_grad(list_times_an_array, [P()])
+
+
+def join_two_list_names(xs):
+    return np.sum(np.stack(xs + xs) ** 2 * np.arange(4.0)[:, None])
+
+
+def repeat_a_list_name(xs):
+    return np.sum(np.concatenate(xs * 2) * np.arange(8.0))
+
+
+@pytest.mark.xfail(strict=True, reason="`xs + xs` / `xs * 2` of list-valued names: the kinds do not tell a "
+                                       "list from a bool or an unknown array, so the adjoint of `+`/`*` is "
+                                       "elementwise and the gradient is silently wrong (not refused)")
+@pytest.mark.parametrize("f", [join_two_list_names, repeat_a_list_name], ids=lambda f: f.__name__)
+def test_joining_list_names(f):
+    try:
+        check_grad(f, [P()])
+    except rg.RetrogradError:
+        pass          # a refusal at the user's line would be right too
