@@ -37,8 +37,15 @@ def check_rule_calls(stmt, callees, is_active, is_varied, src):
             continue
         try:
             bound = callee.bind(call)
-        except _BindError:
-            continue                # reported with its location when the rule is applied
+        except _BindError as exc:
+            # reported with its location when the rule is applied, but a call whose result is dropped
+            # (`np.exp(x, buf)`: NumPy's positional `out`) is never applied: refused here when it reads a
+            # differentiated value
+            if any(is_varied(a) for a in list(call.args) + [k.value for k in call.keywords]):
+                raise src.error(UnsupportedSyntaxError, call, str(exc), construct=callee.label,
+                                hint="pass the arguments the rule takes; for NumPy's positional `out` "
+                                     "(`np.exp(x, buf)`), assign the result instead: `buf[...] = np.exp(x)`") from None
+            continue
         out = bound.get("out")      # `out=` by keyword is refused by the front end; this is it by position
         if out is not None and not (isinstance(out, gast.Constant) and out.value is None):
             raise src.error(UnsupportedSyntaxError, out, f"`{callee.label}` writes its result into the array "
