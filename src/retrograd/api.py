@@ -45,7 +45,7 @@ class Differentiable:
             self.__wrapped_retrograd__ = fn
         src = read_function(fn)        # refuse what cannot be differentiated now, at decoration
         check_function(src)
-        self.signature = inspect.signature(fn)
+        self._signature = (fn.__defaults__, fn.__kwdefaults__, inspect.signature(fn))
         self.params = list(self.signature.parameters)
         self._static = static
         self._wrt_given = wrt is not None or argnums is not None
@@ -56,6 +56,14 @@ class Differentiable:
         self._call_keys = {}     # plain call: types of positional arguments -> kinds key, or None (run fn)
         self._guards = {}        # argument kinds -> _Guard: what that code read from the user's namespaces
         self._last = None
+
+    @property
+    def signature(self):
+        """fn's signature, with its defaults as they are now (`fn.__defaults__ = ...` rebinds them)."""
+        d, kw, sig = self._signature
+        if d is not self.fn.__defaults__ or kw is not self.fn.__kwdefaults__:
+            self._signature = d, kw, sig = self.fn.__defaults__, self.fn.__kwdefaults__, inspect.signature(self.fn)
+        return sig
 
     def __set_name__(self, owner, name):
         """Decorated in a class body: by default differentiate the first parameter after `self`."""

@@ -97,6 +97,10 @@ def add_tree(a, b):
             and a == 0:
         return b
     if isinstance(a, (list, tuple)) and not isinstance(a, np.ndarray):
+        if np.ndim(b) == 0 and not isinstance(b, (list, tuple, dict)) and b == 0:
+            return a
+        if isinstance(b, np.ndarray):   # a rule that read the list as one array (np.sum(xs), np.mean(xs))
+            b = list(b)
         if not isinstance(b, (list, tuple)) or len(a) != len(b):
             raise ValueError(f"add_tree: cotangents of different structure ({len(a)} items and {b!r})")
         return [add_tree(x, y) for x, y in zip(a, b)]

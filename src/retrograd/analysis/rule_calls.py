@@ -37,28 +37,42 @@ def check_rule_calls(stmt, callees, is_active, is_varied, src):
             continue
         try:
             bound = callee.bind(call)
-        except _BindError:
-            continue                # reported with its location when the rule is applied
+        except _BindError as exc:
+            # reported with its location when the rule is applied, but a call whose result is dropped
+            # (`np.exp(x, buf)`: NumPy's positional `out`) is never applied: refused here when it reads a
+            # differentiated value
+            if any(is_varied(a) for a in list(call.args) + [k.value for k in call.keywords]):
+                raise src.error(UnsupportedSyntaxError, call, str(exc), construct=callee.label,
+                                hint="pass the arguments the rule takes; for NumPy's positional `out` "
+                                     "(`np.exp(x, buf)`), assign the result instead: `buf[...] = np.exp(x)`") from None
+            continue
         out = bound.get("out")      # `out=` by keyword is refused by the front end; this is it by position
         if out is not None and not (isinstance(out, gast.Constant) and out.value is None):
             raise src.error(UnsupportedSyntaxError, out, f"`{callee.label}` writes its result into the array "
                             "passed as `out`, which the adjoint would not see", construct="out",
                             hint="assign the result instead: `y = np.take(x, i)`, or `y[...] = ...` to write "
                                  "into y")
+        rule, label = callee.rule, callee.label
+        # a varied value in a slot without derivative is refused even when no differentiated slot is
+        # active: np.gradient(f, h) differentiated in h alone is not active (f is constant), and skipping
+        # it dropped dh silently
+        _refuse_varied_constant_slots(bound, rule, label, is_varied, src)
         if not is_active(call):
             continue
-        rule, label = callee.rule, callee.label
         if rule.check is not None:
             refusal = rule.check(literal_arguments(bound))
             if refusal is not None:
                 raise src.error(MissingRuleError, call, f"no derivative rule for `{label}` {refusal[0]}",
                                 construct=label, hint=refusal[1])
-        for p, e in bound.items():
-            if isinstance(e, gast.Constant) and isinstance(e.value, tuple):   # *varargs: a tuple of arguments
-                e = next((x for x in e.value if isinstance(x, gast.AST) and is_varied(x)), e)
-            if p not in rule.grads and p not in rule.zero and isinstance(e, gast.AST) and is_varied(e):
-                raise src.error(MissingRuleError, e, f"`{label}` has no derivative with respect to its "
-                                f"argument `{p}`, and a value being differentiated is passed to it",
-                                construct=label, hint=f"pass a constant as `{p}` (compute it outside, or "
-                                "with .copy() of a value that is not differentiated), or register a custom "
-                                "adjoint with rg.register_adjoint")
+
+
+def _refuse_varied_constant_slots(bound, rule, label, is_varied, src):
+    for p, e in bound.items():
+        if isinstance(e, gast.Constant) and isinstance(e.value, tuple):   # *varargs: a tuple of arguments
+            e = next((x for x in e.value if isinstance(x, gast.AST) and is_varied(x)), e)
+        if p not in rule.grads and p not in rule.zero and isinstance(e, gast.AST) and is_varied(e):
+            raise src.error(MissingRuleError, e, f"`{label}` has no derivative with respect to its "
+                            f"argument `{p}`, and a value being differentiated is passed to it",
+                            construct=label, hint=f"pass a constant as `{p}` (compute it outside, or "
+                            "with .copy() of a value that is not differentiated), or register a custom "
+                            "adjoint with rg.register_adjoint")

@@ -243,11 +243,20 @@ def _generated_lines_in_traceback(exc):
         for v in list(tb.tb_frame.f_locals.values()):
             if type(v).__name__ == "FunctionIR":        # its loc is the `def` line
                 continue
-            loc = v if type(v).__name__ == "Loc" else getattr(v, "loc", None) if hasattr(v, "__dict__") else None
+            loc = v if type(v).__name__ == "Loc" else _loc_attribute(v)
             if type(loc).__name__ == "Loc" and "retrograd_generated_" in str(getattr(loc, "filename", "")):
                 lines.append(int(loc.line))
         tb = tb.tb_next
     return lines[:1]     # the outermost: the user's statement, not a line inside an inlined overload
+
+
+def _loc_attribute(v):
+    """`v.loc`, or None: a frame's locals include Numba's LLVM struct proxies, whose __getattr__ raises a
+    KeyError for a field they lack (a raw KeyError replaced the BackendError)."""
+    try:
+        return getattr(v, "loc", None) if hasattr(v, "__dict__") else None
+    except Exception:
+        return None
 
 
 def _backend_error(exc, source, locations=None):

@@ -99,7 +99,8 @@ class Reads:
         self.cells = []       # (name, cell)
         self.attrs = []       # (label, module, attrs)
         self.customs = []     # ids of user functions whose custom rule (or its absence) counts
-        self._seen = set()
+        self.functions = []   # the user functions themselves: `f.__defaults__ = ...` or `f.__code__ = ...`
+        self._seen = set()    # rebinds an attribute of the same object, which the code was generated from
         for fn in fns:
             self._visit(fn)
         self._n_globals = len(self.globals)
@@ -143,6 +144,7 @@ class Reads:
                     break
                 mod = nxt
         self.customs.append(id(fn))
+        self.functions.append(fn)
         if id(fn) in self._custom:
             self._visit(self._custom[id(fn)][1])
 
@@ -170,6 +172,8 @@ class Reads:
         if self.attrs:
             out += [_chain_value(m, a) for _, m, a in self.attrs]
         out += map(self._custom.get, self.customs)     # a rule registered (or replaced) later
+        for f in self.functions:                       # the same function with new defaults or code
+            out += (f.__code__, f.__defaults__, f.__kwdefaults__)
         return out
 
     def changed(self, now):
@@ -187,7 +191,10 @@ class Reads:
         i -= len(self.cells)
         if i < len(self.attrs):
             return self.attrs[i][0]
-        return "a custom rule"
+        i -= len(self.attrs)
+        if i < len(self.customs):
+            return "a custom rule"
+        return f"the code or defaults of {self.functions[(i - len(self.customs)) // 3].__qualname__}"
 
     def is_name(self, i):
         """Whether slot i is a global or closure name (held in the generated code's namespace)."""
@@ -267,6 +274,10 @@ def _describe(v):
         return f"{type(v).__name__}:{v!r}"
     if isinstance(v, types.ModuleType):
         return "module:" + v.__name__
+    if isinstance(v, dict) and all(isinstance(k, str) for k in v):     # keyword-only defaults
+        return "{" + ",".join(f"{k}:{_describe(v[k])}" for k in sorted(v)) + "}"
+    if isinstance(v, types.CodeType):        # a function's code (its source is keyed elsewhere)
+        return f"code:{v.co_filename}:{v.co_firstlineno}:{v.co_qualname}:{hashlib.sha256(v.co_code).hexdigest()[:16]}"
     name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None)
     if name:
         return f"{type(v).__name__}:{getattr(v, '__module__', '')}.{name}"

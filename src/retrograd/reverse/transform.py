@@ -125,6 +125,7 @@ class FunctionTransform:
                 s._rg_dead = _overwritten_unread(stmts[k + 1:], s.targets[0].id)
             if not isinstance(s, (gast.If, gast.For, gast.While)):
                 self._check_index_data(s)
+                self._check_sequence_arithmetic(s)
                 check_rule_calls(s, self.callees, self.is_active, self.is_varied, self.src)
                 if not self.traits.numpy_draws:
                     self._check_draws(s)
@@ -170,6 +171,22 @@ class FunctionTransform:
                 raise self.src.error(MissingRuleError, n, f"`{what}[...]` is built from values being "
                                      "differentiated, and it has no derivative rule", construct=f"{what}[...]",
                                      hint="join arrays with np.concatenate / np.stack / np.column_stack")
+
+    def _check_sequence_arithmetic(self, s):
+        """`xs + [y]`, `[x] + ys`, `(a,) + t` and `[x] * 3` join or repeat Python sequences, where the
+        adjoint of `+` and `*` is elementwise: the cotangents were misaligned, silently.  Only an ndarray
+        operand makes them elementwise (`[a, b] * w`)."""
+        for n in gast.walk(s):
+            if not (isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Mult))):
+                continue
+            for seq, other in ((n.left, n.right), (n.right, n.left)):
+                if (isinstance(seq, (gast.List, gast.Tuple)) and self.is_active(n)
+                        and not is_array(expr_kind(other, self.kinds, self.callees))):
+                    raise self.src.error(UnsupportedSyntaxError, n, "`+` or `*` of a list or tuple joins or "
+                                         "repeats it, which is not differentiated", construct="sequence " +
+                                         ("+" if isinstance(n.op, gast.Add) else "*"),
+                                         hint="build the list from its items (`[xs[0], xs[1], y]`), or join "
+                                              "arrays with np.concatenate")
 
     def _assign(self, s):
         target = s.targets[0]
