@@ -366,3 +366,27 @@ def test_default_keywords_are_dropped_only_where_they_are_the_callee_default():
     kw = lambda name, value: gast.keyword(arg=name, value=gast.Constant(value=value, kind=None))  # noqa: E731
     assert _is_callee_default(func, kw("axis", None)) and _is_callee_default(func, kw("keepdims", False))
     assert not _is_callee_default(func, kw("axis", -1)) and not _is_callee_default(func, kw("keepdims", True))
+
+
+# ---- a method called on a call's result (the normaliser names the call; the method must read that name) -----
+def where_reshape_sum(x):
+    return np.where(x > 0, x, 0).reshape(-1).sum()
+
+
+def take_argsort_sum(x):
+    return np.take(x, np.argsort(x)).sum() * x[0]
+
+
+def chained_methods(A):
+    return (np.tanh(A) * A).T.reshape(-1).sum() + np.exp(A).sum(axis=0).max()
+
+
+@pytest.mark.parametrize("f,args", [
+    (where_reshape_sum, (np.array([0.3, -0.2, 1.5, -2.0]),)),
+    (where_reshape_sum, (np.array([[0.3, -0.2], [1.5, 0.4]]),)),
+    (take_argsort_sum, (np.array([0.3, -0.2, 1.5, 0.9]),)),
+    (chained_methods, (np.array([[0.3, -0.2, 0.1], [1.5, 0.4, -0.7]]),)),
+], ids=["where_reshape_sum", "where_reshape_sum_2d", "take_argsort_sum", "chained_methods"])
+def test_method_on_a_call_result(f, args):
+    check_jvp(f, args, 0, seed=4)
+    check_hvp(f, args, 0, seed=4) if f is chained_methods else None
