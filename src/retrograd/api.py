@@ -219,7 +219,9 @@ class Differentiable:
         return self._compile(_kinds(bound))[2]
 
     # ---- differentiation -----------------------------------------------------------------------------
-    def _bind(self, args, kwargs):
+    def _bind(self, args, kwargs, containers=False):
+        """The bound arguments; `containers`: a container in a `wrt` position is fine (flat_pytrees.py
+        flattens it for a target that takes none)."""
         if self._prefix or self._prefix_kw:
             args, kwargs = self._prefix + tuple(args), {**self._prefix_kw, **kwargs}
         try:
@@ -234,7 +236,7 @@ class Differentiable:
                 raise UsageError(f"{self.fn.__name__}: cannot differentiate with respect to `{name}`, "
                                  f"which holds integers ({type(v).__name__})",
                                  hint="pass floats, e.g. 1.0 or np.asarray(x, dtype=float)")
-            if self.backend == "numba" and _is_container(v):
+            if self.backend == "numba" and _is_container(v) and not containers:
                 from .errors import BackendError
                 raise BackendError(f"{self.fn.__name__}: backend=\"numba\" differentiates with respect to arrays "
                                    f"and floats; `{name}` is a {type(v).__name__}",
@@ -252,6 +254,9 @@ class Differentiable:
         plugin = _array_plugin(self, args, kwargs)
         if plugin is not None:
             return plugin.vjp(self, args, kwargs)
+        flat = _flattened(self, args, kwargs)
+        if flat is not None:
+            return flat.vjp()
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         guard = self._guards[self._last]
@@ -282,6 +287,9 @@ class Differentiable:
         plugin = _array_plugin(self, args, kwargs)
         if plugin is not None:
             return plugin.value_and_grad(self, args, kwargs)
+        flat = _flattened(self, args, kwargs)
+        if flat is not None:
+            return flat.value_and_grad()
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
@@ -474,6 +482,13 @@ def _numba_remember_transform(d, kinds, ns, primal, adjoint, locations):
 def _call_numba(fn, source, locations, *args, **kwargs):
     from .backends.numba import call
     return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)   # keyword-only parameters
+
+
+def _flattened(d, args, kwargs):
+    """Container arguments on a target that takes only arrays and numbers: their flat twin (flat_pytrees.py,
+    registered when retrograd is imported), or None."""
+    flatten = TRANSFORMS.get("flat pytrees")
+    return flatten(d, args, kwargs) if flatten is not None else None
 
 
 def _is_container(v):

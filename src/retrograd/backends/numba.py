@@ -35,8 +35,9 @@ def _njit():
                      args=[], keywords=[gast.keyword(arg="cache", value=gast.Constant(value=True, kind=None))])
 
 
-TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=False,
-                plain_call=True,
+TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=True,
+                plain_call=True, keyword_only=False, frozen_globals=True, second_order=False,
+                container_args=False,
                 header="from numba import njit\nfrom retrograd.backends.numba_runtime import *", lower=_lower)
 
 
@@ -45,12 +46,14 @@ _TRAILER = "\n# retrograd cache key: "
 _LOADED = {}
 
 
-def load(program, source, title):
+def load(program, source, title, runtime=None):
+    """The generated module's namespace; `runtime`: the module whose names it runs with (numba_runtime,
+    or numba_forward's for tangent code)."""
     import numba
 
     from .. import __version__
     from . import numba_overloads, numba_runtime  # noqa: F401  (registers every overload)
-    ns = program.globals_for(numba_runtime)
+    ns = program.globals_for(runtime or numba_runtime)
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
     extra = hashlib.sha256("\n".join([repr(constants), getattr(program, "namespace_key", ""), __version__,
@@ -67,6 +70,12 @@ def _load_module(text, ns):
                                  memory_source=source.replace("njit(cache=True)", "njit(cache=False)"))
     module.__dict__["__retrograd_source__"] = source
     return module.__dict__
+
+
+def load_forward(program, source, title, name):
+    """Forward mode's compiled tangent function (numba_forward.py)."""
+    from .numba_forward import load_forward as load
+    return load(program, source, title, name)
 
 
 def load_cached_transform(fn, wrt, kinds, options=()):
@@ -175,17 +184,28 @@ def _raised_inside_numba(exc):
 
 
 def lower_spellings(tree):
-    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, and the builtin
-    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`."""
+    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin `abs(x)`,
+    which Numba takes for scalars only, is `np.abs(x)`, and `np.trace(a, 0, 0, 1)` is `np.trace(a)`."""
     import gast
     for node in gast.walk(tree):
         if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
                 and node.slice.value is Ellipsis):
             node.slice = gast.Slice(lower=None, upper=None, step=None)
+        if isinstance(node, gast.Call) and _is_np(node.func, "trace") and not node.keywords:
+            # a tangent's `np.trace(dA, 0, 0, 1)`: Numba's np.trace takes the matrix only
+            while len(node.args) > 1 and isinstance(node.args[-1], gast.Constant) and \
+                    node.args[-1].value == (0, 0, 1)[len(node.args) - 2]:
+                node.args.pop()
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="abs", ctx=gast.Load())
     return tree
+
+
+def _is_np(func, name):
+    import gast
+    return isinstance(func, gast.Attribute) and func.attr == name and isinstance(func.value, gast.Name) \
+        and func.value.id == "np"
 
 
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')

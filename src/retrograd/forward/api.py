@@ -19,26 +19,35 @@ _DIFFERENTIABLES = weakref.WeakKeyDictionary()     # plain function -> its Diffe
 
 
 def _differentiable(f, backend="python"):
-    if isinstance(f, Differentiable):
+    if isinstance(f, Differentiable) and f.backend == backend:
         return f
-    d = _DIFFERENTIABLES.get(f)
+    per_backend = _DIFFERENTIABLES.setdefault(f, {})
+    d = per_backend.get(backend)
     if d is None:
-        d = Differentiable(f, backend=backend)
-        _DIFFERENTIABLES[f] = d
+        d = per_backend[backend] = Differentiable(f, backend=backend)
     return d
 
 
 def _check_backend(d):
     if not traits(d.backend).forward_mode:
-        raise BackendError(f"forward mode (jvp, jacfwd, hvp, hessian) runs on the python backend only; "
-                           f"{d.fn.__name__} is differentiated with backend={d.backend!r}",
-                           construct="backend", hint='use backend="python" for forward mode')
+        raise BackendError(f"forward mode (jvp, jacfwd, hvp, hessian) does not run on backend={d.backend!r}; "
+                           f"{d.fn.__name__} is differentiated with it",
+                           construct="backend", hint='use backend="python" or "numba" for forward mode')
 
 
 # ---- compiling -----------------------------------------------------------------------------------------
 class _Compiled:
-    def __init__(self, fn, source, tparams, reads):
+    def __init__(self, fn, source, tparams, reads, frozen=False):
+        from ..frontend.namespace import contents
         self.fn, self.source, self.tparams, self.reads = fn, source, tparams, reads
+        # a target that froze the global arrays it read is stale when their contents change in place
+        self.contents = contents(reads) if frozen else None
+
+    def valid(self):
+        from ..frontend.namespace import changed_arrays
+        if self.reads.changed(self.reads.read()):
+            return False
+        return not (self.contents and changed_arrays(self.contents))
 
 
 def _load(program, source, title):
@@ -52,17 +61,18 @@ def _load(program, source, title):
 
 def _compile(d, active, kinds, target=None):
     """The tangent function of `target` (default: d.fn) with parameters `active` differentiated."""
-    from ..frontend.namespace import Reads
+    from ..frontend.namespace import Reads, content_key
     from ..reverse.program import title_of
     from .program import ForwardProgram
     fn = target or d.fn
     cache = d.__dict__.setdefault("_forward", {})
     key = (id(fn), frozenset(active), tuple(sorted(kinds.items())))
     hit = cache.get(key)
-    if hit is not None and not hit.reads.changed(hit.reads.read()):
+    if hit is not None and hit.valid():
         return hit
     reads = Reads([fn])
-    program = ForwardProgram(target="python")
+    program = ForwardProgram(target=d.backend)
+    program.namespace_key = content_key(reads)      # a compiled module is keyed by the globals it froze
     title = title_of(d.fn)
     try:
         name, tparams = program.variant(fn, set(active), dict(kinds))
@@ -74,9 +84,18 @@ def _compile(d, active, kinds, target=None):
     except Exception as exc:  # an internal failure must not surface as a bare KeyError
         raise RetrogradError(f"internal error while generating forward-mode code for {title}: "
                              f"{type(exc).__name__}: {exc}", hint="please report this with the function's source") from exc
-    ns = _load(program, source, title)
-    cache[key] = _Compiled(ns[name], source, tparams, reads)
+    cache[key] = _Compiled(_load_tangent(d, program, source, title, name), source, tparams, reads,
+                           traits(d.backend).frozen_globals)
     return cache[key]
+
+
+def _load_tangent(d, program, source, title, name):
+    """The callable tangent function `name`: exec'd here (python), or the backend's own (`load_forward`)."""
+    from ..api import _backend
+    load = getattr(_backend(d.backend), "load_forward", None)
+    if load is None:
+        return _load(program, source, title)[name]
+    return load(program, source, title, name)
 
 
 def _kinds(d, args):
@@ -177,6 +196,10 @@ def jvp_of(d, primals, tangents):
     None for an argument held constant)."""
     _check_backend(d)
     primals, tangents, active = _split(d, primals, tangents)
+    from ..flat_pytrees import flat_jvp
+    flat = flat_jvp(d, primals, tangents, jvp_of)     # containers on a target that takes none: flattened
+    if flat is not None:
+        return flat
     compiled = _compile(d, active, _kinds(d, primals))
     kw = {compiled.tparams[p]: _zero_tangents(primals[k], tangents[k])
           for k, p in enumerate(d.params) if p in active}
@@ -190,17 +213,22 @@ def source_of(d, args):
     return _compile(d, active, _kinds(d, args)).source
 
 
-def _entry(f, what):
+def _entry(f, what, backend=None):
     """(Differentiable, bound prefix) for any callable the functional API takes: a partial's arguments and
-    a bound method's instance come first and are held constant (frontend/callables.py)."""
+    a bound method's instance come first and are held constant (frontend/callables.py).  `backend`: None
+    for a Differentiable's own (python for a plain function)."""
+    from ..api import BACKENDS
     from ..frontend.callables import normalise
-    if isinstance(f, Differentiable) and not f._prefix and not f._prefix_kw:
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"{what}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if isinstance(f, Differentiable) and not f._prefix and not f._prefix_kw and backend in (None, f.backend):
         return f, ()
     target = normalise(f)
     if target.kwargs:
         raise UsageError(f"{what}: a functools.partial with keyword arguments is not supported in forward mode",
                          hint="bind them positionally, or pass a lambda")
-    backend = f.backend if isinstance(f, Differentiable) else "python"
+    if backend is None:
+        backend = f.backend if isinstance(f, Differentiable) else "python"
     return _differentiable(target.fn, backend), tuple(target.args)
 
 
@@ -220,10 +248,11 @@ def _tuple(v, what, name):
     return tuple(v)
 
 
-def jvp(f, primals, tangents):
+def jvp(f, primals, tangents, *, backend=None):
     """Forward mode, like jax.jvp: `(f(*primals), J @ tangents)`, with one tangent per positional argument
-    of `f` (of its primal's shape and float dtype; None holds an argument constant)."""
-    d, prefix = _entry(f, "jvp")
+    of `f` (of its primal's shape and float dtype; None holds an argument constant).  backend: "python" or
+    "numba" (default: a Differentiable's own, else python)."""
+    d, prefix = _entry(f, "jvp", backend)
     primals = prefix + _tuple(primals, "jvp", "primals")
     tangents = (None,) * len(prefix) + _tuple(tangents, "jvp", "tangents")
     rest = _defaults(d, len(primals)) if len(primals) == len(tangents) else ()
@@ -259,11 +288,11 @@ def _check_jac_arg(x, k, what):
                          hint="pass floats, e.g. np.asarray(x, dtype=float)")
 
 
-def jacfwd(f, argnums=0):
+def jacfwd(f, argnums=0, *, backend=None):
     """Like jax.jacfwd: a function returning the Jacobian of `f` w.r.t. argument(s) `argnums`, of shape
     out.shape + arg.shape (a tuple for a tuple `argnums`).  One jvp per input entry (the basis directions
     are pushed through one at a time: the generated code is not batched)."""
-    d, prefix = _entry(f, "jacfwd")
+    d, prefix = _entry(f, "jacfwd", backend)
 
     def jacobian(*args):
         args = prefix + args
@@ -342,8 +371,16 @@ def _hvp_compiled(d, primals, wrt):
     return hit[1], rev
 
 
+def _check_second_order(d):
+    if not traits(d.backend).second_order:
+        raise BackendError(f"hvp and hessian (forward mode over the generated adjoint) do not run on "
+                           f"backend={d.backend!r}; {d.fn.__name__} is differentiated with it (jvp and jacfwd do)",
+                           construct="backend", hint='use backend="python" for hvp and hessian')
+
+
 def hvp_of(d, primals, tangents):
     _check_backend(d)
+    _check_second_order(d)
     primals, tangents, active = _split(d, primals, tangents, "hvp")
     if not active:
         raise UsageError("hvp: give a tangent (not None) for at least one float argument")
@@ -361,15 +398,17 @@ def _copy(x):
     return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
 
 
-def hvp(f, primals, tangents):
+def hvp(f, primals, tangents, *, backend=None):
     """Hessian-vector product of a scalar `f` (forward-over-reverse): the derivative of grad f along
     `tangents`.  The gradient is taken w.r.t. the arguments whose tangent is not None (one array when
     that is one argument, else a tuple in argument order)."""
-    d, prefix = _entry(f, "hvp")
+    d, prefix = _entry(f, "hvp", backend)
     primals = prefix + _tuple(primals, "hvp", "primals")
     tangents = (None,) * len(prefix) + _tuple(tangents, "hvp", "tangents")
     rest = _defaults(d, len(primals)) if len(primals) == len(tangents) else ()
     primals, tangents = primals + rest, tangents + (None,) * len(rest)
+    _check_backend(d)
+    _check_second_order(d)
     _scalar_output(d, primals)
     return hvp_of(d, primals, tangents)
 
@@ -381,10 +420,10 @@ def _scalar_output(d, primals):
                          "scalar output", hint="use jacfwd of a vjp for non-scalar outputs")
 
 
-def hessian(f, argnums=0):
+def hessian(f, argnums=0, *, backend=None):
     """Like jax.hessian for a scalar `f`: shape arg.shape + arg.shape (a nested tuple of blocks
     H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint)."""
-    d, prefix = _entry(f, "hessian")
+    d, prefix = _entry(f, "hessian", backend)
 
     def hess(*args):
         args = prefix + args
@@ -393,6 +432,8 @@ def hessian(f, argnums=0):
         nums = [k + len(prefix) for k in nums]
         for k in nums:
             _check_jac_arg(args[k], k, "hessian")
+        _check_backend(d)
+        _check_second_order(d)
         _scalar_output(d, args)
         wrt = [d.params[k] for k in nums]
         blocks = {}

@@ -28,6 +28,7 @@ from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from ..reverse.rules.registry import ATTRIBUTES, RULES
+from ..reverse.sourcemap import Location
 from ..reverse.transform import _BINOPS, _UNOPS, FunctionTransform, _rename_reserved
 from . import helper_rules
 from .runtime import tape_push
@@ -281,8 +282,10 @@ class ForwardTransform:
         if (fname, line) == self._commented or not text:
             return []
         self._commented = (fname, line)
+        key = len(self.comments)
         self.comments.append(f"tangent of: {text}  ({os.path.basename(fname)}:{line})")
-        return [gast.Expr(value=A.const(f"__rg_comment_{len(self.comments) - 1}__"))]
+        self.program.comment_locations[key] = Location(fname, line, text)   # a compile error names this line
+        return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
 
     def _guards(self, s):
         out = []

@@ -65,6 +65,11 @@ def namespace_of(fn):
 
 def read_function(fn):
     """Parse `fn`'s source into a FunctionSource, or raise a RetrogradError saying why it can't."""
+    given = getattr(fn, "__retrograd_function_source__", None)
+    if isinstance(given, FunctionSource):     # a function retrograd wrote in the user's coordinates (pytree_args)
+        import copy
+        import dataclasses
+        return dataclasses.replace(given, fn=fn, node=copy.deepcopy(given.node), namespace=dict(given.namespace))
     if not inspect.isfunction(fn):
         raise RetrogradError(
             f"retrograd differentiates Python functions defined with `def`; got {fn!r}",
