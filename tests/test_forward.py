@@ -117,16 +117,18 @@ JAC_CASES = [c for c in C.VJP_CASES] + [c for c in N.LINALG if not isinstance(c[
 
 
 @pytest.mark.parametrize("f,make_args,wrt", JAC_CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(JAC_CASES)])
-def test_jacfwd_against_reverse_and_fd(f, make_args, wrt):
+def test_jacfwd_against_reverse_and_fd(f, make_args, wrt, backend):
     args = make_args()
     nums = list(wrt) if isinstance(wrt, tuple) else [wrt]
     nums = [n if isinstance(n, int) else list(__import__("inspect").signature(f).parameters).index(n) for n in nums]
-    jacs = rg.jacfwd(f, argnums=tuple(nums))(*args)
+    if backend == "numba" and f.__name__ in FORWARD_NUMBA_REFUSES:
+        pytest.skip("numba refuses it (test_jvp_numpy_rules checks the refusal)")
+    jacs = rg.jacfwd(f, argnums=tuple(nums), backend=backend)(*args)
     assert isinstance(jacs, tuple) and len(jacs) == len(nums)
     for J, k in zip(jacs, nums):
         np.testing.assert_allclose(J, jac_reverse(f, args, k), rtol=1e-9, atol=1e-11)
         np.testing.assert_allclose(J, jac_fd(f, args, k), rtol=1e-5, atol=1e-6)
-    single = rg.jacfwd(f, argnums=nums[0])(*args)
+    single = rg.jacfwd(f, argnums=nums[0], backend=backend)(*args)
     np.testing.assert_array_equal(single, jacs[0])
 
 
@@ -273,8 +275,8 @@ def test_forward_refusals_name_the_line():
     assert np.isclose(t, 6.0 + 3.0 + 2.0)
     with pytest.raises(rg.MissingRuleError, match="second derivative of np.prod"):
         rg.hvp(uses_prod, (np.array([1.0, 2.0, 3.0]),), (np.ones(3),))
-    with pytest.raises(rg.BackendError, match="python backend"):
-        rg.differentiate(rosen, backend="numba").jvp((np.ones(3),), (np.ones(3),))
+    with pytest.raises(rg.BackendError, match="do not run on backend='triton'"):
+        rg.differentiate(rosen, backend="triton").jvp((np.ones(3),), (np.ones(3),))
     with pytest.raises(rg.UsageError, match="scalar output"):
         rg.hessian(np.sin)(np.ones(2)) if False else rg.hvp(vec_out, (np.ones(2),), (np.ones(2),))
 
@@ -331,8 +333,11 @@ def masked_write(x):
     (repeated_fancy_write, (np.array([0.3, -0.4, 0.8]), np.array([1.0, 2.0, 3.0, 4.0])), (0, 1)),
     (masked_write, (np.array([0.1, 0.7, -0.3, 0.9]),), 0),
 ], ids=["alias_then_write", "row_view_write", "draws_once", "int_cast", "repeated_fancy_write", "masked_write"])
-def test_hostile_jvp(f, args, wrt):
-    check_jvp(f, args, wrt, seed=2, reverse=f is not repeated_fancy_write)   # reverse refuses the repeats
+def test_hostile_jvp(f, args, wrt, backend):
+    if backend == "numba" and f in (draws_once, masked_write):
+        pytest.skip("numba draws from its own generator / writes through a mask into 1-D arrays only "
+                    "(test_numba_forward.py checks both)")
+    jvp_on(backend, f, args, wrt, seed=2, reverse=f is not repeated_fancy_write)   # reverse refuses the repeats
 
 
 def test_random_draws_are_made_once_and_match_the_plain_call():
@@ -430,6 +435,7 @@ def chained_methods(A):
     (take_argsort_sum, (np.array([0.3, -0.2, 1.5, 0.9]),)),
     (chained_methods, (np.array([[0.3, -0.2, 0.1], [1.5, 0.4, -0.7]]),)),
 ], ids=["where_reshape_sum", "where_reshape_sum_2d", "take_argsort_sum", "chained_methods"])
-def test_method_on_a_call_result(f, args):
-    check_jvp(f, args, 0, seed=4)
-    check_hvp(f, args, 0, seed=4) if f is chained_methods else None
+def test_method_on_a_call_result(f, args, backend):
+    jvp_on(backend, f, args, 0, seed=4)
+    if f is chained_methods and backend == "python":
+        check_hvp(f, args, 0, seed=4)

@@ -13,6 +13,7 @@ from numba import types
 from numba.extending import overload
 
 from ..forward import runtime as _fw
+from ..reverse.rules import reductions as _reductions
 from . import numba_runtime as _rt
 from .numba_runtime import *  # noqa: F401,F403  (generated code calls these by their bare names)
 
@@ -50,6 +51,16 @@ def _tape_push(tape, value):
             return tape
         return impl
     return None
+
+
+@overload(_reductions.select_weights)
+def _select_weights(a, y, axis=None, keepdims=False):
+    """max/min's tangent weights (1/count at each tied entry) are the cotangent of a unit seed."""
+    if not isinstance(a, types.Array) or a.ndim not in (1, 2):
+        return None
+    if isinstance(y, types.Array):
+        return lambda a, y, axis=None, keepdims=False: _rt.select_grad(np.ones(y.shape), a, y, axis, keepdims)
+    return lambda a, y, axis=None, keepdims=False: _rt.select_grad(1.0, a, y, axis, keepdims)
 
 
 def load_forward(program, source, title, name):
