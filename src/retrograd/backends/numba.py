@@ -158,6 +158,8 @@ def call(fn, args, source, locations=None):
     except NumbaError as exc:
         raise _backend_error(exc, source, locations) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
+        if "incompatible shape for array" in str(exc):
+            raise _reshape_error(source, locations) from None
         if "No definition for lowering" not in str(exc) and "layout" not in str(exc):
             raise
         raise _backend_error(exc, source, locations) from None
@@ -174,6 +176,24 @@ def call(fn, args, source, locations=None):
         if cause is None:
             raise
         raise _backend_error(cause, source, locations) from None
+
+
+def _reshape_error(source, locations):
+    """Numba's reshape of a non-contiguous array (a transpose, a strided slice) fails at run time, where
+    its message names no line: name the user's lines that reshape (the one, when there is one)."""
+    where = []
+    for n, line in enumerate(source.splitlines(), 1):
+        loc = (locations or {}).get(n)
+        if "reshape(" in line and loc is not None and loc not in where:
+            where.append(loc)
+    msg = "Numba reshapes only contiguous arrays, and a transposed or strided array is reshaped here"
+    if len(where) > 1:
+        msg += " (at one of lines " + ", ".join(str(w.lineno) for w in where) + ")"
+    first = where[0] if where else None
+    return BackendError(msg + (f": `{first.text}`" if first and len(where) == 1 else ""),
+                        filename=first.filename if first else None, lineno=first.lineno if first else None, col=0,
+                        construct="reshape", hint='use backend="python" for this function, or reshape '
+                                                  'np.ascontiguousarray(x)')
 
 
 def _raised_inside_numba(exc):
