@@ -134,6 +134,31 @@ class _Rewrite(gast.NodeTransformer):
                 return None
         return self.generic_visit(node)
 
+    def visit_For(self, node):
+        """`for w in ws:` over a tuple or list argument is unrolled, one copy of the body per entry (`w = ws_0`,
+        ...; an entry that is itself a container is an alias): the entries may differ in shape, as an MLP's
+        layers do, which no typed loop over them could express."""
+        part = self.part(node.iter)
+        if part is None or part[0].leaf or not part[0].sequence() or node.orelse or _jumps(node.body):
+            return self.generic_visit(node)
+        spec, names = part
+        out, i = [], 0
+        for child in spec.children:
+            n = _count(child)
+            leaf_names, i = names[i:i + n], i + n
+            out += self.bind(node.target, child, leaf_names, node)
+            out += _block(self, copy.deepcopy(node.body))
+        return out or [gast.copy_location(gast.Pass(), node)]
+
+    def bind(self, target, spec, leaf_names, at):
+        """Statements binding the loop target to one entry (none for an alias)."""
+        if isinstance(target, gast.Name) and not spec.leaf and self.stores.get(target.id) == 1:
+            self.specs[target.id], self.names[target.id] = spec, leaf_names
+            return []
+        value = self.whole(at.iter, spec, leaf_names)
+        return [gast.copy_location(gast.Assign(targets=[copy.deepcopy(target)], value=value, type_comment=None),
+                                   at)]
+
     def visit_Call(self, node):
         """`len(p)` of a container argument (or a part of one) is a constant."""
         if isinstance(node.func, gast.Name) and node.func.id == "len" and len(node.args) == 1 \
@@ -238,9 +263,25 @@ class _Rewrite(gast.NodeTransformer):
     visit_Attribute = _visit_read
 
 
+def _jumps(stmts):
+    """Does a `break` or `continue` of this loop occur in its body (not in a loop nested in it)?"""
+    for s in stmts:
+        if isinstance(s, (gast.Break, gast.Continue)):
+            return True
+        if isinstance(s, (gast.If, gast.With, gast.Try)):
+            if any(_jumps(getattr(s, f, None) or []) for f in ("body", "orelse", "finalbody")):
+                return True
+            if isinstance(s, gast.Try) and any(_jumps(h.body) for h in s.handlers):
+                return True
+    return False
+
+
 def _block(rewrite, stmts):
     """The statements rewritten (an alias's binding is dropped: a block left empty gets a `pass`)."""
-    out = [n for n in (rewrite.visit(s) for s in stmts) if n is not None]
+    out = []
+    for s in stmts:
+        new = rewrite.visit(s)
+        out += new if isinstance(new, list) else [new] if new is not None else []
     return out or [gast.Pass()]
 
 
