@@ -6,6 +6,7 @@ code exec'd from a string).  The file name is a hash of the generated source, th
 global constants it reads, and the retrograd and Numba versions: an edited function or a new version
 never meets stale compiled code.  Compilation is lazy (at the first call), per argument types.
 """
+import functools
 import hashlib
 import os
 import re
@@ -73,9 +74,16 @@ def _load_module(text, ns):
 
 
 def load_forward(program, source, title, name):
-    """Forward mode's compiled tangent function (numba_forward.py)."""
-    from .numba_forward import load_forward as load
-    return load(program, source, title, name)
+    """Forward mode's compiled tangent function `name` of `source`, run with numba_forward's names (the
+    runtime's and the helpers only tangent code calls): a callable taking the primals positionally and the
+    tangents by keyword, like the python backend's, whose compile errors name the user's line."""
+    from . import numba_forward
+    ns = load(program, source, title, runtime=numba_forward)
+    return functools.partial(_call_forward, ns[name], source, dict(program.line_locations))
+
+
+def _call_forward(fn, source, locations, *args, **kwargs):
+    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)
 
 
 def load_cached_transform(fn, wrt, kinds, options=()):

@@ -2,12 +2,10 @@
 
 The tangent code is the python backend's (forward/transform.py), lowered as the adjoint is (`_lower`:
 reductions over axes, products, rolls, spellings) with its keyword-only tangent parameters made positional
-(Traits.keyword_only).  It runs in the numba runtime's namespace plus the two helpers only tangent code
-calls (`broadcast_like`, `tape_push`), and compile errors surface at the first call as a BackendError at
-the user's line (numba.call).
+(Traits.keyword_only).  It runs in the numba runtime's namespace plus the helpers only tangent code
+calls (`broadcast_like`, `tape_push`, and the lowerings of tangent helpers below); numba.load_forward
+loads it, and compile errors surface at the first call as a BackendError at the user's line.
 """
-import functools
-
 import numpy as np
 from numba import types
 from numba.extending import overload
@@ -61,16 +59,3 @@ def _select_weights(a, y, axis=None, keepdims=False):
     if isinstance(y, types.Array):
         return lambda a, y, axis=None, keepdims=False: _rt.select_grad(np.ones(y.shape), a, y, axis, keepdims)
     return lambda a, y, axis=None, keepdims=False: _rt.select_grad(1.0, a, y, axis, keepdims)
-
-
-def load_forward(program, source, title, name):
-    """The compiled tangent function `name` of `source` (a callable taking the primals positionally and
-    the tangents by keyword, like the python backend's)."""
-    from . import numba
-    ns = numba.load(program, source, title, runtime=__import__(__name__, fromlist=["*"]))
-    return functools.partial(_call, ns[name], source, dict(program.line_locations))
-
-
-def _call(fn, source, locations, *args, **kwargs):
-    from .numba import call
-    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)

@@ -19,8 +19,7 @@ _DIFFERENTIABLES = weakref.WeakKeyDictionary()     # plain function -> its Diffe
 
 
 def _differentiable(f, backend="python"):
-    if isinstance(f, Differentiable) and f.backend == backend:
-        return f
+    """The Differentiable of plain function `f` on `backend` (one per pair, kept while `f` lives)."""
     per_backend = _DIFFERENTIABLES.setdefault(f, {})
     d = per_backend.get(backend)
     if d is None:
