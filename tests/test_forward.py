@@ -32,6 +32,8 @@ FORWARD_NUMBA_REFUSES = {
     "l_norm_vector": "np.linalg.norm's tangent helper", "l_norm_matrix": "np.linalg.norm's tangent helper",
     "l_norm_axis": "np.linalg.norm's tangent helper",
     "chained_methods": "Numba reshapes only contiguous arrays (`x.T.reshape(-1)`)",
+    "draws_once": "np.random.default_rng in nopython mode",
+    "list_params": "a list of arrays of different shapes indexed by a loop variable (a tuple of different types)",
 }
 
 
@@ -335,9 +337,6 @@ def masked_write(x):
     (masked_write, (np.array([0.1, 0.7, -0.3, 0.9]),), 0),
 ], ids=["alias_then_write", "row_view_write", "draws_once", "int_cast", "repeated_fancy_write", "masked_write"])
 def test_hostile_jvp(f, args, wrt, backend):
-    if backend == "numba" and f in (draws_once, masked_write):
-        pytest.skip("numba draws from its own generator / writes through a mask into 1-D arrays only "
-                    "(test_numba_forward.py checks both)")
     jvp_on(backend, f, args, wrt, seed=2, reverse=f is not repeated_fancy_write)   # reverse refuses the repeats
 
 

@@ -75,6 +75,7 @@ def _is_generated(src):
 class ForwardTransform:
     def __init__(self, program, fn, active_params, name, kinds=None):
         self.program, self.fn, self.name = program, fn, name
+        self.traits = program.traits
         self.src = read_function(fn)
         self.generated = _is_generated(self.src)      # an adjoint retrograd wrote (forward-over-reverse)
         if not self.generated:
@@ -257,6 +258,8 @@ class ForwardTransform:
         out = []
         for s in stmts:
             if not isinstance(s, (gast.If, gast.For, gast.While)) and not self.generated:
+                if not self.traits.numpy_draws:     # a compiled target's generator is not NumPy's: refused
+                    FunctionTransform._check_draws(self, s)
                 for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)):
                     callee = self.callees.classify(call)
                     if callee.kind == "user":   # a helper writing into its argument is refused, as in reverse
