@@ -358,10 +358,14 @@ def progdir(tmp_path_factory):
     return tmp_path_factory.mktemp("rg_forward_progen")
 
 
-@pytest.mark.parametrize("seed", PROGEN_SEEDS)
-def test_jvp_of_random_programs(progdir, seed):
+NUMBA_PROGEN_SEEDS = PROGEN_SEEDS[:int(__import__("os").environ.get("RETROGRAD_FORWARD_PROGEN_NUMBA", "10"))]
+
+
+@pytest.mark.parametrize("backend,seed", [("python", s) for s in PROGEN_SEEDS] +
+                         [("numba", s) for s in NUMBA_PROGEN_SEEDS if "numba" in BACKENDS])
+def test_jvp_of_random_programs(progdir, backend, seed):
     """jvp of a progen program is exact (FD along a random direction, the vjp identity, callers' arrays
-    untouched) or refused with a RetrogradError; never wrong."""
+    untouched, on numba the python backend's result) or refused with a RetrogradError; never wrong."""
     import random
     import progen
     from fd import load_module
@@ -376,7 +380,7 @@ def test_jvp_of_random_programs(progdir, seed):
     except rg.RetrogradError:
         reverse = False          # reverse mode refuses it: forward mode must be exact or refuse too
     try:
-        check_jvp(f, args, wrt=tuple(range(len(args))), seed=seed, reverse=reverse)
+        check_jvp(f, args, wrt=tuple(range(len(args))), seed=seed, reverse=reverse, backend=backend)
     except rg.RetrogradError as err:
         assert not isinstance(err, rg.UsageError), f"{err}\n{src}"
 

@@ -37,6 +37,9 @@ class Traits:
     # module header lines, and a pass over each generated function tree before it is unparsed
     header: str = ""
     lower: object = field(default=None, compare=False)
+    # forward mode's loader of a tangent function, (program, source, title, name) -> callable taking the
+    # primals positionally and the tangents by keyword (None: exec'd as Python, forward/api.py)
+    load_forward: object = field(default=None, compare=False)
 
 
 PYTHON = Traits("python")

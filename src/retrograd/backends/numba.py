@@ -38,7 +38,7 @@ def _njit():
 
 TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=True,
                 plain_call=True, keyword_only=False, frozen_globals=True, second_order=False,
-                container_args=False,
+                container_args=False, load_forward=lambda *a: load_forward(*a),
                 header="from numba import njit\nfrom retrograd.backends.numba_runtime import *", lower=_lower)
 
 

@@ -89,9 +89,8 @@ def _compile(d, active, kinds, target=None):
 
 
 def _load_tangent(d, program, source, title, name):
-    """The callable tangent function `name`: exec'd here (python), or the backend's own (`load_forward`)."""
-    from ..api import _backend
-    load = getattr(_backend(d.backend), "load_forward", None)
+    """The callable tangent function `name`: exec'd here, or by the target's own loader (Traits.load_forward)."""
+    load = traits(d.backend).load_forward
     if load is None:
         return _load(program, source, title)[name]
     return load(program, source, title, name)
