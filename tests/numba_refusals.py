@@ -50,7 +50,5 @@ NUMBA_REFUSES = {
     "test_rule_against_finite_differences[layout_methods]": _SHAPES + " (.swapaxes)",
     "test_rule_against_finite_differences[cumulative]": _SHAPES + " (np.flip in cumsum's adjoint)",
     "test_rule_against_finite_differences[vector_products]": "np.vdot",
-    "test_simulation_loop[transposed_state]":
-        "Numba's lowering asserts when a transposed (F-ordered) array meets the tape's C-ordered type "
-        "(AssertionError in arrayobj.array_to_array; refused, with no line: review finding 11)",
+    "test_simulation_loop[transposed_state]": _SHAPES + " (np.transpose's adjoint, untranspose)",
 }

@@ -100,3 +100,23 @@ def rank_slice_mean_in_a_loop(M, v):
 def rank_transpose_cast_column(M, v):
     w = M.T.astype(np.float64)[:, 1:2] + v[1]      # (4,1)
     return np.sum(w * M[0][:, None])
+
+
+# a variable that is a strided view in a loop, saved on a typed tape (Numba: a list of C-ordered arrays)
+def strided_view_state(x):
+    s = 0.0
+    for t in range(3):
+        v = x[::2]
+        w = x[1:, ::-1]
+        s = s + np.sum(np.sin(v) * v) + np.sum(w * w)
+        x = x * 1.1
+    return s
+
+
+def strided_view_state_1d(x):
+    s = 0.0
+    for t in range(3):
+        v = x[::-2]
+        s = s + np.sum(np.sin(v) * v)
+        x = x * 1.1
+    return s

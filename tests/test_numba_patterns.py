@@ -62,11 +62,11 @@ def test_kinds_of_a_loop_carried_array_with_a_broadcast_bias():
     # The rank of `h @ Wh` must not be guessed from the 1-D bias alone while `h` is still unknown: the
     # numba backend needs it to type the placeholder of the tape (it refused this loop before).
     from retrograd.analysis.kinds import kind_of_value
-    from retrograd.reverse.program import Program
+    from retrograd.pipeline import new_program
     rng = np.random.default_rng(0)
     args = (rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=(2, 5, 3)),
             np.zeros((5, 4)))
-    program = Program(target="numba")
+    program = new_program("numba")
     _, _, tf = program.variant(rnn_loop, {"Wx", "Wh", "b"}, {p: kind_of_value(a) for p, a in
                                                               zip(("Wx", "Wh", "b", "xs", "h0"), args)})
     assert tf.kinds["h"] == "array:2"

@@ -328,12 +328,34 @@ def test_finding10_bool_constant_index_is_right():
     check_grad(bool_constant_index, [X.copy()])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="finding 10: `b = True; x[b]` is a raw ValueError "
-                   "(kinds: a bool constant has kind 'scalar', and scalars used as indices are ints, so x[b] "
-                   "is taken for a scalar and its adjoint drops unbroadcast; analysis/kinds.expr_kind, "
-                   "ReverseTransform: self.ints |= scalar kinds)")
 def test_finding10_bool_variable_index():
+    # was a raw ValueError: a bool constant had kind "scalar", taken for an int index
     check_grad(bool_variable_index, [X.copy()])
+
+
+def bool_parameter_index(x, flag):
+    y = x[flag]
+    return np.sum((y + x) ** 2)
+
+
+def bool_not_index(x):
+    c = x[0] > 5.0
+    y = x[not c]
+    return np.sum((y * x) ** 2)
+
+
+def bool_index_with_int(x):
+    A = np.outer(x, x)
+    b = True
+    y = A[b, 1]             # A[None][:, 1]: shape (1, 3)
+    return np.sum(y * A)
+
+
+@pytest.mark.parametrize("f,extra", [(bool_parameter_index, (True,)), (bool_parameter_index, (np.True_,)),
+                                     (bool_parameter_index, (False,)), (bool_not_index, ()),
+                                     (bool_index_with_int, ())], ids=lambda v: getattr(v, "__name__", ""))
+def test_finding10_bool_indices_of_every_spelling(f, extra):
+    check_grad(f, [X.copy(), *extra])
 
 
 # ---- finding 11 (open, message): numba crashes without a generated line give no user location ------------
@@ -342,14 +364,13 @@ def numba_sum_int_dtype(x):
     return np.sum(x * 3.0, dtype=int) * x[0]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11: a Numba-internal crash (\"'Function' object has no "
-                   "attribute 'dtype'\") becomes a BackendError with no filename/lineno "
-                   "(backends/numba._backend_error finds no generated line in the message)")
 def test_finding11_numba_internal_crash_names_the_line():
     _numba()
     with pytest.raises(rg.BackendError) as err:
         rg.differentiate(numba_sum_int_dtype, backend="numba").grad(X.copy())
-    assert err.value.lineno is not None
+    # was: no filename/lineno (a Numba-internal AttributeError names no generated line in its message)
+    assert err.value.lineno == numba_sum_int_dtype.__code__.co_firstlineno + 1
+    assert err.value.filename == __file__
 
 
 # ---- regression guards: hostile cases that behave correctly ------------------------------------------------

@@ -489,7 +489,10 @@ FORMS.update({
     "gradient": [F("np.gradient(x)", Arg("any", [(3,), (5,)])), F("np.gradient(x, 0.5, edge_order=2)", Arg("any", [(4,)])),
                  F("p, q = np.gradient(x)\n    return p * 2.0 + q", Arg("any", [(3, 4)])),
                  F("np.gradient(x, 2.0, axis=-1)", Arg("any", [(2, 3)])),
-                 F("np.gradient(x, np.array([0.0, 1.0, 3.0]))", Arg("any", [(3,)]), refuse=rg.MissingRuleError)],
+                 F("np.gradient(x, np.array([0.0, 1.0, 3.0]))", Arg("any", [(3,)])),
+                 F("np.gradient(x, np.array([0.0, 0.4, 1.5, 1.7, 3.0]), edge_order=2)", Arg("any", [(5,)])),
+                 F("np.gradient(x, np.array([0.0, 0.3]), axis=-1)", Arg("any", [(3, 2)])),
+                 F("np.gradient(x, np.array([-1.0, 0.5, 0.7]), axis=0, edge_order=2)", Arg("any", [(3, 2)]))],
     "trapezoid": [F("np.trapezoid(x)", Arg("any", [(3,), (2, 3)])), F("np.trapezoid(x, dx=y, axis=0)", Arg("any", [(3, 2)]), S()),
                   F("np.trapezoid(x, x=y)", Arg("any", [(3,), (2, 4)]), Arg("distinct", [(3,), (4,)]), together=True)],
 })

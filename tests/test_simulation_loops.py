@@ -19,6 +19,8 @@ CASES = {
     "spring_chain": ([U, 0.5 * U], (0, 1)),
     "reductions_keep_rank": ([M], 0),
     "transposed_state": ([M[:3, :3].copy()], 0),
+    "strided_view_state": ([M], 0),
+    "strided_view_state_1d": ([U], 0),
 }
 
 

@@ -12,13 +12,13 @@ import pytest
 
 import retrograd as rg
 import sourcemap_cases as cases
-from retrograd.reverse.program import Program
+from retrograd.pipeline import new_program
 
 HEADER = re.compile(r"# grad of: (.*)  \((.+):(\d+)\)$")
 
 
 def _program(fn, active):
-    program = Program(target="python")
+    program = new_program("python")
     program.variant(fn, set(active))
     text = program.source("test")
     return program, text.splitlines()
@@ -97,3 +97,20 @@ def test_numba_failure_names_the_user_line_in_this_and_a_new_process(tmp_path, m
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
         assert f"AT {line} s = np.cumsum(A, axis=1)" in out.stdout, out.stderr[-2000:]
     assert any(f.endswith(".json") for _, _, fs in os.walk(tmp_path) for f in fs)   # it was a cache hit
+
+
+def test_reversed_loop_and_branch_headers_map_to_the_users_loop_and_if():
+    # the adjoint's `for i in range(n - 1, -1, -1):` is the user's loop, not the block before it
+    program, lines = _program(cases.looped, ["x", "c"])
+    user = _user_lines(cases.looped)
+    in_adjoint, checked = False, 0
+    for n, text in enumerate(lines, 1):
+        if text.startswith("def "):
+            in_adjoint = text.startswith("def adjoint_")
+            continue
+        head = text.strip()
+        if in_adjoint and head.startswith(("for ", "if ")):
+            loc = program.line_locations.get(n)
+            assert loc is not None and user[loc.lineno].startswith(head.split()[0] + " "), (head, loc)
+            checked += 1
+    assert checked >= 1

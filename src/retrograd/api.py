@@ -7,7 +7,9 @@ import inspect
 import numpy as np
 
 from .analysis.kinds import kind_of_value
-from .errors import RetrogradError, UsageError
+from .backends import NAMES as BACKENDS, plain_name, target_of
+from . import pipeline
+from .errors import UsageError
 from .frontend.checks import check_function
 from .frontend.namespace import Reads, changed_arrays, content_key, contents, rebind
 from .frontend.resolve import CUSTOM
@@ -15,12 +17,11 @@ from .frontend.source import read_function
 from .remat import check_remat
 from .runtime import like, snapshot
 
-BACKENDS = ("python", "numba", "triton")
-
 
 class Differentiable:
-    """A function together with its generated gradient code.  Calling it runs the original function, or on
-    backend="numba" its compiled forward (the primal without tape: same value, same guards).
+    """A function together with its generated gradient code.  Calling it runs the original function, or
+    where the backend compiles the plain call (Traits.plain_call: numba) its compiled forward (the primal
+    without tape: same value, same guards).
 
     `fn` may be any callable frontend/callables.py accepts (a lambda, a partial, a bound method, ...):
     what it binds (a partial's arguments, a method's `self`) is passed in front of the caller's arguments
@@ -32,9 +33,8 @@ class Differentiable:
         target = normalise(fn)
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if backend == "triton" and (has_aux or target.args or target.kwargs):
-            raise UsageError("backend=\"triton\" differentiates a plain `def` layer without has_aux",
-                             hint="use backend=\"python\" or \"numba\" for has_aux, partials and methods")
+        self._target = target_of(backend)     # everything api.py asks of the backend (backends/target.py)
+        self._target.check_options(has_aux, bool(target.args or target.kwargs))
         self.fn = fn = target.fn
         self._prefix, self._prefix_kw = tuple(target.args), dict(target.kwargs)
         self.backend = backend
@@ -52,7 +52,7 @@ class Differentiable:
         self.wrt, self._single = resolve_wrt(wrt, argnums, target.signature, fn)
         self._adjoint_order = [p for p in self.params if p in self.wrt]   # the adjoint returns these
         self._compiled = {}      # argument kinds -> (primal, adjoint, source)
-        self._plain = {}         # argument kinds -> the compiled plain call (numba)
+        self._plain = {}         # argument kinds -> the compiled plain call (Traits.plain_call)
         self._call_keys = {}     # plain call: types of positional arguments -> kinds key, or None (run fn)
         self._guards = {}        # argument kinds -> _Guard: what that code read from the user's namespaces
         self._last = None
@@ -78,7 +78,7 @@ class Differentiable:
         return v
 
     def __call__(self, *args, **kwargs):
-        if self.backend != "numba":
+        if not self._target.traits.plain_call:
             return self.fn(*self._prefix, *args, **{**self._prefix_kw, **kwargs})
         args, sig = self._prefix + args, None
         if not kwargs and not self._prefix_kw and len(args) == len(self.params):
@@ -105,9 +105,9 @@ class Differentiable:
 
     def _compiled_call(self, args, kwargs):
         """The bound arguments when the compiled forward can run them; None where only the original
-        function can: arguments that do not bind (Python's own TypeError), what the numba backend does not
-        differentiate (integers or containers in a `wrt` position), or rg.debug_nans() (whose checks are the
-        python backend's)."""
+        function can: arguments that do not bind (Python's own TypeError), what the backend does not
+        differentiate (integers, or what its Target does not take, in a `wrt` position), or rg.debug_nans()
+        (whose checks are the python backend's)."""
         from .debug import mode as debug_mode
         try:
             bound = self.signature.bind(*args, **kwargs)
@@ -116,8 +116,8 @@ class Differentiable:
         bound.apply_defaults()
         for name in self.wrt:
             v = bound.arguments[name]
-            if (isinstance(v, (bool, int, np.integer)) or _is_container(v) or (isinstance(v, np.ndarray) and
-                                                                                not np.issubdtype(v.dtype, np.inexact))):
+            if (isinstance(v, (bool, int, np.integer)) or not self._target.takes(v) or (
+                    isinstance(v, np.ndarray) and not np.issubdtype(v.dtype, np.inexact))):
                 return None
         if debug_mode():
             return None
@@ -133,7 +133,7 @@ class Differentiable:
         from .debug import mode as debug_mode
         checks = (kinds or {}).get("__debug__") or debug_mode()   # rg.debug_nans(): code of its own
         if checks:
-            if self.backend == "numba":
+            if not self._target.debug_checks:
                 raise UsageError(f"{self.fn.__name__}: rg.debug_nans() checks the code of the python backend",
                                  hint="differentiate the same function with backend=\"python\" to find the line: "
                                       "rg.differentiate(f, backend=\"python\")")
@@ -144,41 +144,23 @@ class Differentiable:
         if key not in self._compiled:
             self._plain.pop(key, None)
             reads = Reads([self.fn])     # before the transform: the values it will see
-            self._guards[key] = _Guard(reads, None, None, None, self.backend)
-        if key not in self._compiled and self.backend == "numba":
-            for k, (p, a, source, plain) in _numba_cached_transform(self, key, kinds).items():
-                self._compiled[k], self._plain[k] = (p, a, source), plain   # a new process skips the transform
+            self._guards[key] = _Guard(reads, None, None, None, self._target.freezes_globals)
+        hit = self._target.cached_transform(self, kinds) if key not in self._compiled else None
+        if hit is not None:                  # a new process skips the transform
+            p, a, source, plain = hit
+            self._compiled[key], self._plain[key] = (p, a, source), plain
         if key not in self._compiled:
-            from .reverse.program import Program, title_of
-            backend = _backend(self.backend)
-            program = Program(target=self.backend, remat=self.remat)
-            program.namespace_key = content_key(reads)
-            title = title_of(self.fn)
-            try:
-                plain = {k: v for k, v in (kinds or {}).items() if k != "__debug__"}
-                primal, adjoint, _ = program.variant(self.fn, set(self.wrt), plain, aux=self.has_aux)
-                if checks:
-                    from .debug import instrument
-                    instrument(program, checks)
-                source = program.source(title)
-            except RetrogradError:
-                raise
-            except RecursionError:
-                raise RetrogradError(f"{title}: recursion too deep while generating code") from None
-            except Exception as exc:  # an internal failure must not surface as a bare KeyError
-                raise RetrogradError(f"internal error while differentiating {title}: "
-                                     f"{type(exc).__name__}: {exc}",
-                                     hint="please report this with the function's source") from exc
-            ns = backend.load(program, source, title)
-            p, a = ns[primal], ns[adjoint]
-            self._guards[key] = _Guard(reads, ns, primal, adjoint, self.backend)
-            if self.backend == "numba":   # compile errors surface at the first call: report them clearly
-                from .backends import plain_name
-                _numba_remember_transform(self, kinds, ns, primal, adjoint, program.line_locations)
-                p = functools.partial(_call_numba, p, source, program.line_locations)
-                a = functools.partial(_call_numba, a, source, program.line_locations)
-                self._plain[key] = functools.partial(_call_numba, ns[plain_name(primal)], source,
-                                                     program.line_locations)
+            target = self._target
+            plain = {k: v for k, v in (kinds or {}).items() if k != "__debug__"}
+            program, primal, adjoint, source = pipeline.generate(
+                self.fn, self.wrt, plain, target=self.backend, remat=self.remat, aux=self.has_aux, checks=checks,
+                namespace_key=content_key(reads))
+            ns = target.load(program, source, pipeline.title_of(self.fn))
+            self._guards[key] = _Guard(reads, ns, primal, adjoint, target.freezes_globals)
+            target.remember_transform(self, kinds, ns, primal, adjoint, program.line_locations)
+            p, a = (target.wrap(ns[n], source, program.line_locations) for n in (primal, adjoint))
+            if target.traits.plain_call:
+                self._plain[key] = target.wrap(ns[plain_name(primal)], source, program.line_locations)
             self._compiled[key] = (p, a, source)
         self._last = key
         return self._compiled[key]
@@ -198,11 +180,12 @@ class Differentiable:
     @property
     def source(self):
         """The generated primal and adjoint code: exactly the code that ran last (specialised for the
-        kinds of its arguments), or the generic code before any call.  For backend="triton": the Triton
-        kernels that ran last (through `rg.torch`), or those for tensor arguments before any call."""
-        if self.backend == "triton":
-            from .backends import triton as triton_backend
-            return triton_backend.source_of(self)
+        kinds of its arguments), or the generic code before any call.  A target that generates code of its
+        own gives that (Triton: the kernels that ran last through `rg.torch`, or those for tensor arguments
+        before any call)."""
+        own = self._target.source_of(self)     # a target that generates code of its own (Triton's kernels)
+        if own is not None:
+            return own
         if self._last is None:
             return self._compile()[2]
         if self._last not in self._compiled:     # dropped when the namespace changed: regenerate it
@@ -236,12 +219,8 @@ class Differentiable:
                 raise UsageError(f"{self.fn.__name__}: cannot differentiate with respect to `{name}`, "
                                  f"which holds integers ({type(v).__name__})",
                                  hint="pass floats, e.g. 1.0 or np.asarray(x, dtype=float)")
-            if self.backend == "numba" and _is_container(v) and not containers:
-                from .errors import BackendError
-                raise BackendError(f"{self.fn.__name__}: backend=\"numba\" differentiates with respect to arrays "
-                                   f"and floats; `{name}` is a {type(v).__name__}",
-                                   hint="pass its arrays as separate arguments, or use backend=\"python\", which "
-                                        "takes tuples, lists, dicts, NamedTuples and dataclasses (pytrees)")
+            if not containers and not self._target.takes(v):
+                raise self._target.refusal(self.fn.__name__, name, v)
         return bound
 
     def _split(self, out):
@@ -369,10 +348,11 @@ class _Guard:
     may come from other modules, closure cells are not globals at all), and Numba freezes globals at
     compile time anyway.  So the code is keyed by every object it reads and re-validated per call."""
 
-    def __init__(self, reads, ns, primal, adjoint, backend):
-        self.reads, self.ns, self.primal, self.adjoint, self.backend = reads, ns, primal, adjoint, backend
-        # Numba freezes global arrays: it also checks their contents (an in-place change keeps the identity)
-        self.contents = contents(reads) if backend == "numba" else None
+    def __init__(self, reads, ns, primal, adjoint, frozen):
+        self.reads, self.ns, self.primal, self.adjoint, self.frozen = reads, ns, primal, adjoint, frozen
+        # a target that freezes global arrays (Target.freezes_globals): their contents are checked too (an
+        # in-place change keeps the identity)
+        self.contents = contents(reads) if frozen else None
 
     def revalidate(self):
         """self when still valid, a rebound guard (python, plain values changed), or None: regenerate."""
@@ -383,7 +363,7 @@ class _Guard:
             if self.contents and changed_arrays(self.contents):
                 return None
             return self
-        if self.backend == "numba" or self.ns is None or not all(reads.plain_change(i, now[i]) for i in changed):
+        if self.frozen or self.ns is None or not all(reads.plain_change(i, now[i]) for i in changed):
             return None
         names = {}
         for i in changed:
@@ -394,13 +374,13 @@ class _Guard:
                 return None          # the regenerated code refuses it ("means different things")
         reads.values = now          # attribute chains (mymod.K) are read live by the python code
         ns = rebind(self.ns, names) if names else self.ns
-        return _Guard(reads, ns, self.primal, self.adjoint, self.backend)
+        return _Guard(reads, ns, self.primal, self.adjoint, self.frozen)
 
     def live_state(self):
         """What the code may read live, for a pullback to check that it still holds (a pullback is the
         derivative at its forward pass's point): global arrays' contents (Numba too reads large ones
         through a pointer) and, on python, module attributes."""
-        python = self.backend != "numba"
+        python = not self.frozen
         if not self.reads.arrays() and not (python and self.reads.attrs):
             return None
         return (self.reads.read() if python else None), contents(self.reads)
@@ -444,56 +424,11 @@ def _call_signature(args):
     return tuple(sig)
 
 
-def _backend(name):
-    if name == "triton":   # NumPy arguments run the generated NumPy code; torch tensors go through rg.torch
-        from .backends import python as backend
-        return backend
-    if name == "numba":
-        try:
-            from .backends import numba as backend
-        except ImportError as exc:
-            raise UsageError(f"backend=\"numba\" needs Numba: {exc}",
-                             hint="pip install 'retrograd[numba]'") from None
-        return backend
-    from .backends import python as backend
-    return backend
-
-
-def _numba_options(d):
-    """Options besides fn/wrt/kinds that change the generated code: part of the transform cache key."""
-    return tuple((k, repr(getattr(d, k))) for k in ("remat", "has_aux") if hasattr(d, k))
-
-
-def _numba_cached_transform(d, key, kinds):
-    """{key: (primal, adjoint, source, plain call)} from the numba backend's on-disk transform cache, or {}."""
-    backend = _backend("numba")
-    hit = backend.load_cached_transform(d.fn, d.wrt, kinds, _numba_options(d))
-    if hit is None:
-        return {}
-    p, a, plain, source, locations = hit
-    return {key: tuple(functools.partial(_call_numba, f, source, locations) for f in (p, a)) + (
-        source, functools.partial(_call_numba, plain, source, locations))}
-
-
-def _numba_remember_transform(d, kinds, ns, primal, adjoint, locations):
-    _backend("numba").remember_transform(d.fn, d.wrt, kinds, ns, primal, adjoint, _numba_options(d), locations)
-
-
-def _call_numba(fn, source, locations, *args, **kwargs):
-    from .backends.numba import call
-    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)   # keyword-only parameters
-
-
 def _flattened(d, args, kwargs):
     """Container arguments on a target that takes only arrays and numbers: their flat twin (flat_pytrees.py,
     registered when retrograd is imported), or None."""
     flatten = TRANSFORMS.get("flat pytrees")
     return flatten(d, args, kwargs) if flatten is not None else None
-
-
-def _is_container(v):
-    from .runtime import is_record
-    return isinstance(v, (tuple, list, dict)) or is_record(v)
 
 
 # Transforms defined in modules above this one (forward/api.py registers "jvp" and "forward source"), so that a Differentiable

@@ -5,7 +5,7 @@ provides a module with the same names.  Keep each one small: it is what a reader
 """
 import numpy as np
 
-__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_field", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
+__all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "snapshot", "add_into", "add_tree", "add_field", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
@@ -77,6 +77,25 @@ def add_into(acc, g):
             acc[k] = add_into(acc[k], e)
         return acc
     return acc + g
+
+
+def add_tree(a, b):
+    """`a + b` for two cotangents of the same structure: containers add element by element (a list's `+`
+    would concatenate them), arrays and scalars add as themselves; a scalar zero (a cotangent not yet
+    written) takes the other's structure."""
+    if isinstance(b, (list, tuple, dict)) and not isinstance(a, (list, tuple, dict)) and np.ndim(a) == 0 \
+            and a == 0:
+        return b
+    if isinstance(a, (list, tuple)) and not isinstance(a, np.ndarray):
+        if not isinstance(b, (list, tuple)) or len(a) != len(b):
+            raise ValueError(f"add_tree: cotangents of different structure ({len(a)} items and {b!r})")
+        return [add_tree(x, y) for x, y in zip(a, b)]
+    if isinstance(a, dict):
+        out = type(a)(a)
+        for k, e in b.items():
+            out[k] = add_tree(out[k], e) if k in out else e
+        return out
+    return a + b
 
 
 def add_field(acc, name, g):

@@ -12,7 +12,7 @@ import copy
 
 import gast
 
-from ..errors import MissingRuleError
+from ..errors import MissingRuleError, UnsupportedSyntaxError
 from ..frontend.resolve import _BindError
 
 
@@ -33,12 +33,20 @@ def check_rule_calls(stmt, callees, is_active, is_varied, src):
     a differentiated input (it need not be active: through a slot without derivative it reaches nothing)."""
     for call in (n for n in gast.walk(stmt) if isinstance(n, gast.Call)):
         callee = callees.classify(call)
-        if callee.kind != "rule" or callee.rule is None or not is_active(call):
+        if callee.kind != "rule" or callee.rule is None:
             continue
         try:
             bound = callee.bind(call)
         except _BindError:
             continue                # reported with its location when the rule is applied
+        out = bound.get("out")      # `out=` by keyword is refused by the front end; this is it by position
+        if out is not None and not (isinstance(out, gast.Constant) and out.value is None):
+            raise src.error(UnsupportedSyntaxError, out, f"`{callee.label}` writes its result into the array "
+                            "passed as `out`, which the adjoint would not see", construct="out",
+                            hint="assign the result instead: `y = np.take(x, i)`, or `y[...] = ...` to write "
+                                 "into y")
+        if not is_active(call):
+            continue
         rule, label = callee.rule, callee.label
         if rule.check is not None:
             refusal = rule.check(literal_arguments(bound))

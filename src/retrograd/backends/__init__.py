@@ -3,7 +3,9 @@ turns it into GPU kernels.
 
 The core (frontend, analysis, reverse) never asks which backend it generates for: it reads the target's
 `Traits`, the few properties of a target that change the generated code.  Each backend module declares
-its own `TRAITS`; `traits(name)` finds them.
+its own `TRAITS`; `traits(name)` finds them.  The public API (api.py) never asks either: it calls the
+backend's `TARGET` (target.py: loading, call wrappers, cached transforms, guards, argument checks), which
+`target_of(name)` finds (the function is not named `target`: that is the module target.py).
 """
 import importlib
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ class Traits:
 
 PYTHON = Traits("python")
 
+NAMES = ("python", "numba", "triton")      # the backends a user may name
+
 
 def plain_name(primal):
     """The name of a variant's plain call (Traits.plain_call): `primal_f_wrt_x` -> `plain_f_wrt_x`."""
@@ -57,6 +61,18 @@ def traits(name):
     except ImportError:
         return PYTHON
     return getattr(module, "TRAITS", PYTHON)
+
+
+def target_of(name):
+    """The Target (target.py) of backend `name`, one of NAMES; a UsageError when its module cannot be
+    imported (a library it needs is missing)."""
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ImportError as exc:
+        from ..errors import UsageError
+        raise UsageError(f"backend=\"{name}\" needs {name.capitalize()}: {exc}",
+                         hint=f"pip install 'retrograd[{name}]'") from None
+    return module.TARGET
 
 
 def cache_dir(backend):

@@ -13,6 +13,7 @@ import re
 
 from ..errors import BackendError
 from . import Traits, cache_dir as _cache_dir
+from .target import Target
 
 _HEADER_LINES = 3
 
@@ -27,7 +28,43 @@ def _lower(tree):
     from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_rolls(lower_products(lower_reductions(tree))))
+    return lower_layouts(lower_spellings(lower_rolls(lower_products(lower_reductions(tree)))))
+
+
+_RELAYOUT = {"T", "transpose", "swapaxes", "moveaxis", "rollaxis"}
+
+
+def _may_change_layout(value):
+    """The value may be a strided (F- or A-ordered) view: a transpose or a sliced subscript."""
+    import gast
+    if isinstance(value, gast.Attribute):
+        return value.attr in _RELAYOUT
+    if isinstance(value, gast.Call):
+        f = value.func
+        return isinstance(f, gast.Attribute) and f.attr in _RELAYOUT
+    if isinstance(value, gast.Subscript):
+        idx = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        return any(isinstance(i, gast.Slice) for i in idx)
+    return False
+
+
+def lower_layouts(tree):
+    """A typed tape holds arrays of its placeholder's layout (C-ordered): a variable that is sometimes a
+    transposed or sliced view is pushed as a C-ordered copy (Numba asserts on appending an F- or
+    A-ordered array to a list of C-ordered ones)."""
+    import gast
+    strided = {s.targets[0].id for s in gast.walk(tree)
+               if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+               and _may_change_layout(s.value)}
+    for node in gast.walk(tree):
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "append"
+                and isinstance(node.func.value, gast.Name) and node.func.value.id.endswith("_tape")
+                and len(node.args) == 1 and isinstance(node.args[0], gast.Name) and node.args[0].id in strided):
+            node.args = [gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                                         type_comment=None),
+                                                       attr="ascontiguousarray", ctx=gast.Load()),
+                                   args=node.args, keywords=[])]
+    return tree
 
 
 def _njit():
@@ -79,11 +116,7 @@ def load_forward(program, source, title, name):
     tangents by keyword, like the python backend's, whose compile errors name the user's line."""
     from . import numba_forward
     ns = load(program, source, title, runtime=numba_forward)
-    return functools.partial(_call_forward, ns[name], source, dict(program.line_locations))
-
-
-def _call_forward(fn, source, locations, *args, **kwargs):
-    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)
+    return functools.partial(_call, ns[name], source, dict(program.line_locations))
 
 
 def load_cached_transform(fn, wrt, kinds, options=()):
@@ -212,8 +245,9 @@ def _raised_inside_numba(exc):
 
 
 def lower_spellings(tree):
-    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin `abs(x)`,
-    which Numba takes for scalars only, is `np.abs(x)`, and `np.trace(a, 0, 0, 1)` is `np.trace(a)`."""
+    """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin
+    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`, the method `x.round(d)` is
+    `np.round(x, d)`, and `np.trace(a, 0, 0, 1)` (a tangent's) is `np.trace(a)`."""
     import gast
     for node in gast.walk(tree):
         if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
@@ -227,6 +261,11 @@ def lower_spellings(tree):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="abs", ctx=gast.Load())
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "round"
+                and not (isinstance(node.func.value, gast.Name) and node.func.value.id in ("np", "math"))):
+            node.args = [node.func.value] + node.args
+            node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                       attr="round", ctx=gast.Load())
     return tree
 
 
@@ -239,15 +278,30 @@ def _is_np(func, name):
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')
 
 
+def _generated_lines_in_traceback(exc):
+    """The generated lines Numba was typing when its own code crashed (an internal AttributeError names
+    no line in its message): its constraint-propagation frames hold the statement's `ir.Loc`."""
+    lines, tb = [], exc.__traceback__
+    while tb is not None:
+        for v in list(tb.tb_frame.f_locals.values()):
+            if type(v).__name__ == "FunctionIR":        # its loc is the `def` line
+                continue
+            loc = v if type(v).__name__ == "Loc" else getattr(v, "loc", None) if hasattr(v, "__dict__") else None
+            if type(loc).__name__ == "Loc" and "retrograd_generated_" in str(getattr(loc, "filename", "")):
+                lines.append(int(loc.line))
+        tb = tb.tb_next
+    return lines[:1]     # the outermost: the user's statement, not a line inside an inlined overload
+
+
 def _backend_error(exc, source, locations=None):
     """A BackendError at the user's line that generated line (Numba names it in its message) came from:
     a primal statement's own line, or the `# grad of` block an adjoint statement is in."""
     text = str(exc)
     lines = source.splitlines()
-    found = _LINE.findall(text)
+    found = [int(n) for n in _LINE.findall(text)] or _generated_lines_in_traceback(exc)
     where, construct = None, None
     if found:
-        n = int(found[-1])
+        n = found[-1]
         construct = lines[n - 1].strip() if 0 < n <= len(lines) else None
         where = (locations or {}).get(n)
     first = next((l for l in text.splitlines() if l.strip()), text)
@@ -258,3 +312,56 @@ def _backend_error(exc, source, locations=None):
                        col=0, construct=construct, hint='use backend="python" for this function')
     err.numba_message = text
     return err
+
+
+# ---- the Target api.py calls ------------------------------------------------------------------------------
+
+def _options(d):
+    """Options besides fn/wrt/kinds that change the generated code: part of the transform cache key."""
+    return tuple((k, repr(getattr(d, k))) for k in ("remat", "has_aux") if hasattr(d, k))
+
+
+def _call(fn, source, locations, *args, **kwargs):
+    return call(functools.partial(fn, **kwargs) if kwargs else fn, args, source, locations)   # keyword-only parameters
+
+
+def _is_container(v):
+    from ..runtime import is_record
+    return isinstance(v, (tuple, list, dict)) or is_record(v)
+
+
+class NumbaTarget(Target):
+    name = "numba"
+    traits = TRAITS
+    freezes_globals = True     # Numba freezes globals at compile time, global arrays' contents too
+    debug_checks = False
+
+    def load(self, program, source, title):
+        return load(program, source, title)
+
+    def wrap(self, fn, source, locations):
+        """Compile errors surface at the first call: report them at the user's line."""
+        return functools.partial(_call, fn, source, locations)
+
+    def cached_transform(self, diff, kinds):
+        hit = load_cached_transform(diff.fn, diff.wrt, kinds, _options(diff))
+        if hit is None:
+            return None
+        p, a, plain, source, locations = hit
+        return (self.wrap(p, source, locations), self.wrap(a, source, locations), source,
+                self.wrap(plain, source, locations))
+
+    def remember_transform(self, diff, kinds, ns, primal, adjoint, locations):
+        remember_transform(diff.fn, diff.wrt, kinds, ns, primal, adjoint, _options(diff), locations)
+
+    def takes(self, value):
+        return not _is_container(value)
+
+    def refusal(self, fn_name, param, value):
+        return BackendError(f"{fn_name}: backend=\"numba\" differentiates with respect to arrays "
+                            f"and floats; `{param}` is a {type(value).__name__}",
+                            hint="pass its arrays as separate arguments, or use backend=\"python\", which "
+                                 "takes tuples, lists, dicts, NamedTuples and dataclasses (pytrees)")
+
+
+TARGET = NumbaTarget()

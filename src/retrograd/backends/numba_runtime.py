@@ -16,7 +16,7 @@ from .. import runtime as _py
 
 __all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
-           "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "unbroadcast", "unreduce", "matmul_grad_a",
+           "push", "push_at", "pop", "zeros_like", "snapshot", "add_into", "add_tree", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "float_target", "List", "np", "math"]
 
 
@@ -60,6 +60,10 @@ def snapshot(x):
 
 def add_into(acc, g):
     return _py.add_into(acc, g)
+
+
+def add_tree(a, b):
+    return _py.add_tree(a, b)
 
 
 def unbroadcast(g, x):
@@ -187,6 +191,15 @@ def _snapshot(x):
         return lambda x: x.copy()
     if _is_scalar(x):
         return lambda x: x
+    return None
+
+
+@overload(add_tree)
+def _add_tree(a, b):
+    # a variable of unknown kind whose cotangent is accumulated: on numba only arrays and scalars get here
+    # (container arguments are refused at the boundary); a tuple is left untyped, so it is refused clearly
+    if isinstance(a, (types.Array, types.Number)) and isinstance(b, (types.Array, types.Number)):
+        return lambda a, b: a + b
     return None
 
 

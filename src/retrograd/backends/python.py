@@ -6,6 +6,7 @@ user can step through the adjoint.
 import linecache
 
 from .. import runtime
+from .target import Target
 
 
 def load(program, source, title):
@@ -14,3 +15,13 @@ def load(program, source, title):
     ns = program.globals_for(runtime)
     exec(compile(source, filename, "exec"), ns)
     return ns
+
+
+class PythonTarget(Target):
+    name = "python"
+
+    def load(self, program, source, title):
+        return load(program, source, title)
+
+
+TARGET = PythonTarget()

@@ -39,6 +39,7 @@ import numpy as np
 from .. import astutil as A
 from ..errors import BackendError, UsageError
 from . import Traits, cache_dir as _cache_dir
+from .target import Target
 
 # NumPy arguments run the python target's code; torch tensors run the kernels this module generates
 TRAITS = Traits("triton", forward_mode=False)
@@ -1097,7 +1098,7 @@ def sum_all_kernel(partial_ptr, out_ptr, n_parts, BLOCK: tl.constexpr, ACC: tl.c
 def generate(diff, roles, wrt):
     """KernelPlan (with source) of a Differentiable for arguments with the given roles."""
     from ..errors import RetrogradError
-    from ..reverse.program import Program, title_of
+    from ..pipeline import new_program, title_of
     from ..frontend.source import read_function
     mode = ROWS if has_reduction(read_function(diff.fn).node) else ELEMENTWISE
     if mode == ELEMENTWISE:
@@ -1105,7 +1106,7 @@ def generate(diff, roles, wrt):
         bad = [p for p, r in roles.items() if r == ROWINT]
         if bad:
             raise UsageError(f"{diff.fn.__name__}: integer tensor `{bad[0]}` in an elementwise layer")
-    program = Program(target="python")
+    program = new_program("python")
     title = title_of(diff.fn)
     try:
         primal, adjoint, tf = program.variant(diff.fn, set(wrt), kinds_for(roles))
@@ -1246,6 +1247,28 @@ def source_of(diff):
         plan = generate(diff, roles, [p for p in diff.wrt if roles[p] in DIFF_ROLES])
         diff._triton_last = plan
     return plan.source
+
+
+class TritonTarget(Target):
+    """NumPy arguments run the generated NumPy code (python's); torch tensors go through rg.torch, which
+    builds the kernels (source_of)."""
+    name = "triton"
+    traits = TRAITS
+
+    def check_options(self, has_aux, bound):
+        if has_aux or bound:
+            raise UsageError("backend=\"triton\" differentiates a plain `def` layer without has_aux",
+                             hint="use backend=\"python\" or \"numba\" for has_aux, partials and methods")
+
+    def load(self, program, source, title):
+        from . import python
+        return python.load(program, source, title)
+
+    def source_of(self, diff):
+        return source_of(diff)
+
+
+TARGET = TritonTarget()
 
 
 # ---- compiling for a CUDA target without a GPU ------------------------------------------------------------

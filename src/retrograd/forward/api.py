@@ -318,7 +318,7 @@ def jacfwd(f, argnums=0, *, backend=None):
 # ---- second order: forward-over-reverse ----------------------------------------------------------------
 _DRIVER = '''def gradient_{name}({params}):
     {out}, {saved} = {primal}({params})
-    return {adjoint}({seed}, {saved})
+    return {adjoint}({seed}({out}, {title!r}), {saved})
 '''
 
 
@@ -341,12 +341,16 @@ def _gradient_function(d, wrt, kinds):
         return ns[name], rev             # the same generated code: the same driver (its tangent is cached)
     title = title_of(d.fn)
     params = ", ".join(d.params)
+    from .runtime import scalar_seed      # checks the output is a scalar before the adjoint runs
+    seed = "scalar_seed" if ns.get("scalar_seed", scalar_seed) is scalar_seed else _fresh_name(ns, "scalar_seed")
+    ns[seed] = scalar_seed
     src = _DRIVER.format(name=base, params=params, out=_fresh_name(ns, "out"), saved=_fresh_name(ns, "saved"),
-                         primal=guard.primal, adjoint=guard.adjoint, seed="1.0")
+                         primal=guard.primal, adjoint=guard.adjoint, seed=seed, title=d.fn.__name__)
     filename = f"<retrograd gradient {title} {id(ns)}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
     exec(compile(src, filename, "exec"), ns)
     ns[name]._rg_driver_of = (guard.primal, guard.adjoint)
+    ns[name]._rg_discards = ns[guard.adjoint]     # hvp reads only the tangent of the gradient (forward/prune.py)
     return ns[name], rev
 
 
@@ -407,8 +411,7 @@ def hvp(f, primals, tangents, *, backend=None):
     primals, tangents = primals + rest, tangents + (None,) * len(rest)
     _check_backend(d)
     _check_second_order(d)
-    _scalar_output(d, primals)
-    return hvp_of(d, primals, tangents)
+    return hvp_of(d, primals, tangents)     # the generated gradient checks the output is a scalar
 
 
 def _scalar_output(d, primals):

@@ -40,6 +40,7 @@ for _f in (rt.zeros_like, rt.reduce_shape, rt.nbytes_of, elementwise.clip_mask, 
 unbroadcast, unreduce, select_grad = rt.unbroadcast, rt.unreduce, rt.select_grad
 matmul_grad_a, matmul_grad_b, snapshot, add_into, add_at = (rt.matmul_grad_a, rt.matmul_grad_b, rt.snapshot,
                                                             rt.add_into, rt.add_at)
+add_tree = rt.add_tree
 pow_base_grad, pow_exp_grad, div_or_zero = operators.pow_base_grad, operators.pow_exp_grad, reductions.div_or_zero
 untranspose, split_like, unreshape, unarray = shape.untranspose, shape.split_like, shape.unreshape, shape.unarray
 dot_grad_a, dot_grad_b, inner_grad, inner_grad_b, trace_grad = (linalg.dot_grad_a, linalg.dot_grad_b,
@@ -56,7 +57,10 @@ def pow_base_grad_db(a, b):
     return out[()]
 
 
-from .runtime import tape_push  # noqa: E402
+from .runtime import scalar_seed, tape_push  # noqa: E402
+
+CONSTANT.add(id(scalar_seed))
+_KEEP.append(scalar_seed)
 
 
 @helper(tape_push)
@@ -102,6 +106,11 @@ def _snapshot(r, x):
 @helper(rt.add_into)
 def _add_into(r, acc, g):
     t[r] = add_into(t[acc], t[g])
+
+
+@helper(rt.add_tree)
+def _add_tree(r, a, b):
+    t[r] = add_tree(t[a], t[b])
 
 
 @helper(rt.add_at)

@@ -7,14 +7,17 @@ from ..reverse.program import _COMMENT, Program
 class ForwardProgram(Program):
     """Like the reverse Program (namespace merging, comments), with one tangent function per variant."""
 
-    def variant(self, fn, active, kinds=None):
-        """(tangent function name, {param: its tangent's keyword}) of `fn` with `active` differentiated."""
+    def variant(self, fn, active, kinds=None, zeros=None):
+        """(tangent function name, {param: its tangent's keyword}) of `fn` with `active` differentiated;
+        `zeros`: {param: which items of the tuple it holds have a zero tangent} (generated code only)."""
         from .transform import ForwardTransform
         kinds = kinds or {}
+        zeros = {p: z for p, z in (zeros or {}).items() if isinstance(z, tuple)}
         if not self.roots:      # the entry function: do only floats and float arrays carry tangents?
             self.objects_constant = all(kinds.get(p) == "scalar" or str(kinds.get(p)).startswith("array")
                                         for p in active)
-        key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)))
+        key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)),
+               tuple(sorted(zeros.items())))
         if key in self.variants:
             return self.variants[key][0], self.variants[key][1]
         base = fn.__name__ if fn.__name__.isidentifier() else "lambda"   # as reverse/program.py names it
@@ -24,7 +27,7 @@ class ForwardProgram(Program):
         taken = {v[0] for v in self.variants.values()}
         while name in taken:
             name, k = f"tangent_{base}{suffix}_{k}", k + 1
-        tf = ForwardTransform(self, fn, active, name, kinds)
+        tf = ForwardTransform(self, fn, active, name, kinds, zeros)
         self.variants[key] = (name, tf.tangent_params(), None)   # before building: a recursive helper calls itself
         self.roots.append(key)
         fn_def = tf.build()

@@ -68,12 +68,90 @@ def _effects_as_assignments(stmts):
     return out
 
 
+def _zero_tree(expr):
+    """Where a tangent expression is zero by construction: True (a zero), False, or a tuple per item."""
+    if isinstance(expr, gast.Tuple):
+        return tuple(_zero_tree(e) for e in expr.elts)
+    if isinstance(expr, gast.Constant) and expr.value == 0.0 and isinstance(expr.value, float):
+        return True
+    return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id == "zeros_like"
+            and len(expr.args) == 1)
+
+
+def _item(tree, index):
+    if isinstance(index, gast.Constant) and type(index.value) is int and 0 <= index.value < len(tree):
+        return tree[index.value]
+    return None
+
+
+def _zero_item(node, zeros):
+    """`saved[8]` where item 8 of `saved` has a zero tangent."""
+    return isinstance(node.value, gast.Name) and isinstance(zeros.get(node.value.id), tuple) and \
+        _item(zeros[node.value.id], node.slice) is True
+
+
+def _alias_zeros(node, params, zeros):
+    """The zero trees of parameters, carried to the names bound (once, by `A = saved` or `B = A[1]`) to them
+    or to their items.  A parameter the code reassigns, or a name bound twice, gets none."""
+    defs = {}
+    for s in walk_stmts(node.body):
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                for n in gast.walk(t):
+                    if isinstance(n, gast.Name):
+                        defs[n.id] = defs.get(n.id, 0) + 1
+    out = {p: z for p, z in zeros.items() if p in params and isinstance(z, tuple) and not defs.get(p)}
+    changed = True
+    while changed:
+        changed = False
+        for s in walk_stmts(node.body):
+            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)) or len(s.targets) != 1:
+                continue
+            t, v = s.targets[0].id, s.value
+            if t in out or defs.get(t) != 1:
+                continue
+            tree = None
+            if isinstance(v, gast.Name):
+                tree = out.get(v.id)
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) \
+                    and isinstance(out.get(v.value.id), tuple):
+                tree = _item(out[v.value.id], v.slice)
+            if isinstance(tree, tuple):
+                out[t] = tree
+                changed = True
+    return out
+
+
+def _as_appends(stmts):
+    """`T = tape_push(T, V)` (a tape push as an assignment, for the analyses) back to `T.append(V)` in the
+    generated code: the same list, without a helper call per push."""
+    out = []
+    for s in stmts:
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            s.body, s.orelse = _as_appends(s.body), _as_appends(s.orelse)
+        elif (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+              and isinstance(s.value.func, gast.Name) and s.value.func.id == "tape_push" and len(s.value.args) == 2
+              and isinstance(s.value.args[0], gast.Name) and s.value.args[0].id == s.targets[0].id):
+            s = A.copy_loc(A.quote("T.append(V)", T=s.targets[0].id, V=s.value.args[1])[0], s)
+        out.append(s)
+    return out
+
+
+def _without_placeholders(stmts):
+    """walk_stmts, less the `x2 = None` a generated primal starts with for each value its loop tapes (the
+    first push saves it, nothing computes with it): kind inference then sees that `x2` is a float, and the
+    tangent code needs no shape checks (`broadcast_like`) for it."""
+    for s in walk_stmts(stmts):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Constant) and s.value.value is None):
+            yield s
+
+
 def _is_generated(src):
     return src.filename.startswith("<retrograd")
 
 
 class ForwardTransform:
-    def __init__(self, program, fn, active_params, name, kinds=None):
+    def __init__(self, program, fn, active_params, name, kinds=None, zeros=None):
         self.program, self.fn, self.name = program, fn, name
         self.traits = program.traits
         self.src = read_function(fn)
@@ -97,8 +175,13 @@ class ForwardTransform:
             raise self.src.error(UnsupportedSyntaxError, ret, f"`{self.node.name}` must end by returning a value",
                                  construct="return", hint="return the value to differentiate")
         self.result_expr = ret.value
+        # generated code: parameters holding tuples some of whose items have a zero tangent (an hvp's saved
+        # tuple: the inputs held constant); those items carry no tangent work (_zero_trees)
+        self.zeros = _alias_zeros(self.node, self.params, zeros or {}) if self.generated else {}
+        self.call_zeros = dict(self.zeros)     # the same, for the values this code passes on to callees
         self.active = self._activity()
-        self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
+        self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees,
+                                 _without_placeholders if self.generated else walk_stmts)
         self.float_arrays = float_arrays(self.node, self.active_params, self.callees, walk_stmts)
         scalars = {n for n, k in self.kinds.items() if k == "scalar"}
         self.view_checks = {} if self.generated else {id(d): pairs for d, pairs in check_aliases(
@@ -126,6 +209,8 @@ class ForwardTransform:
                 if isinstance(n.op, (gast.USub, gast.UAdd)):
                     visit(n.operand)
             elif isinstance(n, gast.Subscript):
+                if _zero_item(n, self.zeros):
+                    return
                 visit(n.value)
                 if not self.generated:     # generated code indexes only (user code: a float in [...] is refused)
                     visit(n.slice)
@@ -239,6 +324,7 @@ class ForwardTransform:
         tres = self.tangent(res, pre, lambda new: None)
         if tres is None:
             tres = self._zeros(res)
+        self.zero_tree = _zero_tree(tres)
         ret = [gast.Return(value=gast.Tuple(elts=[copy.deepcopy(res), tres], ctx=gast.Load()))]
         fn = copy.copy(self.node)
         fn.name = self.name
@@ -246,7 +332,7 @@ class ForwardTransform:
         args.kwonlyargs = args.kwonlyargs + [A.name(self.dvar(p), True) for p in self.active_params]
         args.kw_defaults = args.kw_defaults + [None] * len(self.active_params)
         fn.args = args
-        fn.body = prologue + body + pre + ret
+        fn.body = _as_appends(prologue + body + pre + ret)
         fn.decorator_list = []
         fn.returns = None
         return fn
@@ -319,6 +405,27 @@ class ForwardTransform:
                 out = A.copy_loc(A.quote(f"not_a_view(V, {tname}, {msg!r})", V=A.as_load(s.value)), s) + out
         return out
 
+    def _drop_primal_result(self, name):
+        from . import runtime
+        from .prune import drop_primal_result
+        ns = self.program.globals_for(runtime)
+        for f in self.program.functions:
+            if f.name == name:
+                drop_primal_result(f, ns)
+
+    def _carry_zeros(self, target, value):
+        """`saved = out_saved[1]`, `A = saved`: the zero tree of the value goes to the name."""
+        tree = None
+        if isinstance(value, gast.Name):
+            tree = self.call_zeros.get(value.id)
+        elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
+                and isinstance(self.call_zeros.get(value.value.id), tuple):
+            tree = _item(self.call_zeros[value.value.id], value.slice)
+        if isinstance(tree, tuple):
+            self.call_zeros[target] = tree
+        else:
+            self.call_zeros.pop(target, None)
+
     def _ints(self):
         if not hasattr(self, "_int_names"):
             from ..analysis.activity import int_names
@@ -332,6 +439,8 @@ class ForwardTransform:
         if not self.generated:
             check_rule_calls(s, self.callees, self.is_active, self._is_varied, self.src)
         guards = self._guards(s)
+        if self.generated and isinstance(target, gast.Name):
+            self._carry_zeros(target.id, s.value)
         if tname not in self.active:
             return [s] + guards
         value = s.value
@@ -432,7 +541,15 @@ class ForwardTransform:
             return [s, self._tassign(A.name(self.dvar(tname), True), self._zeros(A.name(tname)), s)] \
                 if isinstance(s.targets[0], gast.Name) else [s]
         kinds = {p: expr_kind(e, self.kinds, self.callees) for p, e in bound.arguments.items()}
-        name, tparams = self.program.variant(callee.fn, {p for p, _ in active}, kinds)
+        zeros = {p: self.call_zeros[e.id] for p, e in bound.arguments.items()
+                 if self.generated and isinstance(e, gast.Name) and isinstance(self.call_zeros.get(e.id), tuple)}
+        name, tparams = self.program.variant(callee.fn, {p for p, _ in active}, kinds, zeros)
+        if self.generated and isinstance(s.targets[0], gast.Name):
+            done = [v[2] for v in self.program.variants.values() if v[0] == name and v[2] is not None]
+            if done and isinstance(getattr(done[0], "zero_tree", None), tuple):
+                self.call_zeros[tname] = done[0].zero_tree     # what the callee's tangent result holds zeros at
+        if getattr(self.fn, "_rg_discards", None) is callee.fn:    # hvp's driver: only the tangent is read
+            self._drop_primal_result(name)
         pre, keywords = [], []
         for p, e in active:
             holder = {"e": e}

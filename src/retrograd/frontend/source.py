@@ -1,4 +1,7 @@
 """Read a Python function's source and parse it with gast, remembering where it came from."""
+import collections
+import copy
+import dataclasses
 import inspect
 import types
 import textwrap
@@ -63,12 +66,18 @@ def namespace_of(fn):
     return ns
 
 
+_PARSED = collections.OrderedDict()   # id(code) -> (code, parsed function, filename, first line, col shift, lines)
+_PARSED_MAX = 256                     # the most recently read functions (a generated adjoint is read once)
+
+
 def read_function(fn):
-    """Parse `fn`'s source into a FunctionSource, or raise a RetrogradError saying why it can't."""
+    """Parse `fn`'s source into a FunctionSource, or raise a RetrogradError saying why it can't.
+
+    The source of one code object is read and parsed once per process (the decoration check, the
+    transform, the inliner and kind inference all ask for it); each caller gets its own copy of the tree
+    to rewrite, with `fn`'s constant defaults and its namespace as they are now."""
     given = getattr(fn, "__retrograd_function_source__", None)
     if isinstance(given, FunctionSource):     # a function retrograd wrote in the user's coordinates (pytree_args)
-        import copy
-        import dataclasses
         return dataclasses.replace(given, fn=fn, node=copy.deepcopy(given.node), namespace=dict(given.namespace))
     if not inspect.isfunction(fn):
         raise RetrogradError(
@@ -76,6 +85,21 @@ def read_function(fn):
             hint="decorate a module-level `def` function")
     if fn.__code__.co_name == "<lambda>":
         return _read_lambda(fn)
+    code = fn.__code__
+    hit = _PARSED.get(id(code))
+    if hit is None or hit[0] is not code:     # the entry holds its code object: an id is never reused
+        hit = _PARSED[id(code)] = (code,) + _parse(fn)
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    _PARSED.move_to_end(id(code))
+    _, parsed, filename, first_line, col_shift, lines = hit
+    node = copy.deepcopy(parsed)
+    _constant_defaults(fn, node)
+    return FunctionSource(fn=fn, node=node, filename=filename, first_line=first_line, col_shift=col_shift,
+                          lines=list(lines), namespace=namespace_of(fn))
+
+
+def _parse(fn):
     try:
         lines, first_line = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:
@@ -102,10 +126,7 @@ def read_function(fn):
             hint="write the function with `def name(...):` at module level")
     node = funcs[0]
     node.decorator_list = []
-    _constant_defaults(fn, node)
-    src = FunctionSource(fn=fn, node=node, filename=filename, first_line=first_line, col_shift=col_shift,
-                         lines=dedented.splitlines(), namespace=namespace_of(fn))
-    return src
+    return node, filename, first_line, col_shift, tuple(dedented.splitlines())
 
 
 def _read_lambda(fn):

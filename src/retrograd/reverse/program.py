@@ -19,7 +19,11 @@ from .sourcemap import line_locations
 
 
 class Program:
-    def __init__(self, target="python", remat=None):
+    def __init__(self, target="python", remat=None, *, transform=None):
+        """transform(program, fn, active, primal name, adjoint name, kinds, aux): the FunctionTransform of
+        one variant with its functions built (pipeline.transform_function: pipeline.new_program makes the
+        reverse-mode Program; forward/program.py's variants build themselves)."""
+        self.transform = transform
         self.target = target
         self.traits = traits(target)   # what of the target changes the generated code
         self.remat = remat          # None, "recompute" or remat.Checkpoint: applies to every variant
@@ -38,7 +42,8 @@ class Program:
         """(primal name, adjoint name, transform) of `fn` with parameters `active` differentiated, for
         arguments of the given kinds (scalar / array / other, None where unknown).  aux: `fn` returns
         `value, aux` and only `value` is differentiated (the primal returns both)."""
-        from .transform import FunctionTransform
+        if self.transform is None:
+            raise TypeError("a reverse-mode Program is made by pipeline.new_program (it needs its transform)")
         kinds = kinds or {}
         key = (id(fn), frozenset(active), tuple(sorted((k, v) for k, v in kinds.items() if v)), aux)
         if key in self.variants:
@@ -53,10 +58,9 @@ class Program:
             primal, adjoint, k = f"primal_{base}{suffix}_{k}", f"adjoint_{base}{suffix}_{k}", k + 1
         self.variants[key] = (primal, adjoint, None)
         self.roots.append(key)
-        tf = FunctionTransform(self, fn, active, primal, adjoint, kinds, aux=aux)
-        primal_def, adjoint_def = tf.build()
+        tf = self.transform(self, fn, active, primal, adjoint, kinds, aux=aux)
         self._merge_namespace(tf.src)
-        self.functions += [primal_def, adjoint_def] + ([tf.plain_def] if tf.plain_def is not None else [])
+        self.functions += [tf.primal_def, tf.adjoint_def] + ([tf.plain_def] if tf.plain_def is not None else [])
         self.variants[key] = (primal, adjoint, tf)
         return self.variants[key]
 

@@ -19,13 +19,19 @@ def _is_zero_init(s):
 
 
 def _accumulated(s):
-    """`d = d + e` -> (d, e) when e does not read d."""
-    if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.BinOp)
-            and isinstance(s.value.op, gast.Add) and isinstance(s.value.left, gast.Name)
-            and s.value.left.id == s.targets[0].id):
-        d = s.targets[0].id
-        if d not in _reads(s.value.right):
-            return d, s.value.right
+    """`d = d + e` or `d = add_tree(d, e)` -> (d, e) when e does not read d."""
+    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+        return None
+    d, v = s.targets[0].id, s.value
+    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):
+        left, e = v.left, v.right
+    elif (isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id == "add_tree"
+          and len(v.args) == 2 and not v.keywords):
+        left, e = v.args
+    else:
+        return None
+    if isinstance(left, gast.Name) and left.id == d and d not in _reads(e):
+        return d, e
     return None
 
 

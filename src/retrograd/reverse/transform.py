@@ -17,22 +17,15 @@ import gast
 import numpy as np
 
 from .. import astutil as A
-from ..analysis.activity import activity, diff_names, varied_names, int_names, is_basic_index, walk_stmts
-from ..analysis.aliases import check_aliases, memory_model, view_sources
-from ..analysis.dtypes import float_arrays, scatter_target
+from ..analysis.activity import diff_names, is_basic_index, walk_stmts
+from ..analysis.aliases import memory_model, view_sources
+from ..analysis.dtypes import scatter_target
 from ..analysis.rule_calls import check_rule_calls
-from ..analysis.kinds import expr_kind, infer_kinds, is_array, same_shape_as_result
-from ..analysis.tape import plan_tape
+from ..analysis.kinds import expr_kind, is_array, same_shape_as_result
 from ..backends import plain_name
-from ..remat.loops import plan_loops
-from ..remat.values import plan_recompute
 from ..errors import BackendError, MissingRuleError, RetrogradError, UnsupportedSyntaxError
-from ..frontend.checks import assigned_array, check_function
-from ..frontend.normalize import Normalizer
-from ..frontend.resolve import Callees, local_names
-from ..frontend.aux import split_aux_returns
-from ..frontend.inline import inline_writers, inlined_source
-from ..frontend.source import read_function
+from ..frontend.checks import assigned_array
+from ..frontend.inline import inlined_source
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
 from .sourcemap import Location
@@ -64,42 +57,21 @@ class Block:
 
 
 class FunctionTransform:
-    def __init__(self, program, fn, active_params, primal_name, adjoint_name, kinds=None, aux=False):
+    """The emission of one function (pipeline.transform_function runs its passes in order): the prepared
+    function comes from the frontend passes, the facts from pipeline.analyse, and what this class builds
+    are the adjoint blocks, the tape operations and the primal and adjoint function trees."""
+
+    def __init__(self, program, function, primal_name, adjoint_name):
         self.program = program
-        self.fn = fn
+        self.fn = function.fn
         self.primal_name = primal_name
         self.adjoint_name = adjoint_name
-        self.src = read_function(fn)
-        check_function(self.src)
-        inline_writers(self.src)      # helpers that write into their arguments become part of this function
-        _rename_reserved(self.src)
-        self.aux = split_aux_returns(self.src) if aux else None   # has_aux: the primal returns (value, aux)
-        self.callees = Callees(self.src, local_names(self.src.node))
-        self.norm = Normalizer(self.src, self.callees)
-        self.node = self.norm.run()
-        self.names = self.norm.names
-        self.params = [a.id for a in self.node.args.posonlyargs + self.node.args.args + self.node.args.kwonlyargs]
-        self.active_params = [p for p in self.params if p in active_params]
-        self.locals = set(self.params) | A.assigned_names(self.node.body)
-        self._finish_return()
-        self.node.body = self._add_trip_counters(self.node.body)
-        self.active = activity(self.node, self.active_params, self.callees, self.result)
-        self.varied = varied_names(self.node, self.active_params, self.callees)
-        self.ints = int_names(self.node)
-        self.int_vars = set(self.ints)
-        self.bools = self._bool_vars()
-        self.kinds = infer_kinds(self.node, {p: (kinds or {}).get(p) for p in self.params}, self.callees, walk_stmts)
-        self.ints |= {n for n, k in self.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
-        self.float_arrays = float_arrays(self.node, self.active_params, self.callees, walk_stmts)
-        self.view_checks = {id(d): pairs for d, pairs in check_aliases(
-            self.node, self.src, UnsupportedSyntaxError, self.locals,
-            scalars={n for n, k in self.kinds.items() if k == "scalar"}, callees=self.callees)}
+        self.src, self.aux, self.callees = function.src, function.aux, function.callees
+        self.node, self.names, self.params = function.node, function.names, function.params
+        self.locals, self.result = function.locals, function.result
         self.dnames = {}
         self.blocks = {}
         self.info = {}
-        self.inplace = self._inplace_vars()
-        self.redefined = self._redefined_vars()
-        self.first_defs = self._first_defs()
         self.comments = program.comments
         self.traits = program.traits
         self.typed = self.traits.typed     # one static type per variable: typed tapes and placeholders
@@ -108,43 +80,6 @@ class FunctionTransform:
         self.result_kinds = {}   # variable -> kind of the helper result assigned to it
 
     # ---- preparation ---------------------------------------------------------------------------------
-    def _finish_return(self):
-        body = self.node.body
-        if not body or not isinstance(body[-1], gast.Return) or body[-1].value is None:
-            raise self.src.error(UnsupportedSyntaxError, body[-1] if body else self.node,
-                                 f"`{self.node.name}` must end by returning a value", construct="return",
-                                 hint="return the value to differentiate, e.g. `return loss`")
-        ret = body[-1]
-        if not isinstance(ret.value, gast.Name):
-            tmp = self.names.fresh("result")
-            assign = A.copy_loc(gast.Assign(targets=[A.name(tmp, True)], value=ret.value, type_comment=None), ret)
-            ret.value = A.name(tmp)
-            body.insert(len(body) - 1, assign)
-            self.locals.add(tmp)
-        self.result = ret.value.id
-
-    def _add_trip_counters(self, stmts):
-        """Loops that may stop early (while, break, return) count their trips for the adjoint."""
-        out = []
-        for s in stmts:
-            if isinstance(s, (gast.If,)):
-                s.body = self._add_trip_counters(s.body)
-                s.orelse = self._add_trip_counters(s.orelse)
-            elif isinstance(s, (gast.For, gast.While)):
-                s.body = self._add_trip_counters(s.body)
-                early = isinstance(s, gast.While) or any(getattr(n, "_rg_exit", False) for n in gast.walk(s))
-                if early:
-                    trips = self.names.fresh("trips")
-                    s._rg_trips = trips
-                    init, step = A.copy_loc(A.quote(f"{trips} = 0"), s), A.copy_loc(A.quote(f"{trips} = {trips} + 1"), s)
-                    for st in init + step:
-                        st._rg_trip_count = True     # read by the adjoint only
-                    out += init
-                    s.body = step + s.body
-                    self.locals.add(trips)
-            out.append(s)
-        return out
-
     def _inplace_vars(self):
         """Variables whose adjoint is updated in place (subscripted, containers, passed whole to calls):
         their adjoints are always freshly allocated, never aliased."""
@@ -165,45 +100,6 @@ class FunctionTransform:
                 out.add(A.subscript_base(s.targets[0]) if isinstance(s.targets[0], gast.Subscript)
                         else s.targets[0].id)
         return out & self.active
-
-    def _redefined_vars(self):
-        """Variables that can hold an older value when they are assigned (params, several definitions,
-        definitions in loops): only their adjoints need resetting at a definition."""
-        count = {p: 1 for p in self.params}
-
-        def visit(stmts, in_loop):
-            for s in stmts:
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                    n = s.targets[0].id
-                    count[n] = count.get(n, 0) + (2 if in_loop else 1)
-                elif isinstance(s, gast.If):
-                    visit(s.body, in_loop)
-                    visit(s.orelse, in_loop)
-                elif isinstance(s, (gast.For, gast.While)):
-                    visit(s.body, True)
-        visit(self.node.body, False)
-        return {n for n, c in count.items() if c > 1}
-
-    def _first_defs(self):
-        """Assignments that certainly bind a name for the first time (no older value to reset)."""
-        seen, first = set(self.params), set()
-
-        def visit(stmts, in_loop):
-            for s in stmts:
-                if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                    n = s.targets[0].id
-                    if n not in seen and not in_loop:
-                        first.add(id(s))
-                    seen.add(n)
-                elif isinstance(s, gast.If):
-                    visit(s.body, in_loop)
-                    visit(s.orelse, in_loop)
-                elif isinstance(s, (gast.For, gast.While)):
-                    if isinstance(s, gast.For):
-                        seen.add(s.target.id)
-                    visit(s.body, True)
-        visit(self.node.body, False)
-        return first
 
     def _needs_reset(self, s, name):
         return name in self.redefined and id(s) not in self.first_defs
@@ -529,10 +425,13 @@ class FunctionTransform:
         if name not in self.active:
             return
         d = self.dvar(name)
+        k = self.kinds.get(name)
         if name in self.inplace:
             out += A.quote("D = add_into(D, G)", D=d, G=g)
-        else:
+        elif k == "scalar" or is_array(k):
             out += A.quote("D = D + G", D=d, G=g)
+        else:   # may hold a list or tuple, where `+` would concatenate the two cotangents
+            out += A.quote("D = add_tree(D, G)", D=d, G=g)
 
     def _cot_label(self):
         """Cotangent temporaries are named after the statement's target: dz_1, dz_2, ..."""
@@ -604,11 +503,8 @@ class FunctionTransform:
             self.adj_expr(args[k], A.name(grads[k]), out)
 
     # ---- assembling the two functions ----------------------------------------------------------------
-    def build(self):
-        self.analyse(self.node.body)
-        self.plan = plan_tape(self.node, self.info, self.params,
-                              plan_loops(self.node, self.remat, self._cheap, self._check_rerun), self.callees)
-        self.remat_loops = self.plan.remat
+    def emit(self):
+        """(primal statements, adjoint statements, sorted saved names), once pipeline.plan_tape has run."""
         self._stmt_by_id = {id(s): s for s in walk_stmts(self.node.body)}
         # the adjoint's entry reads the final values of in-place adjoints' variables (to size them)
         self.tapes = {}
@@ -625,11 +521,10 @@ class FunctionTransform:
         saved = sorted(((self.plan.saved - states) | set(self.tapes.values()) | set(self.tops.values())
                         | self._init_reads() | self.extra_saved) - local)
         self.plan.maybe_unbound -= states
-        self._recomputed = []
-        if self.remat == "recompute":   # cheap values the adjoint recomputes instead of receiving
-            chosen, reads, self._recomputed = plan_recompute(self.node, set(saved), self.params, self.kinds,
-                                                             self._cheap)
-            saved = sorted((set(saved) - chosen) | reads)   # parameters cost nothing: the caller holds them
+        return primal_body, adjoint_body, saved
+
+    def assemble(self, primal_body, adjoint_body, saved):
+        """The primal and adjoint function trees (pipeline.recompute has chosen `saved`)."""
         primal_def, adjoint_def = self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
         # a target that compiles the plain call `f(*args)` too gets the forward without tape
         self.plain_def = self._plain_def() if self.traits.plain_call else None
@@ -855,19 +750,21 @@ class FunctionTransform:
             elif isinstance(s, gast.If) and not _is_exit(s):
                 body, orelse = self._adjoint(s.body), self._adjoint(s.orelse)
                 if body or orelse:
-                    out.append(gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()], orelse=orelse))
+                    out.append(_header_at(gast.If(test=copy.deepcopy(s.test), body=body or [gast.Pass()],
+                                                  orelse=orelse), s))
             elif isinstance(s, gast.For):
                 body = self._adjoint(s.body)
                 if body:
-                    out.append(gast.For(target=A.name(s.target.id, True), iter=self._reversed_range(s), body=body,
-                                        orelse=[], type_comment=None))
+                    out.append(_header_at(gast.For(target=A.name(s.target.id, True), iter=self._reversed_range(s),
+                                                   body=body, orelse=[], type_comment=None), s))
                 if id(s) in self.plan.loop_targets:
                     out += self._pop(s.target.id, A.name(s.target.id, True))
             elif isinstance(s, gast.While):
                 body = self._adjoint(s.body)
                 if body:
-                    out.append(gast.For(target=A.name("_", True), iter=A.quote_expr(f"range({s._rg_trips})"),
-                                        body=body, orelse=[], type_comment=None))
+                    out.append(_header_at(gast.For(target=A.name("_", True),
+                                                   iter=A.quote_expr(f"range({s._rg_trips})"),
+                                                   body=body, orelse=[], type_comment=None), s))
         return out
 
     def _reversed_range(self, loop):
@@ -1083,8 +980,8 @@ class FunctionTransform:
             pops = [st for c in rm.carried for st in self._pop(c, A.name(c, True), self._snap_role(rm))]
             out = [self._note(f"remat: each step of the loop at line {line} is re-run from its state, "
                               "then its adjoint runs")]
-            out.append(gast.For(target=A.name(var, True), iter=self._reversed_range(s),
-                                body=pops + rerun.body + body_adjoint, orelse=[], type_comment=None))
+            out.append(_header_at(gast.For(target=A.name(var, True), iter=self._reversed_range(s),
+                                           body=pops + rerun.body + body_adjoint, orelse=[], type_comment=None), s))
         else:
             what, at, count = nm["what"], nm["at"], nm["count"]
             out = A.quote(f"{nm['last']} = L", L=last)
@@ -1331,3 +1228,10 @@ def _placeholder_of(kind):
 
 def _is_exit(s):
     return isinstance(s, gast.If) and len(s.body) == 1 and getattr(s.body[0], "_rg_exit", False)
+
+
+def _header_at(node, user):
+    """The reversed loop or branch header stands at the user's loop or `if` line (the source map); its
+    body keeps the lines of its own `# grad of` blocks."""
+    node.lineno, node.col_offset = getattr(user, "lineno", None), getattr(user, "col_offset", 0)
+    return node

@@ -228,7 +228,7 @@ def matrix_power_tangent(v, a, n):
 
 
 @adjoint(np.einsum, check=_einsum_check)
-def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, optimize=False):
+def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, *, optimize=False):
     # an array in the subscripts' place is the interleaved form: refused (check), never taken as constant
     d[subscripts] = einsum_grad(d[y], subscripts, 0, x0, x1, x2, x3)
     d[x0] = einsum_grad(d[y], subscripts, 0, x0, x1, x2, x3)
@@ -238,7 +238,7 @@ def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, optimize=False):
 
 
 @tangent(einsum)
-def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, optimize=False):
+def einsum(y, subscripts, x0, x1=None, x2=None, x3=None, *, optimize=False):
     t[y] = einsum_tangent(t[subscripts], subscripts, 0, x0, x1, x2, x3) + einsum_tangent(t[x0], subscripts, 0, x0, x1, x2, x3) + einsum_tangent(t[x1], subscripts, 1, x0, x1, x2, x3) + einsum_tangent(t[x2], subscripts, 2, x0, x1, x2, x3) + einsum_tangent(t[x3], subscripts, 3, x0, x1, x2, x3)
 
 
@@ -298,13 +298,13 @@ def correlate(y, a, v, mode="valid"):
 
 
 @adjoint(np.vecdot, np.linalg.vecdot)
-def vecdot(y, x1, x2, axis=-1):
+def vecdot(y, x1, x2, *, axis=-1):
     d[x1] = vecdot_grad(d[y], x1, x2, axis)
     d[x2] = vecdot_grad(d[y], x2, x1, axis)
 
 
 @tangent(vecdot)
-def vecdot(y, x1, x2, axis=-1):
+def vecdot(y, x1, x2, *, axis=-1):
     t[y] = np.vecdot(t[x1], x2, axis=axis) + np.vecdot(x1, t[x2], axis=axis)
 
 

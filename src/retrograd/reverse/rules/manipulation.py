@@ -473,12 +473,12 @@ def unstack(y, x, axis=0):
 
 
 @adjoint(np.take, methods=("take",))
-def take(y, a, indices, axis=None, mode="raise"):
+def take(y, a, indices, axis=None, out=None, mode="raise"):
     d[a] = untake(d[y], a, indices, axis, mode)
 
 
 @tangent(take)
-def take(y, a, indices, axis=None, mode="raise"):
+def take(y, a, indices, axis=None, out=None, mode="raise"):
     t[y] = np.take(t[a], indices, axis, mode=mode)
 
 

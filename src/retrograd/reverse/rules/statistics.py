@@ -150,16 +150,37 @@ def ungradient_axis(g, n, axis, h, edge_order):
 def ungradient(g, f, varargs=1.0, axis=None, edge_order=1):
     """Cotangent of np.gradient(f, h, axis=, edge_order=) with a scalar spacing: one array for one axis,
     a list (one per axis) otherwise, each passed through its stencil's transpose and summed."""
-    if np.ndim(varargs) != 0:
-        from ...errors import MissingRuleError
-        raise MissingRuleError("no derivative rule for np.gradient with coordinate arrays (only a scalar "
-                               "spacing)", construct="np.gradient", hint="pass a scalar spacing")
     axes = list(range(np.ndim(f))) if axis is None else ([axis] if np.ndim(axis) == 0 else list(axis))
     parts = [g] if len(axes) == 1 else list(g)
     out = np.zeros(np.shape(f))
     for gk, ax in zip(parts, axes):
-        out = out + ungradient_axis(gk, np.shape(f)[ax], ax, varargs, edge_order)
+        if np.ndim(varargs) == 0:
+            out = out + ungradient_axis(gk, np.shape(f)[ax], ax, varargs, edge_order)
+        else:     # NumPy takes one coordinate array only for one axis (it raises otherwise)
+            out = out + ungradient_coordinates(gk, np.asarray(varargs, dtype=np.float64), ax, edge_order)
     return out
+
+
+def ungradient_coordinates(g, x, axis, edge_order):
+    """The transpose of np.gradient's stencil along `axis` at coordinates `x` (non-uniform spacing).
+
+    The stencil is linear in f and banded: row i reads f[i-1], f[i], f[i+1] inside and f[0..edge_order]
+    (f[n-1-edge_order..n-1]) at the ends, columns whose indices differ mod 3.  So np.gradient of the three
+    probes `j % 3 == k` gives every stencil weight: M[i, j] is probe (j % 3)'s gradient at i.  The
+    transpose sums g[i] * M[i, j] over the rows i that read column j.  Exact, O(n) memory."""
+    gm = np.moveaxis(np.asarray(g, dtype=np.float64), axis, 0)
+    n = x.shape[0]
+    probe = np.array([np.gradient((np.arange(n) % 3 == k).astype(np.float64), x, edge_order=edge_order)
+                      for k in range(3)])          # probe[j % 3, i] = M[i, j] for the j row i reads
+    lead = (slice(None),) + (None,) * (gm.ndim - 1)
+    out = np.zeros(gm.shape)
+    rows = np.arange(1, n - 1)
+    for off in (-1, 0, 1):                          # inside, row i reads column i + off
+        out[rows + off] += probe[(rows + off) % 3, rows][lead] * gm[rows]
+    for i, cols in ((0, range(edge_order + 1)), (n - 1, range(n - 1 - edge_order, n))):
+        for j in cols:                              # the one-sided ends
+            out[j] += probe[j % 3, i] * gm[i]
+    return np.moveaxis(out, 0, axis)
 
 
 def trapezoid_weights(y, x=None, dx=1.0, axis=-1):
@@ -273,11 +294,7 @@ def diff_part(v, a, n=1, axis=-1, prepend=None, append=None, which=1):
 
 
 def gradient_tangent(v, varargs=1.0, axis=None, edge_order=1):
-    """Tangent of np.gradient(f, h) with a scalar spacing: np.gradient of the tangent (it is linear)."""
-    if np.ndim(varargs) != 0:       # as its adjoint (ungradient): coordinate arrays are not covered
-        from ...errors import MissingRuleError
-        raise MissingRuleError("no derivative rule for np.gradient with coordinate arrays (only a scalar "
-                               "spacing)", construct="np.gradient", hint="pass a scalar spacing")
+    """Tangent of np.gradient(f, h) (a spacing or coordinates): np.gradient of the tangent (it is linear)."""
     return np.gradient(v, varargs, axis=axis, edge_order=edge_order)
 
 
@@ -428,12 +445,12 @@ def diff(y, a, n=1, axis=-1, prepend=None, append=None):
 
 
 @adjoint(np.gradient, kind="shape")
-def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
+def gradient(y, f, varargs=1.0, *, axis=None, edge_order=1):
     d[f] = ungradient(d[y], f, varargs, axis, edge_order)
 
 
 @tangent(gradient)
-def gradient(y, f, varargs=1.0, axis=None, edge_order=1):
+def gradient(y, f, varargs=1.0, *, axis=None, edge_order=1):
     t[y] = gradient_tangent(t[f], varargs, axis, edge_order)
 
 
