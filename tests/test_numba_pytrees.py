@@ -296,3 +296,21 @@ def test_what_cannot_be_flattened_is_refused_at_its_line(f, needle):
     assert 'backend="python"' in err.value.hint
     with pytest.raises(rg.BackendError):      # forward mode flattens alike, and refuses alike
         rg.jvp(f, (p, x), ({"W": np.ones(3)}, None), backend="numba")
+
+
+def namedtuple_jvp(p, x):
+    return np.sum(p.W * x) * p.b + np.sum(p[0] ** 2)
+
+
+def test_jvp_of_a_namedtuple():
+    """numba flattens the NamedTuple; python's forward mode refuses its fields clearly (no raw TypeError)."""
+    p, x = Pair(rs(3, 1), 0.7), rs(3, 2)
+    t = Pair(rs(3, 3), -1.3)
+    out, tout = rg.jvp(namedtuple_jvp, (p, x), (t, None), backend="numba")
+    h = 1e-6
+    plus = namedtuple_jvp(Pair(p.W + h * t.W, p.b + h * t.b), x)
+    minus = namedtuple_jvp(Pair(p.W - h * t.W, p.b - h * t.b), x)
+    assert np.isclose(out, namedtuple_jvp(p, x), rtol=1e-12)
+    assert np.isclose(tout, (plus - minus) / (2 * h), rtol=1e-6)
+    with pytest.raises(rg.RetrogradError):
+        rg.jvp(namedtuple_jvp, (p, x), (t, None))

@@ -116,7 +116,7 @@ def _check_tangent(name, p, t, path):
     if isinstance(p, (tuple, list)):
         if not isinstance(t, (tuple, list)) or len(t) != len(p):
             raise UsageError(f"{name}: {path} must be a {type(p).__name__} of {len(p)} entries, got {type(t).__name__}")
-        return type(p)(_check_tangent(name, a, b, f"{path}[{k}]") for k, (a, b) in enumerate(zip(p, t)))
+        return _sequence_like(p, [_check_tangent(name, a, b, f"{path}[{k}]") for k, (a, b) in enumerate(zip(p, t))])
     if isinstance(p, dict):
         if not isinstance(t, dict) or t.keys() != p.keys():
             raise UsageError(f"{name}: {path} must be a dict with keys {sorted(p)}")
@@ -165,11 +165,16 @@ def _has_float(v):
     return _is_float(v)
 
 
+def _sequence_like(p, items):
+    """A tuple/list of `p`'s type holding `items` (a NamedTuple takes them as its fields)."""
+    return type(p)(*items) if hasattr(type(p), "_fields") else type(p)(items)
+
+
 def _zero_tangents(p, t):
     """Containers: None leaves (integers) become zeros, so the generated code can index them."""
     from ..runtime import zeros_like
     if isinstance(p, (tuple, list)):
-        return type(p)(_zero_tangents(a, b) for a, b in zip(p, t))
+        return _sequence_like(p, [_zero_tangents(a, b) for a, b in zip(p, t)])
     if isinstance(p, dict):
         return {k: _zero_tangents(p[k], t[k]) for k in p}
     return zeros_like(p) if t is None else t
@@ -178,7 +183,7 @@ def _zero_tangents(p, t):
 def _like(t, out):
     from ..runtime import like
     if isinstance(out, (tuple, list)):
-        return type(out)(_like(a, b) for a, b in zip(t, out))
+        return _sequence_like(out, [_like(a, b) for a, b in zip(t, out)])
     if isinstance(out, dict):
         return {k: _like(t[k], out[k]) for k in out}
     if isinstance(out, (np.ndarray, np.generic, float, int, bool)):
