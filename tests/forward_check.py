@@ -67,19 +67,25 @@ def _tree_map2(fn, a, b):
     return fn(a, b)
 
 
-def check_jvp(f, args, wrt=0, seed=0, rtol=1e-5, atol=1e-7, reverse=True):
+def check_jvp(f, args, wrt=0, seed=0, rtol=1e-5, atol=1e-7, reverse=True, backend="python"):
+    """`backend`: where rg.jvp runs; off python its result must also equal the python backend's to
+    float64 rounding (the references, differences and the reverse transform, stay on python)."""
     args = list(args)
     positions, _ = wrt_positions(f, wrt)
     rng = np.random.default_rng(seed)
     tangents, dirs = random_tangents(args, positions, rng)
     before = _fresh(args)
     tangents_before = copy.deepcopy(tangents)
-    out, tout = rg.jvp(f, tuple(args), tuple(tangents))
+    out, tout = rg.jvp(f, tuple(args), tuple(tangents), backend=backend)
     for i, (b, a) in enumerate(zip(before, args)):
         assert tree_equal(b, a), f"jvp modified the caller's argument {i} of {f.__name__}"
     for i, (b, a) in enumerate(zip(tangents_before, tangents)):
         assert b is None or tree_equal(b, a), f"jvp modified the caller's tangent {i} of {f.__name__}"
     assert_tree_allclose(out, f(*_fresh(args)), what=f"primal output of jvp({f.__name__})")
+    if backend != "python":
+        out_py, tout_py = rg.jvp(f, tuple(_fresh(args)), tuple(tangents), backend="python")
+        assert_tree_allclose(out, out_py, rtol=1e-10, atol=1e-12, what=f"{backend} primal against python's")
+        assert_tree_allclose(tout, tout_py, rtol=1e-10, atol=1e-12, what=f"{backend} jvp against python's")
     numeric = directional_difference(f, args, dirs)
     assert_tree_allclose(tout, numeric, rtol=rtol, atol=atol, what=f"jvp of {f.__name__} against central differences")
     if reverse:

@@ -11,6 +11,7 @@ from .functional import grad, jacobian, jacrev, value_and_grad, vjp
 from .remat import Checkpoint
 from .debug import debug_nans
 from .forward.api import hessian, hvp, jacfwd, jvp
+from . import flat_pytrees  # noqa: F401,E402  (registers the flattening of pytree arguments)
 from .errors import (AliasError, BackendError, CacheWarning, CastError, IndexRangeError, MissingRuleError,
                      NonFiniteError, RepeatedIndexError, RetrogradError, UnsupportedSyntaxError, UsageError)
 

@@ -210,7 +210,9 @@ class Differentiable:
         return self._compile(_kinds(bound))[2]
 
     # ---- differentiation -----------------------------------------------------------------------------
-    def _bind(self, args, kwargs):
+    def _bind(self, args, kwargs, containers=False):
+        """The bound arguments; `containers`: a container in a `wrt` position is fine (flat_pytrees.py
+        flattens it for a target that takes none)."""
         if self._prefix or self._prefix_kw:
             args, kwargs = self._prefix + tuple(args), {**self._prefix_kw, **kwargs}
         try:
@@ -225,7 +227,7 @@ class Differentiable:
                 raise UsageError(f"{self.fn.__name__}: cannot differentiate with respect to `{name}`, "
                                  f"which holds integers ({type(v).__name__})",
                                  hint="pass floats, e.g. 1.0 or np.asarray(x, dtype=float)")
-            if not self._target.takes(v):
+            if not containers and not self._target.takes(v):
                 raise self._target.refusal(self.fn.__name__, name, v)
         return bound
 
@@ -239,6 +241,9 @@ class Differentiable:
         plugin = _array_plugin(self, args, kwargs)
         if plugin is not None:
             return plugin.vjp(self, args, kwargs)
+        flat = _flattened(self, args, kwargs)
+        if flat is not None:
+            return flat.vjp()
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         guard = self._guards[self._last]
@@ -269,6 +274,9 @@ class Differentiable:
         plugin = _array_plugin(self, args, kwargs)
         if plugin is not None:
             return plugin.value_and_grad(self, args, kwargs)
+        flat = _flattened(self, args, kwargs)
+        if flat is not None:
+            return flat.value_and_grad()
         bound = self._bind(args, kwargs)
         primal, adjoint, _ = self._compile(_kinds(bound))
         out, saved = primal(*bound.args, **bound.kwargs)
@@ -422,6 +430,13 @@ def _call_signature(args):
         else:
             return None
     return tuple(sig)
+
+
+def _flattened(d, args, kwargs):
+    """Container arguments on a target that takes only arrays and numbers: their flat twin (flat_pytrees.py,
+    registered when retrograd is imported), or None."""
+    flatten = TRANSFORMS.get("flat pytrees")
+    return flatten(d, args, kwargs) if flatten is not None else None
 
 
 # Transforms defined in modules above this one (forward/api.py registers "jvp" and "forward source"), so that a Differentiable

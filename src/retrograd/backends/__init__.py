@@ -28,9 +28,20 @@ class Traits:
     forward_mode: bool = True
     # the target compiles the plain call `f(*args)` too: each variant also gets its forward without tape
     plain_call: bool = False
+    # its compiled code takes containers (pytrees) as arguments (else they are flattened at the boundary)
+    container_args: bool = True
+    # hvp / hessian run on it: the generated adjoint, differentiated forward, runs on the same target
+    second_order: bool = True
+    # the compiled code keeps the values of the global arrays it read (an in-place change makes it stale)
+    frozen_globals: bool = False
+    # its functions may take keyword-only parameters (else a tangent function's `*, dx` become positional)
+    keyword_only: bool = True
     # module header lines, and a pass over each generated function tree before it is unparsed
     header: str = ""
     lower: object = field(default=None, compare=False)
+    # forward mode's loader of a tangent function, (program, source, title, name) -> callable taking the
+    # primals positionally and the tangents by keyword (None: exec'd as Python, forward/api.py)
+    load_forward: object = field(default=None, compare=False)
 
 
 PYTHON = Traits("python")

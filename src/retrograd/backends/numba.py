@@ -73,8 +73,9 @@ def _njit():
                      args=[], keywords=[gast.keyword(arg="cache", value=gast.Constant(value=True, kind=None))])
 
 
-TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=False,
-                plain_call=True,
+TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=True,
+                plain_call=True, keyword_only=False, frozen_globals=True, second_order=False,
+                container_args=False, load_forward=lambda *a: load_forward(*a),
                 header="from numba import njit\nfrom retrograd.backends.numba_runtime import *", lower=_lower)
 
 
@@ -83,12 +84,14 @@ _TRAILER = "\n# retrograd cache key: "
 _LOADED = {}
 
 
-def load(program, source, title):
+def load(program, source, title, runtime=None):
+    """The generated module's namespace; `runtime`: the module whose names it runs with (numba_runtime,
+    or numba_forward's for tangent code)."""
     import numba
 
     from .. import __version__
     from . import numba_overloads, numba_runtime  # noqa: F401  (registers every overload)
-    ns = program.globals_for(numba_runtime)
+    ns = program.globals_for(runtime or numba_runtime)
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
     extra = hashlib.sha256("\n".join([repr(constants), getattr(program, "namespace_key", ""), __version__,
@@ -105,6 +108,15 @@ def _load_module(text, ns):
                                  memory_source=source.replace("njit(cache=True)", "njit(cache=False)"))
     module.__dict__["__retrograd_source__"] = source
     return module.__dict__
+
+
+def load_forward(program, source, title, name):
+    """Forward mode's compiled tangent function `name` of `source`, run with numba_forward's names (the
+    runtime's and the helpers only tangent code calls): a callable taking the primals positionally and the
+    tangents by keyword, like the python backend's, whose compile errors name the user's line."""
+    from . import numba_forward
+    ns = load(program, source, title, runtime=numba_forward)
+    return functools.partial(_call, ns[name], source, dict(program.line_locations))
 
 
 def load_cached_transform(fn, wrt, kinds, options=()):
@@ -187,6 +199,8 @@ def call(fn, args, source, locations=None):
     except NumbaError as exc:
         raise _backend_error(exc, source, locations) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
+        if "incompatible shape for array" in str(exc):
+            raise _reshape_error(source, locations) from None
         if "No definition for lowering" not in str(exc) and "layout" not in str(exc):
             raise
         raise _backend_error(exc, source, locations) from None
@@ -205,6 +219,24 @@ def call(fn, args, source, locations=None):
         raise _backend_error(cause, source, locations) from None
 
 
+def _reshape_error(source, locations):
+    """Numba's reshape of a non-contiguous array (a transpose, a strided slice) fails at run time, where
+    its message names no line: name the user's lines that reshape (the one, when there is one)."""
+    where = []
+    for n, line in enumerate(source.splitlines(), 1):
+        loc = (locations or {}).get(n)
+        if "reshape(" in line and loc is not None and loc not in where:
+            where.append(loc)
+    msg = "Numba reshapes only contiguous arrays, and a transposed or strided array is reshaped here"
+    if len(where) > 1:
+        msg += " (at one of lines " + ", ".join(str(w.lineno) for w in where) + ")"
+    first = where[0] if where else None
+    return BackendError(msg + (f": `{first.text}`" if first and len(where) == 1 else ""),
+                        filename=first.filename if first else None, lineno=first.lineno if first else None, col=0,
+                        construct="reshape", hint='use backend="python" for this function, or reshape '
+                                                  'np.ascontiguousarray(x)')
+
+
 def _raised_inside_numba(exc):
     tb = exc.__traceback__
     while tb.tb_next is not None:
@@ -214,13 +246,18 @@ def _raised_inside_numba(exc):
 
 def lower_spellings(tree):
     """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin
-    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`, and the method `x.round(d)` is
-    `np.round(x, d)`."""
+    `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`, the method `x.round(d)` is
+    `np.round(x, d)`, and `np.trace(a, 0, 0, 1)` (a tangent's) is `np.trace(a)`."""
     import gast
     for node in gast.walk(tree):
         if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
                 and node.slice.value is Ellipsis):
             node.slice = gast.Slice(lower=None, upper=None, step=None)
+        if isinstance(node, gast.Call) and _is_np(node.func, "trace") and not node.keywords:
+            # a tangent's `np.trace(dA, 0, 0, 1)`: Numba's np.trace takes the matrix only
+            while len(node.args) > 1 and isinstance(node.args[-1], gast.Constant) and \
+                    node.args[-1].value == (0, 0, 1)[len(node.args) - 2]:
+                node.args.pop()
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="abs", ctx=gast.Load())
@@ -230,6 +267,12 @@ def lower_spellings(tree):
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="round", ctx=gast.Load())
     return tree
+
+
+def _is_np(func, name):
+    import gast
+    return isinstance(func, gast.Attribute) and func.attr == name and isinstance(func.value, gast.Name) \
+        and func.value.id == "np"
 
 
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')

@@ -19,26 +19,34 @@ _DIFFERENTIABLES = weakref.WeakKeyDictionary()     # plain function -> its Diffe
 
 
 def _differentiable(f, backend="python"):
-    if isinstance(f, Differentiable):
-        return f
-    d = _DIFFERENTIABLES.get(f)
+    """The Differentiable of plain function `f` on `backend` (one per pair, kept while `f` lives)."""
+    per_backend = _DIFFERENTIABLES.setdefault(f, {})
+    d = per_backend.get(backend)
     if d is None:
-        d = Differentiable(f, backend=backend)
-        _DIFFERENTIABLES[f] = d
+        d = per_backend[backend] = Differentiable(f, backend=backend)
     return d
 
 
 def _check_backend(d):
     if not traits(d.backend).forward_mode:
-        raise BackendError(f"forward mode (jvp, jacfwd, hvp, hessian) runs on the python backend only; "
-                           f"{d.fn.__name__} is differentiated with backend={d.backend!r}",
-                           construct="backend", hint='use backend="python" for forward mode')
+        raise BackendError(f"forward mode (jvp, jacfwd, hvp, hessian) does not run on backend={d.backend!r}; "
+                           f"{d.fn.__name__} is differentiated with it",
+                           construct="backend", hint='use backend="python" or "numba" for forward mode')
 
 
 # ---- compiling -----------------------------------------------------------------------------------------
 class _Compiled:
-    def __init__(self, fn, source, tparams, reads):
+    def __init__(self, fn, source, tparams, reads, frozen=False):
+        from ..frontend.namespace import contents
         self.fn, self.source, self.tparams, self.reads = fn, source, tparams, reads
+        # a target that froze the global arrays it read is stale when their contents change in place
+        self.contents = contents(reads) if frozen else None
+
+    def valid(self):
+        from ..frontend.namespace import changed_arrays
+        if self.reads.changed(self.reads.read()):
+            return False
+        return not (self.contents and changed_arrays(self.contents))
 
 
 def _load(program, source, title):
@@ -52,17 +60,18 @@ def _load(program, source, title):
 
 def _compile(d, active, kinds, target=None):
     """The tangent function of `target` (default: d.fn) with parameters `active` differentiated."""
-    from ..frontend.namespace import Reads
+    from ..frontend.namespace import Reads, content_key
     from ..reverse.program import title_of
     from .program import ForwardProgram
     fn = target or d.fn
     cache = d.__dict__.setdefault("_forward", {})
     key = (id(fn), frozenset(active), tuple(sorted(kinds.items())))
     hit = cache.get(key)
-    if hit is not None and not hit.reads.changed(hit.reads.read()):
+    if hit is not None and hit.valid():
         return hit
     reads = Reads([fn])
-    program = ForwardProgram(target="python")
+    program = ForwardProgram(target=d.backend)
+    program.namespace_key = content_key(reads)      # a compiled module is keyed by the globals it froze
     title = title_of(d.fn)
     try:
         name, tparams = program.variant(fn, set(active), dict(kinds))
@@ -74,9 +83,17 @@ def _compile(d, active, kinds, target=None):
     except Exception as exc:  # an internal failure must not surface as a bare KeyError
         raise RetrogradError(f"internal error while generating forward-mode code for {title}: "
                              f"{type(exc).__name__}: {exc}", hint="please report this with the function's source") from exc
-    ns = _load(program, source, title)
-    cache[key] = _Compiled(ns[name], source, tparams, reads)
+    cache[key] = _Compiled(_load_tangent(d, program, source, title, name), source, tparams, reads,
+                           traits(d.backend).frozen_globals)
     return cache[key]
+
+
+def _load_tangent(d, program, source, title, name):
+    """The callable tangent function `name`: exec'd here, or by the target's own loader (Traits.load_forward)."""
+    load = traits(d.backend).load_forward
+    if load is None:
+        return _load(program, source, title)[name]
+    return load(program, source, title, name)
 
 
 def _kinds(d, args):
@@ -99,7 +116,7 @@ def _check_tangent(name, p, t, path):
     if isinstance(p, (tuple, list)):
         if not isinstance(t, (tuple, list)) or len(t) != len(p):
             raise UsageError(f"{name}: {path} must be a {type(p).__name__} of {len(p)} entries, got {type(t).__name__}")
-        return type(p)(_check_tangent(name, a, b, f"{path}[{k}]") for k, (a, b) in enumerate(zip(p, t)))
+        return _sequence_like(p, [_check_tangent(name, a, b, f"{path}[{k}]") for k, (a, b) in enumerate(zip(p, t))])
     if isinstance(p, dict):
         if not isinstance(t, dict) or t.keys() != p.keys():
             raise UsageError(f"{name}: {path} must be a dict with keys {sorted(p)}")
@@ -148,11 +165,16 @@ def _has_float(v):
     return _is_float(v)
 
 
+def _sequence_like(p, items):
+    """A tuple/list of `p`'s type holding `items` (a NamedTuple takes them as its fields)."""
+    return type(p)(*items) if hasattr(type(p), "_fields") else type(p)(items)
+
+
 def _zero_tangents(p, t):
     """Containers: None leaves (integers) become zeros, so the generated code can index them."""
     from ..runtime import zeros_like
     if isinstance(p, (tuple, list)):
-        return type(p)(_zero_tangents(a, b) for a, b in zip(p, t))
+        return _sequence_like(p, [_zero_tangents(a, b) for a, b in zip(p, t)])
     if isinstance(p, dict):
         return {k: _zero_tangents(p[k], t[k]) for k in p}
     return zeros_like(p) if t is None else t
@@ -161,7 +183,7 @@ def _zero_tangents(p, t):
 def _like(t, out):
     from ..runtime import like
     if isinstance(out, (tuple, list)):
-        return type(out)(_like(a, b) for a, b in zip(t, out))
+        return _sequence_like(out, [_like(a, b) for a, b in zip(t, out)])
     if isinstance(out, dict):
         return {k: _like(t[k], out[k]) for k in out}
     if isinstance(out, (np.ndarray, np.generic, float, int, bool)):
@@ -177,6 +199,10 @@ def jvp_of(d, primals, tangents):
     None for an argument held constant)."""
     _check_backend(d)
     primals, tangents, active = _split(d, primals, tangents)
+    from ..flat_pytrees import flat_jvp
+    flat = flat_jvp(d, primals, tangents, jvp_of)     # containers on a target that takes none: flattened
+    if flat is not None:
+        return flat
     compiled = _compile(d, active, _kinds(d, primals))
     kw = {compiled.tparams[p]: _zero_tangents(primals[k], tangents[k])
           for k, p in enumerate(d.params) if p in active}
@@ -190,17 +216,22 @@ def source_of(d, args):
     return _compile(d, active, _kinds(d, args)).source
 
 
-def _entry(f, what):
+def _entry(f, what, backend=None):
     """(Differentiable, bound prefix) for any callable the functional API takes: a partial's arguments and
-    a bound method's instance come first and are held constant (frontend/callables.py)."""
+    a bound method's instance come first and are held constant (frontend/callables.py).  `backend`: None
+    for a Differentiable's own (python for a plain function)."""
+    from ..api import BACKENDS
     from ..frontend.callables import normalise
-    if isinstance(f, Differentiable) and not f._prefix and not f._prefix_kw:
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"{what}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if isinstance(f, Differentiable) and not f._prefix and not f._prefix_kw and backend in (None, f.backend):
         return f, ()
     target = normalise(f)
     if target.kwargs:
         raise UsageError(f"{what}: a functools.partial with keyword arguments is not supported in forward mode",
                          hint="bind them positionally, or pass a lambda")
-    backend = f.backend if isinstance(f, Differentiable) else "python"
+    if backend is None:
+        backend = f.backend if isinstance(f, Differentiable) else "python"
     return _differentiable(target.fn, backend), tuple(target.args)
 
 
@@ -220,10 +251,11 @@ def _tuple(v, what, name):
     return tuple(v)
 
 
-def jvp(f, primals, tangents):
+def jvp(f, primals, tangents, *, backend=None):
     """Forward mode, like jax.jvp: `(f(*primals), J @ tangents)`, with one tangent per positional argument
-    of `f` (of its primal's shape and float dtype; None holds an argument constant)."""
-    d, prefix = _entry(f, "jvp")
+    of `f` (of its primal's shape and float dtype; None holds an argument constant).  backend: "python" or
+    "numba" (default: a Differentiable's own, else python)."""
+    d, prefix = _entry(f, "jvp", backend)
     primals = prefix + _tuple(primals, "jvp", "primals")
     tangents = (None,) * len(prefix) + _tuple(tangents, "jvp", "tangents")
     rest = _defaults(d, len(primals)) if len(primals) == len(tangents) else ()
@@ -259,11 +291,11 @@ def _check_jac_arg(x, k, what):
                          hint="pass floats, e.g. np.asarray(x, dtype=float)")
 
 
-def jacfwd(f, argnums=0):
+def jacfwd(f, argnums=0, *, backend=None):
     """Like jax.jacfwd: a function returning the Jacobian of `f` w.r.t. argument(s) `argnums`, of shape
     out.shape + arg.shape (a tuple for a tuple `argnums`).  One jvp per input entry (the basis directions
     are pushed through one at a time: the generated code is not batched)."""
-    d, prefix = _entry(f, "jacfwd")
+    d, prefix = _entry(f, "jacfwd", backend)
 
     def jacobian(*args):
         args = prefix + args
@@ -346,8 +378,16 @@ def _hvp_compiled(d, primals, wrt):
     return hit[1], rev
 
 
+def _check_second_order(d):
+    if not traits(d.backend).second_order:
+        raise BackendError(f"hvp and hessian (forward mode over the generated adjoint) do not run on "
+                           f"backend={d.backend!r}; {d.fn.__name__} is differentiated with it (jvp and jacfwd do)",
+                           construct="backend", hint='use backend="python" for hvp and hessian')
+
+
 def hvp_of(d, primals, tangents):
     _check_backend(d)
+    _check_second_order(d)
     primals, tangents, active = _split(d, primals, tangents, "hvp")
     if not active:
         raise UsageError("hvp: give a tangent (not None) for at least one float argument")
@@ -365,15 +405,17 @@ def _copy(x):
     return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
 
 
-def hvp(f, primals, tangents):
+def hvp(f, primals, tangents, *, backend=None):
     """Hessian-vector product of a scalar `f` (forward-over-reverse): the derivative of grad f along
     `tangents`.  The gradient is taken w.r.t. the arguments whose tangent is not None (one array when
     that is one argument, else a tuple in argument order)."""
-    d, prefix = _entry(f, "hvp")
+    d, prefix = _entry(f, "hvp", backend)
     primals = prefix + _tuple(primals, "hvp", "primals")
     tangents = (None,) * len(prefix) + _tuple(tangents, "hvp", "tangents")
     rest = _defaults(d, len(primals)) if len(primals) == len(tangents) else ()
     primals, tangents = primals + rest, tangents + (None,) * len(rest)
+    _check_backend(d)
+    _check_second_order(d)
     return hvp_of(d, primals, tangents)     # the generated gradient checks the output is a scalar
 
 
@@ -384,10 +426,10 @@ def _scalar_output(d, primals):
                          "scalar output", hint="use jacfwd of a vjp for non-scalar outputs")
 
 
-def hessian(f, argnums=0):
+def hessian(f, argnums=0, *, backend=None):
     """Like jax.hessian for a scalar `f`: shape arg.shape + arg.shape (a nested tuple of blocks
     H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint)."""
-    d, prefix = _entry(f, "hessian")
+    d, prefix = _entry(f, "hessian", backend)
 
     def hess(*args):
         args = prefix + args
@@ -396,6 +438,8 @@ def hessian(f, argnums=0):
         nums = [k + len(prefix) for k in nums]
         for k in nums:
             _check_jac_arg(args[k], k, "hessian")
+        _check_backend(d)
+        _check_second_order(d)
         _scalar_output(d, args)
         wrt = [d.params[k] for k in nums]
         blocks = {}

@@ -28,6 +28,7 @@ from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
 from ..reverse.rules.registry import ATTRIBUTES, RULES
+from ..reverse.sourcemap import Location
 from ..reverse.transform import _BINOPS, _UNOPS, FunctionTransform, _rename_reserved
 from . import helper_rules
 from .runtime import tape_push
@@ -152,6 +153,7 @@ def _is_generated(src):
 class ForwardTransform:
     def __init__(self, program, fn, active_params, name, kinds=None, zeros=None):
         self.program, self.fn, self.name = program, fn, name
+        self.traits = program.traits
         self.src = read_function(fn)
         self.generated = _is_generated(self.src)      # an adjoint retrograd wrote (forward-over-reverse)
         if not self.generated:
@@ -342,6 +344,8 @@ class ForwardTransform:
         out = []
         for s in stmts:
             if not isinstance(s, (gast.If, gast.For, gast.While)) and not self.generated:
+                if not self.traits.numpy_draws:     # a compiled target's generator is not NumPy's: refused
+                    FunctionTransform._check_draws(self, s)
                 for call in (n for n in gast.walk(s) if isinstance(n, gast.Call)):
                     callee = self.callees.classify(call)
                     if callee.kind == "user":   # a helper writing into its argument is refused, as in reverse
@@ -367,8 +371,10 @@ class ForwardTransform:
         if (fname, line) == self._commented or not text:
             return []
         self._commented = (fname, line)
+        key = len(self.comments)
         self.comments.append(f"tangent of: {text}  ({os.path.basename(fname)}:{line})")
-        return [gast.Expr(value=A.const(f"__rg_comment_{len(self.comments) - 1}__"))]
+        self.program.comment_locations[key] = Location(fname, line, text)   # a compile error names this line
+        return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
 
     def _guards(self, s):
         out = []

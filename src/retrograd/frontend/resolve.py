@@ -6,6 +6,7 @@ source), or nothing: then it is an error, but only if a derivative is actually n
 """
 import inspect
 import types
+import dataclasses
 from dataclasses import dataclass
 
 import gast
@@ -110,9 +111,15 @@ class Callees:
 
     def classify(self, call):
         key = id(call)
-        if key not in self._cache:
-            self._cache[key] = self._classify(call)
-        return self._cache[key]
+        hit = self._cache.get(key)
+        # a method's receiver is an expression the normaliser may since have named (`np.where(...).sum()`
+        # -> `where_x.sum()`): a Callee holding the old expression would differentiate it a second time
+        # (the same value under its new name: only the receiver changes)
+        if hit is None:
+            hit = self._cache[key] = self._classify(call)
+        elif hit.receiver is not None and isinstance(call.func, gast.Attribute) and hit.receiver is not call.func.value:
+            hit = self._cache[key] = dataclasses.replace(hit, receiver=call.func.value)
+        return hit
 
     def resolve(self, dotted, default=None):
         """The object a dotted global name (`np.add.at`) refers to, or `default` (locals resolve to it)."""

@@ -1,6 +1,7 @@
 """Read a Python function's source and parse it with gast, remembering where it came from."""
 import collections
 import copy
+import dataclasses
 import inspect
 import types
 import textwrap
@@ -75,6 +76,9 @@ def read_function(fn):
     The source of one code object is read and parsed once per process (the decoration check, the
     transform, the inliner and kind inference all ask for it); each caller gets its own copy of the tree
     to rewrite, with `fn`'s constant defaults and its namespace as they are now."""
+    given = getattr(fn, "__retrograd_function_source__", None)
+    if isinstance(given, FunctionSource):     # a function retrograd wrote in the user's coordinates (pytree_args)
+        return dataclasses.replace(given, fn=fn, node=copy.deepcopy(given.node), namespace=dict(given.namespace))
     if not inspect.isfunction(fn):
         raise RetrogradError(
             f"retrograd differentiates Python functions defined with `def`; got {fn!r}",
