@@ -217,15 +217,22 @@ def repeat_a_list_name(xs):
     return np.sum(np.concatenate(xs * 2) * np.arange(8.0))
 
 
-@pytest.mark.xfail(strict=True, reason="`xs + xs` / `xs * 2` of list-valued names: the kinds do not tell a "
-                                       "list from a bool or an unknown array, so the adjoint of `+`/`*` is "
-                                       "elementwise and the gradient is silently wrong (not refused)")
 @pytest.mark.parametrize("f", [join_two_list_names, repeat_a_list_name], ids=lambda f: f.__name__)
 def test_joining_list_names(f):
-    try:
-        check_grad(f, [P()])
-    except rg.RetrogradError:
-        pass          # a refusal at the user's line would be right too
+    # was silently wrong: the kinds now tell a container argument (kind "other") from a bool ("bool"), so
+    # `xs + xs` and `xs * 2` of a list argument are refused at their line like list displays
+    with pytest.raises(rg.UnsupportedSyntaxError) as err:
+        rg.grad(f)(P())
+    assert err.value.filename == __file__ and err.value.lineno == f.__code__.co_firstlineno + 1
+
+
+def bool_flag_arithmetic(x, flag):
+    return np.sum(x * flag) + np.sum((x + flag) ** 2) + np.sum(x[flag] * x)
+
+
+@pytest.mark.parametrize("flag", [True, False, np.True_])
+def test_a_bool_argument_in_arithmetic_is_not_a_container(flag):
+    check_grad(bool_flag_arithmetic, [np.array([0.3, -0.7, 1.1]), flag])
 
 
 # ---- NumPy's positional `out` in a call whose result is dropped (finding 6: silently wrong) ------------

@@ -10,6 +10,7 @@ import gast
 import numpy as np
 
 SCALAR, ARRAY, OTHER = "scalar", "array", "other"   # arrays of known rank are "array:N"
+BOOL = "bool"        # a Python or 0-d NumPy bool: not a number (as an index it adds an axis), not a container
 _TOP = "?"   # not known yet (optimistic start of the fixpoint)
 
 
@@ -17,7 +18,7 @@ def kind_of_value(v):
     # a bool is not a number here: as an index it adds an axis (`x[True]` has shape (1, n)), where an
     # int scalar removes one, so bools (and 0-d bool arrays) are never taken for int-like scalars
     if isinstance(v, (bool, np.bool_)) or (isinstance(v, np.ndarray) and v.dtype == bool):
-        return OTHER if not isinstance(v, np.ndarray) or v.ndim == 0 else f"array:{v.ndim}"
+        return BOOL if not isinstance(v, np.ndarray) or v.ndim == 0 else f"array:{v.ndim}"
     if isinstance(v, (int, float, np.generic)) or (isinstance(v, np.ndarray) and v.ndim == 0):
         return SCALAR
     if isinstance(v, np.ndarray):
@@ -62,7 +63,9 @@ def infer_kinds(fn, param_kinds, callees, walk_stmts):
 
 def expr_kind(node, env, callees):
     if isinstance(node, gast.Constant):
-        return SCALAR if isinstance(node.value, (int, float)) and not isinstance(node.value, bool) else OTHER
+        if isinstance(node.value, bool):
+            return BOOL
+        return SCALAR if isinstance(node.value, (int, float)) else OTHER
     if isinstance(node, gast.Name):
         return env.get(node.id)
     if isinstance(node, gast.BinOp):
@@ -70,7 +73,7 @@ def expr_kind(node, env, callees):
             return _matmul_kind(expr_kind(node.left, env, callees), expr_kind(node.right, env, callees))
         return _join_elementwise([expr_kind(node.left, env, callees), expr_kind(node.right, env, callees)])
     if isinstance(node, gast.UnaryOp):
-        return expr_kind(node.operand, env, callees) if not isinstance(node.op, gast.Not) else OTHER   # a bool
+        return expr_kind(node.operand, env, callees) if not isinstance(node.op, gast.Not) else BOOL
     if isinstance(node, gast.Attribute) and node.attr == "T":
         return expr_kind(node.value, env, callees)
     if isinstance(node, gast.Attribute) and node.attr in ("ndim", "size"):

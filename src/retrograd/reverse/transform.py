@@ -180,7 +180,9 @@ class FunctionTransform:
             if not (isinstance(n, gast.BinOp) and isinstance(n.op, (gast.Add, gast.Mult))):
                 continue
             for seq, other in ((n.left, n.right), (n.right, n.left)):
-                if (isinstance(seq, (gast.List, gast.Tuple)) and self.is_active(n)
+                # `xs + xs`, `xs * 2` of a container argument (kind "other"; a bool has kind "bool")
+                container = isinstance(seq, gast.Name) and self.kinds.get(seq.id) == "other"
+                if ((isinstance(seq, (gast.List, gast.Tuple)) or container) and self.is_active(n)
                         and not is_array(expr_kind(other, self.kinds, self.callees))):
                     raise self.src.error(UnsupportedSyntaxError, n, "`+` or `*` of a list or tuple joins or "
                                          "repeats it, which is not differentiated", construct="sequence " +
@@ -1159,7 +1161,7 @@ class FunctionTransform:
         fname, line, _ = self.src.where(self.node)
         for p in copied:   # f(A, A): NumPy's write into one argument changes the other, the copies would not
             for q in self.params:
-                if q != p and self.kinds.get(q) not in ("scalar", "other"):
+                if q != p and self.kinds.get(q) not in ("scalar", "other", "bool"):
                     msg = (f"{fname}:{line}: the arguments `{p}` and `{q}` share memory and `{p}` is written "
                            "into; retrograd differentiates them as independent arrays")
                     prologue += A.quote(f"not_a_view({q}, {p}, {msg!r})")
