@@ -297,16 +297,11 @@ class FunctionTransform:
     def _increment(self, name, value):
         """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e`, with `e` not reading `name` and
         the kinds proving that the sum has `name`'s shape."""
-        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))):
+        split = _split_sum(name, value)
+        if split is None:
             return None
-        left, right = value.left, value.right
-        if isinstance(left, gast.Name) and left.id == name:
-            e, sign = right, (1 if isinstance(value.op, gast.Add) else -1)
-        elif isinstance(right, gast.Name) and right.id == name and isinstance(value.op, gast.Add):
-            e, sign = left, 1
-        else:
-            return None
-        if name in A.loaded_names(e) or not same_shape_as_result(A.name(name), [e], self.kinds, self.callees):
+        e, sign = split
+        if not same_shape_as_result(A.name(name), [e], self.kinds, self.callees):
             return None
         if not same_shape_as_result(e, [A.name(name)], self.kinds, self.callees):
             return None   # `x += 0.3 * (x @ x)`: e is broadcast, its cotangent must be summed (general path)
@@ -346,16 +341,7 @@ class FunctionTransform:
         place (`_increment` takes the cases whose shapes the kinds prove)."""
         if name not in self.inplace or not is_array(self.kinds.get(name)):
             return None
-        if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))):
-            return None
-        left, right = value.left, value.right
-        if isinstance(left, gast.Name) and left.id == name:
-            e, sign = right, (1 if isinstance(value.op, gast.Add) else -1)
-        elif isinstance(right, gast.Name) and right.id == name and isinstance(value.op, gast.Add):
-            e, sign = left, 1
-        else:
-            return None
-        return None if name in A.loaded_names(e) else (e, sign)
+        return _split_sum(name, value)
 
     def _check_helper(self, call, callee):
         """A helper that writes into an argument (itself or through a helper it calls) and could not be
@@ -1372,3 +1358,17 @@ def _header_at(node, user):
     body keeps the lines of its own `# grad of` blocks."""
     node.lineno, node.col_offset = getattr(user, "lineno", None), getattr(user, "col_offset", 0)
     return node
+
+
+def _split_sum(name, value):
+    """(e, +1/-1) when `value` is `name + e`, `e + name` or `name - e` with `e` not reading `name`."""
+    if not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))):
+        return None
+    left, right = value.left, value.right
+    if isinstance(left, gast.Name) and left.id == name:
+        e, sign = right, (1 if isinstance(value.op, gast.Add) else -1)
+    elif isinstance(right, gast.Name) and right.id == name and isinstance(value.op, gast.Add):
+        e, sign = left, 1
+    else:
+        return None
+    return None if name in A.loaded_names(e) else (e, sign)
