@@ -25,8 +25,10 @@ def _lower(tree):
     from .numba_products import lower_products
     from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
+    from .numba_linalg import lower_linalg
+    from .numba_tuples import lower_tuple_writes
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_rolls(lower_products(lower_reductions(tree))))
+    return lower_spellings(lower_rolls(lower_products(lower_reductions(lower_linalg(lower_tuple_writes(tree))))))
 
 
 def _njit():
