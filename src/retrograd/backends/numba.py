@@ -27,8 +27,10 @@ def _lower(tree):
     from .numba_reductions import lower_reductions
     from .numba_linalg import lower_linalg
     from .numba_tuples import lower_tuple_writes
+    from .numba_gradient import lower_statistics
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_rolls(lower_products(lower_reductions(lower_linalg(lower_tuple_writes(tree))))))
+    tree = lower_linalg(lower_tuple_writes(lower_statistics(tree)))
+    return lower_spellings(lower_rolls(lower_products(lower_reductions(tree))))
 
 
 def _njit():

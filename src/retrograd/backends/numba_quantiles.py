@@ -9,20 +9,9 @@ from numba.extending import overload
 
 from ..reverse.rules import statistics as _rules
 from .numba_axes import compile_source, is_none, is_scalar, spread
+from .numba_gradient import _rows_source
 from .numba_reductions import _axes, _keep, reduce_sum
 from .numba_runtime import unbroadcast
-
-
-def _rows_source(ndim, axes):
-    """(source of `t`, the array with the reduced axes last, as (rows, n) `flat`; the inverse perm)."""
-    kept = [k for k in range(ndim) if k not in axes]
-    perm = tuple(kept + list(axes))
-    rows = " * ".join(f"a.shape[{k}]" for k in kept) or "1"
-    cols = " * ".join(f"a.shape[{k}]" for k in axes) or "1"
-    inv = tuple(int(i) for i in np.argsort(perm))
-    src = (f"    t = np.ascontiguousarray(np.asarray(a, dtype=np.float64).transpose({perm!r}))\n"
-           f"    flat = t.reshape(({rows}, {cols}))\n")
-    return src, inv
 
 
 def _flat(g):
@@ -226,3 +215,4 @@ def _trapezoid_grad_x(g, y, x, axis=-1):
            "            out[i] += gs[r] * d\n"
            "    return out\n")
     return compile_source(src, _flat=_flat)
+

@@ -788,5 +788,6 @@ from .numba_linalg import __all__ as _linalg_all  # noqa: E402
 __all__ += list(_linalg_all)
 
 from .numba_tuples import tuple_set  # noqa: E402,F401
+from .numba_gradient import gradient_along  # noqa: E402,F401
 
-__all__ += ["tuple_set"]
+__all__ += ["tuple_set", "gradient_along"]
