@@ -86,35 +86,39 @@ def _ungradient_rows(g, h, edge):
     return out
 
 
-def _gradient_source(name, ndim, ax, kernel):
+def _gradient_source(params, ndim, ax, kernel):
+    """The stencil (or its transpose) along `ax` of `a`, the first parameter."""
     pre, inv = _rows_source(ndim, (ax,))
-    return compile_source(f"def impl({name}, f, varargs=1.0, axis=None, edge_order=1):\n    a = {name}\n" + pre +
+    return compile_source(f"def impl({params}, varargs=1.0, axis=None, edge_order=1):\n    a = {params.split(',')[0]}\n" + pre +
                           f"    out = {kernel}(flat, float(varargs), edge_order)\n"
                           f"    return np.ascontiguousarray(out.reshape(t.shape).transpose({inv!r}))\n",
                           **{kernel: globals()[kernel]})
 
 
+def _spacing(h):
+    return isinstance(h, (int, float)) or is_scalar(h) or (isinstance(h, types.Omitted) and isinstance(h.value, (int, float)))
+
+
 @overload(gradient_along, prefer_literal=True)
 def _gradient_along(f, varargs=1.0, axis=None, edge_order=1):
     ax = _one_axis(f, axis)
-    if ax is None or not is_scalar(varargs):
+    if ax is None or not _spacing(varargs):
         return None
-    impl = _gradient_source("g", f.ndim, ax, "_gradient_rows")
-    return lambda f, varargs=1.0, axis=None, edge_order=1: impl(f, f, varargs, axis, edge_order)
+    return _gradient_source("f", f.ndim, ax, "_gradient_rows")
 
 
 @overload(_rules.ungradient, prefer_literal=True)
 def _ungradient(g, f, varargs=1.0, axis=None, edge_order=1):
     ax = _one_axis(f, axis)
-    if ax is None or not is_scalar(varargs) or not isinstance(g, types.Array):
+    if ax is None or not _spacing(varargs) or not isinstance(g, types.Array):
         return None
-    return _gradient_source("g", f.ndim, ax, "_ungradient_rows")
+    return _gradient_source("g, f", f.ndim, ax, "_ungradient_rows")
 
 
 def lower_statistics(tree):
     """`np.gradient(f, h, axis=, edge_order=)` of generated code becomes `gradient_along(...)` (one axis, a
     scalar spacing); `np.flip(x, None)` / `np.cumsum(x, None)` (nancumsum's adjoint over the flattened
-    array) drop the None, which Numba's versions do not take."""
+    array) drop the None, which Numba's versions do not take, and the flip it reshapes is made contiguous."""
     import gast
 
     class Lower(gast.NodeTransformer):
@@ -125,6 +129,12 @@ def lower_statistics(tree):
                 return node
             if f.attr == "gradient" and len(node.args) <= 2:
                 node.func = gast.Name(id="gradient_along", ctx=gast.Load(), annotation=None, type_comment=None)
+            elif (f.attr == "reshape" and node.args and isinstance(node.args[0], gast.Call)
+                  and isinstance(node.args[0].func, gast.Attribute) and node.args[0].func.attr == "flip"):
+                node.args[0] = gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                                             type_comment=None),
+                                                             attr="ascontiguousarray", ctx=gast.Load()),
+                                         args=[node.args[0]], keywords=[])      # Numba reshapes contiguous arrays only
             elif (f.attr in ("flip", "cumsum") and len(node.args) == 2 and not node.keywords
                   and isinstance(node.args[1], gast.Constant) and node.args[1].value is None):
                 node.args = node.args[:1]
