@@ -9,7 +9,6 @@ _TYPES = "the type of a value first assigned in only one branch, or a tape place
 _CONTAINERS = ("a list of arrays of different shapes indexed by a loop variable (container arguments are "
                "flattened, and a tuple of different types has no element type)")
 _SHAPES = "no Numba lowering yet for this NumPy shape function or its adjoint"
-_LINALG = "no Numba lowering yet for this np.linalg function's adjoint"
 
 _CASTS = "Numba's astype/asarray take NumPy dtypes only (not int, bool, float or strings)"
 
@@ -39,13 +38,6 @@ NUMBA_REFUSES = {
     "test_linear_algebra_and_shapes_vjp[sh_stack]": _SHAPES + " (np.stack of a list)",
     "test_linear_algebra_and_shapes_vjp[sh_hstack]": _SHAPES + " (np.hstack of a list)",
     "test_linear_algebra_and_shapes_vjp[sh_vstack]": _SHAPES + " (np.vstack of a list)",
-    "test_np_linalg_vjp[l_det]": _LINALG + " (det: an Ellipsis index)",
-    "test_np_linalg_vjp[l_solve_vector]": _LINALG + " (solve)",
-    "test_np_linalg_vjp[l_solve_matrix]": _LINALG + " (solve)",
-    "test_np_linalg_vjp[l_norm_vector]": _LINALG + " (norm)",
-    "test_np_linalg_vjp[l_norm_matrix]": _LINALG + " (norm)",
-    "test_np_linalg_vjp[l_norm_axis]": _LINALG + " (norm with an axis)",
-    "test_np_linalg_in_scalar_loss": _LINALG,
     "test_rule_against_finite_differences[layout]": _SHAPES + " (np.flip, np.swapaxes)",
     "test_rule_against_finite_differences[layout_methods]": _SHAPES + " (.swapaxes)",
     "test_rule_against_finite_differences[cumulative]": _SHAPES + " (np.flip in cumsum's adjoint)",

@@ -27,7 +27,11 @@ def _lower(tree):
     from .numba_products import lower_products
     from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
+    from .numba_linalg import lower_linalg
+    from .numba_tuples import lower_tuple_writes
+    from .numba_gradient import lower_statistics
     tree.decorator_list = [_njit()]
+    tree = lower_linalg(lower_tuple_writes(lower_statistics(tree)))
     return lower_layouts(lower_spellings(lower_rolls(lower_products(lower_reductions(tree)))))
 
 

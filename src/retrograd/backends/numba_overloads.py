@@ -4,7 +4,8 @@ helpers (numba_rules: those that keep a rule right at zeros and edges; numba_man
 numba_statistics, numba_special: the newer rule families).  One place imports them all, so none of them
 needs to import the others back."""
 from . import numba_runtime  # noqa: F401
-from . import numba_manipulation, numba_rules, numba_statistics  # noqa: F401
+from . import numba_decompositions, numba_manipulation, numba_norm, numba_quantiles, numba_rules  # noqa: F401
+from . import numba_statistics  # noqa: F401
 
 try:                       # scipy.special in Numba, when SciPy is there (it is optional)
     import scipy.special  # noqa: F401

@@ -826,3 +826,15 @@ __all__ += ["matmul"]
 from .numba_manipulation import pad_copies, roll_axis  # noqa: E402,F401
 
 __all__ += ["pad_copies", "roll_axis"]
+
+
+# ---- np.linalg's stacks and keyword forms (numba_linalg): `linalg_<f>` and `new_axes` ----------------------
+from .numba_linalg import *  # noqa: E402,F401,F403
+from .numba_linalg import __all__ as _linalg_all  # noqa: E402
+
+__all__ += list(_linalg_all)
+
+from .numba_tuples import tuple_set  # noqa: E402,F401
+from .numba_gradient import gradient_along  # noqa: E402,F401
+
+__all__ += ["tuple_set", "gradient_along"]
