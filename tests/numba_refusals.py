@@ -58,3 +58,70 @@ NUMBA_REFUSES = {
         "Numba's lowering asserts when a transposed (F-ordered) array meets the tape's C-ordered type "
         "(AssertionError in arrayobj.array_to_array; refused, with no line: review finding 11)",
 }
+
+
+# ---- the rule oracle on numba (test_rule_oracle.test_rule_on_numba): the first form of each rule ------------
+# Each listed rule must raise a clear BackendError on numba; one that now passes fails the test (remove it
+# here: the list only shrinks), and a refusal of an unlisted rule fails too.  The reasons are what Numba
+# lacks (its NumPy subset, 0.68), not what retrograd chose.
+_NO_NP = "Numba's NumPy has no {}"
+_LINALG_ADJ = "Numba's np.linalg has no batched or {} form the adjoint's NumPy code uses"
+NUMBA_RULE_REFUSALS = {
+    # linear algebra decompositions (helper numbalin's families)
+    "cholesky": _LINALG_ADJ.format("triangular-solve (scipy.linalg)"),
+    "det": "Numba types no Ellipsis index (`[..., None, None]` in det's adjoint)",
+    "eig": _LINALG_ADJ.format("complex eigenvector"),
+    "eigh": _LINALG_ADJ.format("UPLO="),
+    "eigvals": "Numba's np.linalg.eigvals takes 2-D arrays only",
+    "eigvalsh": "Numba's np.linalg.eigvalsh takes no UPLO= and 2-D arrays only",
+    "norm": "Numba's np.linalg.norm takes no axis=/keepdims= (the adjoint's norm_grad needs them)",
+    "pinv": _LINALG_ADJ.format("pinv"),
+    "qr": "Numba's np.linalg.qr takes no mode=",
+    "slogdet": _LINALG_ADJ.format("slogdet"),
+    "solve": _LINALG_ADJ.format("solve"),
+    "svd": _LINALG_ADJ.format("svd"),
+    # statistics (helper numbalin's families)
+    "average": _NO_NP.format("np.average with weights= or axis="),
+    "median": _NO_NP.format("quantile interpolation with axis= (quantile_grad)"),
+    "percentile": _NO_NP.format("quantile interpolation with axis= (quantile_grad)"),
+    "quantile": _NO_NP.format("quantile interpolation with axis= (quantile_grad)"),
+    "nanmean": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
+    "nanstd": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
+    "nanvar": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
+    "nancumsum": _NO_NP.format("np.flip with axis=None"),
+    # everything else
+    "angle": "Numba's NumPy has no np.real_if_close, and its np.real/np.imag/np.angle of a real array feed a "
+             "helper with a string argument it cannot type",
+    "append": _NO_NP.format("np.append with axis="),
+    "array": "Numba builds no array from a list of mixed scalars and arrays (unarray)",
+    "builtin_sum": "Numba's builtin sum() takes no arrays",
+    "column_stack": _NO_NP.format("np.column_stack"),
+    "concatenate": "Numba has no np.split at index lists (split_like)",
+    "conj": "a string argument (real_only's name) Numba cannot type",
+    "convolve": _NO_NP.format("np.correlate mode='valid' (convolve's adjoint)"),
+    "correlate": _NO_NP.format("np.correlate modes other than 'valid'"),
+    "cross": _NO_NP.format("np.cross with axisa=/axisb=/axisc="),
+    "cumsum": _NO_NP.format("np.flip with axis=None"),
+    "dstack": _NO_NP.format("np.atleast_3d of a tuple (split_pieces)"),
+    "flip": _NO_NP.format("np.flip with axis="),
+    "gradient": _NO_NP.format("np.gradient"),
+    "hstack": "Numba has no np.split at index lists (split_like)",
+    "imag": "a string argument (real_only's name) Numba cannot type",
+    "inner": _NO_NP.format("np.inner"),
+    "kron": _NO_NP.format("np.tensordot (kron's adjoint)"),
+    "matrix_power": _NO_NP.format("np.linalg.matrix_power"),
+    "matvec": _NO_NP.format("np.matvec"),
+    "multi_dot": _NO_NP.format("np.linalg.multi_dot"),
+    "real_if_close": _NO_NP.format("np.real_if_close"),
+    "select": _NO_NP.format("np.select of a list of arrays"),
+    "squeeze": _NO_NP.format("np.squeeze"),
+    "stack": "Numba has no np.split at index lists (split_like)",
+    "take_along_axis": _NO_NP.format("np.take_along_axis"),
+    "transpose": _NO_NP.format("np.transpose with axes=None given (untranspose)"),
+    "trapezoid": _NO_NP.format("np.trapezoid"),
+    "unstack": _NO_NP.format("np.unstack"),
+    "vdot": _NO_NP.format("np.vdot"),
+    "vecdot": _NO_NP.format("np.vecdot"),
+    "vecmat": _NO_NP.format("np.vecmat"),
+    "vstack": "Numba has no np.split at index lists (split_like)",
+}

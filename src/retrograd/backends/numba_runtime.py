@@ -779,3 +779,8 @@ __all__ += ["matmul"]
 from .numba_manipulation import pad_copies, roll_axis  # noqa: E402,F401
 
 __all__ += ["pad_copies", "roll_axis"]
+
+
+from .numba_contractions import einsum_value, tensordot_grad_value, tensordot_value  # noqa: E402,F401
+
+__all__ += ["einsum_value", "tensordot_value", "tensordot_grad_value"]

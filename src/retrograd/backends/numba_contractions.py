@@ -1,0 +1,296 @@
+"""np.einsum and np.tensordot for the numba backend (Numba's NumPy has neither), forward and adjoint.
+
+The subscripts are a string literal in the generated code (the rule refuses any other form), so the
+whole contraction is known when Numba types the call: the overloads below turn it into one nest of
+loops over every letter, generated as source for the operands' ranks (which fix how `...` expands).
+The forward accumulates `out[out letters] += x0[..] * x1[..] * ...`; the cotangent of operand k is the
+same nest with the roles swapped, `dk[k's letters] += g[out letters] * (the other operands)`, which
+covers in one form what the python backend's einsum_grad builds from identity matrices and broadcasts:
+a repeated letter of operand k writes its diagonal, a letter only operand k has is broadcast back, and
+an axis of size 1 that broadcast against a longer one is indexed at 0 and so summed back.
+np.tensordot is the einsum of its axes: the numba lowering passes constant axes as their source text
+(a string literal), turned into subscripts once the ranks are known.
+"""
+import ast
+
+import numpy as np
+from numba import types
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
+
+from ..reverse.rules import contractions as _rules
+from .numba_axes import compile_source, is_none, literal_int
+
+__all__ = ["einsum_value", "tensordot_value", "tensordot_grad_value"]
+
+_OPERANDS = ("x0", "x1", "x2", "x3")
+
+
+def _operands(ts):
+    """The operand types up to the first None, or None if one is neither an array nor a number."""
+    out = []
+    for t in ts:
+        if is_none(t):
+            break
+        if not isinstance(t, (types.Array, types.Number)) or isinstance(t, types.Boolean):
+            return None
+        if isinstance(t, types.Array) and not isinstance(t.dtype, (types.Integer, types.Float, types.Complex)):
+            return None
+        out.append(t)
+    return out
+
+
+def _ndim(t):
+    return t.ndim if isinstance(t, types.Array) else 0
+
+
+def _dtype(ts):
+    return np.result_type(*[as_dtype(t.dtype if isinstance(t, types.Array) else t) for t in ts])
+
+
+def _terms(subscripts, ts):
+    """Per-operand letters (with `...` spelled out) and the output's, from the literal subscripts."""
+    spec = subscripts.replace(" ", "")
+    if spec.count("->") > 1 or len(spec.split("->")[0].split(",")) != len(ts):
+        return None
+    terms, out, _ = _rules._parse(spec, [(1,) * _ndim(t) for t in ts])
+    if any(len(t) != _ndim(x) for t, x in zip(terms, ts)) or len(set(out)) != len(out):
+        return None
+    if not set(out) <= set("".join(terms)):
+        return None
+    return terms, out
+
+
+def _sizes_source(terms, names, ts):
+    """Source that sets n_<c> for every letter: the broadcast of its axes' lengths (1 stretches; within
+    one operand a repeated letter's axes must be equal, as NumPy requires), and b_<j>_<a>, 0 where axis a
+    of operand j has length 1 (so it is read, or written, at index 0)."""
+    lines, seen = [], []
+    for j, (term, name, t) in enumerate(zip(terms, names, ts)):
+        for a, c in enumerate(term):
+            if c not in seen:
+                seen.append(c)
+                lines.append(f"    n_{c} = 1")
+            lines.append(f"    s = {name}.shape[{a}]")
+            lines.append(f"    if s != 1:\n        if n_{c} != 1 and n_{c} != s:\n"
+                         f"            raise ValueError('einsum: operands could not be broadcast together')\n"
+                         f"        n_{c} = s")
+            lines.append(f"    b_{j}_{a} = 1 if s != 1 else 0")
+            first = term.index(c)
+            if first != a:
+                lines.append(f"    if {name}.shape[{first}] != s:\n"
+                             "        raise ValueError('einsum: repeated subscript with axes of different lengths')")
+    return "\n".join(lines) + "\n", seen
+
+
+def _ref(name, term, j, t):
+    if not isinstance(t, types.Array):
+        return name
+    if t.ndim == 0:
+        return f"{name}[()]"
+    return f"{name}[" + ", ".join(f"i_{c} * b_{j}_{a}" for a, c in enumerate(term)) + ("," if len(term) == 1 else "") + "]"
+
+
+def _nest(letters, body, indent=1):
+    pad = "    " * indent
+    lines = [pad + "    " * k + f"for i_{c} in range(n_{c}):" for k, c in enumerate(letters)]
+    return "\n".join(lines + [pad + "    " * len(letters) + body]) + "\n"
+
+
+def _letters(terms, out):
+    """Every letter, the output's first (its loops outermost: writes stay close together)."""
+    order = list(out)
+    for c in "".join(terms):
+        if c not in order:
+            order.append(c)
+    return order
+
+
+def einsum_source(subscripts, ts, grad=None, gt=None, head="def impl(subscripts, x0, x1=None, x2=None, x3=None):"):
+    """The implementation of np.einsum (grad None) or of the cotangent of operand `grad` (g of type gt)."""
+    got = _terms(subscripts, ts)
+    if got is None:
+        return None
+    terms, out = got
+    names = list(_OPERANDS[:len(ts)])
+    sizes, _ = _sizes_source(terms, names, ts)
+    order = _letters(terms, out)
+    if grad is None:
+        dt = _dtype(ts)
+        prod = " * ".join(_ref(n, tm, j, t) for j, (n, tm, t) in enumerate(zip(names, terms, ts))) or "1"
+        if out:
+            shape = "(" + "".join(f"n_{c}, " for c in out) + ")"
+            init = f"    out = np.zeros({shape}, dtype=np.{dt.name})\n"
+            body = "out[" + ", ".join(f"i_{c}" for c in out) + ("," if len(out) == 1 else "") + f"] += {prod}"
+            tail = "    return out\n"
+        else:
+            init, body, tail = f"    out = np.{dt.name}(0)\n", f"out += {prod}", "    return out\n"
+        return f"{head}\n{sizes}{init}" + _nest(order, body) + tail
+    k = grad
+    dt = _dtype([gt] + [t for j, t in enumerate(ts) if j != k] + [types.float64])
+    if isinstance(gt, types.Array) and gt.ndim != len(out):
+        return None
+    gref = ("g" if not isinstance(gt, types.Array) else "g[()]" if gt.ndim == 0 else
+            "g[" + ", ".join(f"i_{c}" for c in out) + ("," if len(out) == 1 else "") + "]")
+    factors = [gref] + [_ref(n, tm, j, t) for j, (n, tm, t) in enumerate(zip(names, terms, ts)) if j != k]
+    prod = " * ".join(factors)
+    mine, tk = terms[k], ts[k]
+    if isinstance(tk, types.Array) and tk.ndim:
+        init = f"    out = np.zeros({names[k]}.shape, dtype=np.{dt.name})\n"
+        target = _ref("out", mine, k, tk)
+        tail = "    return out\n"
+    else:
+        init, target = f"    out = np.{dt.name}(0)\n", "out"
+        tail = "    return out\n" if not isinstance(tk, types.Array) else "    return np.full((), out)\n"
+    return f"{head}\n{sizes}{init}" + _nest(order, f"{target} += {prod}") + tail
+
+
+def _literal_str(t):
+    return t.literal_value if isinstance(t, types.StringLiteral) else None
+
+
+def einsum_value(subscripts, x0, x1=None, x2=None, x3=None):
+    """np.einsum(subscripts, *operands), what the numba lowering calls it (fixed arity, no keywords)."""
+    return np.einsum(subscripts, *[x for x in (x0, x1, x2, x3) if x is not None])
+
+
+@overload(einsum_value, prefer_literal=True)
+def _einsum_value(subscripts, x0, x1=None, x2=None, x3=None):
+    spec, ts = _literal_str(subscripts), _operands((x0, x1, x2, x3))
+    if spec is None or not ts:
+        return None
+    src = einsum_source(spec, ts)
+    return compile_source(src) if src else None
+
+
+@overload(_rules.einsum_grad, prefer_literal=True)
+def _einsum_grad(g, subscripts, k, x0, x1=None, x2=None, x3=None):
+    spec, ts, kk = _literal_str(subscripts), _operands((x0, x1, x2, x3)), literal_int(k)
+    if spec is None or not ts or kk is None or not 0 <= kk < len(ts):
+        return None
+    if not isinstance(g, (types.Array, types.Number)):
+        return None
+    src = einsum_source(spec, ts, grad=kk, gt=g, head="def impl(g, subscripts, k, x0, x1=None, x2=None, x3=None):")
+    return compile_source(src) if src else None
+
+
+# ---- np.tensordot: the einsum of its axes -------------------------------------------------------------------
+def _tensordot_spec(axes_text, ta, tb):
+    try:
+        axes = ast.literal_eval(axes_text)
+    except (ValueError, SyntaxError):
+        return None
+    na, nb = _ndim(ta), _ndim(tb)
+    if isinstance(axes, int):
+        if not 0 <= axes <= min(na, nb):
+            return None
+    elif not (isinstance(axes, (tuple, list)) and len(axes) == 2):
+        return None
+    else:
+        pa, pb = ([p] if isinstance(p, int) else list(p) for p in axes)
+        if len(pa) != len(pb) or not all(isinstance(i, int) and -n <= i < n
+                                         for p, n in ((pa, na), (pb, nb)) for i in p):
+            return None
+    return _rules.tensordot_subscripts(np.empty((1,) * na), np.empty((1,) * nb), axes)
+
+
+def tensordot_value(a, b, axes):
+    """np.tensordot(a, b, axes) with `axes` the source text of a constant (the numba lowering's form)."""
+    return np.tensordot(a, b, ast.literal_eval(axes))
+
+
+def tensordot_grad_value(g, a, b, axes, k):
+    return _rules.tensordot_grad(g, a, b, ast.literal_eval(axes), k)
+
+
+@overload(tensordot_value, prefer_literal=True)
+def _tensordot_value(a, b, axes):
+    text, ts = _literal_str(axes), _operands((a, b))
+    if text is None or ts is None or len(ts) != 2:
+        return None
+    spec = _tensordot_spec(text, a, b)
+    src = spec and einsum_source(spec, ts, head="def impl(a, b, axes):\n    x0, x1 = a, b")
+    return compile_source(src) if src else None
+
+
+@overload(tensordot_grad_value, prefer_literal=True)
+def _tensordot_grad_value(g, a, b, axes, k):
+    text, ts, kk = _literal_str(axes), _operands((a, b)), literal_int(k)
+    if text is None or ts is None or len(ts) != 2 or kk not in (0, 1):
+        return None
+    if not isinstance(g, (types.Array, types.Number)):
+        return None
+    spec = _tensordot_spec(text, a, b)
+    src = spec and einsum_source(spec, ts, grad=kk, gt=g, head="def impl(g, a, b, axes, k):\n    x0, x1 = a, b")
+    return compile_source(src) if src else None
+
+
+def lower_contractions(tree):
+    """`np.einsum('<literal>', ops..., optimize=...)` becomes einsum_value (optimize changes no value);
+    `np.tensordot(a, b, <constant axes>)` and its cotangent helper get the axes as their source text."""
+    import gast
+
+    def name(n):
+        return gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    def const_text(node):
+        try:
+            value = ast.literal_eval(gast.gast_to_ast(node))
+        except (ValueError, SyntaxError, TypeError):
+            return None
+        return repr(value)
+
+    # the adjoint binds a tuple argument to a name once (`tensordot_x_y_1 = ([0, 2], [2, 0])`): its value
+    counts, consts = {}, {}
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            text = const_text(n.value)
+            if text is not None:
+                consts[n.targets[0].id] = text
+
+    def axes_text(node):
+        if isinstance(node, gast.Name):
+            return consts.get(node.id) if counts.get(node.id) == 1 else None
+        return const_text(node)
+
+    class Lower(gast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            f = node.func
+            on_np = (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "np")
+            on_la = (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Attribute)
+                     and isinstance(f.value.value, gast.Name) and f.value.value.id == "np"
+                     and f.value.attr == "linalg")
+            if on_np and f.attr == "einsum":
+                if (node.args and isinstance(node.args[0], gast.Constant) and isinstance(node.args[0].value, str)
+                        and 2 <= len(node.args) <= 5 and all(k.arg == "optimize" for k in node.keywords)):
+                    node.func, node.keywords = name("einsum_value"), []
+                return node
+            if (on_np or on_la) and f.attr == "tensordot":
+                args = list(node.args)
+                kw = {k.arg: k.value for k in node.keywords}
+                if len(args) + len(kw) > 3 or set(kw) - {"a", "b", "axes"}:
+                    return node
+                for p, i in (("a", 0), ("b", 1), ("axes", 2)):
+                    if p in kw:
+                        if len(args) != i:
+                            return node
+                        args.append(kw.pop(p))
+                if len(args) == 2:
+                    args.append(gast.Constant(value=2, kind=None))
+                text = axes_text(args[2])
+                if text is None:
+                    return node
+                node.func, node.keywords = name("tensordot_value"), []
+                node.args = args[:2] + [gast.Constant(value=text, kind=None)]
+                return node
+            if isinstance(f, gast.Name) and f.id == "tensordot_grad" and len(node.args) == 5 and not node.keywords:
+                text = axes_text(node.args[3])
+                if text is not None:
+                    node.func = name("tensordot_grad_value")
+                    node.args[3] = gast.Constant(value=text, kind=None)
+                return node
+            return node
+    return Lower().visit(tree)
