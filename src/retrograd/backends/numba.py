@@ -23,11 +23,12 @@ def cache_dir():
 def _lower(tree):
     """What Numba's NumPy lacks, rewritten in each generated function before it is unparsed."""
     from .numba_contractions import lower_contractions
+    from .numba_joins import lower_joins
     from .numba_products import lower_products
     from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
     tree.decorator_list = [_njit()]
-    return lower_spellings(lower_rolls(lower_contractions(lower_products(lower_reductions(tree)))))
+    return lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(tree))))))
 
 
 def _njit():

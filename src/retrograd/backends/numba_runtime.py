@@ -784,3 +784,7 @@ __all__ += ["pad_copies", "roll_axis"]
 from .numba_contractions import einsum_value, tensordot_grad_value, tensordot_value  # noqa: E402,F401
 
 __all__ += ["einsum_value", "tensordot_value", "tensordot_grad_value"]
+
+from .numba_joins import flip_axes  # noqa: E402,F401
+
+__all__ += ["flip_axes"]
