@@ -21,7 +21,7 @@ from numba.np.numpy_support import as_dtype
 from ..reverse.rules import contractions as _rules
 from .numba_axes import compile_source, is_none, literal_int
 
-__all__ = ["einsum_value", "tensordot_value", "tensordot_grad_value"]
+__all__ = ["einsum_value", "tensordot_value", "tensordot_grad_value", "matvec_value", "vecmat_value", "vecdot_value"]
 
 _OPERANDS = ("x0", "x1", "x2", "x3")
 
@@ -106,13 +106,15 @@ def _letters(terms, out):
     return order
 
 
-def einsum_source(subscripts, ts, grad=None, gt=None, head="def impl(subscripts, x0, x1=None, x2=None, x3=None):"):
-    """The implementation of np.einsum (grad None) or of the cotangent of operand `grad` (g of type gt)."""
+def einsum_source(subscripts, ts, grad=None, gt=None, head="def impl(subscripts, x0, x1=None, x2=None, x3=None):",
+                  names=_OPERANDS):
+    """The implementation of np.einsum (grad None) or of the cotangent of operand `grad` (g of type gt);
+    `names` the operands' parameter names in `head`."""
     got = _terms(subscripts, ts)
     if got is None:
         return None
     terms, out = got
-    names = list(_OPERANDS[:len(ts)])
+    names = list(names[:len(ts)])
     sizes, _ = _sizes_source(terms, names, ts)
     order = _letters(terms, out)
     if grad is None:
@@ -268,6 +270,11 @@ def lower_contractions(tree):
                         and 2 <= len(node.args) <= 5 and all(k.arg == "optimize" for k in node.keywords)):
                     node.func, node.keywords = name("einsum_value"), []
                 return node
+            gufuncs = {"matvec": "matvec_value", "vecmat": "vecmat_value", "vecdot": "vecdot_value"}
+            if ((on_np and f.attr in gufuncs) or (on_la and f.attr == "vecdot")) \
+                    and all(k.arg == "axis" for k in node.keywords) and len(node.args) == 2:
+                node.func = name(gufuncs[f.attr])
+                return node
             if (on_np or on_la) and f.attr == "tensordot":
                 args = list(node.args)
                 kw = {k.arg: k.value for k in node.keywords}
@@ -294,3 +301,201 @@ def lower_contractions(tree):
                 return node
             return node
     return Lower().visit(tree)
+
+
+# ---- products spelled as einsums: np.inner, np.vdot, np.matvec, np.vecmat, np.vecdot and their cotangents --
+_L = "abcdefghijklmnopqrstuvwxy"
+
+
+def _inner_spec(na, nb):
+    """np.inner: the last axes contracted (a 0-d operand multiplies)."""
+    if na == 0 or nb == 0:
+        return f"{_L[:na]},{_L[10:10 + nb]}->{_L[:na]}{_L[10:10 + nb]}"
+    a, b = _L[:na - 1], _L[10:10 + nb - 1]
+    return f"{a}z,{b}z->{a}{b}"
+
+
+def _aligned(ns, axis_from_end, out_drop=True):
+    """Letters of operands of ranks ns broadcast right-aligned, the axis `axis_from_end` (1: last) of each
+    contracted as 'z'."""
+    big = max(ns)
+    letters = list(_L[:big])
+    pos = big - axis_from_end
+    terms = []
+    for n in ns:
+        t = letters[big - n:]
+        if n < axis_from_end:
+            return None
+        t[n - axis_from_end] = "z"
+        terms.append("".join(t))
+    out = "".join(c for k, c in enumerate(letters) if k != pos)
+    return ",".join(terms) + "->" + out
+
+
+def _compiled(spec, ts, head, grad=None, gt=None, names=_OPERANDS):
+    src = spec and einsum_source(spec, ts, grad=grad, gt=gt, head=head, names=names)
+    return compile_source(src) if src else None
+
+
+@overload(np.inner)
+def _inner(a, b):
+    ts = _operands((a, b))
+    if not ts or len(ts) != 2:
+        return None
+    return _compiled(_inner_spec(_ndim(a), _ndim(b)), ts, "def impl(a, b):\n    x0, x1 = a, b")
+
+
+def _inner_grad_ol(k):
+    def ol(g, a, b):
+        ts = _operands((a, b))
+        if not ts or len(ts) != 2 or not isinstance(g, (types.Array, types.Number)):
+            return None
+        return _compiled(_inner_spec(_ndim(a), _ndim(b)), ts, "def impl(g, a, b):\n    x0, x1 = a, b", k, g)
+    return ol
+
+
+@overload(np.vdot)
+def _vdot(a, b):
+    ts = _operands((a, b))
+    if not ts or len(ts) != 2 or not all(isinstance(t, types.Array) for t in ts):
+        return None
+    if any(isinstance(t.dtype, types.Complex) for t in ts):
+        return None       # vdot conjugates its first operand: real operands only here
+    return lambda a, b: einsum_value("i,i->", np.ascontiguousarray(a).ravel(), np.ascontiguousarray(b).ravel())
+
+
+def _spec_matvec(ta, tb):
+    na, nb = _ndim(ta), _ndim(tb)
+    if na < 2 or nb < 1:
+        return None
+    return "...ij,...j->...i"
+
+
+def _spec_vecmat(ta, tb):
+    if _ndim(ta) < 1 or _ndim(tb) < 2:
+        return None
+    return "...i,...ij->...j"
+
+
+def matvec_value(x1, x2):
+    """np.matvec (a gufunc, which Numba would take for an elementwise ufunc): the numba lowering's name."""
+    return np.matvec(x1, x2)
+
+
+def vecmat_value(x1, x2):
+    return np.vecmat(x1, x2)
+
+
+def vecdot_value(x1, x2, axis=-1):
+    return np.vecdot(x1, x2, axis=axis)
+
+
+for _fn, _spec in ((matvec_value, _spec_matvec), (vecmat_value, _spec_vecmat)):
+    def _make(spec_of):
+        def ol(x1, x2):
+            ts = _operands((x1, x2))
+            if not ts or len(ts) != 2 or any(isinstance(getattr(t, "dtype", t), types.Complex) for t in ts):
+                return None
+            return _compiled(spec_of(x1, x2), ts, "def impl(x1, x2):", names=("x1", "x2"))
+        return ol
+    overload(_fn)(_make(_spec))
+
+
+def _vecdot_spec(ta, tb, axis):
+    ax = literal_int(axis, -1)
+    if ax is None:
+        return None
+    ns = [_ndim(ta), _ndim(tb)]
+    k = -ax if ax < 0 else max(ns) - ax
+    return _aligned(ns, k) if k >= 1 else None
+
+
+def _vecdot(x1, x2, axis=-1):
+    ts = _operands((x1, x2))
+    if not ts or len(ts) != 2 or any(isinstance(getattr(t, "dtype", t), types.Complex) for t in ts):
+        return None
+    return _compiled(_vecdot_spec(x1, x2, axis), ts, "def impl(x1, x2, axis=-1):", names=("x1", "x2"))
+
+
+overload(vecdot_value, prefer_literal=True)(_vecdot)
+
+
+@overload(_rules.vecdot_grad, prefer_literal=True)
+def _vecdot_grad(g, x1, x2, axis=-1):
+    ts = _operands((x1, x2))
+    if not ts or len(ts) != 2 or not isinstance(g, (types.Array, types.Number)):
+        return None
+    return _compiled(_vecdot_spec(x1, x2, axis), ts, "def impl(g, x1, x2, axis=-1):", 0, g, names=("x1", "x2"))
+
+
+from ..reverse.rules import linalg as _linalg  # noqa: E402
+
+overload(_linalg.inner_grad)(_inner_grad_ol(0))
+overload(_linalg.inner_grad_b)(_inner_grad_ol(1))
+
+
+# ---- np.kron's cotangents: g read as (a0, b0, a1, b1, ...) blocks -------------------------------------------
+@overload(_rules.kron_grad, prefer_literal=True)
+def _kron_grad(g, a, b, k):
+    kk = literal_int(k)
+    ts = _operands((a, b))
+    if kk not in (0, 1) or not ts or len(ts) != 2 or not isinstance(g, types.Array):
+        return None
+    na, nb = _ndim(a), _ndim(b)
+    n = max(na, nb)
+    if g.ndim != n or n == 0:
+        return None
+    sa = "(" + "".join("1, " for _ in range(n - na)) + "".join(f"a.shape[{d}], " for d in range(na)) + ")"
+    sb = "(" + "".join("1, " for _ in range(n - nb)) + "".join(f"b.shape[{d}], " for d in range(nb)) + ")"
+    lines = ["def impl(g, a, b, k):",
+             f"    A = np.ascontiguousarray(np.asarray(a)).reshape({sa})",
+             f"    B = np.ascontiguousarray(np.asarray(b)).reshape({sb})",
+             f"    out = np.zeros({sa if kk == 0 else sb})"]
+    pad = "    "
+    for d in range(n):
+        lines.append(pad + f"for p{d} in range(A.shape[{d}]):")
+        pad += "    "
+        lines.append(pad + f"for q{d} in range(B.shape[{d}]):")
+        pad += "    "
+    gi = ", ".join(f"p{d} * B.shape[{d}] + q{d}" for d in range(n)) + ("," if n == 1 else "")
+    pi = ", ".join(f"p{d}" for d in range(n)) + ("," if n == 1 else "")
+    qi = ", ".join(f"q{d}" for d in range(n)) + ("," if n == 1 else "")
+    if kk == 0:
+        lines.append(pad + f"out[{pi}] += g[{gi}] * B[{qi}]")
+    else:
+        lines.append(pad + f"out[{qi}] += g[{gi}] * A[{pi}]")
+    own = "a" if kk == 0 else "b"
+    tk = ts[kk]
+    lines.append(f"    return out.reshape({own}.shape)" if isinstance(tk, types.Array) and tk.ndim
+                 else "    return out.ravel()[0]")
+    return compile_source("\n".join(lines) + "\n")
+
+
+# ---- np.cross's cotangents, 3-vectors along the last axes: b x g and g x a --------------------------------
+@overload(_rules.cross_grad, prefer_literal=True)
+def _cross_grad(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, k=0):
+    from .numba_runtime import unbroadcast
+    kk = literal_int(k, 0)
+    if not all(isinstance(t, types.Array) for t in (g, a, b)) or kk not in (0, 1) or not is_none(axis):
+        return None
+    if any(literal_int(t, -1) not in (-1,) for t in (axisa, axisb, axisc)):
+        return None          # other axes: the python backend (Numba's np.cross takes none)
+    if kk == 0:
+        def ga(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, k=0):
+            if a.shape[-1] != 3 or b.shape[-1] != 3:
+                raise ValueError("cross: the numba backend takes 3-vectors only")
+            return unbroadcast(np.cross(b, g), a)
+        return ga
+
+    def gb(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, k=0):
+        if a.shape[-1] != 3 or b.shape[-1] != 3:
+            raise ValueError("cross: the numba backend takes 3-vectors only")
+        return unbroadcast(np.cross(g, a), b)
+    return gb
+
+
+@overload(np.linalg.cross, prefer_literal=True)
+def _linalg_cross(x1, x2, axis=-1):
+    if literal_int(axis, -1) != -1:
+        return None
+    return lambda x1, x2, axis=-1: np.cross(x1, x2)

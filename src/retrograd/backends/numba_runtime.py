@@ -781,9 +781,10 @@ from .numba_manipulation import pad_copies, roll_axis  # noqa: E402,F401
 __all__ += ["pad_copies", "roll_axis"]
 
 
-from .numba_contractions import einsum_value, tensordot_grad_value, tensordot_value  # noqa: E402,F401
+from .numba_contractions import __all__ as _contractions_all  # noqa: E402
+from .numba_contractions import *  # noqa: E402,F401,F403
 
-__all__ += ["einsum_value", "tensordot_value", "tensordot_grad_value"]
+__all__ += list(_contractions_all)
 
 from .numba_joins import flip_axes  # noqa: E402,F401
 
