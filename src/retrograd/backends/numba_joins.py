@@ -220,18 +220,61 @@ def lower_joins(tree):
     piece's type.  `np.flip(m, axis)` with an axis becomes flip_axes."""
     import gast
 
-    joins = {"concatenate", "stack", "hstack", "vstack", "column_stack", "dstack"}
-    helpers = {"split_like", "split_pieces"}
+    joins = {"concatenate", "stack", "hstack", "vstack", "column_stack", "dstack", "select"}
+    helpers = {"split_like": (1,), "split_pieces": (1,), "unselect_all": (1, 2), "unselect": (1, 2),
+               "unarray": (1,)}
+
+    def name(n):
+        return gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    def tuples(node):
+        """A list display as a tuple display (nested ones too: np.array's items)."""
+        if isinstance(node, (gast.List, gast.Tuple)):
+            return gast.Tuple(elts=[tuples(e) for e in node.elts], ctx=gast.Load())
+        return node
+
+    def positions_of(f, on_np):
+        if on_np and f.attr in joins:
+            return (0, 1) if f.attr == "select" else (0,)
+        return helpers.get(f.id, ()) if isinstance(f, gast.Name) else ()
+
+    # the adjoint binds a list argument to a name once (`select_1 = [x > 0]`): that list becomes a tuple too
+    counts, passed = {}, set()
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        if isinstance(n, gast.Call):
+            on = isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and n.func.value.id == "np"
+            passed |= {n.args[k].id for k in positions_of(n.func, on)
+                       if len(n.args) > k and isinstance(n.args[k], gast.Name)}
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) \
+                and n.targets[0].id in passed and counts.get(n.targets[0].id) == 1 and isinstance(n.value, gast.List):
+            n.value = tuples(n.value)
 
     class Lower(gast.NodeTransformer):
         def visit_Call(self, node):
             self.generic_visit(node)
             f = node.func
             on_np = isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "np"
-            k = 0 if on_np else 1
-            if ((on_np and f.attr in joins) or (isinstance(f, gast.Name) and f.id in helpers)) \
-                    and len(node.args) > k and isinstance(node.args[k], gast.List):
-                node.args[k] = gast.Tuple(elts=node.args[k].elts, ctx=gast.Load())
+            positions = positions_of(f, on_np)
+            for k in positions:
+                if len(node.args) > k and isinstance(node.args[k], gast.List):
+                    node.args[k] = tuples(node.args[k])
+            if on_np and f.attr == "select" and len(node.args) >= 2 and all(isinstance(a, gast.Tuple) for a in node.args[:2]) \
+                    and all(k.arg == "default" for k in node.keywords):
+                node.func, node.args = name("select_value"), node.args + [k.value for k in node.keywords]
+                node.keywords = []
+                return node
+            if f.__class__ is gast.Attribute and f.attr == "squeeze":
+                args = ([] if on_np else [f.value]) + list(node.args)
+                axis = [k.value for k in node.keywords if k.arg == "axis"]
+                if len(args) + len(axis) == 2 and len(node.keywords) == len(axis):
+                    node.func, node.args, node.keywords = name("squeeze_axis"), args + axis, []
+                return node
+            if isinstance(f, gast.Name) and f.id == "sum" and len(node.args) == 1 and not node.keywords:
+                node.func = name("builtin_sum")
+                return node
             if isinstance(f, gast.Name) and f.id == "split_pieces" and len(node.args) == 4:
                 node.args[3] = gast.Constant(value=None, kind=None)     # the NumPy `prep` function: typed by rank here
             if on_np and f.attr in ("vstack", "dstack") and len(node.args) == 1 and not node.keywords \

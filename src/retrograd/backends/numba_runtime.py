@@ -789,3 +789,7 @@ __all__ += list(_contractions_all)
 from .numba_joins import flip_axes  # noqa: E402,F401
 
 __all__ += ["flip_axes"]
+
+from .numba_picks import builtin_sum, select_value, squeeze_axis  # noqa: E402,F401
+
+__all__ += ["builtin_sum", "select_value", "squeeze_axis"]
