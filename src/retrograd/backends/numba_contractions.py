@@ -21,7 +21,8 @@ from numba.np.numpy_support import as_dtype
 from ..reverse.rules import contractions as _rules
 from .numba_axes import compile_source, is_none, literal_int
 
-__all__ = ["einsum_value", "tensordot_value", "tensordot_grad_value", "matvec_value", "vecmat_value", "vecdot_value"]
+__all__ = ["einsum_value", "tensordot_value", "tensordot_grad_value", "matvec_value", "vecmat_value", "vecdot_value",
+           "matrix_power_value", "multi_dot_value"]
 
 _OPERANDS = ("x0", "x1", "x2", "x3")
 
@@ -275,6 +276,11 @@ def lower_contractions(tree):
                     and all(k.arg == "axis" for k in node.keywords) and len(node.args) == 2:
                 node.func = name(gufuncs[f.attr])
                 return node
+            if on_la and f.attr in ("matrix_power", "multi_dot") and not node.keywords:
+                node.func = name(f.attr + "_value")
+                if f.attr == "multi_dot" and len(node.args) == 1 and isinstance(node.args[0], gast.List):
+                    node.args[0] = gast.Tuple(elts=node.args[0].elts, ctx=gast.Load())
+                return node
             if (on_np or on_la) and f.attr == "tensordot":
                 args = list(node.args)
                 kw = {k.arg: k.value for k in node.keywords}
@@ -499,3 +505,133 @@ def _linalg_cross(x1, x2, axis=-1):
     if literal_int(axis, -1) != -1:
         return None
     return lambda x1, x2, axis=-1: np.cross(x1, x2)
+
+
+# ---- np.linalg.matrix_power of a stack of matrices, and its cotangent ------------------------------------
+def matrix_power_value(a, n):
+    """np.linalg.matrix_power, what the numba lowering calls it (Numba's takes 2-D arrays only)."""
+    return np.linalg.matrix_power(a, n)
+
+
+@overload(matrix_power_value)
+def _matrix_power_value(a, n):
+    if not isinstance(a, types.Array) or not isinstance(n, types.Integer) or a.ndim not in (2, 3):
+        return None
+    if a.ndim == 2:
+        return lambda a, n: np.linalg.matrix_power(np.ascontiguousarray(a), n)
+
+    def stack(a, n):
+        out = np.empty(a.shape)
+        for k in range(a.shape[0]):
+            out[k] = np.linalg.matrix_power(np.ascontiguousarray(a[k]), n)
+        return out
+    return stack
+
+
+def _power_grad_2d(g, a, n):
+    pass
+
+
+@overload(_power_grad_2d)
+def _power_grad_2d_ol(g, a, n):
+    def impl(g, a, n):
+        """sum_j (a^T)^j g (a^T)^(n-1-j); for n < 0 that of inv(a)^-n, through -inv^T gi inv^T."""
+        m = a.shape[0]
+        if n == 0:
+            return np.zeros(a.shape)
+        b = np.ascontiguousarray(a)
+        p = n
+        if n < 0:
+            b = np.linalg.inv(b)
+            p = -n
+        bt = np.ascontiguousarray(b.T)
+        powers = [np.eye(m)]
+        for _ in range(p - 1):
+            powers.append(powers[-1] @ bt)
+        gc = np.ascontiguousarray(g)
+        out = np.zeros((m, m))
+        for j in range(p):
+            out += powers[j] @ gc @ powers[p - 1 - j]
+        if n < 0:
+            out = -(bt @ out @ bt)
+        return out
+    return impl
+
+
+@overload(_rules.matrix_power_grad)
+def _matrix_power_grad(g, a, n):
+    if not isinstance(a, types.Array) or not isinstance(g, types.Array) or a.ndim not in (2, 3):
+        return None
+    if not isinstance(n, types.Integer):
+        return None
+    if a.ndim == 2:
+        return lambda g, a, n: _power_grad_2d(g, a, n)
+
+    def stack(g, a, n):
+        out = np.empty(a.shape)
+        for k in range(a.shape[0]):
+            out[k] = _power_grad_2d(g[k], a[k], n)
+        return out
+    return stack
+
+
+# ---- np.linalg.multi_dot of a tuple of matrices (1-D ends a row and a column), and its cotangents ---------
+def multi_dot_value(arrays):
+    return np.linalg.multi_dot(list(arrays))
+
+
+def _multi_dot_parts(ts):
+    """Source lines making m0.. (each piece 2-D, as multi_dot reads 1-D ends) and the result's squeeze."""
+    n = len(ts)
+    lines = []
+    for j, t in enumerate(ts):
+        if t.ndim == 1 and j == 0:
+            lines.append(f"    m{j} = np.ascontiguousarray(arrays[{j}]).reshape((1, arrays[{j}].shape[0]))")
+        elif t.ndim == 1 and j == n - 1:
+            lines.append(f"    m{j} = np.ascontiguousarray(arrays[{j}]).reshape((arrays[{j}].shape[0], 1))")
+        else:
+            lines.append(f"    m{j} = np.ascontiguousarray(arrays[{j}])")
+    return lines
+
+
+def _multi_dot_ok(arrays):
+    if not isinstance(arrays, types.BaseTuple) or len(arrays) < 2:
+        return False
+    ts = arrays.types
+    return all(isinstance(t, types.Array) and isinstance(t.dtype, types.Float) for t in ts) and all(
+        t.ndim == 2 or (t.ndim == 1 and j in (0, len(ts) - 1)) for j, t in enumerate(ts))
+
+
+@overload(multi_dot_value)
+def _multi_dot_value(arrays):
+    if not _multi_dot_ok(arrays):
+        return None
+    ts, n = arrays.types, len(arrays)
+    lines = ["def impl(arrays):"] + _multi_dot_parts(ts)
+    lines.append("    r = " + " @ ".join(f"m{j}" for j in range(n)))
+    if ts[0].ndim == 1 and ts[-1].ndim == 1:
+        lines.append("    return r[0, 0]")
+    elif ts[0].ndim == 1:
+        lines.append("    return np.ascontiguousarray(r[0])")
+    elif ts[-1].ndim == 1:
+        lines.append("    return np.ascontiguousarray(r[:, 0])")
+    else:
+        lines.append("    return r")
+    return compile_source("\n".join(lines) + "\n")
+
+
+@overload(_rules.multi_dot_grads)
+def _multi_dot_grads(g, arrays):
+    if not _multi_dot_ok(arrays):
+        return None
+    ts, n = arrays.types, len(arrays)
+    lines = ["def impl(g, arrays):"] + _multi_dot_parts(ts)
+    lines.append(f"    g2 = np.ascontiguousarray(np.asarray(g)).reshape((m0.shape[0], m{n - 1}.shape[1]))")
+    outs = []
+    for i in range(n):
+        left = " @ ".join(f"m{j}" for j in range(i)) or f"np.eye(m0.shape[0])"
+        right = " @ ".join(f"m{j}" for j in range(i + 1, n)) or f"np.eye(m{n - 1}.shape[1])"
+        lines.append(f"    d{i} = np.ascontiguousarray(({left}).T @ g2 @ ({right}).T).reshape(arrays[{i}].shape)")
+        outs.append(f"d{i}")
+    lines.append("    return (" + ", ".join(outs) + ",)")
+    return compile_source("\n".join(lines) + "\n")

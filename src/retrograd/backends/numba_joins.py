@@ -222,7 +222,7 @@ def lower_joins(tree):
 
     joins = {"concatenate", "stack", "hstack", "vstack", "column_stack", "dstack", "select"}
     helpers = {"split_like": (1,), "split_pieces": (1,), "unselect_all": (1, 2), "unselect": (1, 2),
-               "unarray": (1,)}
+               "unarray": (1,), "multi_dot_grads": (1,)}
 
     def name(n):
         return gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
