@@ -82,8 +82,6 @@ NUMBA_RULE_REFUSALS = {
     "convolve": _NO_NP.format("np.correlate mode='valid' (convolve's adjoint)"),
     "correlate": _NO_NP.format("np.correlate modes other than 'valid'"),
     "gradient": _NO_NP.format("np.gradient"),
-    "matrix_power": _NO_NP.format("np.linalg.matrix_power"),
-    "multi_dot": _NO_NP.format("np.linalg.multi_dot"),
     "squeeze": "np.squeeze(x) without an axis: the result's rank depends on the run-time shape, and Numba fixes "
                "ranks when it compiles (np.squeeze with an axis is lowered)",
     "trapezoid": _NO_NP.format("np.trapezoid"),

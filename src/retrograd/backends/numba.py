@@ -150,6 +150,10 @@ def call(fn, args, source, locations=None):
         return fn(*args)
     except NumbaError as exc:
         raise _backend_error(exc, source, locations) from None
+    except ValueError as exc:                 # Numba's np.cross of 2-vectors: a case its NumPy lacks, at run time
+        if "numba.np.extensions" not in str(exc):
+            raise
+        raise _backend_error(exc, source, locations) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
         if "No definition for lowering" not in str(exc) and "layout" not in str(exc):
             raise

@@ -480,7 +480,7 @@ def _kron_grad(g, a, b, k):
 # ---- np.cross's cotangents, 3-vectors along the last axes: b x g and g x a --------------------------------
 @overload(_rules.cross_grad, prefer_literal=True)
 def _cross_grad(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, k=0):
-    from .numba_runtime import unbroadcast
+    from ..runtime import unbroadcast
     kk = literal_int(k, 0)
     if not all(isinstance(t, types.Array) for t in (g, a, b)) or kk not in (0, 1) or not is_none(axis):
         return None

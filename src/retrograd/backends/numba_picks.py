@@ -54,7 +54,7 @@ def _taken_lines(n):
 
 @overload(_manip.unselect_all)
 def _unselect_all(g, condlist, choicelist):
-    from .numba_runtime import unbroadcast
+    from ..runtime import unbroadcast
     if not isinstance(g, types.Array) or not (_tuple(condlist) and _tuple(choicelist)):
         return None
     n = len(choicelist)
@@ -78,7 +78,7 @@ def _unselect(g, condlist, choicelist, k, default_shape=None):
     if len(default_shape) == 0:
         lines.append("    return part.sum()")
     else:
-        from .numba_runtime import unbroadcast
+        from ..runtime import unbroadcast
         lines.append("    return unbroadcast(part, np.zeros(default_shape))")
         return compile_source("\n".join(lines) + "\n", unbroadcast=unbroadcast)
     return compile_source("\n".join(lines) + "\n")

@@ -288,6 +288,9 @@ def _unbroadcast(g, x):
     return None
 
 
+overload(_py.unbroadcast)(_unbroadcast)     # the same, for the backend modules that cannot import this one
+
+
 @njit(inline="always")
 def _axis_of(axis, ndim):
     ax = axis + ndim if axis < 0 else axis
