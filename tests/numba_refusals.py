@@ -79,11 +79,13 @@ NUMBA_RULE_REFUSALS = {
     "nanstd": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
     "nanvar": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
     # everything else
-    "convolve": _NO_NP.format("np.correlate mode='valid' (convolve's adjoint)"),
-    "correlate": _NO_NP.format("np.correlate modes other than 'valid'"),
-    "gradient": _NO_NP.format("np.gradient"),
-    "squeeze": "np.squeeze(x) without an axis: the result's rank depends on the run-time shape, and Numba fixes "
+    "correlate": "Numba's np.correlate takes no mode (correlate_grad, not lowered yet, correlates unit vectors "
+                 "in the call's mode)",
+    "gradient": "Numba: Use of unsupported NumPy function 'numpy.gradient'",
+    "squeeze": "Numba: Use of unsupported NumPy function 'numpy.squeeze'; without an axis: the result's rank depends on the run-time shape, and Numba fixes "
                "ranks when it compiles (np.squeeze with an axis is lowered)",
-    "trapezoid": _NO_NP.format("np.trapezoid"),
-    "unstack": _NO_NP.format("np.unstack"),
+    "trapezoid": "the cotangent's helper trapezoid_weights has no Numba overload yet (it builds the weights with "
+                 "np.moveaxis/broadcasts at a run-time axis)",
+    "unstack": "Numba: Use of unsupported NumPy function 'numpy.unstack' (its tuple's length is the run-time "
+               "shape[axis], which Numba cannot type)",
 }

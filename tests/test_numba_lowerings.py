@@ -111,7 +111,24 @@ def cross_(x, y):
     return np.cross(x, y)
 
 
+def matrix_power_(x):
+    return np.linalg.matrix_power(x, 3) + np.linalg.matrix_power(x, 0)
+
+
+def matrix_power_neg(x):
+    return np.linalg.matrix_power(x, -2)
+
+
+def multi_dot_(x, y, z):
+    return np.linalg.multi_dot([x, y, z])
+
+
+def convolve_(x, y):
+    return np.convolve(x, y)
+
+
 R = np.random.default_rng(7).standard_normal
+W = np.eye(3) + 0.3 * R((2, 3, 3))          # well conditioned: inverses for matrix_power(x, -2)
 CONTRACTIONS = [
     (e_matmul, [R((2, 3)), R((3, 4))]), (e_matmul, [R((1, 3)), R((3, 1))]), (e_trace, [R((3, 3))]),
     (e_dot, [R(3), R(3)]), (e_dot, [R(0), R(0)]), (e_swap_batched, [R((2, 1, 3))]), (e_swap_batched, [R((2, 3))]),
@@ -124,6 +141,8 @@ CONTRACTIONS = [
     (matvec_, [R((2, 3)), R((2, 1, 3))]), (vecmat_, [R(2), R((2, 2, 3))]),
     (vecdot_, [R(3), R((2, 1, 3))]), (vecdot_axis, [R((3, 2)), R((3, 1))]),
     (kron_, [R((2, 3)), R((2, 2))]), (kron_, [R(3), R((2, 2))]), (cross_, [R((2, 3)), R(3)]),
+    (matrix_power_, [R((2, 2, 2))]), (matrix_power_neg, [W]), (multi_dot_, [R(3), R((3, 2)), R(2)]),
+    (multi_dot_, [R((2, 3)), R((3, 4)), R((4, 1))]), (convolve_, [R(2), R(5)]), (convolve_, [R(1), R(1)]),
 ]
 
 
@@ -246,6 +265,7 @@ def e_mismatch(x, y):
     return np.einsum('ij,jk->ik', x, y)
 
 
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
 def test_two_vector_cross_is_refused_clearly():
     """Numba's np.cross takes 3-vectors only (it raises at run time): a BackendError, not its ValueError."""
     d = rg.differentiate(cross_2d, wrt=(0, 1), backend="numba")

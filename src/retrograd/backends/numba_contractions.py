@@ -635,3 +635,33 @@ def _multi_dot_grads(g, arrays):
         outs.append(f"d{i}")
     lines.append("    return (" + ", ".join(outs) + ",)")
     return compile_source("\n".join(lines) + "\n")
+
+
+# ---- np.convolve's cotangents: the cotangent placed in the 'full' result, correlated with the other ------
+def _mode_start(mode):
+    if is_none(mode) or mode == "full":
+        return "full"
+    if isinstance(mode, str):
+        return mode
+    if isinstance(mode, types.StringLiteral):
+        return mode.literal_value
+    if isinstance(mode, types.Omitted):
+        return mode.value
+    return None
+
+
+@overload(_rules.convolve_grad, prefer_literal=True)
+def _convolve_grad(g, a, v, mode="full", k=0):
+    m, kk = _mode_start(mode), literal_int(k, 0)
+    if m not in ("full", "same", "valid") or kk not in (0, 1):
+        return None
+    if not all(isinstance(t, types.Array) and t.ndim == 1 for t in (a, v)):
+        return None
+    start = {"full": "0", "same": "(min(n, p) - 1) // 2", "valid": "min(n, p) - 1"}[m]
+    other = "v" if kk == 0 else "a"
+    gval = "np.asarray(g).ravel()" if isinstance(g, types.Array) else "np.full(1, g)"
+    src = (f"def impl(g, a, v, mode='full', k=0):\n    n, p = a.shape[0], v.shape[0]\n"
+           f"    full = np.zeros(n + p - 1)\n    s = {start}\n    gv = {gval}\n"
+           "    full[s:s + gv.size] = gv\n"
+           f"    return np.correlate(full, np.ascontiguousarray({other}).astype(np.float64))\n")
+    return compile_source(src)
