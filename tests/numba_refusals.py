@@ -52,40 +52,44 @@ NUMBA_REFUSES = {
 
 # ---- the rule oracle on numba (test_rule_oracle.test_rule_on_numba): the first form of each rule ------------
 # Each listed rule must raise a clear BackendError on numba; one that now passes fails the test (remove it
-# here: the list only shrinks), and a refusal of an unlisted rule fails too.  The reasons are what Numba
-# lacks (its NumPy subset, 0.68), not what retrograd chose.
-_NO_NP = "Numba's NumPy has no {}"
-_LINALG_ADJ = "Numba's np.linalg has no batched or {} form the adjoint's NumPy code uses"
+# here: the list only shrinks), and a refusal of an unlisted rule fails too.  Each reason is Numba's message
+# (0.68) on the first form's fixed draw: an unsupported NumPy call, a signature it lacks, or a Python helper
+# of the rule's adjoint that has no Numba overload yet ("Untyped global name").
+def _untyped(helper):
+    return f"Numba: Untyped global name '{helper}' (the adjoint's helper has no Numba overload yet)"
+
+
+def _unsupported(fn):
+    return f"Numba: Use of unsupported NumPy function 'numpy.{fn}'"
+
+
 NUMBA_RULE_REFUSALS = {
     # linear algebra decompositions (helper numbalin's families)
-    "cholesky": _LINALG_ADJ.format("triangular-solve (scipy.linalg)"),
-    "det": "Numba types no Ellipsis index (`[..., None, None]` in det's adjoint)",
-    "eig": _LINALG_ADJ.format("complex eigenvector"),
-    "eigh": _LINALG_ADJ.format("UPLO="),
-    "eigvals": "Numba's np.linalg.eigvals takes 2-D arrays only",
-    "eigvalsh": "Numba's np.linalg.eigvalsh takes no UPLO= and 2-D arrays only",
-    "norm": "Numba's np.linalg.norm takes no axis=/keepdims= (the adjoint's norm_grad needs them)",
-    "pinv": _LINALG_ADJ.format("pinv"),
-    "qr": "Numba's np.linalg.qr takes no mode=",
-    "slogdet": _LINALG_ADJ.format("slogdet"),
-    "solve": _LINALG_ADJ.format("solve"),
-    "svd": _LINALG_ADJ.format("svd"),
+    "cholesky": _untyped("cholesky_grad"),
+    "det": "Numba: no getitem(float64, Tuple(..., none, none)) (an Ellipsis index in det's adjoint)",
+    "eig": _untyped("eig_grad"),
+    "eigh": _untyped("eigh_grad"),
+    "eigvals": "Numba: no eigvals(array(float64, 3d, C)) (a stack of matrices)",
+    "eigvalsh": "Numba: no eigvalsh(array(float64, 3d, C)) (a stack of matrices)",
+    "norm": _untyped("norm_grad"),
+    "pinv": _untyped("pinv_grad"),
+    "qr": "Numba: no qr(array(float64, 3d, C)) (a stack of matrices)",
+    "slogdet": _untyped("slogdet_grad"),
+    "solve": _untyped("solve_grad_a"),
+    "svd": _untyped("svd_grad"),
     # statistics (helper numbalin's families)
-    "average": _NO_NP.format("np.average with weights= or axis="),
-    "median": _NO_NP.format("quantile interpolation with axis= (quantile_grad)"),
-    "percentile": _NO_NP.format("quantile interpolation with axis= (quantile_grad)"),
-    "quantile": _NO_NP.format("quantile interpolation with axis= (quantile_grad)"),
-    "nanmean": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
-    "nanstd": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
-    "nanvar": _NO_NP.format("keepdims= on the nan-reductions' counts (unreduce of a nan mask)"),
+    "average": _untyped("weighted_grad"),
+    "median": _untyped("quantile_grad"),
+    "percentile": _untyped("quantile_grad"),
+    "quantile": _untyped("quantile_grad"),
+    "nanmean": _untyped("nan_count"),
+    "nanstd": _untyped("nan_center"),
+    "nanvar": _untyped("nan_center"),
     # everything else
-    "correlate": "Numba's np.correlate takes no mode (correlate_grad, not lowered yet, correlates unit vectors "
-                 "in the call's mode)",
-    "gradient": "Numba: Use of unsupported NumPy function 'numpy.gradient'",
-    "squeeze": "Numba: Use of unsupported NumPy function 'numpy.squeeze'; without an axis: the result's rank depends on the run-time shape, and Numba fixes "
-               "ranks when it compiles (np.squeeze with an axis is lowered)",
-    "trapezoid": "the cotangent's helper trapezoid_weights has no Numba overload yet (it builds the weights with "
-                 "np.moveaxis/broadcasts at a run-time axis)",
-    "unstack": "Numba: Use of unsupported NumPy function 'numpy.unstack' (its tuple's length is the run-time "
-               "shape[axis], which Numba cannot type)",
+    "correlate": _untyped("correlate_grad") + "; Numba's np.correlate takes no mode, which it needs",
+    "gradient": _unsupported("gradient"),
+    "squeeze": _unsupported("squeeze") + "; without an axis the result's rank depends on the run-time shape, "
+               "which Numba cannot type (np.squeeze with an axis is lowered)",
+    "trapezoid": _untyped("trapezoid_weights"),
+    "unstack": _unsupported("unstack") + "; its tuple's length is the run-time shape[axis], which Numba cannot type",
 }
