@@ -90,6 +90,5 @@ NUMBA_RULE_REFUSALS = {
     "gradient": _unsupported("gradient"),
     "squeeze": _unsupported("squeeze") + "; without an axis the result's rank depends on the run-time shape, "
                "which Numba cannot type (np.squeeze with an axis is lowered)",
-    "trapezoid": _untyped("trapezoid_weights"),
     "unstack": _unsupported("unstack") + "; its tuple's length is the run-time shape[axis], which Numba cannot type",
 }

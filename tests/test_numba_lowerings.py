@@ -230,6 +230,10 @@ def squeeze_(x):
     return np.squeeze(x, (0, 2)) + x.squeeze(axis=0)[:, 0]
 
 
+def trapezoid_(x):
+    return np.trapezoid(x)
+
+
 def builtin_sum_(x):
     return sum(x)
 
@@ -242,7 +246,7 @@ PICKS = [
     (select_, [R((2, 3)), R(3)], (0, 1)), (select_default, [R((2, 3)), R((2, 1)), R(3)], (0, 1)),
     (select_default, [R(3), 0.7, R((2, 3))], (0, 1)),
     (take_along, [R((2, 3))], 0), (take_along_flat, [R((2, 2))], 0), (squeeze_, [R((1, 3, 1))], 0),
-    (builtin_sum_, [R((2, 3))], 0), (builtin_sum_, [R(1)], 0), (array_, [0.3, -1.2], (0, 1)),
+    (trapezoid_, [R((2, 3))], 0), (trapezoid_, [R(1)], 0), (builtin_sum_, [R((2, 3))], 0), (builtin_sum_, [R(1)], 0), (array_, [0.3, -1.2], (0, 1)),
 ]
 
 CASES = [(f, a, tuple(range(len(a)))) for f, a in CONTRACTIONS + JOINS] + PICKS
@@ -281,3 +285,11 @@ def test_einsum_shapes_that_do_not_broadcast_raise():
         d.vjp(np.ones((2, 3)), np.ones((2, 2)))
     with pytest.raises(ValueError):
         np.einsum('ij,jk->ik', np.ones((2, 3)), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_trapezoid_of_one_sample_has_zero_gradient(backend):
+    """np.trapezoid of a single sample is the constant 0 (the weights were dx/4 before: a wrong gradient)."""
+    assert np.trapezoid(np.array([2.0])) == 0.0
+    g = rg.differentiate(trapezoid_, backend=backend).grad(np.array([2.0]))
+    np.testing.assert_array_equal(g, [0.0])
