@@ -10,8 +10,9 @@ Values are drawn by hypothesis from each form's domain, with the edges that are 
 function: zeros (np.prod, sums, sin ...), size-1 and size-0 axes, 0-d arrays, negative and tuple axes,
 broadcasting operands.  Where a function has a kink (abs, max, clip, mod) the draws stay away from it,
 and the convention at the kink is tested with hand-derived values below (test_convention_*).
-The numba backend runs the first form of each rule on one fixed draw: it must agree, or refuse with a
-BackendError that says to use the python backend.
+The numba backend runs the first form of each rule on one fixed draw: it must agree, or (a rule listed in
+numba_refusals.NUMBA_RULE_REFUSALS, with Numba's reason) refuse with a BackendError that says to use the
+python backend.
 """
 import math
 import operator
@@ -714,11 +715,13 @@ NUMBA_SAMPLE = sorted(FORMS) if FULL else sorted(FORMS)[_NUMBA_SLICE::8]
 
 @pytest.mark.parametrize("name", NUMBA_SAMPLE)
 def test_rule_on_numba(forms_module, name, monkeypatch):
-    """The first form of each rule, one fixed draw, on numba: the python backend's result, or a clear
-    refusal (BackendError naming backend="python")."""
+    """The first form of each rule, one fixed draw, on numba: the python backend's result, or, for a rule
+    listed in numba_refusals.NUMBA_RULE_REFUSALS, a clear refusal (BackendError naming backend="python").
+    A listed rule that now passes fails (the list only shrinks), and so does an unlisted refusal."""
     pytest.importorskip("numba")
     if "numba" not in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba").split(","):
         pytest.skip("numba is not in RETROGRAD_TEST_BACKENDS")
+    from numba_refusals import NUMBA_RULE_REFUSALS
     form = FORMS[name][0]
     f = getattr(forms_module, f"{name}_0")
     monkeypatch.setattr(fd, "BACKEND", "numba")
@@ -726,7 +729,19 @@ def test_rule_on_numba(forms_module, name, monkeypatch):
         _check(f, form, form.args.fixed())
     except rg.BackendError as err:
         assert 'backend="python"' in (err.hint or ""), f"the refusal does not say what to do: {err}"
-        pytest.xfail(f"numba refuses {form.expr!r} clearly: {str(err).splitlines()[0][:160]}")
+        assert name in NUMBA_RULE_REFUSALS, f"numba refuses {form.expr!r}, not in NUMBA_RULE_REFUSALS: {err}"
+        pytest.xfail(f"numba refuses {form.expr!r}: {NUMBA_RULE_REFUSALS[name]}")
+    assert name not in NUMBA_RULE_REFUSALS, \
+        f"numba now differentiates {form.expr!r}: remove {name!r} from numba_refusals.NUMBA_RULE_REFUSALS"
+
+
+def test_numba_rule_refusals_name_rules():
+    """Every rule NUMBA_RULE_REFUSALS lists is a registered rule with oracle forms, and has a reason."""
+    from numba_refusals import NUMBA_RULE_REFUSALS
+    unknown = sorted(set(NUMBA_RULE_REFUSALS) - set(RULE_TABLE))
+    assert not unknown, f"NUMBA_RULE_REFUSALS names rules that are not registered: {unknown}"
+    assert set(NUMBA_RULE_REFUSALS) <= set(FORMS)
+    assert all(isinstance(r, str) and r for r in NUMBA_RULE_REFUSALS.values())
 
 
 # ---- conventions at kinks and domain edges: hand-derived values ------------------------------------------

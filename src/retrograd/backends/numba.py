@@ -24,6 +24,8 @@ def cache_dir():
 
 def _lower(tree):
     """What Numba's NumPy lacks, rewritten in each generated function before it is unparsed."""
+    from .numba_contractions import lower_contractions
+    from .numba_joins import lower_joins
     from .numba_products import lower_products
     from .numba_manipulation import lower_rolls
     from .numba_reductions import lower_reductions
@@ -32,7 +34,8 @@ def _lower(tree):
     from .numba_gradient import lower_statistics
     tree.decorator_list = [_njit()]
     tree = lower_linalg(lower_tuple_writes(lower_statistics(tree)))
-    return lower_layouts(lower_spellings(lower_rolls(lower_products(lower_reductions(tree)))))
+    return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
+        tree)))))))
 
 
 _RELAYOUT = {"T", "transpose", "swapaxes", "moveaxis", "rollaxis"}
@@ -201,6 +204,10 @@ def call(fn, args, source, locations=None):
     try:
         return fn(*args)
     except NumbaError as exc:
+        raise _backend_error(exc, source, locations) from None
+    except ValueError as exc:                 # Numba's np.cross of 2-vectors: a case its NumPy lacks, at run time
+        if "numba.np.extensions" not in str(exc):
+            raise
         raise _backend_error(exc, source, locations) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
         if "incompatible shape for array" in str(exc):

@@ -335,6 +335,9 @@ def _unbroadcast(g, x):
     return None
 
 
+overload(_py.unbroadcast)(_unbroadcast)     # the same, for the backend modules that cannot import this one
+
+
 @njit(inline="always")
 def _axis_of(axis, ndim):
     ax = axis + ndim if axis < 0 else axis
@@ -838,3 +841,16 @@ from .numba_tuples import tuple_set  # noqa: E402,F401
 from .numba_gradient import gradient_along  # noqa: E402,F401
 
 __all__ += ["tuple_set", "gradient_along"]
+
+from .numba_contractions import __all__ as _contractions_all  # noqa: E402
+from .numba_contractions import *  # noqa: E402,F401,F403
+
+__all__ += list(_contractions_all)
+
+from .numba_joins import flip_axes  # noqa: E402,F401
+
+__all__ += ["flip_axes"]
+
+from .numba_picks import builtin_sum, select_value, squeeze_axis  # noqa: E402,F401
+
+__all__ += ["builtin_sum", "select_value", "squeeze_axis"]

@@ -3,7 +3,7 @@ matrix_power.  The cotangent of each operand of an einsum is another einsum (of 
 and the other operands); tensordot is written as an einsum."""
 import numpy as np
 
-from ...runtime import matmul_grad_a, matmul_grad_b, unbroadcast
+from ...runtime import unbroadcast
 from .registry import adjoint, d, t, tangent
 
 KIND = "product"
@@ -308,10 +308,11 @@ def vecdot(y, x1, x2, *, axis=-1):
     t[y] = np.vecdot(t[x1], x2, axis=axis) + np.vecdot(x1, t[x2], axis=axis)
 
 
+# as einsums: np.matvec broadcasts a stack of vectors `x2` (not a matrix, as `@` would read a 2-D one)
 @adjoint(np.matvec)
 def matvec(y, x1, x2):
-    d[x1] = matmul_grad_a(d[y], x1, x2)
-    d[x2] = matmul_grad_b(d[y], x1, x2)
+    d[x1] = einsum_grad(d[y], "...ij,...j->...i", 0, x1, x2)
+    d[x2] = einsum_grad(d[y], "...ij,...j->...i", 1, x1, x2)
 
 
 @tangent(matvec)
@@ -321,8 +322,8 @@ def matvec(y, x1, x2):
 
 @adjoint(np.vecmat)
 def vecmat(y, x1, x2):
-    d[x1] = matmul_grad_a(d[y], x1, x2)
-    d[x2] = matmul_grad_b(d[y], x1, x2)
+    d[x1] = einsum_grad(d[y], "...i,...ij->...j", 0, x1, x2)
+    d[x2] = einsum_grad(d[y], "...i,...ij->...j", 1, x1, x2)
 
 
 @tangent(vecmat)

@@ -186,6 +186,8 @@ def ungradient_coordinates(g, x, axis, edge_order):
 def trapezoid_weights(y, x=None, dx=1.0, axis=-1):
     """np.trapezoid(y, x, dx, axis) = sum(w * y, axis): w = dx (or the gaps of x) halved at the ends."""
     n = np.shape(y)[axis]
+    if n < 2:                     # one sample (or none): the integral is the constant 0
+        return _along(np.zeros(n), y, axis)
     if x is None:
         w = np.full(n, float(dx))
     else:
