@@ -32,7 +32,6 @@ NUMBA_REFUSES = {
     "test_linear_algebra_and_shapes_vjp[sh_squeeze]": _SHAPES + " (np.squeeze)",
     "test_rule_against_finite_differences[layout]": _SHAPES + " (np.flip, np.swapaxes)",
     "test_rule_against_finite_differences[layout_methods]": _SHAPES + " (.swapaxes)",
-    "test_simulation_loop[transposed_state]": _SHAPES + " (np.transpose's adjoint, untranspose)",
 }
 
 

@@ -22,12 +22,7 @@ BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba")
 # (tests/numba_refusals.py); a listed case that starts working fails, so the list only shrinks.
 _SHAPES = "no Numba lowering yet for this NumPy shape function"
 FORWARD_NUMBA_REFUSES = {
-    "la_inner": "np.inner",
     "sh_squeeze": _SHAPES + " (np.squeeze)",
-    "sh_concatenate": _SHAPES + " (np.concatenate of a list)",
-    "sh_stack": _SHAPES + " (np.stack of a list)",
-    "sh_hstack": _SHAPES + " (np.hstack of a list)",
-    "sh_vstack": _SHAPES + " (np.vstack of a list)",
     "l_solve_vector": "np.linalg.solve's tangent helper", "l_solve_matrix": "np.linalg.solve's tangent helper",
     "l_norm_vector": "np.linalg.norm's tangent helper", "l_norm_matrix": "np.linalg.norm's tangent helper",
     "l_norm_axis": "np.linalg.norm's tangent helper",
