@@ -2,6 +2,7 @@
 against central differences along a random direction and against the reverse transform (forward_check)."""
 import inspect
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -32,10 +33,17 @@ FORWARD_NUMBA_REFUSES = {
 }
 
 
+# each numba case compiles its tangent code (2-6 s): CI runs a fixed third of them, chosen by test id;
+# RETROGRAD_FORWARD_NUMBA_FULL=1 runs them all
+NUMBA_FULL = bool(os.environ.get("RETROGRAD_FORWARD_NUMBA_FULL"))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request, monkeypatch, tmp_path_factory):
     if request.param == "numba":
         pytest.importorskip("numba")
+        if not NUMBA_FULL and zlib.crc32(request.node.nodeid.encode()) % 3:
+            pytest.skip("numba forward-mode sample: RETROGRAD_FORWARD_NUMBA_FULL=1 runs this case")
         monkeypatch.setenv("RETROGRAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rgcache"))
     return request.param
 
