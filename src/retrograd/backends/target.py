@@ -24,8 +24,9 @@ class Target:
         method's arguments are passed in front of the caller's)."""
 
     def load(self, program, source, title):
-        """The namespace of the loaded generated module (its functions are looked up in it by name)."""
-        raise NotImplementedError
+        """The namespace of the loaded generated module (its functions are looked up in it by name).
+        Every target defines it: there is no default way to load generated code."""
+        raise NotImplementedError(f"target {self.traits.name!r} defines no load()")
 
     def wrap(self, fn, source, locations):
         """The callable api.py calls for a generated function `fn`: where the target's own failures (a
@@ -48,7 +49,9 @@ class Target:
 
     def refusal(self, fn_name, param, value):
         """The error for a `wrt` argument `value` it does not take (`takes(value)` is false)."""
-        raise NotImplementedError
+        from ..errors import UsageError
+        return UsageError(f"{fn_name}: the {self.traits.name} backend does not differentiate with respect to "
+                          f"`{param}` (a {type(value).__name__})", hint='use backend="python"')
 
     def source_of(self, diff):
         """`diff.source` where the target generates code of its own, else None (the generated module's)."""
