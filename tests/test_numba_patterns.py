@@ -157,3 +157,15 @@ def test_numba_lowers_batched_and_integer_matmul():
     src = rg.differentiate(integer_products, backend="numba").source_for(r.normal(size=3), M)
     code = "\n".join(line.split("#")[0] for line in src.splitlines())     # comments quote the user's `@`
     assert "matmul(M, x)" in code and " @ " not in code
+
+
+def sum_of_an_element(x):
+    y = np.log(x)
+    return np.sum(y[2]) * 3.0 + np.mean(y[1])      # reductions of a scalar (once: "cannot compile")
+
+
+def test_numba_reduction_of_a_scalar_element():
+    x = np.linspace(0.1, 1.0, 5)
+    check_grad(sum_of_an_element, (x,), 0)
+    np.testing.assert_allclose(rg.grad(sum_of_an_element, backend="numba")(x), rg.grad(sum_of_an_element)(x),
+                               rtol=1e-12)

@@ -405,6 +405,8 @@ def _broadcast2(G, m, n):
 
 @overload(unreduce, prefer_literal=True)
 def _unreduce(g, x, axis=None, keepdims=False):
+    if isinstance(x, types.Number) and _is_none(axis) and _is_scalar(g):
+        return lambda g, x, axis=None, keepdims=False: g       # np.sum of a scalar (`np.sum(y[2])`)
     if not isinstance(x, types.Array):
         return None
     if isinstance(keepdims, types.BooleanLiteral) or isinstance(axis, (types.IntegerLiteral, types.BaseTuple)):
