@@ -374,3 +374,17 @@ def test_numba_index_in_an_untrusted_numba_cache_dir_is_not_unpickled(cache, tmp
         os.chmod(d, 0o777)
     assert "not caching compiled code" in run()
     assert not marker.exists()
+
+
+def test_numba_module_name_changes_with_the_package_stamp(cache, monkeypatch):
+    """Numba's cache of a generated module keys on its file alone, not on the runtime overloads it calls:
+    an edited retrograd (same version) must write a new module, or the old machine code runs."""
+    from retrograd.backends import numba as nb
+    from retrograd.backends import transform_cache
+    seen = []
+    monkeypatch.setattr(nb, "_load_module", lambda text, ns: seen.append(text))
+    program = type("P", (), {"globals_for": lambda self, runtime: {}, "namespace_key": ""})()
+    for stamp in ("a", "b"):
+        monkeypatch.setattr(transform_cache, "_PACKAGE_STAMP", stamp)
+        nb.load(program, "x = 1\n", "t")
+    assert seen[0] != seen[1] and seen[0].split(nb._TRAILER)[0] == seen[1].split(nb._TRAILER)[0]

@@ -169,3 +169,30 @@ def test_numba_reduction_of_a_scalar_element():
     check_grad(sum_of_an_element, (x,), 0)
     np.testing.assert_allclose(rg.grad(sum_of_an_element, backend="numba")(x), rg.grad(sum_of_an_element)(x),
                                rtol=1e-12)
+
+
+def tuple_unpacked(x):
+    t = (x, x * 2, np.sin(x))
+    a, b, c = t                      # the tuple's cotangent was joined with `+` on numba: a zero gradient
+    return np.sum(a * b + c)
+
+
+def tuple_aliased(x):
+    t = (x, x * 2)
+    t2 = t
+    a, b = t2
+    c, e = t
+    return np.sum(a * e + b * c)
+
+
+def tuple_of_scalars(x):
+    t = (x[0], x[1] * 2.0)
+    a, b = t
+    return a * b + t[0]
+
+
+@pytest.mark.parametrize("f", [tuple_unpacked, tuple_aliased, tuple_of_scalars])
+def test_numba_tuple_cotangents_add_item_by_item(f):
+    x = np.array([0.1, 0.7, 0.35])
+    check_grad(f, (x,), 0)
+    np.testing.assert_allclose(rg.grad(f, backend="numba")(x), rg.grad(f)(x), rtol=1e-12)

@@ -97,12 +97,14 @@ def load(program, source, title, runtime=None):
     import numba
 
     from .. import __version__
-    from . import numba_overloads, numba_runtime  # noqa: F401  (registers every overload)
+    from . import numba_overloads, numba_runtime, transform_cache  # noqa: F401  (registers every overload)
     ns = program.globals_for(runtime or numba_runtime)
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
+    # the package stamp too: Numba's cache of the module keys on its file alone, not on the overloads it
+    # calls, so an edited runtime (same version) would run the old machine code
     extra = hashlib.sha256("\n".join([repr(constants), getattr(program, "namespace_key", ""), __version__,
-                                       numba.__version__]).encode()).hexdigest()
+                                       numba.__version__, transform_cache._package_stamp()]).encode()).hexdigest()
     return _load_module(source + _TRAILER + extra + "\n", ns)
 
 

@@ -234,7 +234,19 @@ def _add_tree(a, b):
     # (container arguments are refused at the boundary); a tuple is left untyped, so it is refused clearly
     if isinstance(a, (types.Array, types.Number)) and isinstance(b, (types.Array, types.Number)):
         return lambda a, b: a + b
-    return None
+    return _elementwise_of_tuples("add_tree", a, b)
+
+
+def _elementwise_of_tuples(name, a, b, params=("a", "b")):
+    """`name` applied item by item to two tuples of cotangents of one length (a tuple's `+` would join them:
+    the silent wrong gradient of `t = (x, 2 * x); a, b = t`), or None: anything else is refused."""
+    if not (isinstance(a, types.BaseTuple) and isinstance(b, types.BaseTuple) and len(a) == len(b)):
+        return None
+    p, q = params             # the overload's own parameter names (Numba checks them)
+    items = "".join(f"{name}({p}[{k}], {q}[{k}]), " for k in range(len(a)))
+    ns = {name: globals()[name]}
+    exec(f"def impl({p}, {q}):\n    return ({items})\n", ns)
+    return ns["impl"]
 
 
 @overload(add_into)
@@ -258,7 +270,9 @@ def _add_into(acc, g):
             acc += g
             return acc
         return impl
-    return lambda acc, g: acc + g
+    if isinstance(acc, (types.Array, types.Number)) and isinstance(g, (types.Array, types.Number)):
+        return lambda acc, g: acc + g
+    return _elementwise_of_tuples("add_into", acc, g, ("acc", "g"))     # lists and other containers: refused
 
 
 def _is_none(t):
