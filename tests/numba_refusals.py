@@ -21,8 +21,6 @@ NUMBA_REFUSES = {
     "test_casts[float_casts]": _CASTS,
     "test_integer_indices_computed_from_the_input_still_work": _CASTS,
     "test_hstack_of_a_0d_and_a_1d_piece": _SHAPES,
-    "test_negative_index_tuple_naming_distinct_elements_is_exact":
-        "Numba writes through one integer index array, not a tuple of them",
     "test_broadcast_assignment[c1_mask_and_fancy-<lambda>-0]": _MASK_2D,
     "test_mask_write": _MASK_2D,
     "test_subscript_writes[write_add_at_argument_in_loop-2]":

@@ -196,3 +196,45 @@ def test_numba_tuple_cotangents_add_item_by_item(f):
     x = np.array([0.1, 0.7, 0.35])
     check_grad(f, (x,), 0)
     np.testing.assert_allclose(rg.grad(f, backend="numba")(x), rg.grad(f)(x), rtol=1e-12)
+
+
+def list_index_write(x):
+    y = x.copy()
+    y[[0, 2]] = y[[1, 1]] * 3              # a literal list index (Numba indexes with arrays, not lists)
+    return np.sum(y ** 2)
+
+
+def list_index_add_at(x):
+    y = x.copy()
+    np.add.at(y, [0, 0, 1], x[:3])
+    return np.sum(y ** 2)
+
+
+def list_index_negative_augmented(x):
+    y = np.zeros(4)
+    y[[0, -1]] += x[[1, 2]]
+    return np.sum(y * y)
+
+
+def list_index_read_as_a_list_too(x):
+    idx = [0, 3]
+    z = x[idx]
+    return np.sum(z ** 2) + len(idx * 2)    # `idx * 2` repeats the list: it must stay a list
+
+
+@pytest.mark.parametrize("f", [list_index_write, list_index_add_at, list_index_negative_augmented])
+def test_numba_literal_list_indices(f):
+    x = np.array([0.1, 0.7, 0.35, 0.9, 0.2, 0.55])
+    check_grad(f, (x,), 0)
+    np.testing.assert_allclose(rg.grad(f, backend="numba")(x), rg.grad(f)(x), rtol=1e-12)
+
+
+def test_numba_list_read_otherwise_stays_a_list():
+    x = np.array([0.1, 0.7, 0.35, 0.9, 0.2, 0.55])
+    try:
+        value, g = rg.value_and_grad(list_index_read_as_a_list_too, backend="numba")(x)
+    except rg.BackendError as e:          # Numba cannot index with a list: refused at the user's line
+        assert e.lineno is not None
+        return
+    assert value == list_index_read_as_a_list_too(x)
+    np.testing.assert_allclose(g, rg.grad(list_index_read_as_a_list_too)(x), rtol=1e-12)
