@@ -48,6 +48,7 @@ import triton  # noqa: E402
 
 from .api import ARRAY_PLUGINS, Differentiable  # noqa: E402
 from .backends import triton as _tb  # noqa: E402
+from .backends import triton_matmul as _tm  # noqa: E402
 from .errors import IndexRangeError, UsageError  # noqa: E402
 
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
@@ -92,6 +93,7 @@ class Function:
         self._pnames = tuple(p.name for p in params)
         self._pdefaults = tuple(None if p.default is p.empty else p.default for p in params)
         self._n_outputs = _n_outputs(self.diff)
+        self._matmul = _tm.is_matmul_layer(_tb_node(self.diff))    # `h @ W` layers: backends/triton_matmul
         self._key = f"{self.diff.fn.__module__}.{self.diff.fn.__qualname__}#{next(_LAYER_IDS)}"
         _LAYERS[self._key] = self
 
@@ -115,6 +117,8 @@ class Function:
             raise UsageError(f"{self.diff.fn.__name__}: {exc}") from None
         bound.apply_defaults()
         values = dict(bound.arguments)
+        if self._matmul:
+            return _tm.call(self, values, _Apply, _row_block)
         rows = _tb.has_reduction(_tb_node(self.diff))
         roles = _roles(self.diff.fn.__name__, values, rows)
         wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)
@@ -133,6 +137,9 @@ class Function:
         fake (meta) implementation for tracing and a registered backward (`retrograd::layer_backward`).
         Plain code only (Dynamo traces it): the key names the layer and which arguments are Python numbers
         (their values travel as the op's float[] / int[] arguments)."""
+        if self._matmul:
+            raise UsageError(f"{self.diff.fn.__name__}: a matmul layer of the triton backend does not run under "
+                             "torch.compile / torch.export yet", hint="call it outside the compiled region")
         tensors, floats, ints, consts = [], [], [], []
         for i, name in enumerate(self._pnames):
             if i < len(args):
