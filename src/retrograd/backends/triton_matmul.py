@@ -90,6 +90,10 @@ class MatmulPlan:
     chunked: bool = False
 
 
+# the cotangents of `a @ b`'s operands in the generated adjoint (np.dot of a 2-D b is the same product)
+_MM_GRADS = {"matmul_grad_a": "a", "matmul_grad_b": "b", "dot_grad_a": "a", "dot_grad_b": "b"}
+
+
 def _where(src, node):
     fname, line, _ = src.where(node)
     return fname, line, src.line_text(node)
@@ -297,7 +301,7 @@ def build_tiled(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w)
     g_node, mm_grads = None, {}
     for s in body[:-1]:
         if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name) \
-                and s.value.func.id in ("matmul_grad_a", "matmul_grad_b") and len(s.targets) == 1 \
+                and s.value.func.id in _MM_GRADS and len(s.targets) == 1 \
                 and isinstance(s.targets[0], gast.Name):
             a = s.value.args
             if not (isinstance(a[1], gast.Name) and a[1].id == h and isinstance(a[2], gast.Name) and a[2].id == w):
@@ -307,7 +311,7 @@ def build_tiled(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w)
                 raise BackendError(f"the triton backend cannot lower {name}: two cotangents of the product",
                                    filename=src.filename, hint=_HINT)
             g_node = a[0]
-            mm_grads[s.targets[0].id] = h if s.value.func.id == "matmul_grad_a" else w
+            mm_grads[s.targets[0].id] = h if _MM_GRADS[s.value.func.id] == "a" else w
             continue
         for n in gast.walk(s):
             if isinstance(n, gast.Name) and n.id in (h, w):
@@ -388,7 +392,7 @@ def build_tiled(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w)
     used = tb._used(bwd_lines + stores)
     plan.bwd_recomputes = zv in used
     plan.bwd_params = [p for p in others if bwd.var(p) in used]
-    plan.bwd_kernel = bool(grads) or (gname is not None and g_src != seedv)
+    plan.bwd_kernel = bool(grads) or (gname is not None and _copy_of(g_src, adj_lines) != seedv)
     gargs = (["g_ptr", "g_s0", "g_s1"] if gname else []) + \
         [a for p, _, _ in grads for a in ((f"d{bwd.var(p)}_ptr", f"d{bwd.var(p)}_s0", f"d{bwd.var(p)}_s1")
                                            if roles[p] == tb.ROW else (f"d{bwd.var(p)}_partial_ptr",))]
@@ -407,6 +411,22 @@ def build_tiled(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w)
               'change: do not edit."""\nimport triton\nimport triton.language as tl')
     plan.source = "\n\n\n".join([header, fwd_src, bwd_src, MATMUL_KERNEL, tb.SUM_PARTIALS]) + "\n"
     return plan
+
+
+def _copy_of(name, lines):
+    """The name `name` is a copy of through lines `a = b` (the product's cotangent `dz = dresult`)."""
+    copies = {}
+    for l in lines:
+        if l.startswith("#"):
+            continue
+        t = ast.parse(l).body[0]
+        if isinstance(t, ast.Assign) and isinstance(t.targets[0], ast.Name) and isinstance(t.value, ast.Name):
+            copies[t.targets[0].id] = t.value.id
+    seen = set()
+    while name in copies and name not in seen:
+        seen.add(name)
+        name = copies[name]
+    return name
 
 
 MATMUL_KERNEL = '''@triton.jit
@@ -459,9 +479,9 @@ def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, 
                 kept.append(s)
             continue
         if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name) \
-                and s.value.func.id in ("matmul_grad_a", "matmul_grad_b"):
+                and s.value.func.id in _MM_GRADS:
             g_node = s.value.args[0]
-            mm[s.targets[0].id] = h if s.value.func.id == "matmul_grad_a" else w
+            mm[s.targets[0].id] = h if _MM_GRADS[s.value.func.id] == "a" else w
             continue
         for n in gast.walk(s):
             if isinstance(n, gast.Name) and n.id in (h, w):
@@ -643,7 +663,6 @@ def _functions():
     """The torch.autograd.Functions of the two classes (made on first use: torch is imported then)."""
     if not _FUNCTIONS:
         import torch
-        from torch.autograd.function import once_differentiable
 
         class Tiled(torch.autograd.Function):
             @staticmethod
@@ -651,9 +670,10 @@ def _functions():
                 return _tiled_forward(ctx, layer, plan, names, values)
 
             @staticmethod
-            @once_differentiable      # the kernels have no derivative of their own: torch's clear error
             def backward(ctx, dout):
-                return (None,) * 4 + _tiled_backward(ctx, dout)
+                with torch.no_grad():
+                    grads = _tiled_backward(ctx, dout)
+                return (None,) * 4 + _no_second_derivative(ctx, grads)
 
         class Rows(torch.autograd.Function):
             @staticmethod
@@ -661,11 +681,37 @@ def _functions():
                 return _rows_forward(ctx, layer, plan, names, rows_apply, values)
 
             @staticmethod
-            @once_differentiable
             def backward(ctx, *douts):
-                return (None,) * 4 + _rows_backward(ctx, douts)
+                with torch.no_grad():
+                    grads = _rows_backward(ctx, douts)
+                return (None,) * 4 + _no_second_derivative(ctx, grads)
         _FUNCTIONS.update(tiled=Tiled, rows=Rows)
     return _FUNCTIONS
+
+
+def _save(ctx, tensors, args, values):
+    """Save what the backward reads, then the caller's differentiated tensors (references, not copies): a
+    second derivative raises from them (see _no_second_derivative)."""
+    ctx.n_saved = len(tensors)
+    ctx.save_for_backward(*tensors, *[v for v in values if _is_tensor(v) and v.requires_grad])
+
+
+def _no_second_derivative(ctx, grads):
+    """With create_graph=True the gradients must not be silently constant (a gradient penalty through the
+    layer): they raise when differentiated, as rg.torch.Function's row-wise layers do."""
+    import torch
+    if not torch.is_grad_enabled():
+        return grads
+    from torch._C import _functions
+    tensors = [g for g in grads if g is not None]
+    inputs = list(ctx.saved_tensors[ctx.n_saved:])
+    err = _functions.DelayedError(b"rg.torch.Function has no second derivative: its backward kernels are not "
+                                  b"differentiable (a gradient penalty or create_graph=True through a "
+                                  b"backend='triton' matmul layer); use backend='python' for higher-order gradients",
+                                  len(tensors) + len(inputs))
+    marked = err(*[g.detach().requires_grad_() for g in tensors], *inputs)
+    marked = iter((marked,) if isinstance(marked, torch.Tensor) else marked)
+    return tuple(None if g is None else next(marked) for g in grads)
 
 
 class _Setup:
@@ -746,7 +792,7 @@ def _tiled_forward(ctx, layer, plan, names, values):
     if plan.lhs in wants or plan.bwd_recomputes:
         keep.add(plan.rhs)
     ctx.kept = [p for p in plan.params if p in keep and _is_tensor(args[p])]
-    ctx.save_for_backward(*[args[p] for p in ctx.kept])
+    _save(ctx, [args[p] for p in ctx.kept], args, values)
     ctx.plan, ctx.names, ctx.setup = plan, names, setup
     ctx.consts = {p: args[p] for p in plan.params if plan.roles[p] == tb.CONST}
     ctx.shapes = {p: (tuple(v.shape), v.dtype) for p, v in args.items() if _is_tensor(v)}
@@ -773,7 +819,7 @@ def _tiled_backward(ctx, dout):
     import torch
     plan, setup = ctx.plan, ctx.setup
     rows, n, k, lead = ctx.sizes
-    args = dict(zip(ctx.kept, ctx.saved_tensors), **ctx.consts)
+    args = dict(zip(ctx.kept, ctx.saved_tensors[:ctx.n_saved]), **ctx.consts)
     module = tb.load(plan.source, interpret=setup.interpret)
     dev = dout.device
     dtype = ctx.shapes[plan.lhs][1]
@@ -901,7 +947,7 @@ def _rows_forward(ctx, layer, plan, names, rows_apply, values):
             for i in range(n_stats)]
     # kept: h and W (the logits are recomputed from them), the row layer's other inputs, its statistics
     ctx.kept = [p for p in plan.params if _is_tensor(args[p]) and (p in (plan.lhs, plan.rhs) or p in rp.bwd_params)]
-    ctx.save_for_backward(*[args[p] for p in ctx.kept], *flat)
+    _save(ctx, [args[p] for p in ctx.kept] + flat, args, values)
     ctx.plan, ctx.names, ctx.setup, ctx.layer, ctx.rows_apply = plan, names, setup, layer, rows_apply
     ctx.consts = {p: args[p] for p in plan.params if not _is_tensor(args[p])}
     ctx.shapes = {p: (tuple(v.shape), v.dtype) for p, v in args.items() if _is_tensor(v)}
@@ -914,7 +960,7 @@ def _rows_backward(ctx, douts):
     import torch
     plan, setup, rp = ctx.plan, ctx.setup, ctx.plan.rows_plan
     rows, n, k, lead, chunk = ctx.sizes
-    saved = ctx.saved_tensors
+    saved = ctx.saved_tensors[:ctx.n_saved]
     args = dict(zip(ctx.kept, saved[:len(ctx.kept)]), **ctx.consts)
     # the row layer's tensors it does not read are not kept: stand-ins of their shape for its launcher
     for p in rp.params:

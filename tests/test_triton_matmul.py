@@ -1,0 +1,221 @@
+"""Matmul layers of the triton backend (backends/triton_matmul.py): `h @ W` and an elementwise epilogue as
+a (row tile x column tile) program with a K-loop of tl.dot, and `h @ W` followed by reductions over N
+(fused linear + cross-entropy) in chunks of rows that never hold the (rows, N) logits.
+
+In Triton's interpreter the tiles are 16 x 16 x 16 (INTERPRETER_TILE): the shapes below are not multiples
+of them on every axis, and include rows = 1, N = 1, K = 1 and rows = 0.  Every case is checked against
+torch autograd of the same math and the forward against the plain NumPy call of the layer.  The GPU tiles
+(TILE, TILE_WARPS, TILE_STAGES) are compiled for sm_90 and checked for register spills with ptxas.
+"""
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+pytest.importorskip("triton")
+
+import retrograd as rg  # noqa: E402
+import retrograd.torch as rgt  # noqa: E402
+import triton_matmul_layers as L  # noqa: E402
+from retrograd.backends import triton_matmul as tm  # noqa: E402
+
+F = torch.nn.functional
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@pytest.fixture(autouse=True)
+def triton_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("RETROGRAD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rgcache"))
+
+
+def t(*shape, dtype=torch.float64, seed=0, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype).to(DEVICE)
+
+
+def run(layer, args, grad=None, seed=7):
+    """Output and gradients (of the float tensors in `grad`, default all) for a random cotangent."""
+    a = [x.clone() if torch.is_tensor(x) else x for x in args]
+    idx = [i for i, x in enumerate(a) if torch.is_tensor(x) and x.is_floating_point()
+           and (grad is None or i in grad)]
+    for i in idx:
+        a[i].requires_grad_()
+    y = layer(*a)
+    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(y)
+    grads = torch.autograd.grad(y, [a[i] for i in idx], g) if idx else []
+    return [y.detach()] + list(grads)
+
+
+def assert_same(got, want, rtol, atol):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+        torch.testing.assert_close(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def plain(fn, args):
+    """The layer's own NumPy call (not differentiated)."""
+    with np.errstate(all="ignore"):
+        return torch.tensor(np.asarray(fn(*[a.detach().cpu().numpy() if torch.is_tensor(a) else a for a in args])))
+
+
+def gelu_ref(h, W, b):
+    z = h @ W + b
+    return 0.5 * z * (1.0 + torch.tanh(L.GELU_C * (z + 0.044715 * z ** 3)))
+
+
+TILED = [
+    ("linear", L.linear, lambda h, W, b: h @ W + b, lambda m, k, n: [t(m, k), t(k, n, seed=1), t(n, seed=2)]),
+    ("linear-nobias", L.linear_nobias, lambda h, W: h @ W, lambda m, k, n: [t(m, k), t(k, n, seed=1)]),
+    ("linear-gelu", L.linear_gelu, gelu_ref, lambda m, k, n: [t(m, k), t(k, n, seed=1), t(n, seed=2)]),
+    ("linear-silu-gate", L.linear_silu_gate, lambda h, W, b, s: s * F.silu(h @ W + b),
+     lambda m, k, n: [t(m, k), t(k, n, seed=1), t(n, seed=2), t(seed=3)]),
+    ("linear-residual-relu", L.linear_residual_relu, lambda h, W, r: torch.relu(h @ W) * 0.5 + r,
+     lambda m, k, n: [t(m, k), t(k, n, seed=1), t(*(m, n) if m else (0, n), seed=2)]),
+    ("linear-softplus-dot", L.linear_softplus,       # (F.softplus is linear above 20)
+     lambda h, W: torch.clamp(h @ W, min=0) + torch.log1p(torch.exp(-(h @ W).abs())),
+     lambda m, k, n: [t(m, k, scale=3.0), t(k, n, seed=1)]),
+]
+
+# (rows, K, N): none a multiple of 16, one row, one column, K = 1, exact tiles, several tiles on every axis
+SHAPES = [(37, 20, 19), (1, 5, 1), (1, 1, 33), (16, 16, 16), (33, 35, 17), (3, 1, 40)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[f"{m}x{k}x{n}" for m, k, n in SHAPES])
+@pytest.mark.parametrize("name,fn,ref,make", TILED, ids=[c[0] for c in TILED])
+def test_tiled_matmul_layers_match_torch_float64(name, fn, ref, make, shape):
+    args = make(*shape)
+    layer = rg.torch.Function(fn)
+    got = run(layer, args)
+    assert layer.diff._triton_last.shape_class == tm.TILED
+    assert_same(got, run(ref, args), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got[0].cpu(), plain(fn, args), rtol=1e-12, atol=1e-12)
+
+
+def test_leading_axes_and_empty_batch():
+    """h of shape (2, 3, K): the rows are the leading axes; h with no rows: an empty output and zero dW."""
+    h, W, b = t(2, 3, 21), t(21, 18, seed=1), t(18, seed=2)
+    assert_same(run(rg.torch.Function(L.linear_gelu), [h, W, b]), run(gelu_ref, [h, W, b]), 1e-12, 1e-12)
+    h0 = t(0, 21)
+    got = run(rg.torch.Function(L.linear_gelu), [h0, W, b])
+    assert got[0].shape == (0, 18)
+    assert torch.equal(got[2], torch.zeros_like(W)) and torch.equal(got[3], torch.zeros_like(b))
+
+
+def test_strided_operands_are_read_in_place():
+    """A transposed W (a view) and a sliced h are read through their strides."""
+    h = t(40, 30)[::2, 3:25]            # (20, 22), non-contiguous
+    W = t(19, 22, seed=1).t()           # (22, 19), transposed view
+    b = t(19, seed=2)
+    assert not h.is_contiguous() and not W.is_contiguous()
+    assert_same(run(rg.torch.Function(L.linear_gelu), [h, W, b]), run(gelu_ref, [h, W, b]), 1e-12, 1e-12)
+
+
+@pytest.mark.parametrize("grad", [{0}, {1}, {2}, {0, 2}, set()], ids=["h", "W", "b", "h-b", "none"])
+def test_tiled_gradients_of_a_subset(grad):
+    args = [t(20, 17), t(17, 18, seed=1), t(18, seed=2)]
+    assert_same(run(rg.torch.Function(L.linear_gelu), args, grad), run(gelu_ref, args, grad), 1e-12, 1e-12)
+
+
+def test_tiled_float32_and_bfloat16():
+    args = [t(37, 40, dtype=torch.float32), t(40, 19, seed=1, dtype=torch.float32), t(19, seed=2, dtype=torch.float32)]
+    assert_same(run(rg.torch.Function(L.linear_gelu), args), run(gelu_ref, args), 1e-4, 5e-5)
+    bf = [a.to(torch.bfloat16) for a in args]
+    got = run(rg.torch.Function(L.linear_gelu), bf)
+    assert all(g.dtype == torch.bfloat16 for g in got)
+    want = run(gelu_ref, [a.float() for a in bf])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a.float(), b, rtol=3e-2, atol=6e-2)
+
+
+def test_double_backward_raises_torch_error():
+    h = t(5, 6).requires_grad_()
+    W = t(6, 7, seed=1).requires_grad_()
+    y = rg.torch.Function(L.linear_softplus)(h, W)
+    (gh,) = torch.autograd.grad(y.sum(), [h], create_graph=True)
+    with pytest.raises(RuntimeError, match="no second derivative"):
+        gh.sum().backward()
+    with pytest.raises(RuntimeError, match="no second derivative"):     # a penalty next to a plain loss
+        (y.sum() + gh.pow(2).sum()).backward()
+
+
+def test_identity_epilogue_skips_the_epilogue_kernel():
+    """`h @ W + b` with only h and W differentiated: the product's cotangent is the output's own."""
+    layer = rg.torch.Function(L.linear)
+    run(layer, [t(5, 6), t(6, 7, seed=1), t(7, seed=2)], grad={0, 1})
+    plan = layer.diff._triton_last
+    assert not plan.bwd_kernel and not plan.bwd_recomputes
+    run(layer, [t(5, 6), t(6, 7, seed=1), t(7, seed=2)])
+    assert layer.diff._triton_last.bwd_kernel        # db: the epilogue kernel's partial sums
+
+
+# ---- what the backward keeps ---------------------------------------------------------------------------------
+def same(v):
+    return v.data_ptr(), tuple(v.shape), tuple(v.stride())
+
+
+# (layer, arguments, differentiated, the arguments the backward reads): read off the math by hand
+SAVED = [
+    ("linear-dW-only", L.linear, {1}, {"h"}),           # dW = h.T @ dy
+    ("linear-dh-only", L.linear, {0}, {"W"}),           # dh = dy @ W.T
+    ("linear-db-only", L.linear, {2}, set()),           # db = sum of dy over rows
+    ("linear-all", L.linear, {0, 1, 2}, {"h", "W"}),
+    ("gelu-db-only", L.linear_gelu, {2}, {"h", "W", "b"}),    # recomputes z = h @ W + b
+    ("gelu-all", L.linear_gelu, {0, 1, 2}, {"h", "W", "b"}),
+    ("residual-dr-only", L.linear_residual_relu, {2}, set()),  # dr = dy
+]
+
+
+@pytest.mark.parametrize("name,fn,grad,reads", SAVED, ids=[c[0] for c in SAVED])
+def test_saved_tensors_are_what_the_backward_reads(name, fn, grad, reads):
+    names = list(inspect.signature(fn).parameters)
+    m, k, n = 6, 5, 7
+    shapes = {"h": (m, k), "W": (k, n), "b": (n,), "r": (m, n)}
+    args = [t(*shapes[p], seed=i).requires_grad_(i in grad) for i, p in enumerate(names) if p in shapes]
+    y = rg.torch.Function(fn)(*args)
+    saved = y.grad_fn.saved_tensors
+    want = [same(args[names.index(p)]) for p in names if p in reads]
+    # what the backward reads (the caller's tensors: no copies), then references to the differentiated
+    # arguments (a second derivative raises from them)
+    assert sorted(same(s) for s in saved[:len(want)]) == sorted(want)
+    assert [same(s) for s in saved[len(want):]] == [same(a) for i, a in enumerate(args) if i in grad]
+
+
+# ---- refusals -------------------------------------------------------------------------------------------------
+def line_of(fn, text):
+    src, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(src) if text in line)
+
+
+REFUSED = [
+    (L.scaled_input, "(2.0 * h) @ W", lambda: [t(4, 5), t(5, 6)], "operands must be two arguments"),
+    (L.transposed_weight, "h @ W.T", lambda: [t(4, 5), t(6, 5)], "operands must be two arguments"),
+    (L.two_matmuls, "(h @ W) @ V", lambda: [t(4, 5), t(5, 6), t(6, 3)], "matrix product"),
+    (L.input_in_epilogue, "z + h", lambda: [t(4, 5), t(5, 5)], "`h` read outside the matrix product"),
+    (L.columns_sum, "np.sum(z, axis=0)", lambda: [t(4, 5), t(5, 6)], "only reductions over the last axis"),
+]
+
+
+@pytest.mark.parametrize("fn,text,make,match", REFUSED, ids=[c[0].__name__ for c in REFUSED])
+def test_what_is_not_lowered_is_refused_at_the_users_line(fn, text, make, match):
+    args = [a.requires_grad_() for a in make()]
+    with pytest.raises(rg.BackendError, match=match) as info:
+        rg.torch.Function(fn)(*args)
+    assert info.value.lineno == line_of(fn, text), str(info.value)
+    assert info.value.filename.endswith("triton_matmul_layers.py")
+
+
+def test_wrong_operands_are_usage_errors():
+    f = rg.torch.Function(L.linear)
+    with pytest.raises(rg.UsageError, match="inner dimensions"):
+        f(t(4, 5), t(6, 7), t(7))
+    with pytest.raises(rg.UsageError, match="must be a float matrix"):
+        f(t(4, 5), t(5), t(7))
+    with pytest.raises(rg.UsageError, match="has shape"):
+        f(t(4, 5), t(5, 7), t(6))
+    with pytest.raises(rg.UsageError, match="one float dtype"):
+        f(t(4, 5), t(5, 7, dtype=torch.float32), t(7))
