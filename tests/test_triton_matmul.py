@@ -219,3 +219,131 @@ def test_wrong_operands_are_usage_errors():
         f(t(4, 5), t(5, 7), t(6))
     with pytest.raises(rg.UsageError, match="one float dtype"):
         f(t(4, 5), t(5, 7, dtype=torch.float32), t(7))
+
+
+# ---- fused linear + cross-entropy: the rows class ------------------------------------------------------------
+def ce_ref(h, W, y):
+    return F.cross_entropy(h @ W, y % W.shape[1], reduction="none")
+
+
+def ce_zloss_ref(h, W, b, y, zw=1e-2):
+    z = h @ W + b
+    lse = torch.logsumexp(z, -1)
+    return F.cross_entropy(z, y % W.shape[1], reduction="none") + zw * lse * lse
+
+
+def targets(m, n, seed=0):
+    return torch.randint(-n, n, (m,), generator=torch.Generator().manual_seed(seed)).to(DEVICE)
+
+
+ROWS = [
+    ("linear-ce", L.linear_ce, ce_ref, lambda m, k, n: [t(m, k), t(k, n, seed=1, scale=2.0), targets(m, n)]),
+    ("linear-ce-bias-zloss", L.linear_ce_bias_zloss, ce_zloss_ref,
+     lambda m, k, n: [t(m, k), t(k, n, seed=1), t(n, seed=2), targets(m, n, seed=3)]),
+    ("linear-softmax", L.linear_softmax, lambda h, W: torch.softmax(h @ W, -1),
+     lambda m, k, n: [t(m, k), t(k, n, seed=1)]),
+]
+
+# (rows, K, N, rows per chunk, column block): several row chunks with a partial last one, one row, N = 1,
+# one-block rows and rows in column chunks (the online max and rescaled sum across N tiles)
+ROW_SHAPES = [(37, 20, 19, 8, None), (37, 20, 45, 10, 16), (1, 5, 1, 4, None), (1, 3, 40, 1, 8), (5, 17, 33, 64, 8)]
+
+
+@pytest.mark.parametrize("shape", ROW_SHAPES, ids=[f"{m}x{k}x{n}-chunk{c}-block{b}" for m, k, n, c, b in ROW_SHAPES])
+@pytest.mark.parametrize("name,fn,ref,make", ROWS, ids=[c[0] for c in ROWS])
+def test_linear_row_layers_match_torch_float64(name, fn, ref, make, shape, monkeypatch):
+    m, k, n, chunk, block = shape
+    monkeypatch.setattr(tm, "ROW_CHUNK_BYTES", chunk * n * 8)
+    args = make(m, k, n)
+    layer = rg.torch.Function(fn, block=block)
+    got = run(layer, args)
+    plan = layer.diff._triton_last
+    assert plan.shape_class == tm.LINEAR_ROWS and plan.rows_plan.chunked == (block is not None and n > block)
+    assert_same(got, run(ref, args), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got[0].cpu(), plain_rows(fn, args), rtol=1e-12, atol=1e-12)
+
+
+def plain_rows(fn, args):
+    """A row-wise layer's own NumPy call, row by row (h[i], W, target[i], ...)."""
+    m = args[0].shape[0]
+    rows = []
+    for i in range(m):
+        row = [a[i] if torch.is_tensor(a) and a.dim() and a.shape[0] == m and j != 1 and
+               (a.dim() == 2 or not a.is_floating_point()) else a for j, a in enumerate(args)]
+        rows.append(plain(fn, row))
+    return torch.stack(rows)
+
+
+def test_linear_ce_float32_and_bfloat16(monkeypatch):
+    monkeypatch.setattr(tm, "ROW_CHUNK_BYTES", 16 * 50 * 4)
+    h, W, y = t(40, 24, dtype=torch.float32), t(24, 50, seed=1, dtype=torch.float32), targets(40, 50)
+    assert_same(run(rg.torch.Function(L.linear_ce, block=16), [h, W, y]), run(ce_ref, [h, W, y]), 1e-4, 5e-5)
+    hb, Wb = h.to(torch.bfloat16), W.to(torch.bfloat16)
+    got = run(rg.torch.Function(L.linear_ce, block=16), [hb, Wb, y])
+    assert all(g.dtype == torch.bfloat16 for g in got)
+    want = run(ce_ref, [hb.float(), Wb.float(), y])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a.float(), b, rtol=3e-2, atol=6e-2)
+
+
+def test_linear_ce_keeps_no_logits(monkeypatch):
+    """Saved for the backward: h, W, the targets and the two per-row statistics (the max and the rescaled
+    sum of the logsumexp), no (rows, N) block; the forward's logits buffer is one chunk of rows."""
+    monkeypatch.setattr(tm, "ROW_CHUNK_BYTES", 4 * 64 * 8)
+    m, k, n = 20, 7, 64
+    h, W, y = t(m, k).requires_grad_(), t(k, n, seed=1).requires_grad_(), targets(m, n)
+    out = rg.torch.Function(L.linear_ce, block=16)(h, W, y)
+    saved = out.grad_fn.saved_tensors
+    ctx = out.grad_fn
+    reads = [same(h), same(W), same(y)]
+    assert sorted(same(s) for s in saved[:3]) == sorted(reads)
+    stats = saved[3:ctx.n_saved]
+    assert len(stats) == 2 and all(s.shape == (m,) for s in stats)
+    assert [same(s) for s in saved[ctx.n_saved:]] == [same(h), same(W)]
+    assert ctx.sizes[-1] == 4                   # rows per chunk of logits
+
+
+def test_linear_ce_out_of_range_target_names_the_row(monkeypatch):
+    monkeypatch.setattr(tm, "ROW_CHUNK_BYTES", 4 * 10 * 8)
+    h, W = t(9, 5), t(5, 10, seed=1)
+    y = torch.tensor([0, 1, 2, 3, 4, 5, -10, 10, 1], device=DEVICE)      # row 7 is out of range
+    with pytest.raises(rg.IndexRangeError, match=r"at row 7: target\[7\] = 10") as info:
+        rg.torch.Function(L.linear_ce)(h, W, y)
+    assert info.value.lineno == line_of(L.linear_ce, "z[target]")
+
+
+def test_linear_ce_gradients_of_a_subset(monkeypatch):
+    monkeypatch.setattr(tm, "ROW_CHUNK_BYTES", 8 * 30 * 8)
+    args = [t(19, 9), t(9, 30, seed=1), t(30, seed=2), targets(19, 30)]
+    for grad in ({0}, {1}, {2}, {0, 2}):
+        assert_same(run(rg.torch.Function(L.linear_ce_bias_zloss, block=8), args, grad),
+                    run(ce_zloss_ref, args, grad), 1e-12, 1e-12)
+
+
+# ---- the real sizes compile for sm_90 without spilling ---------------------------------------------------------
+def test_matmul_kernels_compile_for_sm90_without_spills():
+    """The tiled kernels at TILE with TILE_WARPS / TILE_STAGES, and fused linear + cross-entropy at a
+    128k-word vocabulary (the row kernels in chunks of CHUNK columns, what a launch of N = 131072 uses):
+    no kernel spills registers (ptxas -v); 16-bit products run on the tensor cores (mma in the PTX)."""
+    plans = []
+    for fn, make in [(L.linear_gelu, lambda: [t(5, 6), t(6, 7, seed=1), t(7, seed=2)]),
+                     (L.linear_silu_gate, lambda: [t(5, 6), t(6, 7, seed=1), t(7, seed=2), t(seed=3)]),
+                     (L.linear_ce, lambda: [t(5, 6), t(6, 40, seed=1), targets(5, 40)])]:
+        layer = rg.torch.Function(fn, block=16)
+        run(layer, make())
+        plans.append(layer.diff._triton_last)
+    V = 131072
+    block, chunked = rgt._row_block(V)
+    assert chunked and plans[-1].rows_plan.chunked
+    result = tm.compile_plans(plans, dtypes=["float32", "bfloat16"],
+                              rows=(block, rgt.CHUNK_WARPS, rgt.NUM_STAGES))
+    for plan in plans:
+        for dtype in ("float32", "bfloat16"):
+            use = result[plan.name][dtype]
+            assert "matmul_kernel" in use and plan.fwd_name in use and plan.bwd_name in use, use.keys()
+            for kernel, u in use.items():
+                assert u["spill_stores"] == 0 and u["spill_loads"] == 0, (plan.name, dtype, kernel, u)
+            if dtype == "bfloat16":
+                assert use["matmul_kernel"]["mma"] > 0
+                if plan.shape_class == tm.TILED:
+                    assert use[plan.fwd_name]["mma"] > 0

@@ -47,10 +47,11 @@ LHS, RHS = "lhs", "rhs"         # the matmul's operands: h (rows, K) and W (K, N
 _HINT = ("a matmul layer is `z = h @ W` of two of its arguments, h (..., K) and W (K, N), followed by "
          "elementwise code of z or by reductions of z over its last axis; or use backend=\"python\"")
 
-# tiles of a GPU launch (checked for spills by compiling for sm_90, tests/test_triton_matmul.py) and of the
-# interpreter, where each program costs milliseconds
+# tiles of a GPU launch (checked for spills by compiling for sm_90, tests/test_triton_matmul.py: with 4 warps
+# a float32 tanh-GELU epilogue spills at 64 x 64, as does a 128 x 64 tile with 8) and of the interpreter,
+# where each program costs milliseconds
 TILE = (64, 64, 32)
-TILE_WARPS = 4
+TILE_WARPS = 8
 TILE_STAGES = 3
 INTERPRETER_TILE = (16, 16, 16)
 ROW_CHUNK_BYTES = 256 << 20      # the rows layer's logits block: (chunk, N) floats of at most this many bytes
@@ -85,6 +86,7 @@ class MatmulPlan:
     bwd_params: list = field(default_factory=list)         # what the backward epilogue kernel reads
     bwd_recomputes: bool = False     # the epilogue's adjoint reads the tile: the backward runs the K-loop
     bwd_kernel: bool = True          # False: g is the output's cotangent itself (no epilogue kernel)
+    bwd_out_args: list = field(default_factory=list)       # the backward epilogue kernel's outputs
     rows_plan: object = None         # LINEAR_ROWS: the row-wise plan (backends/triton.py) of the rest, on z
     z: str = ""                      # the matmul's variable
     chunked: bool = False
@@ -396,6 +398,7 @@ def build_tiled(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w)
     gargs = (["g_ptr", "g_s0", "g_s1"] if gname else []) + \
         [a for p, _, _ in grads for a in ((f"d{bwd.var(p)}_ptr", f"d{bwd.var(p)}_s0", f"d{bwd.var(p)}_s1")
                                            if roles[p] == tb.ROW else (f"d{bwd.var(p)}_partial_ptr",))]
+    plan.bwd_out_args = gargs
     doc = (f"Backward of {title}, the epilogue: " + ("recomputes the tile of the product (the K-loop), " if
            plan.bwd_recomputes else "") + "applies the adjoint of the rest of the layer to the output's "
            "cotangent, stores the product's cotangent g and per-row-tile partial sums of the parameters' "
@@ -506,9 +509,8 @@ def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, 
     rows_plan = tb.build(shim, tf, p2.name, a2.name, rows_roles, tb.ROWS, set(rows_wrt), title, chunked=chunked)
     plan = MatmulPlan(name=name, shape_class=LINEAR_ROWS, roles=dict(roles), params=list(roles),
                       wrt=wrt_params, lhs=h, rhs=w, z=z, rows_plan=rows_plan, chunked=chunked)
-    header = (f'"""matmul_kernel of {title} (a linear + row-wise layer).  Regenerated on every change: do not '
-              'edit."""\nimport triton\nimport triton.language as tl')
-    plan.source = "\n\n\n".join([header, MATMUL_KERNEL]) + "\n"
+    # the row-wise layer's kernels (what f.source shows) and the product's kernel, one module
+    plan.source = rows_plan.source + "\n\n" + MATMUL_KERNEL + "\n"
     plan.fwd_name = rows_plan.fwd_name
     plan.bwd_name = rows_plan.bwd_name
     return plan
@@ -1019,3 +1021,113 @@ def _rows_backward(ctx, douts):
         else:
             grads[p] = sums[p] if p in sums else torch.zeros(shape, dtype=dtype, device=dev)
     return tuple(grads.get(nm) for nm in ctx.names)
+
+
+# ---- compiling for a CUDA target without a GPU ---------------------------------------------------------------
+
+def compile_for_cuda(plan, dtype="float32", capability=90, tile=None, num_warps=None, num_stages=None,
+                     rows=(2048, 8, 3)):
+    """Compile a matmul plan's kernels for CUDA sm_<capability> without a GPU (in a process that does not
+    run the interpreter); returns {kernel name: compiled kernel}.  Tiled plans: the forward, the backward
+    epilogue and matmul_kernel at `tile` (default TILE); rows plans: matmul_kernel and the row-wise
+    layer's kernels at `rows` = (block, warps, stages), by default what retrograd.torch launches for
+    N > ONE_BLOCK_MAX columns (CHUNK, CHUNK_WARPS, NUM_STAGES)."""
+    import triton
+    import triton.language as tl
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    bm, bn, bk = tile or TILE
+    warps = num_warps or TILE_WARPS
+    stages = num_stages or TILE_STAGES
+    module = tb.load(plan.source, interpret=False)
+    ft = "*" + tb._TL_TYPES[dtype]
+    acc = tl.float64 if dtype == "float64" else tl.float32
+    acc_t = "*fp64" if dtype == "float64" else "*fp32"
+    consts = {"BM": bm, "BN": bn, "BK": bk, "ACC": acc, "PRECISION": "ieee", "DOT_UPCAST": False}
+    sizes = {"M": "i32", "N": "i32", "K": "i32", **{c: "constexpr" for c in consts}}
+    target = GPUTarget("cuda", capability, 32)
+    options = {"num_warps": warps, "num_stages": stages}
+    out = {}
+
+    def compile_(fn, sig, extra):
+        return triton.compile(ASTSource(fn=fn, signature=sig, constexprs={**consts, **extra}), target=target,
+                              options=options)
+    mm = {"a_ptr": ft, "b_ptr": ft, "c_ptr": ft, **{a: "i32" for a in ("M", "N", "K", "a_s0", "a_s1", "b_s0",
+                                                                       "b_s1", "c_s0", "c_s1")},
+          **{c: "constexpr" for c in consts}, "ADD": "constexpr"}
+    out["matmul_kernel"] = compile_(module.matmul_kernel, mm, {"ADD": False})
+    if plan.shape_class == LINEAR_ROWS:
+        from .triton import compile_for_cuda as rows_compile
+        out.update(rows_compile(plan.rows_plan, dtype=dtype, block=rows[0], capability=capability,
+                                num_warps=rows[1], num_stages=rows[2], partials=False))
+        return out
+
+    def args_of(names):
+        sig, extra = {}, {}
+        for p in names:
+            r, v = plan.roles[p], tb.var_name(p)
+            if r in (LHS, RHS, tb.ROW):
+                sig.update({f"{v}_ptr": ft, f"{v}_s0": "i32", f"{v}_s1": "i32"})
+            elif r in (tb.COL, tb.SCALAR_T):
+                sig[f"{v}_ptr"] = ft
+            else:
+                sig[v] = "constexpr"
+                extra[v] = 0.5
+        return sig, extra
+    sig, extra = args_of([plan.lhs, plan.rhs] + plan.epilogue_params)
+    sig.update({"result_ptr": ft, "result_s0": "i32", "result_s1": "i32", **sizes})
+    out[plan.fwd_name] = compile_(getattr(module, plan.fwd_name), sig, extra)
+    if plan.bwd_kernel:
+        sig, extra = args_of([plan.lhs, plan.rhs] + plan.bwd_params)
+        sig.update({"dresult_ptr": ft, "dresult_s0": "i32", "dresult_s1": "i32"})
+        for a in plan.bwd_out_args:
+            sig[a] = acc_t if a.endswith("_partial_ptr") else ft if a.endswith("_ptr") else "i32"
+        sig.update(sizes)
+        out[plan.bwd_name] = compile_(getattr(module, plan.bwd_name), sig, extra)
+    return out
+
+
+def compile_plans(plans, dtypes=("float32",), capability=90, usage=True, rows=(2048, 8, 3)):
+    """compile_for_cuda of every plan in a fresh Python process (a process running the interpreter cannot
+    compile); returns {plan name: {dtype: {kernel: ptxas usage (regs, spill_stores, spill_loads, stack) and
+    "cp_async" (asynchronous copies in the PTX) and "mma" (tensor-core instructions in the PTX)}}}."""
+    import json
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+    env = dict(os.environ, TRITON_INTERPRET="0")
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    src_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = src_root + os.pathsep + env.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "plans.pkl")
+        with open(path, "wb") as fh:
+            pickle.dump({"plans": list(plans), "dtypes": list(dtypes), "capability": capability, "usage": usage,
+                         "rows": rows}, fh)
+        done = subprocess.run([sys.executable, "-m", "retrograd.backends.triton_matmul", path], env=env,
+                              capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BackendError("compiling the matmul kernels for CUDA failed:\n" + done.stderr[-4000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _compile_main(path):
+    import json
+    import pickle
+    with open(path, "rb") as fh:
+        job = pickle.load(fh)
+    out = {}
+    for plan in job["plans"]:
+        for dtype in job["dtypes"]:
+            kernels = compile_for_cuda(plan, dtype=dtype, capability=job["capability"], rows=job["rows"])
+            out.setdefault(plan.name, {})[dtype] = {
+                k: dict(tb.ptxas_usage(v.asm["ptx"], job["capability"]), cp_async=v.asm["ptx"].count("cp.async."),
+                        mma=v.asm["ptx"].count("mma.") + v.asm["ptx"].count("wgmma."))
+                for k, v in kernels.items()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    import sys
+    _compile_main(sys.argv[1])
