@@ -347,3 +347,48 @@ def test_matmul_kernels_compile_for_sm90_without_spills():
                 assert use["matmul_kernel"]["mma"] > 0
                 if plan.shape_class == tm.TILED:
                     assert use[plan.fwd_name]["mma"] > 0
+
+
+def test_source_of_a_matmul_layer():
+    """f.source: before a call a UsageError says why (the roles come from the tensors); after one, the
+    kernels of that call."""
+    f = rg.differentiate(L.linear_gelu, backend="triton")
+    with pytest.raises(rg.UsageError, match="matmul layer"):
+        f.source
+    run(rgt.Function(f), [t(3, 4), t(4, 5, seed=1), t(5, seed=2)])
+    assert "def linear_gelu_fwd_kernel(" in f.source and "tl.dot(" in f.source and "def matmul_kernel(" in f.source
+
+
+def test_one_dimensional_input():
+    """h of shape (K,): one row; the output has shape (N,) (a scalar loss for cross-entropy)."""
+    h, W, b = t(20), t(20, 19, seed=1), t(19, seed=2)
+    assert_same(run(rg.torch.Function(L.linear_gelu), [h, W, b]), run(gelu_ref, [h, W, b]), 1e-12, 1e-12)
+    y = torch.tensor(-3, device=DEVICE)
+    got = run(rg.torch.Function(L.linear_ce), [h, W, y])
+    assert got[0].shape == ()
+    assert_same(got, run(lambda a, m, c: F.cross_entropy((a @ m)[None], c[None] % 19)[()], [h, W, y]),
+                1e-12, 1e-12)
+
+
+def test_under_torch_compile_a_matmul_layer_is_a_graph_break():
+    """No custom op for matmul layers yet: torch.compile runs the layer eagerly between graphs (same values
+    and gradients); fullgraph=True refuses it instead of tracing into the launcher."""
+    layer = rg.torch.Function(L.linear_gelu)
+    args = [t(3, 4), t(4, 5, seed=1), t(5, seed=2)]
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda h, W, b: layer(h, W, b) * 2.0, backend="aot_eager")
+    assert_same(run(compiled, args), run(lambda h, W, b: gelu_ref(h, W, b) * 2.0, args), 1e-12, 1e-12)
+    torch._dynamo.reset()
+    with pytest.raises(Exception, match="disable|skip"):
+        torch.compile(lambda h, W, b: layer(h, W, b), backend="aot_eager", fullgraph=True)(*args)
+
+
+def test_without_gradients():
+    """Under no_grad (or with nothing requiring grad) both classes run the forward only."""
+    h, W, b, y = t(9, 5), t(5, 20, seed=1), t(20, seed=2), targets(9, 20)
+    with torch.no_grad():
+        out = rg.torch.Function(L.linear_gelu)(h, W, b)
+        loss = rg.torch.Function(L.linear_ce, block=8)(h, W, y)
+    torch.testing.assert_close(out, gelu_ref(h, W, b), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(loss, ce_ref(h, W, y), rtol=1e-12, atol=1e-12)
+    assert out.grad_fn is None and loss.grad_fn is None

@@ -93,7 +93,7 @@ class Function:
         self._pnames = tuple(p.name for p in params)
         self._pdefaults = tuple(None if p.default is p.empty else p.default for p in params)
         self._n_outputs = _n_outputs(self.diff)
-        self._matmul = _tm.is_matmul_layer(_tb_node(self.diff))    # `h @ W` layers: backends/triton_matmul
+        self._matmul = _tm.is_matmul_layer(self.diff)    # `h @ W` layers: backends/triton_matmul
         self._key = f"{self.diff.fn.__module__}.{self.diff.fn.__qualname__}#{next(_LAYER_IDS)}"
         _LAYERS[self._key] = self
 
@@ -109,6 +109,8 @@ class Function:
         return plan
 
     def __call__(self, *args, **kwargs):
+        if self._matmul:
+            return _matmul_call(self, args, kwargs)
         if _torch.compiler.is_compiling():
             return self._compiled_call(args, kwargs)
         try:
@@ -117,8 +119,6 @@ class Function:
             raise UsageError(f"{self.diff.fn.__name__}: {exc}") from None
         bound.apply_defaults()
         values = dict(bound.arguments)
-        if self._matmul:
-            return _tm.call(self, values, _Apply, _row_block)
         rows = _tb.has_reduction(_tb_node(self.diff))
         roles = _roles(self.diff.fn.__name__, values, rows)
         wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)
@@ -137,9 +137,6 @@ class Function:
         fake (meta) implementation for tracing and a registered backward (`retrograd::layer_backward`).
         Plain code only (Dynamo traces it): the key names the layer and which arguments are Python numbers
         (their values travel as the op's float[] / int[] arguments)."""
-        if self._matmul:
-            raise UsageError(f"{self.diff.fn.__name__}: a matmul layer of the triton backend does not run under "
-                             "torch.compile / torch.export yet", hint="call it outside the compiled region")
         tensors, floats, ints, consts = [], [], [], []
         for i, name in enumerate(self._pnames):
             if i < len(args):
@@ -162,6 +159,18 @@ class Function:
         out = _torch.ops.retrograd.layer(self._key + "|" + ",".join(consts), tensors, floats, ints)
         n = self._n_outputs
         return out[0] if n == 1 else tuple(out[:n])
+
+
+@_torch.compiler.disable
+def _matmul_call(layer, args, kwargs):
+    """A matmul layer (backends/triton_matmul.py).  It has no custom op yet: under torch.compile it is a graph
+    break (run eagerly), and fullgraph=True refuses it."""
+    try:
+        bound = layer.diff.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"{layer.diff.fn.__name__}: {exc}") from None
+    bound.apply_defaults()
+    return _tm.call(layer, dict(bound.arguments), _Apply, _row_block)
 
 
 def _tb_node(diff):

@@ -57,17 +57,9 @@ INTERPRETER_TILE = (16, 16, 16)
 ROW_CHUNK_BYTES = 256 << 20      # the rows layer's logits block: (chunk, N) floats of at most this many bytes
 
 
-def is_matmul_layer(node):
-    """Does a function's tree multiply matrices (`@`, np.matmul, np.dot)?  Such layers go through here."""
-    for n in gast.walk(node):
-        if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult):
-            return True
-        if isinstance(n, gast.Call):
-            f = n.func
-            name = f.attr if isinstance(f, gast.Attribute) else f.id if isinstance(f, gast.Name) else None
-            if name in ("matmul", "dot"):
-                return True
-    return False
+def is_matmul_layer(diff):
+    """Does the layer multiply matrices (`@`, np.matmul, np.dot)?  Such layers go through here."""
+    return tb.has_matmul(diff)
 
 
 @dataclass
@@ -491,9 +483,6 @@ def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, 
                 raise BackendError(f"the triton backend cannot lower {name}: its adjoint reads `{n.id}` outside "
                                    "the product's gradient", filename=tf.src.filename, hint=_HINT)
         kept.append(s)
-    if kept and not (isinstance(kept[0], gast.Assign) and isinstance(kept[0].value, gast.Name)
-                     and kept[0].value.id == "saved"):
-        pass
     aret = body[-1]
     wrt_params = [p for p in roles if p in wrt]
     elts = dict(zip(wrt_params, aret.value.elts))
@@ -638,9 +627,6 @@ def call(layer, values, rows_apply, row_block):
     import torch
     from ..frontend.source import read_function
     name = layer.diff.fn.__name__
-    if torch.compiler.is_compiling():
-        raise UsageError(f"{name}: a matmul layer of the triton backend does not run under torch.compile / "
-                         "torch.export yet", hint="call it outside the compiled region (torch.compiler.disable)")
     src = read_function(layer.diff.fn)
     h, w = operands_of(src, list(values))
     rows = tb.has_reduction(src.node)
@@ -887,7 +873,7 @@ def _chunk_rows(rows, n, itemsize):
     return max(1, min(rows, ROW_CHUNK_BYTES // max(n * itemsize, 1)))
 
 
-def _row_values(plan, args, z, r0, r1, lead_n):
+def _row_values(plan, args, z, r0, r1):
     """The row-wise layer's arguments for rows r0:r1: the chunk's logits z, slices of per-row tensors."""
     rp = plan.rows_plan
     out = {}
@@ -935,7 +921,7 @@ def _rows_forward(ctx, layer, plan, names, rows_apply, values):
         r1 = min(rows, r0 + chunk)
         z = _matmul(module, setup, x2[r0:r1], m, zbuf[:r1 - r0])
         c = _Ctx()
-        vals = _row_values(plan, args, z, r0, r1, n)
+        vals = _row_values(plan, args, z, r0, r1)
         try:
             got = rows_apply.run(c, layer, rp, rnames, [vals[p] for p in rnames])
         except IndexRangeError as exc:
@@ -990,7 +976,7 @@ def _rows_backward(ctx, douts):
         if plan.z in rp.bwd_params:        # the chunk's logits again
             _matmul(module, setup, x2[r0:r1], m, z)
         c = _Ctx()
-        vals = _row_values(plan, args, z, r0, r1, n)
+        vals = _row_values(plan, args, z, r0, r1)
         ctx.rows_apply.run(c, ctx.layer, rp, rnames, [vals[p] for p in rnames], launch=False)
         kk = len(c.tensor_params)
         c.saved_tensors = tuple(c.saved_tensors[:kk]) + tuple(s[r0:r1] for s in stats)
