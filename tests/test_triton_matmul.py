@@ -242,6 +242,9 @@ ROWS = [
      lambda m, k, n: [t(m, k), t(k, n, seed=1), t(n, seed=2), targets(m, n, seed=3)]),
     ("linear-softmax", L.linear_softmax, lambda h, W: torch.softmax(h @ W, -1),
      lambda m, k, n: [t(m, k), t(k, n, seed=1)]),
+    ("linear-soft-ce", L.linear_soft_ce,       # soft labels: a (rows, N) input of the row layer, differentiated
+     lambda h, W, p: -(p * torch.log_softmax(h @ W, -1)).sum(-1),
+     lambda m, k, n: [t(m, k), t(k, n, seed=1), t(m, n, seed=2).abs()]),
 ]
 
 # (rows, K, N, rows per chunk, column block): several row chunks with a partial last one, one row, N = 1,
@@ -392,3 +395,19 @@ def test_without_gradients():
     torch.testing.assert_close(out, gelu_ref(h, W, b), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(loss, ce_ref(h, W, y), rtol=1e-12, atol=1e-12)
     assert out.grad_fn is None and loss.grad_fn is None
+
+
+def test_empty_axes_and_non_finite_inputs():
+    """K = 0 (the product is 0), N = 0 (an empty output), and nan / inf in h flowing as in torch."""
+    h0, W0, b = t(4, 0), t(0, 6, seed=1), t(6, seed=2)
+    assert_same(run(rg.torch.Function(L.linear_gelu), [h0, W0, b]), run(gelu_ref, [h0, W0, b]), 1e-12, 1e-12)
+    hn, Wn, bn = t(4, 5), t(5, 0, seed=1), t(0, seed=2)
+    got = run(rg.torch.Function(L.linear_gelu), [hn, Wn, bn])
+    assert got[0].shape == (4, 0) and torch.equal(got[1], torch.zeros_like(hn))
+    h = t(6, 5)
+    h[1, 2], h[3, 0] = float("nan"), float("inf")
+    W = t(5, 7, seed=1)
+    for fn, ref in [(L.linear_softplus, lambda a, m: torch.clamp(a @ m, min=0) + torch.log1p(torch.exp(-(a @ m).abs()))),
+                    (L.linear_nobias, lambda a, m: a @ m)]:
+        got, want = rg.torch.Function(fn)(h, W), ref(h, W)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)

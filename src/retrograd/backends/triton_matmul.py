@@ -764,7 +764,7 @@ def _tiled_forward(ctx, layer, plan, names, values):
     module = tb.load(plan.source, interpret=setup.interpret)
     k, n = m.shape
     lead = tuple(x.shape[:-1])
-    x2 = x.reshape(-1, k)
+    x2 = _as_rows(x)
     rows = x2.shape[0]
     out = torch.empty(rows, n, dtype=x.dtype, device=x.device)
     kernel_args = _kernel_args(plan, args, [plan.lhs, plan.rhs] + plan.epilogue_params, n)
@@ -788,13 +788,21 @@ def _tiled_forward(ctx, layer, plan, names, values):
     return out.reshape(lead + (n,))
 
 
+def _as_rows(v):
+    """A (..., D) tensor as a (rows, D) matrix (a view when its strides allow; D = 0 included)."""
+    rows = 1
+    for d in v.shape[:-1]:
+        rows *= d
+    return v.reshape(rows, v.shape[-1])
+
+
 def _kernel_args(plan, args, params, n):
     """Keyword arguments of a tiled kernel: pointers and strides of tensors (2-D views), constants."""
     out = {}
     for p in params:
         r, v, val = plan.roles[p], tb.var_name(p), args[p]
         if r in (LHS, RHS, tb.ROW):
-            t = val.reshape(-1, val.shape[-1]) if r != RHS else val
+            t = _as_rows(val) if r != RHS else val
             out.update({f"{v}_ptr": t, f"{v}_s0": t.stride(0), f"{v}_s1": t.stride(1)})
         elif r in (tb.COL, tb.SCALAR_T):
             out[f"{v}_ptr"] = val.contiguous()
@@ -883,7 +891,7 @@ def _row_values(plan, args, z, r0, r1):
             continue
         v, r = args[p], rp.roles[p]
         if r == tb.ROW:
-            out[p] = v.reshape(-1, v.shape[-1])[r0:r1]
+            out[p] = _as_rows(v)[r0:r1]
         elif r == tb.ROWINT:
             out[p] = v.reshape(-1)[r0:r1]
         else:
@@ -909,7 +917,7 @@ def _rows_forward(ctx, layer, plan, names, rows_apply, values):
     rp = plan.rows_plan
     k, n = m.shape
     lead = tuple(x.shape[:-1])
-    x2 = x.reshape(-1, k)
+    x2 = _as_rows(x)
     rows = x2.shape[0]
     chunk = _chunk_rows(rows, n, x.element_size())
     zbuf = torch.empty(chunk, n, dtype=x.dtype, device=x.device)
@@ -958,7 +966,7 @@ def _rows_backward(ctx, douts):
     stats = list(saved[len(ctx.kept):])
     module = tb.load(plan.source, interpret=setup.interpret)
     x, m = args[plan.lhs], args[plan.rhs]
-    x2 = x.reshape(-1, k)
+    x2 = _as_rows(x)
     dtype, dev = x.dtype, x.device
     wants = set(plan.wrt)
     grads = {}
