@@ -27,15 +27,16 @@ through their strides (a broadcast axis has stride 0: nothing is expanded or cop
 that are not contiguous are copied (`.contiguous()`).  Only the tensors the backward kernel reads are
 saved for it (and the per-row statistics).  Rows wider than ONE_BLOCK_MAX columns (or than `block=`) run
 in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.
-A layer computing `z = h @ W` of two of its arguments (h (..., K), W (K, N)) is a *matmul layer*
-(backends/triton_matmul.py): elementwise code of z runs as the epilogue of a tiled tl.dot kernel, and
-reductions of z over N (fused linear + cross-entropy) run chunk of rows by chunk of rows without the
-(rows, N) logits; under torch.compile such a layer is a graph break (no custom op yet).
 Under torch.compile / torch.export a layer is the torch.library custom op `retrograd::layer` (fake
 implementation for tracing, backward `retrograd::layer_backward`): the kernels are opaque to Dynamo.  That
 path computes gradients of every float tensor argument and keeps all the layer's tensor arguments for the
 backward (the op cannot see requires_grad); the eager path keeps only what the backward reads.  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
+
+Matmul layers: a layer computing `z = h @ W` of two of its arguments (h (..., K), W (K, N)) is lowered by
+backends/triton_matmul.py: elementwise code of z runs as the epilogue of a tiled tl.dot kernel, and
+reductions of z over N (fused linear + cross-entropy) run chunk of rows by chunk of rows without the
+(rows, N) logits; under torch.compile such a layer is a graph break (no custom op yet).
 
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
 """
