@@ -411,3 +411,17 @@ def test_empty_axes_and_non_finite_inputs():
                     (L.linear_nobias, lambda a, m: a @ m)]:
         got, want = rg.torch.Function(fn)(h, W), ref(h, W)
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_module_with_learnable_weight_and_bias():
+    """rg.torch.Module(layer, W=..., b=...): W and b are nn.Parameters passed by name; h comes from the call."""
+    W, b = t(6, 9, seed=1), t(9, seed=2)
+    mod = rg.torch.Module(L.linear_gelu, W=W, b=b)
+    h = t(4, 6).requires_grad_()
+    y = mod(h)
+    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64).to(y)
+    (y * g).sum().backward()
+    W2, b2, h2 = W.clone().requires_grad_(), b.clone().requires_grad_(), h.detach().clone().requires_grad_()
+    (gelu_ref(h2, W2, b2) * g).sum().backward()
+    for a, c in [(y, gelu_ref(h2, W2, b2)), (h.grad, h2.grad), (mod.W.grad, W2.grad), (mod.b.grad, b2.grad)]:
+        torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
