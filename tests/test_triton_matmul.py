@@ -425,3 +425,9 @@ def test_module_with_learnable_weight_and_bias():
     (gelu_ref(h2, W2, b2) * g).sum().backward()
     for a, c in [(y, gelu_ref(h2, W2, b2)), (h.grad, h2.grad), (mod.W.grad, W2.grad), (mod.b.grad, b2.grad)]:
         torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
+
+
+def test_a_tuple_output_of_a_tiled_layer_is_refused():
+    with pytest.raises(rg.BackendError, match="returning a tuple") as info:
+        rg.torch.Function(L.linear_pair)(t(3, 4), t(4, 5, seed=1))
+    assert info.value.filename.endswith("triton_matmul_layers.py")

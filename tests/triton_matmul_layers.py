@@ -82,3 +82,8 @@ def linear_soft_ce(h, W, p):
     m = np.max(z)
     lse = m + np.log(np.sum(np.exp(z - m)))
     return lse * np.sum(p) - np.sum(p * z)
+
+
+def linear_pair(h, W):
+    z = h @ W
+    return z, 2.0 * z
