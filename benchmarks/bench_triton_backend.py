@@ -10,9 +10,16 @@ the bytes a fused kernel must move at least (forward: read x, write y; backward:
 cross-entropy: per-row losses and upstream gradients), divided by the time, against the H100 SXM peak of
 3.35 TB/s.  Every layer's output and gradients are checked against eager PyTorch first.
 
+Fused linear + cross-entropy (`linear_ce`: loss = logsumexp(h @ W) - (h @ W)[t] per row, a matmul layer
+of backends/triton_matmul.py that never holds the (rows, V) logits) is compute-bound: it is reported as
+the time of forward + backward of the mean loss (gradients of h and W), TFLOP/s (6 rows K V flops: the
+product, dh and dW; the recomputed logits not counted) and peak memory above the inputs
+(torch.cuda.max_memory_allocated), against eager `F.cross_entropy(h @ W, t)` and its torch.compile.
+Shapes --linear-ce ROWSxKxV (default 4096x4096x32768,4096x4096x131072).
+
 Without a CUDA GPU the script prints why and exits with status 0 (nothing is measured; the CPU interpreter
-says nothing about GPU speed).  Options: --only NAME, --shapes 4096x4096,8192x1024, --dtypes float32,bfloat16,
---no-compile (skip torch.compile), --json FILE.
+says nothing about GPU speed).  Options: --only NAME (a layer or linear_ce), --shapes 4096x4096,8192x1024,
+--dtypes float32,bfloat16, --linear-ce SHAPES, --no-compile (skip torch.compile), --json FILE.
 """
 import argparse
 import json
@@ -47,6 +54,12 @@ def rmsnorm(x, w):
 def cross_entropy(x, t):
     m = np.max(x)
     return m + np.log(np.sum(np.exp(x - m))) - x[t]
+
+
+def linear_ce(h, W, t):
+    z = h @ W
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m))) - z[t]
 
 
 def torch_versions(torch):
@@ -91,11 +104,60 @@ def bench(torch, triton, fn, args, ct):
     return fwd, bwd
 
 
+def bench_linear_ce(torch, triton, rg, opts, rows_out):
+    """Fused linear + cross-entropy: time of forward + backward, TFLOP/s and peak extra memory."""
+    F = torch.nn.functional
+    layer = rg.torch.Function(rg.differentiate(linear_ce, backend="triton"))
+    impls = {"retrograd": lambda h, W, t: layer(h, W, t).mean(),
+             "eager": lambda h, W, t: F.cross_entropy((h @ W).float(), t)}
+    if not opts.no_compile:
+        impls["torch.compile"] = torch.compile(impls["eager"])
+    print("\n| fused linear + CE | rows x K x V | dtype | impl | fwd+bwd ms | TFLOP/s | peak extra GB |")
+    print("|---|---|---|---|---:|---:|---:|")
+    for shape in opts.linear_ce.split(","):
+        rows, k, v = map(int, shape.split("x"))
+        for dname in opts.dtypes.split(","):
+            dtype = getattr(torch, dname)
+            h = (torch.randn(rows, k, device="cuda", dtype=dtype) / k ** 0.5).requires_grad_()
+            W = torch.randn(k, v, device="cuda", dtype=dtype).requires_grad_()
+            t = torch.randint(0, v, (rows,), device="cuda")
+            want = impls["eager"](h, W, t)
+            gw = torch.autograd.grad(want, [h, W])
+            got = impls["retrograd"](h, W, t)
+            gg = torch.autograd.grad(got, [h, W])
+            tol = 1e-4 if dtype == torch.float32 else 3e-2
+            torch.testing.assert_close(got.float(), want.float(), rtol=tol, atol=tol)
+            for a, b in zip(gg, gw):
+                scale = b.float().abs().max().item() or 1.0
+                assert (a.float() - b.float()).abs().max().item() <= 10 * tol * scale, "linear_ce gradients"
+            del want, gw, got, gg
+            for impl, fn in impls.items():
+                def step():
+                    torch.autograd.grad(fn(h, W, t), [h, W])
+                try:
+                    step()
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                    base = torch.cuda.memory_allocated()
+                    step()
+                    torch.cuda.synchronize()
+                    peak = (torch.cuda.max_memory_allocated() - base) / 1e9
+                    ms = triton.testing.do_bench(step)
+                except Exception as exc:   # record, don't abort the table
+                    print(f"| linear_ce | {shape} | {dname} | {impl} | failed: {type(exc).__name__}: {exc} |")
+                    continue
+                tflops = 6 * rows * k * v / ms / 1e9
+                rows_out.append(dict(layer="linear_ce", shape=shape, dtype=dname, impl=impl, ms=ms, tflops=tflops,
+                                     peak_gb=peak))
+                print(f"| linear_ce | {shape} | {dname} | {impl} | {ms:.2f} | {tflops:.1f} | {peak:.2f} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default=None)
     ap.add_argument("--shapes", default="4096x4096,8192x1024")
     ap.add_argument("--dtypes", default="float32,bfloat16")
+    ap.add_argument("--linear-ce", default="4096x4096x32768,4096x4096x131072")
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--json", default=None)
     opts = ap.parse_args(argv)
@@ -113,6 +175,8 @@ def main(argv=None):
     import retrograd as rg
     refs = torch_versions(torch)
     names = [opts.only] if opts.only else list(LAYERS)
+    if opts.only == "linear_ce":
+        names = []
     rows_out = []
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {triton.__version__}")
     print("| layer | shape | dtype | impl | fwd ms | fwd TB/s | fwd % peak | bwd ms | bwd TB/s | bwd % peak |")
@@ -148,6 +212,8 @@ def main(argv=None):
                     rows_out.append(row)
                     print(f"| {name} | {shape} | {dname} | {impl} | {f_ms:.3f} | {ftbs:.2f} | "
                           f"{100 * ftbs / PEAK_TBS:.0f}% | {b_ms:.3f} | {btbs:.2f} | {100 * btbs / PEAK_TBS:.0f}% |")
+    if opts.only in (None, "linear_ce"):
+        bench_linear_ce(torch, triton, rg, opts, rows_out)
     if opts.json:
         with open(opts.json, "w") as fh:
             json.dump(rows_out, fh, indent=1)

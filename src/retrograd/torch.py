@@ -33,6 +33,11 @@ path computes gradients of every float tensor argument and keeps all the layer's
 backward (the op cannot see requires_grad); the eager path keeps only what the backward reads.  CPU tensors run in Triton's interpreter (TRITON_INTERPRET=1 is set when this
 module is imported on a machine without CUDA); CUDA tensors run compiled kernels.
 
+Matmul layers: a layer computing `z = h @ W` of two of its arguments (h (..., K), W (K, N)) is lowered by
+backends/triton_matmul.py: elementwise code of z runs as the epilogue of a tiled tl.dot kernel, and
+reductions of z over N (fused linear + cross-entropy) run chunk of rows by chunk of rows without the
+(rows, N) logits; under torch.compile such a layer is a graph break (no custom op yet).
+
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
 """
 import itertools
@@ -48,6 +53,7 @@ import triton  # noqa: E402
 
 from .api import ARRAY_PLUGINS, Differentiable  # noqa: E402
 from .backends import triton as _tb  # noqa: E402
+from .backends import triton_matmul as _tm  # noqa: E402
 from .errors import IndexRangeError, UsageError  # noqa: E402
 
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
@@ -92,6 +98,7 @@ class Function:
         self._pnames = tuple(p.name for p in params)
         self._pdefaults = tuple(None if p.default is p.empty else p.default for p in params)
         self._n_outputs = _n_outputs(self.diff)
+        self._matmul = _tm.is_matmul_layer(self.diff)    # `h @ W` layers: backends/triton_matmul
         self._key = f"{self.diff.fn.__module__}.{self.diff.fn.__qualname__}#{next(_LAYER_IDS)}"
         _LAYERS[self._key] = self
 
@@ -107,6 +114,8 @@ class Function:
         return plan
 
     def __call__(self, *args, **kwargs):
+        if self._matmul:
+            return _matmul_call(self, args, kwargs)
         if _torch.compiler.is_compiling():
             return self._compiled_call(args, kwargs)
         try:
@@ -155,6 +164,18 @@ class Function:
         out = _torch.ops.retrograd.layer(self._key + "|" + ",".join(consts), tensors, floats, ints)
         n = self._n_outputs
         return out[0] if n == 1 else tuple(out[:n])
+
+
+@_torch.compiler.disable
+def _matmul_call(layer, args, kwargs):
+    """A matmul layer (backends/triton_matmul.py).  It has no custom op yet: under torch.compile it is a graph
+    break (run eagerly), and fullgraph=True refuses it."""
+    try:
+        bound = layer.diff.signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"{layer.diff.fn.__name__}: {exc}") from None
+    bound.apply_defaults()
+    return _tm.call(layer, dict(bound.arguments), _Apply, _row_block)
 
 
 def _tb_node(diff):

@@ -1457,10 +1457,27 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
 
 # ---- the Differentiable's view ---------------------------------------------------------------------------
 
+def has_matmul(diff):
+    """Does the layer multiply matrices (`@`, np.matmul, np.dot)?  Such layers are lowered by
+    backends/triton_matmul.py (the hook: rg.torch.Function dispatches them there)."""
+    from ..frontend.source import read_function
+    for n in gast.walk(read_function(diff.fn).node):
+        if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult):
+            return True
+        if isinstance(n, gast.Call) and isinstance(n.func, (gast.Attribute, gast.Name)) and \
+                (n.func.attr if isinstance(n.func, gast.Attribute) else n.func.id) in ("matmul", "dot"):
+            return True
+    return False
+
+
 def source_of(diff):
     """`f.source` of a backend="triton" function: the kernels of its last call through rg.torch, or the
     kernels for default roles (see `default_roles`) before any."""
     plan = getattr(diff, "_triton_last", None)
+    if plan is None and has_matmul(diff):
+        raise UsageError(f"{diff.fn.__name__} is a matmul layer (backends/triton_matmul.py): its kernels depend "
+                         "on which arguments are the product's operands and on their shapes",
+                         hint="call it once through rg.torch.Function with tensors, then read f.source")
     if plan is None:
         roles = default_roles(diff)
         plan = generate(diff, roles, [p for p in diff.wrt if roles[p] in DIFF_ROLES])
