@@ -377,6 +377,14 @@ class NumbaTarget(Target):
     def takes(self, value):
         return not _is_container(value)
 
+    def jacobian_columns(self, tangent, args, position, tparam):
+        from . import numba_jacobians      # a driver compiled once loops over the basis (numba_jacobians.py)
+        return numba_jacobians.columns(tangent, args, position, tparam)
+
+    def jacobian_rows(self, primal, adjoint, args, positions):
+        from . import numba_jacobians
+        return numba_jacobians.rows(primal, adjoint, args, positions)
+
     def refusal(self, fn_name, param, value):
         return BackendError(f"{fn_name}: backend=\"numba\" differentiates with respect to arrays "
                             f"and floats; `{param}` is a {type(value).__name__}",

@@ -258,7 +258,20 @@ def _add_into(acc, g):
             acc += g
             return acc
         return impl
+    if isinstance(acc, types.BaseTuple):
+        # the cotangent of a tuple output: entry by entry (a tuple's `+` would concatenate them, and the
+        # adjoint would read the zeros it started from)
+        if not isinstance(g, types.BaseTuple) or len(g) != len(acc):
+            return None
+        return _tuple_add_into(len(acc))
     return lambda acc, g: acc + g
+
+
+def _tuple_add_into(n):
+    entries = "".join(f"add_into(acc[{k}], g[{k}]), " for k in range(n))
+    ns = {"add_into": add_into}
+    exec(f"def impl_tuple_tuple(acc, g):\n    return ({entries})\n", ns)
+    return ns["impl_tuple_tuple"]
 
 
 def _is_none(t):

@@ -291,10 +291,36 @@ def _check_jac_arg(x, k, what):
                          hint="pass floats, e.g. np.asarray(x, dtype=float)")
 
 
+BATCHED = True      # jacfwd uses the target's batched columns where it has them (False: the loop, to compare)
+
+
+def _jacobian_columns(d, args, k):
+    """(output, (out.size, arg.size) Jacobian) w.r.t. args[k] by the target's batched driver
+    (Target.jacobian_columns: one compiled call looping over the basis), or None: the caller loops.
+    Only for arrays and numbers (containers go through flat_pytrees' twin, one jvp at a time)."""
+    from ..backends.target import Target
+    from ..runtime import is_record
+    _check_backend(d)
+    if len(args) != len(d.params) or any(isinstance(a, (tuple, list, dict)) or is_record(a) for a in args):
+        return None
+    target = d._target
+    if type(target).jacobian_columns is Target.jacobian_columns:
+        return None               # the target has no batched driver (python): skip compiling for it here
+    compiled = _compile(d, [d.params[k]], _kinds(d, args))
+    res = target.jacobian_columns(compiled.fn, list(args), k, compiled.tparams[d.params[k]])
+    if res is None:
+        return None
+    out, jac = res
+    if isinstance(out, (tuple, list, dict)):
+        return None               # the loop refuses it with its message
+    return out, jac
+
+
 def jacfwd(f, argnums=0, *, backend=None):
     """Like jax.jacfwd: a function returning the Jacobian of `f` w.r.t. argument(s) `argnums`, of shape
-    out.shape + arg.shape (a tuple for a tuple `argnums`).  One jvp per input entry (the basis directions
-    are pushed through one at a time: the generated code is not batched)."""
+    out.shape + arg.shape (a tuple for a tuple `argnums`).  Where the backend batches the basis
+    (numba, for arrays and floats: Target.jacobian_columns) one compiled call pushes every basis direction
+    through the compiled tangent code; else one jvp per input entry from here."""
     d, prefix = _entry(f, "jacfwd", backend)
 
     def jacobian(*args):
@@ -305,6 +331,11 @@ def jacfwd(f, argnums=0, *, backend=None):
         jacs = []
         for k in nums:
             _check_jac_arg(args[k], k, "jacfwd")
+            batched = _jacobian_columns(d, args, k) if BATCHED else None
+            if batched is not None:      # the target's driver pushed every basis direction in one call
+                out, jac = batched
+                jacs.append(np.reshape(jac, np.shape(out) + np.shape(args[k])))
+                continue
             cols, out = [], None
             for e in _basis(args[k]):
                 tangents = [None] * len(args)
