@@ -209,3 +209,56 @@ def test_float32_argument_is_the_loops(backend, monkeypatch):
     x = np.array([0.5, -1.0], dtype=np.float32)
     jf = rg.jacfwd(lambda v: np.sin(v) * 2.0, backend=backend)(x)
     np.testing.assert_allclose(jf, np.diag(2.0 * np.cos(x.astype(float))), rtol=1e-6)
+
+
+# ---- hessian (python: the forward-over-reverse code compiled once, one call per direction) --------------
+def fd_hessian(f, args, i, j, h=1e-5):
+    """Central differences, w.r.t. args[j], of the reverse-mode gradient w.r.t. args[i] (independent of
+    the forward-over-reverse code the Hessian runs)."""
+    g = rg.grad(f, argnums=i)
+    return jac_fd(lambda *a: np.asarray(g(*a), dtype=float), args, j, h)
+
+
+def quartic(x, y, n):
+    acc = 0.0
+    for k in range(n):                        # a loop and an integer argument
+        acc = acc + np.sum(np.sin(x * (k + 1)) * y) + np.sum(x * x) * np.sum(y * y * y)
+    return acc
+
+
+def check_hessian(f, args, argnums):
+    many = isinstance(argnums, tuple)
+    nums = list(argnums) if many else [argnums]
+    before = copy.deepcopy(list(args))
+    H = rg.hessian(f, argnums=argnums)(*args)
+    with per_direction():
+        H_loop = rg.hessian(f, argnums=argnums)(*args)
+    for a, ia in enumerate(nums):
+        for b, ib in enumerate(nums):
+            got = H[a][b] if many else H
+            loop = H_loop[a][b] if many else H_loop
+            assert got.shape == np.shape(args[ia]) + np.shape(args[ib]) and got.dtype == np.float64
+            np.testing.assert_allclose(got, loop, rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(got, fd_hessian(f, args, ia, ib), rtol=1e-5, atol=1e-6)
+    for a, b in zip(args, before):
+        np.testing.assert_array_equal(a, b)
+    return H
+
+
+def test_hessian_blocks_in_argnums_order():
+    """argnums=(1, 0) of two arguments of one shape: block [0][0] is w.r.t. argument 1 (the hvp results
+    come in parameter order; they were once indexed in argnums order, which swapped the blocks)."""
+    x, y = np.array([0.3, -0.5]), np.array([1.1, 0.4])
+    H = check_hessian(quartic, (x, y, 2), (1, 0))
+    H01 = check_hessian(quartic, (x, y, 2), (0, 1))
+    np.testing.assert_array_equal(H[0][0], H01[1][1])
+    np.testing.assert_array_equal(H[0][1], H01[1][0])
+
+
+def test_hessian_hostile_shapes():
+    check_hessian(quartic, (np.array([0.3]), np.array([0.7, -0.2]), 1), (0, 1))      # size 1
+    H = check_hessian(quartic, (np.zeros(0), np.array([0.7]), 1), (0, 1))             # size 0
+    assert H[0][0].shape == (0, 0) and H[0][1].shape == (0, 1)
+    check_hessian(scalars, (0.7, -0.4), (0, 1))                                        # floats
+    check_hessian(lambda a: np.sum(a @ a.T), (np.arange(6.0).reshape(2, 3) / 5,), 0)   # rank-2 argument
+    check_hessian(branchy, (np.array([0.4, -0.7, 1.1]), 0, 1.3), (0, 2))               # writes its argument
