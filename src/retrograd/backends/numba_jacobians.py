@@ -14,8 +14,6 @@ for these argument types (a complex output, a construct the callee's own compile
 `rows` return None and the caller runs its per-direction loop, which raises the callee's own error if
 there is one: a driver never gives a result the loop would not.
 """
-import functools
-
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -177,12 +175,13 @@ def _header(callees):
             f"# retrograd Jacobian driver calling {where}\n")
 
 
-def _load(source, ns):
-    from . import cachefs
-    from .numba import _LOADED, _PREFIX
-    module = cachefs.load_module("numba", _PREFIX, source, ns, _LOADED,
-                                 memory_source=source.replace("njit(cache=True)", "njit(cache=False)"))
-    return module.__dict__
+class Hooks:
+    """What numba.py gives this module (which must not import it back): `load(source, ns)` -> the loaded
+    module's namespace, `call(fn, args, source)` (compile errors as a BackendError), `unwrap(wrapped)` -> the
+    compiled function inside its call wrapper, or None."""
+
+    def __init__(self, load, call, unwrap):
+        self.load, self.call, self.unwrap = load, call, unwrap
 
 
 def _namespace(**callees):
@@ -197,18 +196,18 @@ def _params(n):
     return [f"a{k}" for k in range(n)]
 
 
-def _jacfwd_driver(tangent, n_args, position, tparam):
+def _jacfwd_driver(hooks, tangent, n_args, position, tparam):
     key = ("jacfwd", id(tangent), n_args, position, tparam)
     hit = _DRIVERS.get(key)
     if hit is None:
         params = _params(n_args)
         src = _header([tangent]) + "\n\n" + _JACFWD.format(
             params=", ".join(params), arg=params[position], tparam=tparam, callee=_name(tangent))
-        hit = _DRIVERS[key] = ((tangent,), _load(src, _namespace(tangent=tangent))["jacfwd_driver"], src)
+        hit = _DRIVERS[key] = ((tangent,), hooks.load(src, _namespace(tangent=tangent))["jacfwd_driver"], src)
     return key, hit[1], hit[2]
 
 
-def _jacrev_driver(primal, adjoint, n_args, positions):
+def _jacrev_driver(hooks, primal, adjoint, n_args, positions):
     key = ("jacrev", id(primal), id(adjoint), n_args, tuple(positions))
     hit = _DRIVERS.get(key)
     if hit is None:
@@ -220,17 +219,16 @@ def _jacrev_driver(primal, adjoint, n_args, positions):
         src = _header([primal, adjoint]) + "\n\n" + _JACREV.format(
             params=", ".join(params), callee=_name(primal), wrt=", ".join(params[p] for p in positions),
             allocs=allocs, stores=stores, jacs=", ".join(jacs) + ("," if len(jacs) == 1 else ""))
-        hit = _DRIVERS[key] = ((primal, adjoint), _load(src, _namespace(primal=primal, adjoint=adjoint))["jacrev_driver"],
+        hit = _DRIVERS[key] = ((primal, adjoint), hooks.load(src, _namespace(primal=primal, adjoint=adjoint))["jacrev_driver"],
                                src)
     return key, hit[1], hit[2]
 
 
-def _run(key, driver, source, args):
+def _run(hooks, key, driver, source, args):
     """The driver's result, or None where it does not compile for these types (remembered: the loop runs)."""
     from numba import typeof
 
     from ..errors import BackendError
-    from .numba import call
     try:
         sig = (key, tuple(typeof(a) for a in args))
     except (ValueError, TypeError):
@@ -238,18 +236,10 @@ def _run(key, driver, source, args):
     if sig in _FAILED:
         return None
     try:
-        return call(driver, args, source)
+        return hooks.call(driver, args, source)
     except BackendError:
         _FAILED.add(sig)
         return None
-
-
-def _dispatcher(wrapped):
-    """The compiled function inside numba.py's call wrapper (functools.partial(_call, fn, ...)), or None."""
-    from .numba import _call
-    if isinstance(wrapped, functools.partial) and wrapped.func is _call and wrapped.args:
-        return wrapped.args[0]
-    return None
 
 
 def _batchable(args, positions):
@@ -265,22 +255,22 @@ def _batchable(args, positions):
     return True
 
 
-def columns(tangent, args, position, tparam):
+def columns(hooks, tangent, args, position, tparam):
     """(output, Jacobian as an (out.size, arg.size) array) of the compiled tangent function `tangent`
     w.r.t. args[position] in one call, or None (the caller loops)."""
-    fn = _dispatcher(tangent)
+    fn = hooks.unwrap(tangent)
     if fn is None or not _batchable(args, [position]):
         return None
-    key, driver, source = _jacfwd_driver(fn, len(args), position, tparam)
-    return _run(key, driver, source, tuple(args))
+    key, driver, source = _jacfwd_driver(hooks, fn, len(args), position, tparam)
+    return _run(hooks, key, driver, source, tuple(args))
 
 
-def rows(primal, adjoint, args, positions):
+def rows(hooks, primal, adjoint, args, positions):
     """(output, [Jacobian as an (out.size, arg.size) array per position in `positions`, the adjoint's
     order]) by the compiled primal and adjoint in one call, or None (the caller loops)."""
-    p, a = _dispatcher(primal), _dispatcher(adjoint)
+    p, a = hooks.unwrap(primal), hooks.unwrap(adjoint)
     if p is None or a is None or not _batchable(args, positions):
         return None
-    key, driver, source = _jacrev_driver(p, a, len(args), positions)
-    res = _run(key, driver, source, tuple(args))
+    key, driver, source = _jacrev_driver(hooks, p, a, len(args), positions)
+    res = _run(hooks, key, driver, source, tuple(args))
     return None if res is None else (res[0], list(res[1:]))
