@@ -263,8 +263,11 @@ class Differentiable:
         """(output, [(out.size, arg.size) Jacobian per `wrt` argument, in wrt order, with that argument]) by
         the target's batched code in one call (Target.jacobian_rows), or None where it has none for these
         arguments: functional.jacrev then pulls back one output entry at a time."""
+        from .backends.target import Target
         from .debug import mode as debug_mode
         from .runtime import is_record
+        if type(self._target).jacobian_rows is Target.jacobian_rows:
+            return None          # no batched rows on this target (python): nothing to bind or compile here
         values = list(args) + list(kwargs.values()) + list(self._prefix) + list(self._prefix_kw.values())
         if self.has_aux or debug_mode() or any(isinstance(v, (tuple, list, dict)) or is_record(v) for v in values):
             return None

@@ -95,9 +95,10 @@ jacobian = jacrev
 
 
 def _jacobian(out, pullback, d):
-    """Pull back each element of the output's basis.  The generated adjoint is written for one cotangent
-    of the output's shape (its broadcasting and reductions are shape-specific), so the rows are separate
-    calls of the same adjoint, not a batch; the forward pass runs once."""
+    """Pull back each element of the output's basis (the path of targets without batched rows, and of
+    pytrees).  The generated adjoint is written for one cotangent of the output's shape (its broadcasting
+    and reductions are shape-specific), so the rows are separate calls of the same adjoint from Python;
+    the forward pass runs once."""
     leaves, rebuild = _flatten(out)
     n_args = len(d.wrt)
     per_leaf = []

@@ -500,7 +500,9 @@ def _hvp_caller(d, args, nums):
 
 def hessian(f, argnums=0, *, backend=None):
     """Like jax.hessian for a scalar `f`: shape arg.shape + arg.shape (a nested tuple of blocks
-    H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint)."""
+    H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint),
+    the hvp code compiled and looked up once per call; each hvp re-runs the primal and the adjoint (the
+    basis is not batched through one pass: no tangent with a leading axis yet)."""
     d, prefix = _entry(f, "hessian", backend)
 
     def hess(*args):
