@@ -262,3 +262,21 @@ def test_hessian_hostile_shapes():
     check_hessian(scalars, (0.7, -0.4), (0, 1))                                        # floats
     check_hessian(lambda a: np.sum(a @ a.T), (np.arange(6.0).reshape(2, 3) / 5,), 0)   # rank-2 argument
     check_hessian(branchy, (np.array([0.4, -0.7, 1.1]), 0, 1.3), (0, 2))               # writes its argument
+
+
+def transposed(A):
+    return (A * A).T
+
+
+def zero_d(x):
+    return x * 2.0 + np.sin(x)
+
+
+def test_strided_and_zero_d_arrays(backend, monkeypatch):
+    """A transposed (F-ordered) argument and output: the driver writes entries in C order, as ravel;
+    a 0-d array argument and output."""
+    A = (np.arange(6.0).reshape(2, 3) / 3).T
+    jf, _ = check_jacobians(transposed, (A,), 0, backend, monkeypatch)
+    assert jf.shape == (2, 3, 3, 2)
+    jf, jr = check_jacobians(zero_d, (np.array(0.7),), 0, backend, monkeypatch)
+    assert jf.shape == jr.shape == ()
