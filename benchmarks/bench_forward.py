@@ -4,6 +4,7 @@ gradient and against JAX (jit), on the workloads of bench_python_backend.py (Lor
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_forward.py           # full run
     python benchmarks/bench_forward.py --quick     # 1,000 Lorenz steps, fewer repeats
     python benchmarks/bench_forward.py --only mlp --json mlp.json
+    python benchmarks/bench_forward.py --jacobians  # jacfwd/jacrev: batched basis against the per-direction loop
 
 Each workload runs in its own process (this script re-runs itself with --only), pinned to one CPU (JAX's
 thread pool and BLAS otherwise use both cores while NumPy's BLAS uses one; --no-pin disables it).  In a
@@ -241,6 +242,78 @@ def run_workload(w, repeat, min_time, use_jax, big_hessian):
     return dict(rows=rows + extra, hess_what=w["hess_what"], hess_same=w["hess_args"] is args, env=env)
 
 
+# ---- Jacobians: the batched basis against the per-direction loop (--jacobians) -------------------------
+def lorenz_state(s, sigma, rho, beta, dt, n_steps):
+    """Euler steps of Lorenz from state s (3,): the final state (a vector output, for Jacobians)."""
+    y = s.copy()
+    for step in range(n_steps):
+        dx = sigma * (y[1] - y[0])
+        dy = y[0] * (rho - y[2]) - y[1]
+        dz = y[0] * y[1] - beta * y[2]
+        y[0] += dt * dx
+        y[1] += dt * dy
+        y[2] += dt * dz
+    return y
+
+
+def mlp_outputs(b1, W1, W2, b2, x):
+    return np.tanh(x @ W1 + b1) @ W2 + b2
+
+
+def jacobian_workloads(quick):
+    n = 200 if quick else 1000
+    r = np.random.default_rng(3)
+    width, batch = 32, 8
+    W1, W2 = r.normal(scale=width ** -0.5, size=(2, width, width))
+    mlp = (r.normal(scale=0.1, size=width), W1, W2, r.normal(scale=0.1, size=width), r.normal(size=(batch, width)))
+    return [(f"Lorenz Euler ({n:,} steps), d state / d s0: 3x3", lorenz_state,
+             (np.array([1.0, 1.0, 1.0]), 10.0, 28.0, 8.0 / 3.0, 0.001, n)),
+            (f"MLP outputs {batch}x{width}, d out / d b1: {batch * width}x{width}", mlp_outputs, mlp)]
+
+
+def run_jacobians(quick, repeat, min_time, backends):
+    """Rows of {workload, backend, op, batched, loop, ratio}: each Jacobian by the batched path (numba: one
+    compiled driver call; python: the tangent code looked up once, called per direction) and by the
+    per-direction loop (BATCHED off: one rg.jvp / one pullback per direction), timed interleaved in one
+    process after checking that both give the same Jacobian."""
+    import retrograd.forward.api as forward_api
+    import retrograd.functional as functional
+
+    def loop(fn):
+        def run():
+            forward_api.BATCHED = functional.BATCHED = False
+            try:
+                return fn()
+            finally:
+                forward_api.BATCHED = functional.BATCHED = True
+        return run
+    rows = []
+    for name, f, args in jacobian_workloads(quick):
+        for backend in backends:
+            jf, jr = rg.jacfwd(f, backend=backend), rg.jacrev(f, backend=backend)
+            fns = {}
+            for op, j in (("jacfwd", jf), ("jacrev", jr)):
+                fns[(op, "batched")] = lambda j=j: j(*args)
+                fns[(op, "loop")] = loop(lambda j=j: j(*args))
+            ref = fns[("jacrev", "loop")]()
+            for k, fn in fns.items():
+                agree(f"{name} {backend} {k[0]} ({k[1]}) against the jacrev loop", fn(), ref, 1e-9, atol=1e-12)
+            cpu, _ = best_interleaved(fns, repeat, min_time)
+            for op in ("jacfwd", "jacrev"):
+                b, l = cpu[(op, "batched")], cpu[(op, "loop")]
+                rows.append(dict(workload=name, backend=backend, op=op, batched=b, loop=l, ratio=l / b))
+    return rows
+
+
+def jacobian_table(rows):
+    lines = ["| workload | backend | operation | batched (ms) | per-direction loop (ms) | loop / batched |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['workload']} | {r['backend']} | {r['op']} | {r['batched'] * 1e3:,.3f} | "
+                     f"{r['loop'] * 1e3:,.3f} | {r['ratio']:.1f} |")
+    return "\n".join(lines)
+
+
 # ---- driver --------------------------------------------------------------------------------------------
 def environment():
     import importlib.metadata as md
@@ -291,11 +364,30 @@ def main(argv=None):
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the processes to one CPU")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--jacobians", action="store_true",
+                    help="only jacfwd/jacrev: batched against the per-direction loop, python and numba")
     opts = ap.parse_args(argv)
     repeat = opts.repeat or (3 if opts.quick else 7)
     min_time = opts.min_time or (0.05 if opts.quick else 0.2)
     if not opts.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})   # before JAX starts its threads
+    if opts.jacobians:
+        backends = ["python"]
+        try:
+            import numba  # noqa: F401
+            backends.append("numba")
+        except ImportError:
+            print("numba is not installed: python backend only", file=sys.stderr)
+        rows = run_jacobians(opts.quick, repeat, min_time, backends)
+        env = environment()
+        env["command"] = " ".join([os.path.basename(sys.executable)] + sys.argv)
+        if opts.json:
+            with open(opts.json, "w") as fh:
+                json.dump(dict(env=env, jacobians=rows), fh, indent=1)
+        print(", ".join(f"{k}: {v}" for k, v in env.items()) + "\n")
+        print("CPU time of the process (best of the interleaved repeats):\n")
+        print(jacobian_table(rows))
+        return
     use_jax = not opts.no_jax
     if use_jax:
         try:

@@ -259,6 +259,32 @@ class Differentiable:
             return self._finish(grads, bound)
         return (out, pullback, aux) if self.has_aux else (out, pullback)
 
+    def _jacobian_rows(self, args, kwargs):
+        """(output, [(out.size, arg.size) Jacobian per `wrt` argument, in wrt order, with that argument]) by
+        the target's batched code in one call (Target.jacobian_rows), or None where it has none for these
+        arguments: functional.jacrev then pulls back one output entry at a time."""
+        from .backends.target import Target
+        from .debug import mode as debug_mode
+        from .runtime import is_record
+        if type(self._target).jacobian_rows is Target.jacobian_rows:
+            return None          # no batched rows on this target (python): nothing to bind or compile here
+        values = list(args) + list(kwargs.values()) + list(self._prefix) + list(self._prefix_kw.values())
+        if self.has_aux or debug_mode() or any(isinstance(v, (tuple, list, dict)) or is_record(v) for v in values):
+            return None
+        if _array_plugin(self, args, kwargs) is not None:
+            return None
+        bound = self._bind(args, kwargs)
+        if bound.kwargs:
+            return None
+        primal, adjoint, _ = self._compile(_kinds(bound))
+        positions = [self.params.index(n) for n in self._adjoint_order]
+        res = self._target.jacobian_rows(primal, adjoint, list(bound.args), positions)
+        if res is None:
+            return None
+        out, blocks = res
+        by_name = dict(zip(self._adjoint_order, blocks))
+        return out, [(by_name[n], bound.arguments[n]) for n in self.wrt]
+
     def __retrograd_target__(self):
         """What frontend/callables.py reduces this to: the function, and the arguments bound in front."""
         from .frontend.callables import Target

@@ -18,6 +18,7 @@ from .frontend.callables import normalise
 
 _CACHE = collections.OrderedDict()     # (fn, wrt names, has_aux, backend, remat) -> Differentiable
 _CACHE_SIZE = 128
+BATCHED = True         # jacrev uses the target's batched rows where it has them (False: the row loop, to compare)
 
 
 def _differentiable(fn, wrt=None, argnums=None, has_aux=False, backend="python", remat=None):
@@ -69,11 +70,19 @@ def vjp(fn, *primals, has_aux=False, backend="python", remat=None):
 def jacrev(fn, argnums=0, has_aux=False, *, backend="python", remat=None):
     """A function returning the Jacobian of `fn` by reverse mode (like jax.jacrev): for an output of shape
     S and an argument of shape T, an array of shape S + T (nested as output structure, then argument
-    structure, for containers); a tuple over a tuple `argnums`.  One forward pass, then one pullback per
-    output element (each on its own copy of the saved state)."""
+    structure, for containers); a tuple over a tuple `argnums`.
+
+    Where the backend batches the rows (numba, for arrays and floats: Target.jacobian_rows) one compiled
+    call loops over the output entries, re-running the compiled primal for each adjoint's tape; else one
+    forward pass here, then one pullback per output element (each on its own copy of the saved state)."""
     d = _differentiable(fn, None, argnums, has_aux, backend, remat)
 
     def jacobian_fn(*args, **kwargs):
+        batched = d._jacobian_rows(args, kwargs) if BATCHED else None
+        if batched is not None:      # the target's driver pulled back every row in one call
+            out, blocks = batched
+            jac = tuple(np.reshape(b, np.shape(out) + np.shape(x)) for b, x in blocks)
+            return jac[0] if d._single else jac
         res = d.vjp(*args, **kwargs)
         out, pullback = res[0], res[1]
         jac = _jacobian(out, pullback, d)
@@ -86,9 +95,10 @@ jacobian = jacrev
 
 
 def _jacobian(out, pullback, d):
-    """Pull back each element of the output's basis.  The generated adjoint is written for one cotangent
-    of the output's shape (its broadcasting and reductions are shape-specific), so the rows are separate
-    calls of the same adjoint, not a batch; the forward pass runs once."""
+    """Pull back each element of the output's basis (the path of targets without batched rows, and of
+    pytrees).  The generated adjoint is written for one cotangent of the output's shape (its broadcasting
+    and reductions are shape-specific), so the rows are separate calls of the same adjoint from Python;
+    the forward pass runs once."""
     leaves, rebuild = _flatten(out)
     n_args = len(d.wrt)
     per_leaf = []

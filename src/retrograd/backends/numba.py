@@ -353,6 +353,25 @@ def _is_container(v):
     return isinstance(v, (tuple, list, dict)) or is_record(v)
 
 
+def _load_driver(source, ns):
+    """A Jacobian driver's module (numba_jacobians.py), content-addressed in the cache like generated code."""
+    from . import cachefs
+    return cachefs.load_module("numba", _PREFIX, source, ns, _LOADED,
+                               memory_source=source.replace("njit(cache=True)", "njit(cache=False)")).__dict__
+
+
+def _unwrap(wrapped):
+    """The compiled function inside a call wrapper of this module (functools.partial(_call, fn, ...))."""
+    if isinstance(wrapped, functools.partial) and wrapped.func is _call and wrapped.args:
+        return wrapped.args[0]
+    return None
+
+
+def _jacobian_hooks():
+    from .numba_jacobians import Hooks
+    return Hooks(_load_driver, call, _unwrap)
+
+
 class NumbaTarget(Target):
     name = "numba"
     traits = TRAITS
@@ -379,6 +398,14 @@ class NumbaTarget(Target):
 
     def takes(self, value):
         return not _is_container(value)
+
+    def jacobian_columns(self, tangent, args, position, tparam):
+        from . import numba_jacobians      # a driver compiled once loops over the basis (numba_jacobians.py)
+        return numba_jacobians.columns(_jacobian_hooks(), tangent, args, position, tparam)
+
+    def jacobian_rows(self, primal, adjoint, args, positions):
+        from . import numba_jacobians
+        return numba_jacobians.rows(_jacobian_hooks(), primal, adjoint, args, positions)
 
     def refusal(self, fn_name, param, value):
         return BackendError(f"{fn_name}: backend=\"numba\" differentiates with respect to arrays "

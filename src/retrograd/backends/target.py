@@ -56,3 +56,15 @@ class Target:
     def source_of(self, diff):
         """`diff.source` where the target generates code of its own, else None (the generated module's)."""
         return None
+
+    def jacobian_columns(self, tangent, args, position, tparam):
+        """jacfwd in one call: (output, (out.size, arg.size) float64 Jacobian) of the loaded tangent function
+        `tangent` w.r.t. args[position] (its tangent parameter `tparam`), or None: the caller pushes the
+        basis directions through `tangent` one at a time."""
+        return None
+
+    def jacobian_rows(self, primal, adjoint, args, positions):
+        """jacrev in one call: (output, [(out.size, arg.size) float64 Jacobian per position in `positions`,
+        the adjoint's order]) of the wrapped primal and adjoint, or None: the caller pulls back one output
+        entry at a time."""
+        return None

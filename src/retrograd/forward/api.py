@@ -291,10 +291,55 @@ def _check_jac_arg(x, k, what):
                          hint="pass floats, e.g. np.asarray(x, dtype=float)")
 
 
+BATCHED = True      # jacfwd uses the target's batched columns where it has them (False: the loop, to compare)
+
+
+def _jacobian_columns(d, args, k):
+    """(output, (out.size, arg.size) Jacobian) w.r.t. args[k] by the target's batched driver
+    (Target.jacobian_columns: one compiled call looping over the basis), or None: the caller loops.
+    Only for arrays and numbers (containers go through flat_pytrees' twin, one jvp at a time)."""
+    from ..backends.target import Target
+    from ..runtime import is_record
+    _check_backend(d)
+    if len(args) != len(d.params) or any(isinstance(a, (tuple, list, dict)) or is_record(a) for a in args):
+        return None
+    target = d._target
+    compiled = _compile(d, [d.params[k]], _kinds(d, args))
+    tparam = compiled.tparams[d.params[k]]
+    res = None
+    if type(target).jacobian_columns is not Target.jacobian_columns:
+        res = target.jacobian_columns(compiled.fn, list(args), k, tparam)
+    if res is None:
+        res = _tangent_columns(compiled, args, k, tparam)
+    if res is None or isinstance(res[0], (tuple, list, dict)):
+        return None               # the jvp loop: it refuses a container output with its message
+    return res
+
+
+def _tangent_columns(compiled, args, k, tparam):
+    """The loop without its per-direction overhead (checking and copying the tangent, looking the
+    compiled code up): the tangent function called once per basis direction, each a fresh array (the
+    tangent code may write into it).  The primal re-runs in every call: the tangent code interleaves
+    them.  None for a size-0 argument (the loop takes the output's shape from a plain call)."""
+    cols, out = [], None
+    for e in _basis(args[k]):
+        out, tout = compiled.fn(*args, **{tparam: e})
+        if isinstance(out, (tuple, list, dict)):
+            return out, None
+        if not (type(tout) is np.ndarray and type(out) is np.ndarray and tout.shape == out.shape
+                and out.dtype == tout.dtype == np.float64):
+            tout = _like(tout, out)      # (the common case above is already what _like gives)
+        cols.append(np.asarray(tout, dtype=np.float64).reshape(-1))
+    if not cols:
+        return None
+    return out, np.stack(cols, axis=-1)
+
+
 def jacfwd(f, argnums=0, *, backend=None):
     """Like jax.jacfwd: a function returning the Jacobian of `f` w.r.t. argument(s) `argnums`, of shape
-    out.shape + arg.shape (a tuple for a tuple `argnums`).  One jvp per input entry (the basis directions
-    are pushed through one at a time: the generated code is not batched)."""
+    out.shape + arg.shape (a tuple for a tuple `argnums`).  Where the backend batches the basis
+    (numba, for arrays and floats: Target.jacobian_columns) one compiled call pushes every basis direction
+    through the compiled tangent code; else one jvp per input entry from here."""
     d, prefix = _entry(f, "jacfwd", backend)
 
     def jacobian(*args):
@@ -305,6 +350,11 @@ def jacfwd(f, argnums=0, *, backend=None):
         jacs = []
         for k in nums:
             _check_jac_arg(args[k], k, "jacfwd")
+            batched = _jacobian_columns(d, args, k) if BATCHED else None
+            if batched is not None:      # one compile, then the driver's one call or the tangent per direction
+                out, jac = batched
+                jacs.append(np.reshape(jac, np.shape(out) + np.shape(args[k])))
+                continue
             cols, out = [], None
             for e in _basis(args[k]):
                 tangents = [None] * len(args)
@@ -426,9 +476,33 @@ def _scalar_output(d, primals):
                          "scalar output", hint="use jacfwd of a vjp for non-scalar outputs")
 
 
+def _hvp_caller(d, args, nums):
+    """tangents (one per argument) -> {position in nums: H v w.r.t. it, a float64 array}.  With BATCHED,
+    the forward-over-reverse code is compiled and looked up once and called per direction (what hvp_of
+    does, without re-checking and copying the tangents each time: they are fresh arrays); else hvp_of."""
+    from ..runtime import is_record
+    order = [p for p in d.params if p in {d.params[k] for k in nums}]     # hvp's results come in this order
+    pos = {d.params[k]: k for k in nums}
+    if not BATCHED or len(args) != len(d.params) or any(isinstance(a, (tuple, list, dict)) or is_record(a)
+                                                           for a in args):
+        def call(tangents):
+            hv = hvp_of(d, args, tangents)
+            hv = hv if len(order) > 1 else (hv,)
+            return {pos[p]: np.asarray(h, dtype=np.float64) for p, h in zip(order, hv)}
+        return call
+    compiled, _ = _hvp_compiled(d, list(args), order)
+
+    def call_compiled(tangents):
+        _, hv = compiled.fn(*args, **{compiled.tparams[p]: tangents[pos[p]] for p in order})
+        return {pos[p]: np.asarray(_like(h, args[pos[p]]), dtype=np.float64) for p, h in zip(order, hv)}
+    return call_compiled
+
+
 def hessian(f, argnums=0, *, backend=None):
     """Like jax.hessian for a scalar `f`: shape arg.shape + arg.shape (a nested tuple of blocks
-    H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint)."""
+    H[i][j] for a tuple `argnums`).  One hvp per input entry (forward over the generated adjoint),
+    the hvp code compiled and looked up once per call; each hvp re-runs the primal and the adjoint (the
+    basis is not batched through one pass: no tangent with a leading axis yet)."""
     d, prefix = _entry(f, "hessian", backend)
 
     def hess(*args):
@@ -441,7 +515,7 @@ def hessian(f, argnums=0, *, backend=None):
         _check_backend(d)
         _check_second_order(d)
         _scalar_output(d, args)
-        wrt = [d.params[k] for k in nums]
+        hv_of = _hvp_caller(d, args, nums)
         blocks = {}
         for j in nums:
             cols = []
@@ -450,11 +524,9 @@ def hessian(f, argnums=0, *, backend=None):
                 for k in nums:
                     tangents[k] = (e if k == j else (np.zeros(np.shape(args[k])) if isinstance(args[k], np.ndarray)
                                                      else 0.0))
-                hv = hvp_of(d, args, tangents)
-                hv = hv if many else (hv,)
-                cols.append([np.asarray(h, dtype=np.float64) for h in hv])
-            for i_pos, i in enumerate(nums):
-                col = [c[i_pos] for c in cols]
+                cols.append(hv_of(tangents))
+            for i in nums:
+                col = [c[i] for c in cols]
                 shape = np.shape(args[i]) + np.shape(args[j])
                 blocks[(i, j)] = (np.stack(col, axis=-1) if col else np.zeros(shape)).reshape(shape)
         if not many:
