@@ -183,7 +183,8 @@ class Differentiable:
             del self._compiled[key], self._guards[key]
         elif new is not guard:
             self._guards[key] = new
-            self._compiled[key] = (new.ns[new.primal], new.ns[new.adjoint], self._compiled[key][2])
+            source = self._compiled[key][2]
+            self._compiled[key] = tuple(self._target.wrap(new.ns[n], source, {}) for n in (new.primal, new.adjoint)) + (source,)
 
     @property
     def source(self):

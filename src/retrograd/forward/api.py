@@ -51,7 +51,8 @@ class _Compiled:
 
 def _load(program, source, title):
     from . import runtime
-    filename = f"<retrograd forward {title}>"
+    from ..reverse import sourcemap
+    filename = sourcemap.register(f"<retrograd forward {title}>", source, program.line_locations)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     ns = program.globals_for(runtime)
     exec(compile(source, filename, "exec"), ns)
@@ -92,7 +93,8 @@ def _load_tangent(d, program, source, title, name):
     """The callable tangent function `name`: exec'd here, or by the target's own loader (Traits.load_forward)."""
     load = traits(d.backend).load_forward
     if load is None:
-        return _load(program, source, title)[name]
+        from ..reverse.sourcemap import located
+        return located(_load(program, source, title)[name])
     return load(program, source, title, name)
 
 
