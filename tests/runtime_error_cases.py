@@ -36,3 +36,8 @@ def repeated_write(x, idx):
     A = np.zeros(4)
     A[idx] = x
     return np.sum(A * A)
+
+
+def ratio(x, k):
+    y = x / k
+    return y * 2.0

@@ -44,6 +44,12 @@ def test_plain_value_error_in_the_primal():
     _check(info.value, cases, "y = x @ M", "primal")
 
 
+def test_zero_division_of_floats_in_the_primal():
+    with pytest.raises(ZeroDivisionError) as info:
+        rg.grad(cases.ratio)(1.0, 0.0)
+    _check(info.value, cases, "y = x / k", "primal")
+
+
 def test_adjoint_failure_says_which_lines_gradient_failed():
     A = np.zeros((2, 2))                 # det is 0, fine; its gradient inverts A
     assert cases.singular_det(A) == 0.0
@@ -127,3 +133,78 @@ def test_a_chain_of_generated_modules_ends_at_the_users_line():
     loc = sourcemap.locate(outer, 1)
     assert (loc.filename, loc.lineno, loc.kind) == ("user.py", 7, "tangent of gradient")
     assert "computing the tangent of the gradient of `y = f(x)`" in sourcemap.describe(loc)
+
+
+# ---- numba: the compiled code checks bounds, and its run-time errors name the user's line --------------
+
+def _numba():
+    pytest.importorskip("numba")
+
+
+def test_numba_out_of_bounds_raises_index_error_at_the_users_line_not_garbage():
+    _numba()
+    d = rg.differentiate(cases.out_of_bounds, backend="numba")
+    for run in (d.grad, d):             # the gradient's primal, and the compiled plain call
+        with pytest.raises(IndexError) as info:
+            run(np.ones(5))
+        _check(info.value, cases, "z = y[10]", "primal")
+        assert "index 10 is out of bounds" in str(info.value)   # the python replay's message
+    x = np.linspace(0.1, 1.0, 11)       # in bounds: the same value and gradient as the python backend
+    np.testing.assert_allclose(d.grad(x), rg.grad(cases.out_of_bounds)(x), rtol=1e-13)
+
+
+def test_numba_helpers_from_another_module_name_their_lines():
+    _numba()
+    with pytest.raises(IndexError) as info:
+        rg.grad(cases.calls_pick, backend="numba")(np.ones(5))
+    _check(info.value, helper, "return y[10] * 1.0", "primal")
+    with pytest.raises(IndexError) as info:
+        rg.grad(cases.calls_fill, backend="numba")(np.ones(5))
+    _check(info.value, helper, "out[7] = x[0]", "primal")
+
+
+def test_numba_shape_mismatch_and_zero_division_name_the_users_line():
+    _numba()
+    with pytest.raises(ValueError) as info:
+        rg.grad(cases.mismatched, backend="numba")(np.ones(3), np.ones((4, 2)))
+    _check(info.value, cases, "y = x @ M", "primal")
+    with pytest.raises(ZeroDivisionError) as info:
+        rg.grad(cases.ratio, backend="numba")(1.0, 0.0)
+    _check(info.value, cases, "y = x / k", "primal")
+
+
+def test_numba_forward_mode_names_the_users_line():
+    _numba()
+    with pytest.raises(IndexError) as info:
+        rg.jvp(rg.differentiate(cases.out_of_bounds, backend="numba"), (np.ones(5),), (np.ones(5),))
+    _check(info.value, cases, "z = y[10]", "tangent")
+
+
+def test_numba_adjoint_failure_keeps_its_type_and_says_where_to_look():
+    _numba()
+    with pytest.raises(np.linalg.LinAlgError) as info:
+        rg.grad(cases.singular_det, backend="numba")(np.zeros((2, 2)))
+    notes = getattr(info.value, "__notes__", [])
+    assert any("adjoint_singular_det" in n and 'backend="python"' in n for n in notes), notes
+
+
+def test_numba_line_map_survives_the_transform_cache(tmp_path):
+    _numba()
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent('''
+        import numpy as np, retrograd as rg, runtime_error_cases as c
+        try:
+            rg.grad(c.calls_fill, backend="numba")(np.ones(5))
+        except IndexError as e:
+            loc = e.retrograd_location
+            print("AT", loc.lineno, loc.text, loc.kind, loc.via.text)
+    ''')
+    _, line = _line_of(helper, "out[7] = x[0]")
+    env = dict(os.environ, RETROGRAD_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join([os.path.dirname(__file__)] + sys.path))
+    for _ in range(2):                  # the second process loads the transform (and its map) from disk
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert f"AT {line} out[7] = x[0] primal fill(out, x)" in out.stdout, out.stderr[-2000:]
+    assert any(f.endswith(".json") for _, _, fs in os.walk(tmp_path) for f in fs)

@@ -30,7 +30,24 @@ class Location:
     via: object = None     # an inlined helper's line: the Location of the call it was inlined at
 
     def as_json(self):
-        return [self.filename, self.lineno, self.text]
+        return [self.filename, self.lineno, self.text, self.col, self.kind,
+                self.via.as_json() if self.via is not None else None]
+
+    @classmethod
+    def from_json(cls, row):
+        """The Location of `as_json`'s row (or of an older cache's [file, line, text]), or None if malformed."""
+        if not (isinstance(row, list) and len(row) in (3, 6) and isinstance(row[0], str)
+                and isinstance(row[1], int) and isinstance(row[2], str)):
+            return None
+        if len(row) == 3:
+            return cls(*row)
+        col, kind, via = row[3:]
+        if not (isinstance(col, int) and isinstance(kind, str)):
+            return None
+        inner = cls.from_json(via) if via is not None else None
+        if via is not None and inner is None:
+            return None
+        return cls(row[0], row[1], row[2], col, kind, inner)
 
 
 def _placeholder_key(stmt):
