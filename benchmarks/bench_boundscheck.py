@@ -30,41 +30,9 @@ from bench_numba_backend import (  # noqa: E402
 from bench_python_backend import best_of_pair, environment, lorenz_final_sum, mlp_loss  # noqa: E402
 
 
-def lj_energy_preassigned(pos):
-    """bench_numba_backend.lj_energy with the pair loop's scalars assigned before it (what the numba
-    backend's tape typing accepts today); the loop body, and so its indexing, is the same."""
-    n = pos.shape[0]
-    e = 0.0
-    dx = dy = dz = r2 = inv6 = 0.0
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx = pos[i, 0] - pos[j, 0]
-            dy = pos[i, 1] - pos[j, 1]
-            dz = pos[i, 2] - pos[j, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            inv6 = 1.0 / (r2 * r2 * r2)
-            e = e + 4.0 * (inv6 * inv6 - inv6)
-    return e
-
-
-def spring_chain_preassigned(x, v, k, dt, n_steps):
-    """bench_numba_backend.spring_chain with `dx`, `t` and `a` assigned before the time loop."""
-    dx = x[1:] - x[:-1]
-    t = k * (dx - 1.0)
-    a = np.zeros_like(x)
-    for step in range(n_steps):
-        dx = x[1:] - x[:-1]
-        t = k * (dx - 1.0)
-        a = np.zeros_like(x)
-        a[:-1] += t
-        a[1:] -= t
-        v = v + dt * a
-        x = x + dt * v
-    return np.sum(x * x)
-
-
-def _gradient(fn, wrt, checked):
-    """A numba Differentiable of `fn` whose generated code is compiled with boundscheck=`checked`."""
+def _gradient(fn, wrt, checked, args):
+    """A numba Differentiable of `fn` whose generated code (for `args`' kinds) is compiled with
+    boundscheck=`checked`."""
     import gast
     njit = nb._njit
 
@@ -77,7 +45,7 @@ def _gradient(fn, wrt, checked):
     nb._njit = patched
     try:
         d = rg.differentiate(fn, wrt=wrt, backend="numba")
-        d.source            # generates (and loads) the module now, with the patched decorator
+        d.source_for(*args)     # generates (and loads) the module now, with the patched decorator
     finally:
         nb._njit = njit
     return d
@@ -98,10 +66,7 @@ def main(argv=None):
         ("Heat 1-D", heat_loss, HEAT_WRT, heat_args(1000, 100 if a.quick else 500)),
         ("Heat 1-D (un preassigned)", heat_loss_preassigned, HEAT_WRT, heat_args(1000, 100 if a.quick else 500)),
         ("Lennard-Jones", lj_energy, LJ_WRT, lj_args(100 if a.quick else 300)),
-        ("Lennard-Jones (scalars preassigned)", lj_energy_preassigned, LJ_WRT, lj_args(100 if a.quick else 300)),
         ("Mass-spring chain", spring_chain, SPRING_WRT, spring_args(1000, 200 if a.quick else 1000)),
-        ("Mass-spring chain (a preassigned)", spring_chain_preassigned, SPRING_WRT,
-         spring_args(1000, 200 if a.quick else 1000)),
         ("MLP", mlp_loss, MLP_WRT, mlp_args()),
         ("RNN", rnn_loss, RNN_WRT, rnn_args()),
     ]
@@ -112,8 +77,8 @@ def main(argv=None):
         if a.only not in name:
             continue
         try:
-            on, off = _gradient(fn, wrt, True), _gradient(fn, wrt, False)
-            assert "boundscheck=True" in on.source and "boundscheck=False" in off.source
+            on, off = _gradient(fn, wrt, True, args), _gradient(fn, wrt, False, args)
+            assert "boundscheck=True" in on.source_for(*args) and "boundscheck=False" in off.source_for(*args)
             g_on, g_off = on.grad(*args), off.grad(*args)
         except rg.RetrogradError as exc:       # a workload the numba backend refuses (with or without checks)
             print(f"| {name} | refused: {str(exc).splitlines()[0][-90:]} | | |", flush=True)

@@ -41,3 +41,8 @@ def repeated_write(x, idx):
 def ratio(x, k):
     y = x / k
     return y * 2.0
+
+
+def product(x):
+    p = np.prod(x)
+    return p * 2.0

@@ -208,3 +208,14 @@ def test_numba_line_map_survives_the_transform_cache(tmp_path):
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
         assert f"AT {line} out[7] = x[0] primal fill(out, x)" in out.stdout, out.stderr[-2000:]
     assert any(f.endswith(".json") for _, _, fs in os.walk(tmp_path) for f in fs)
+
+
+def test_hvp_refusal_names_the_users_line_not_the_generated_gradients():
+    # hvp transforms the generated gradient: a refusal there is at one of its lines, which map to the user's
+    with pytest.raises(rg.MissingRuleError) as info:
+        rg.hvp(cases.product, (np.ones(3),), (np.ones(3),))
+    err = info.value
+    fname, line = _line_of(cases, "p = np.prod(x)")
+    assert (os.path.abspath(err.filename), err.lineno, err.source_line) == (fname, line, "p = np.prod(x)")
+    assert str(err).startswith(f"{err.filename}:{line}:") and "<retrograd" not in str(err).splitlines()[0]
+    assert any("<retrograd" in n and "gradient of `p = np.prod(x)`" in n for n in getattr(err, "__notes__", []))

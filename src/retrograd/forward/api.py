@@ -77,8 +77,9 @@ def _compile(d, active, kinds, target=None):
     try:
         name, tparams = program.variant(fn, set(active), dict(kinds))
         source = program.source(title)
-    except RetrogradError:
-        raise
+    except RetrogradError as exc:       # hvp: a refusal at a generated gradient's line names the user's
+        from ..reverse.sourcemap import relocate
+        raise relocate(exc)
     except RecursionError:
         raise RetrogradError(f"{title}: recursion too deep while generating forward-mode code") from None
     except Exception as exc:  # an internal failure must not surface as a bare KeyError

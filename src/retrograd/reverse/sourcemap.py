@@ -185,6 +185,26 @@ def annotate(exc, loc=None):
     return exc
 
 
+def relocate(exc):
+    """A RetrogradError raised for a line of *generated* code (hvp transforms the generated gradient, so
+    its refusals name `<retrograd f.py:f>:12`) named at the user's line that code came from instead, the
+    generated line kept in a note.  Any other error is returned as it is."""
+    if exc.filename not in _MAPS or exc.lineno is None:
+        return exc
+    loc = locate(exc.filename, exc.lineno)
+    if loc is None:
+        return exc
+    prefix = f"{exc.filename}:{exc.lineno}:{exc.col if exc.col is not None else 0}: "
+    if exc.args and isinstance(exc.args[0], str) and exc.args[0].startswith(prefix):
+        exc.args = (f"{loc.filename}:{loc.lineno}:{loc.col}: " + exc.args[0][len(prefix):],) + exc.args[1:]
+    generated = f"{exc.filename}:{exc.lineno}"
+    exc.filename, exc.lineno, exc.col = loc.filename, loc.lineno, loc.col
+    if hasattr(exc, "add_note"):
+        doing = "the gradient of" if "gradient" in loc.kind else "the code of"
+        exc.add_note(f"retrograd: at {generated}, in {doing} `{loc.text}`")
+    return exc
+
+
 def located(fn):
     """`fn` (a generated function), whose exceptions name the user's line they came from."""
     @functools.wraps(fn)
