@@ -46,3 +46,12 @@ def ratio(x, k):
 def product(x):
     p = np.prod(x)
     return p * 2.0
+
+
+def pair_loop(pos):
+    e = 0.0
+    for i in range(pos.shape[0]):
+        for j in range(i + 1, pos.shape[0]):
+            dx = pos[i, 0] - pos[j, 0]
+            e = e + dx * dx
+    return e

@@ -219,3 +219,15 @@ def test_hvp_refusal_names_the_users_line_not_the_generated_gradients():
     assert (os.path.abspath(err.filename), err.lineno, err.source_line) == (fname, line, "p = np.prod(x)")
     assert str(err).startswith(f"{err.filename}:{line}:") and "<retrograd" not in str(err).splitlines()[0]
     assert any("<retrograd" in n and "gradient of `p = np.prod(x)`" in n for n in getattr(err, "__notes__", []))
+
+
+def test_numba_source_before_a_call_says_to_use_source_for():
+    # the generic code (unknown kinds) is refused on numba where the code for an array argument is not
+    _numba()
+    d = rg.differentiate(cases.pair_loop, backend="numba")
+    pos = np.arange(6.0).reshape(3, 2)
+    try:
+        d.source          # once type inference types the generic code, it is not refused at all
+    except rg.BackendError as exc:
+        assert any("source_for(*args)" in n for n in getattr(exc, "__notes__", []))
+    assert "def adjoint_pair_loop" in d.source_for(pos)

@@ -9,7 +9,7 @@ import numpy as np
 from .analysis.kinds import kind_of_value
 from .backends import NAMES as BACKENDS, plain_name, target_of
 from . import pipeline
-from .errors import UsageError
+from .errors import BackendError, UsageError
 from .frontend.checks import check_function
 from .frontend.namespace import Reads, changed_arrays, content_key, contents, rebind
 from .frontend.resolve import CUSTOM
@@ -196,7 +196,13 @@ class Differentiable:
         if own is not None:
             return own
         if self._last is None:
-            return self._compile()[2]
+            try:
+                return self._compile()[2]
+            except BackendError as exc:      # a typed target may need the kinds the generic code lacks
+                if hasattr(exc, "add_note"):
+                    exc.add_note("retrograd: before any call, .source is the code for arguments of unknown "
+                                 "kinds; f.source_for(*args) shows (and checks) the code for given arguments")
+                raise
         if self._last not in self._compiled:     # dropped when the namespace changed: regenerate it
             return self._compile(dict(self._last))[2]
         return self._compiled[self._last][2]
