@@ -15,6 +15,7 @@ from .frontend.namespace import Reads, changed_arrays, content_key, contents, re
 from .frontend.resolve import CUSTOM
 from .frontend.source import read_function
 from .remat import check_remat
+from .reverse.sourcemap import add_note
 from .runtime import like, snapshot
 
 
@@ -199,9 +200,8 @@ class Differentiable:
             try:
                 return self._compile()[2]
             except BackendError as exc:      # a typed target may need the kinds the generic code lacks
-                if hasattr(exc, "add_note"):
-                    exc.add_note("retrograd: before any call, .source is the code for arguments of unknown "
-                                 "kinds; f.source_for(*args) shows (and checks) the code for given arguments")
+                add_note(exc, "retrograd: before any call, .source is the code for arguments of unknown "
+                              "kinds; f.source_for(*args) shows (and checks) the code for given arguments")
                 raise
         if self._last not in self._compiled:     # dropped when the namespace changed: regenerate it
             return self._compile(dict(self._last))[2]

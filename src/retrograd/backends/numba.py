@@ -262,7 +262,7 @@ def _run_time_error(exc, fn, args, locations):
     if py is None or getattr(exc, "retrograd_location", None) is not None:
         return exc
     if py.__name__.startswith("adjoint_"):
-        exc.add_note(f"retrograd: raised while the compiled gradient `{py.__name__}` ran; its line is "
+        sourcemap.add_note(exc, f"retrograd: raised while the compiled gradient `{py.__name__}` ran; its line is "
                      "not known on the numba backend: run it with backend=\"python\" to see the line")
         return exc
     module = py.__globals__

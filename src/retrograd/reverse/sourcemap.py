@@ -180,8 +180,7 @@ def annotate(exc, loc=None):
         exc.filename, exc.lineno, exc.col = loc.filename, loc.lineno, loc.col
         if exc.args and isinstance(exc.args[0], str):
             exc.args = (f"{loc.filename}:{loc.lineno}:{loc.col}: {exc.args[0]}",) + exc.args[1:]
-    if hasattr(exc, "add_note"):
-        exc.add_note(describe(loc))
+    add_note(exc, describe(loc))
     return exc
 
 
@@ -199,10 +198,21 @@ def relocate(exc):
         exc.args = (f"{loc.filename}:{loc.lineno}:{loc.col}: " + exc.args[0][len(prefix):],) + exc.args[1:]
     generated = f"{exc.filename}:{exc.lineno}"
     exc.filename, exc.lineno, exc.col = loc.filename, loc.lineno, loc.col
-    if hasattr(exc, "add_note"):
-        doing = "the gradient of" if "gradient" in loc.kind else "the code of"
-        exc.add_note(f"retrograd: at {generated}, in {doing} `{loc.text}`")
+    doing = "the gradient of" if "gradient" in loc.kind else "the code of"
+    add_note(exc, f"retrograd: at {generated}, in {doing} `{loc.text}`")
     return exc
+
+
+def add_note(exc, text):
+    """PEP 678's `exc.add_note(text)`; before Python 3.11 the note is kept in `__notes__` all the same
+    (tracebacks do not show it there)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(text)
+    else:
+        try:
+            exc.__notes__ = list(getattr(exc, "__notes__", [])) + [text]
+        except (AttributeError, TypeError):
+            pass
 
 
 def located(fn):
