@@ -40,7 +40,7 @@ def calls_defaults(x, y):
 def test_helpers_with_defaults_and_keyword_only_parameters():
     check_jvp(calls_defaults, (np.array([0.3, -1.2, 0.7]), np.array([1.1, 0.4, -0.2])), (0, 1), backend="numba")
     src = rg.differentiate(calls_defaults, backend="numba").source_for(np.ones(3), np.ones(3), mode="forward")
-    assert "@njit(cache=True)" in src and "def tangent_calls_defaults(x, y, dx, dy):" in src
+    assert "@njit(cache=True, boundscheck=True)" in src and "def tangent_calls_defaults(x, y, dx, dy):" in src
     assert "*," not in src
 
 

@@ -497,5 +497,5 @@ def test_lower_runs_the_targets_lowering():
     _, _, _, numba_src = P.generate(chain, ("x",), {"x": "array:1", "y": "array:1"}, target="numba")
     assert "njit" not in python_src
     defs = [l for l in numba_src.splitlines() if l.startswith("def ")]
-    decorated = [l for l in numba_src.splitlines() if l == "@njit(cache=True)"]
+    decorated = [l for l in numba_src.splitlines() if l == "@njit(cache=True, boundscheck=True)"]
     assert len(defs) == 3 and len(decorated) == 3      # primal, adjoint, plain call

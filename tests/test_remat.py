@@ -438,7 +438,7 @@ def test_numba_backend_under_remat(f, make_args, wrt, remat, tmp_path_factory, m
     args = make_args()
     nb = rg.differentiate(f, wrt=wrt, backend="numba", remat=remat)
     assert_same(grads(f, args, wrt, None), nb.grad(*args) if isinstance(nb.grad(*args), tuple) else (nb.grad(*args),))
-    assert "@njit(cache=True)" in nb.source and ("# remat:" in nb.source or "# Revolve" in nb.source)
+    assert "@njit(cache=True, boundscheck=True)" in nb.source and ("# remat:" in nb.source or "# Revolve" in nb.source)
 
 
 def test_cli_shows_the_checkpointed_code(capsys):

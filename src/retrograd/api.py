@@ -9,12 +9,13 @@ import numpy as np
 from .analysis.kinds import kind_of_value
 from .backends import NAMES as BACKENDS, plain_name, target_of
 from . import pipeline
-from .errors import UsageError
+from .errors import BackendError, UsageError
 from .frontend.checks import check_function
 from .frontend.namespace import Reads, changed_arrays, content_key, contents, rebind
 from .frontend.resolve import CUSTOM
 from .frontend.source import read_function
 from .remat import check_remat
+from .reverse.sourcemap import add_note
 from .runtime import like, snapshot
 
 
@@ -183,7 +184,8 @@ class Differentiable:
             del self._compiled[key], self._guards[key]
         elif new is not guard:
             self._guards[key] = new
-            self._compiled[key] = (new.ns[new.primal], new.ns[new.adjoint], self._compiled[key][2])
+            source = self._compiled[key][2]
+            self._compiled[key] = tuple(self._target.wrap(new.ns[n], source, {}) for n in (new.primal, new.adjoint)) + (source,)
 
     @property
     def source(self):
@@ -195,7 +197,12 @@ class Differentiable:
         if own is not None:
             return own
         if self._last is None:
-            return self._compile()[2]
+            try:
+                return self._compile()[2]
+            except BackendError as exc:      # a typed target may need the kinds the generic code lacks
+                add_note(exc, "retrograd: before any call, .source is the code for arguments of unknown "
+                              "kinds; f.source_for(*args) shows (and checks) the code for given arguments")
+                raise
         if self._last not in self._compiled:     # dropped when the namespace changed: regenerate it
             return self._compile(dict(self._last))[2]
         return self._compiled[self._last][2]

@@ -132,6 +132,8 @@ def copy_loc(new, old):
                 if getattr(sub, "lineno", None) is None:
                     sub.lineno = getattr(old, "lineno", 1)
                     sub.col_offset = getattr(old, "col_offset", 0)
+                    if getattr(old, "_rg_origin", None) is not None:    # an inlined helper's own line
+                        sub._rg_origin = old._rg_origin
     return new
 
 

@@ -22,6 +22,8 @@
         instrument         rg.debug_nans(): a check after each statement (debug.py)
         lower              the target's lowering pass, unparse, the line map (Program.source)
       target.load(program, source, title)                backends/<name>.py, through api.py
+      target.wrap(fn, source, program.line_locations)    the entry points api.py calls: errors raised while
+                                                         they run name the user's line (reverse/sourcemap.py)
 
 Each pass below says what it reads and what it establishes.  The passes from `analyse` on read and write the
 attributes of one `FunctionTransform` (the function's state while it is transformed), named in each

@@ -76,9 +76,14 @@ def lower_layouts(tree):
 
 
 def _njit():
+    """`njit(cache=True, boundscheck=True)`: Numba does not check indices by default, and an index outside
+    its axis (`y[10]` of 5 elements) would read or write whatever memory is there, a silently wrong
+    result where NumPy raises IndexError (the cost is measured in docs/benchmarks.md).  The option is in
+    the source, so it is in the compiled module's key."""
     import gast
     return gast.Call(func=gast.Name(id="njit", ctx=gast.Load(), annotation=None, type_comment=None),
-                     args=[], keywords=[gast.keyword(arg="cache", value=gast.Constant(value=True, kind=None))])
+                     args=[], keywords=[gast.keyword(arg="cache", value=gast.Constant(value=True, kind=None)),
+                                        gast.keyword(arg="boundscheck", value=gast.Constant(value=True, kind=None))])
 
 
 TRAITS = Traits("numba", typed=True, numpy_draws=False, mask_write_rank=1, reversed_range=False, forward_mode=True,
@@ -115,7 +120,7 @@ def _load_module(text, ns):
     from . import cachefs
     source = text.split(_TRAILER)[0]
     module = cachefs.load_module("numba", _PREFIX, source, ns, _LOADED, name_data=text.encode(),
-                                 memory_source=source.replace("njit(cache=True)", "njit(cache=False)"))
+                                 memory_source=source.replace("njit(cache=True", "njit(cache=False"))
     module.__dict__["__retrograd_source__"] = source
     return module.__dict__
 
@@ -180,10 +185,15 @@ def _locations(rows):
     """The stored line map back as {line: Location}; anything malformed counts as no map (the errors then
     name no line, nothing else changes)."""
     from ..reverse.sourcemap import Location
-    ok = isinstance(rows, list) and all(
-        isinstance(r, list) and len(r) == 4 and isinstance(r[0], int) and isinstance(r[1], str)
-        and isinstance(r[2], int) and isinstance(r[3], str) for r in rows)
-    return {r[0]: Location(r[1], r[2], r[3]) for r in rows} if ok else {}
+    if not isinstance(rows, list):
+        return {}
+    out = {}
+    for r in rows:
+        loc = Location.from_json(r[1:]) if isinstance(r, list) and r and isinstance(r[0], int) else None
+        if loc is None:
+            return {}
+        out[r[0]] = loc
+    return out
 
 
 def _namespace(functions):
@@ -201,16 +211,23 @@ def _namespace(functions):
     return ns
 
 
+_RUN_TIME = (IndexError, ArithmeticError)      # ZeroDivisionError, FloatingPointError, ...
+
+
 def call(fn, args, source, locations=None):
-    """Call a compiled function, turning Numba's compile errors into a BackendError at the user's line."""
+    """Call a compiled function, turning Numba's compile errors into a BackendError at the user's line,
+    and naming the user's line of an error the compiled code raised while it ran (`_run_time_error`)."""
+    import numpy as np
     from numba.core.errors import NumbaError
     try:
         return fn(*args)
+    except (_RUN_TIME + (np.linalg.LinAlgError,)) as exc:
+        raise _run_time_error(exc, fn, args, locations) from None
     except NumbaError as exc:
         raise _backend_error(exc, source, locations) from None
     except ValueError as exc:                 # Numba's np.cross of 2-vectors: a case its NumPy lacks, at run time
         if "numba.np.extensions" not in str(exc):
-            raise
+            raise _run_time_error(exc, fn, args, locations) from None     # shapes that do not match, ...
         raise _backend_error(exc, source, locations) from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
         if "incompatible shape for array" in str(exc):
@@ -231,6 +248,44 @@ def call(fn, args, source, locations=None):
         if cause is None:
             raise
         raise _backend_error(cause, source, locations) from None
+
+
+def _run_time_error(exc, fn, args, locations):
+    """`exc` (raised by compiled code, whose message names no line: `index is out of bounds`) with the
+    user's line it came from: the function's Python code (`py_func`, the same generated source) runs again
+    on the same arguments, and the generated line its own exception is raised at names the user's line
+    (reverse/sourcemap.py).  The replay's exception is raised when it is of the same type (NumPy's message
+    says more: which index, which axis); the type is kept either way.  An adjoint is not replayed: it has
+    consumed its tape (the arguments it was given); its note says so."""
+    from ..reverse import sourcemap
+    kwargs = {}
+    if isinstance(fn, functools.partial):
+        fn, kwargs = fn.func, fn.keywords
+    py = getattr(fn, "py_func", None)
+    if py is None or getattr(exc, "retrograd_location", None) is not None:
+        return exc
+    if py.__name__.startswith("adjoint_"):
+        sourcemap.add_note(exc, f"retrograd: raised while the compiled gradient `{py.__name__}` ran; its line is "
+                     "not known on the numba backend: run it with backend=\"python\" to see the line")
+        return exc
+    module = py.__globals__
+    compiled = {k: v for k, v in module.items() if getattr(getattr(v, "py_func", None), "__code__", None) is not None
+                and v.py_func.__code__.co_filename == py.__code__.co_filename}
+    try:        # the module's other generated functions (helpers' variants) replay as Python too
+        module.update((k, v.py_func) for k, v in compiled.items())
+        py(*args, **kwargs)
+    except Exception as again:
+        loc, tb = None, again.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == py.__code__.co_filename:
+                loc = (locations or {}).get(tb.tb_lineno, loc)
+            tb = tb.tb_next
+        if loc is not None:
+            # the replay's own traceback shows the generated Python line it failed at
+            return sourcemap.annotate(again if type(again) is type(exc) else exc, loc)
+    finally:
+        module.update(compiled)
+    return exc
 
 
 def _reshape_error(source, locations):

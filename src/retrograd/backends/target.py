@@ -30,8 +30,10 @@ class Target:
 
     def wrap(self, fn, source, locations):
         """The callable api.py calls for a generated function `fn`: where the target's own failures (a
-        compile error at the first call) become a RetrogradError at the user's line (locations: generated
-        line -> sourcemap.Location)."""
+        compile error at the first call) become a RetrogradError at the user's line, and an exception
+        raised while it runs names the user's line (locations: generated line -> sourcemap.Location; it
+        may be empty when api.py re-wraps a rebound namespace's function, which only the python target
+        does, and python finds its map by the generated file's name)."""
         return fn
 
     def cached_transform(self, diff, kinds):

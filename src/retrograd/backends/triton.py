@@ -139,7 +139,7 @@ class KernelPlan:
 class Lowering:
     """Lowers one straight-line generated function body to Triton statements (as source lines)."""
 
-    def __init__(self, mode, roles, namespace, src, comments, prefix="_rg", check_index=False):
+    def __init__(self, mode, roles, namespace, src, comments, prefix="_rg", check_index=False, comment_locations=None):
         self.mode = mode
         self.prefix = prefix            # of the temporaries this lowering introduces (forward and backward differ)
         self.check_index = check_index  # flag out-of-range gathers (the forward does; the backward runs after it)
@@ -149,6 +149,7 @@ class Lowering:
         self.ns = namespace
         self.src = src                  # FunctionSource of the user's function, for error positions
         self.comments = comments
+        self.comment_locations = comment_locations or {}    # index -> sourcemap.Location of its user line
         self.kinds = {}                 # variable -> B / S
         self.rename = {}
         self.lines = []                 # (indent-free) source lines
@@ -195,14 +196,18 @@ class Lowering:
 
     def comment(self, index):
         text = self.comments[index]
-        # "grad of: <text>  (<file>:<line>)"
+        self.lines.append("# " + text)
+        where = self.comment_locations.get(index)
+        if where is not None:         # the transform's structured location of the block's user line
+            self.where = Where(where.filename, where.lineno, where.text)
+            return
+        # a note without a location: its text, "grad of: <text>  (<file>:<line>)" at most
         body, _, loc = text.rpartition("  (")
         try:
             line = int(loc.rstrip(")").rsplit(":", 1)[1])
         except (IndexError, ValueError):
             line = None
         self.where = Where(self.src.filename, line, body[len("grad of: "):] if body.startswith("grad of: ") else body)
-        self.lines.append("# " + text)
 
     def assign(self, target, value):
         v = self.fold(value)
@@ -882,7 +887,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
     ns = dict(program.namespace)
 
     # forward body
-    fwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgf", check_index=True)
+    fwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgf", check_index=True,
+                   comment_locations=program.comment_locations)
     for p in params:
         fwd.kinds[p] = B if roles[p] in (ROW, COL, ELEM) else S
     body = primal.body
@@ -914,7 +920,8 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
     primal_kinds = dict(fwd.kinds)
 
     # adjoint body
-    bwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgb")
+    bwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgb",
+                   comment_locations=program.comment_locations)
     bwd.constants = {v: c for v, c in fwd.constants.items() if defs_count.get(v) == 1}   # `k = 5` read by `x ** (k - 1)`
     saved = []
     abody = adjoint.body

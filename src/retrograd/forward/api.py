@@ -51,7 +51,8 @@ class _Compiled:
 
 def _load(program, source, title):
     from . import runtime
-    filename = f"<retrograd forward {title}>"
+    from ..reverse import sourcemap
+    filename = sourcemap.register(f"<retrograd forward {title}>", source, program.line_locations)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     ns = program.globals_for(runtime)
     exec(compile(source, filename, "exec"), ns)
@@ -76,8 +77,9 @@ def _compile(d, active, kinds, target=None):
     try:
         name, tparams = program.variant(fn, set(active), dict(kinds))
         source = program.source(title)
-    except RetrogradError:
-        raise
+    except RetrogradError as exc:       # hvp: a refusal at a generated gradient's line names the user's
+        from ..reverse.sourcemap import relocate
+        raise relocate(exc)
     except RecursionError:
         raise RetrogradError(f"{title}: recursion too deep while generating forward-mode code") from None
     except Exception as exc:  # an internal failure must not surface as a bare KeyError
@@ -92,7 +94,8 @@ def _load_tangent(d, program, source, title, name):
     """The callable tangent function `name`: exec'd here, or by the target's own loader (Traits.load_forward)."""
     load = traits(d.backend).load_forward
     if load is None:
-        return _load(program, source, title)[name]
+        from ..reverse.sourcemap import located
+        return located(_load(program, source, title)[name])
     return load(program, source, title, name)
 
 

@@ -50,7 +50,8 @@ class ForwardProgram(Program):
         parts += [A.unparse(f) for f in self.functions]
         text = "\n\n\n".join(parts) + "\n"
         sources = {v[0]: v[2].src for v in self.variants.values() if v[2] is not None}
-        self.line_locations = line_locations(text, self.functions, sources, self.comment_locations)
+        roles = {name: "tangent" for name in sources}
+        self.line_locations = line_locations(text, self.functions, sources, self.comment_locations, roles)
         return _COMMENT.sub(lambda m: m.group(1) + "# " + self.comments[int(m.group(2))], text)
 
 

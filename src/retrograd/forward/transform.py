@@ -367,13 +367,13 @@ class ForwardTransform:
 
     def _comment(self, s):
         text = self.src.line_text(s)
-        fname, line, _ = self.src.where(s)
+        fname, line, col = self.src.where(s)
         if (fname, line) == self._commented or not text:
             return []
         self._commented = (fname, line)
         key = len(self.comments)
         self.comments.append(f"tangent of: {text}  ({os.path.basename(fname)}:{line})")
-        self.program.comment_locations[key] = Location(fname, line, text)   # a compile error names this line
+        self.program.comment_locations[key] = Location(fname, line, text, col)   # a compile error names this line
         return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
 
     def _guards(self, s):

@@ -269,6 +269,13 @@ def _inline(src, stmt, call, target, callees, names, depth):
             tail.append(gast.Assign(targets=[gast.Name(id=names.fresh(f"{node.name}_result"), ctx=gast.Store(),
                                                        annotation=None, type_comment=None)],
                                     value=value, type_comment=None))
+    # the inlined statements take the call's position (errors of the transform name the call), and keep
+    # their own line as `_rg_origin` (a failure while they run names the helper's line: reverse/sourcemap.py)
+    for s in new_body:
+        origin = getattr(s, "_rg_origin", None) or _origin(helper, s)
+        for n in gast.walk(s):
+            if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "_rg_origin", None) is None:
+                n._rg_origin = origin
     new = pre + new_body + tail
     if not new:
         new = [gast.Pass()]
@@ -279,6 +286,12 @@ def _inline(src, stmt, call, target, callees, names, depth):
                 n.end_lineno = getattr(stmt, "end_lineno", stmt.lineno)
                 n.end_col_offset = getattr(stmt, "end_col_offset", stmt.col_offset)
     return new
+
+
+def _origin(helper, s):
+    """(file, line, column, text) of a helper's statement `s`, before it takes the call's position."""
+    fname, line, col = helper.where(s)
+    return fname, line, col, helper.line_text(s)
 
 
 def _user_calls(src):

@@ -108,7 +108,8 @@ class Program:
         from ..backends import plain_name
         sources = {name: tf.src for p, a, tf in self.variants.values() if tf is not None
                    for name in (p, a, plain_name(p))}
-        self.line_locations = line_locations(text, self.functions, sources, self.comment_locations)
+        roles = {a: "gradient" for p, a, tf in self.variants.values()}
+        self.line_locations = line_locations(text, self.functions, sources, self.comment_locations, roles)
         return _COMMENT.sub(lambda m: m.group(1) + "# " + self.comments[int(m.group(2))], text)
 
     def globals_for(self, runtime):

@@ -1135,10 +1135,10 @@ class FunctionTransform:
 
     def _comment(self, s):
         text = self.src.line_text(s)
-        fname, line, _ = self.src.where(s)
+        fname, line, col = self.src.where(s)
         key = len(self.comments)
         self.comments.append(f"grad of: {text}  ({os.path.basename(fname)}:{line})")
-        self.program.comment_locations[key] = Location(fname, line, text)
+        self.program.comment_locations[key] = Location(fname, line, text, col)
         return [gast.Expr(value=A.const(f"__rg_comment_{key}__"))]
 
     def _primal_def(self, body, saved, placeholders=True):
