@@ -27,6 +27,9 @@ through their strides (a broadcast axis has stride 0: nothing is expanded or cop
 that are not contiguous are copied (`.contiguous()`).  Only the tensors the backward kernel reads are
 saved for it (and the per-row statistics).  Rows wider than ONE_BLOCK_MAX columns (or than `block=`) run
 in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.
+A row-wise layer may slice the row with bounds known from its length (`x[..., :d]` with `d = x.shape[-1]
+// 2`, `x[..., 1::2]`, negative bounds and steps) and join pieces with np.concatenate (RoPE); widths that
+NumPy would refuse to combine raise a UsageError naming the line before the launch.
 Under torch.compile / torch.export a layer is the torch.library custom op `retrograd::layer` (fake
 implementation for tracing, backward `retrograd::layer_backward`): the kernels are opaque to Dynamo.  That
 path computes gradients of every float tensor argument and keeps all the layer's tensor arguments for the
@@ -64,12 +67,16 @@ CHUNK = 2048                    # the chunk of a wider row (columns per pass ite
 CHUNK_F64 = 1024                # ... with float64 arithmetic (twice the registers per value)
 CHUNK_WARPS = 8
 NUM_STAGES = 3                  # pipelined loads of a chunked pass (tl.range's num_stages)
+# A layer that slices the row loads its inputs at several column offsets (backends/triton_slices): RoPE's
+# and a GLU's backward spill at 4096 columns with 8 warps and at 2048 with 4, and not in chunks of 2048
+ONE_BLOCK_MAX_SLICES = 1024
 
 
-def _row_block(n_cols, block=None, f64=False):
+def _row_block(n_cols, block=None, f64=False, slices=False):
     """(BLOCK, chunked) for rows of n_cols: one block of next_power_of_2(n_cols) columns up to ONE_BLOCK_MAX
-    (or up to `block` when given), else chunks of CHUNK (or `block`) columns."""
-    limit = ONE_BLOCK_MAX if block is None else block
+    (ONE_BLOCK_MAX_SLICES for a layer that slices the row; or up to `block` when given), else chunks of
+    CHUNK (or `block`) columns."""
+    limit = (ONE_BLOCK_MAX_SLICES if slices else ONE_BLOCK_MAX) if block is None else block
     if n_cols <= limit:
         return triton.next_power_of_2(max(n_cols, 1)), False
     return ((CHUNK_F64 if f64 else CHUNK) if block is None else block), True
@@ -122,7 +129,7 @@ class Function:
         chunked = False
         if rows:
             main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
-            chunked = _row_block(main.shape[-1], self.block)[1]
+            chunked = _row_block(main.shape[-1], self.block, slices=_slices(self.diff))[1]
         plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [], chunked)
         names = list(values)
         return _Apply.apply(self, plan, names, *[values[n] for n in names])
@@ -163,6 +170,10 @@ def _tb_node(diff):
         from .frontend.source import read_function
         node = diff._triton_node = read_function(diff.fn).node
     return node
+
+
+def _slices(diff):
+    return _tb.has_column_slices(_tb_node(diff))
 
 
 def _roles(fname, values, rows):
@@ -247,7 +258,7 @@ class _Apply(_torch.autograd.Function):
             shape = main.shape
             n_cols = shape[-1]
             n_rows = main.numel() // max(n_cols, 1)
-            block, chunked = _row_block(n_cols, layer.block, acc_dtype == _torch.float64)
+            block, chunked = _row_block(n_cols, layer.block, acc_dtype == _torch.float64, _slices(layer.diff))
             assert chunked == plan.chunked
             prepared = {p: (v.contiguous() if isinstance(v, _torch.Tensor) else v) for p, v in args.items()}
             outs = [_torch.empty(shape if k == _tb.B else shape[:-1], dtype=main.dtype, device=main.device)
@@ -255,6 +266,7 @@ class _Apply(_torch.autograd.Function):
             stats = [_torch.empty(n_rows, dtype=acc_dtype, device=main.device) for _ in plan.stats]
             grid, per = _launch_rows(n_rows, interpret, layer.programs, main.device)
             sizes = [n_rows, n_cols, per]
+            slice_sizes = _tb.launch_sizes(plan, n_cols)     # static slices of the row: checked widths
         else:
             floats = [v for p, v in tensors.items() if plan.roles[p] == _tb.ELEM]
             shape = _torch.broadcast_shapes(*[v.shape for v in floats])
@@ -288,6 +300,8 @@ class _Apply(_torch.autograd.Function):
         inputs = {**_inputs(plan, prepared), **elem_strides}
         names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else \
             ["n_elements"] + _tb.ELEM_SIZES
+        if plan.mode == _tb.ROWS:
+            names_sizes, sizes = names_sizes + list(slice_sizes), sizes + list(slice_sizes.values())
         for p in plan.index_params:
             if isinstance(args[p], _torch.Tensor) and args[p].dtype == _torch.bool:
                 raise UsageError(f"{plan.name}: `{p}` is a bool tensor used as an index; NumPy would read it as a "
@@ -573,7 +587,7 @@ def _op_plan(layer, values):
     if rows:
         main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
         f64 = any(isinstance(v, _torch.Tensor) and v.dtype == _torch.float64 for v in values.values())
-        chunked = _row_block(main.shape[-1], layer.block, f64)[1]
+        chunked = _row_block(main.shape[-1], layer.block, f64, _slices(layer.diff))[1]
     return layer.plan(roles, wrt, chunked)
 
 
