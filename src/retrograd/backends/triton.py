@@ -42,7 +42,7 @@ import numpy as np
 
 from .. import astutil as A
 from ..errors import BackendError, UsageError
-from . import Traits, cache_dir as _cache_dir, triton_rows, triton_slices
+from . import Traits, cache_dir as _cache_dir, triton_narrow, triton_rows, triton_slices
 from .triton_slices import FULL, block_kind, width_of
 from .target import Target
 
@@ -55,7 +55,8 @@ ROWS, ELEMENTWISE = "rows", "elementwise"
 ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scalar_tensor", "const"
 TENSOR_ROLES = (ROW, COL, ROWINT, ELEM, SCALAR_T)
 DIFF_ROLES = (ROW, COL, ELEM, SCALAR_T)
-RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "row_start", "offs", "first", "n_rows", "n_cols", "n_cols_f",
+RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "row_start", "offs", "start", "rows", "rmask", "cmask",
+            "tile", "last", "ROWS", "NUM_STAGES", "first", "n_rows", "n_cols", "n_cols_f",
             "n_elements", "rows_per_program", "BLOCK", "ACC", "float", "range", "math", "np", "index_error_ptr"}
 
 _REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin"}
@@ -163,6 +164,7 @@ class KernelPlan:
     bwd_name: str = ""
     source: str = ""
     chunked: bool = False            # rows in chunks of BLOCK columns (backends/triton_rows), not one block
+    tiled: bool = False              # short rows in [ROWS, BLOCK] tiles (backends/triton_narrow)
     sizes: list = field(default_factory=list)    # (expression in D, kernel argument): launch-time integers
     checks: list = field(default_factory=list)   # widths the launcher checks (backends/triton_slices)
 
@@ -1129,7 +1131,7 @@ def _is_reduction_line(line):
     return "tl.sum(" in line or "tl.max(" in line or "tl.min(" in line or bool(_REDUCTION_TMP.search(line))
 
 
-def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunked=False):
+def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunked=False, tiled=False):
     """Lower the primal and adjoint of `program` to Triton kernels: (KernelPlan, module source)."""
     primal = next(f for f in program.functions if f.name == primal_name)
     adjoint = next(f for f in program.functions if f.name == adjoint_name)
@@ -1255,6 +1257,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
                       index_params=[p for p in params if fwd.var(p) in fwd.index_names | bwd.index_names],
                       fwd_name=f"{name}_fwd_kernel",
                       bwd_name=f"{name}_bwd_kernel", chunked=chunked and mode == ROWS,
+                      tiled=tiled and not chunked and mode == ROWS,
                       sizes=list(fwd.sizes.args.items()), checks=list(fwd.sizes.checks))
     adj_lines, _ = _live(adj_lines, set().union(*[{n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)}
                                                    for _, g, _ in grads]) if grads else set())
@@ -1266,6 +1269,9 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
             raise BackendError(f"the triton backend cannot split {name} into column chunks for rows wider than "
                                f"one block (a reduction inside `{exc}`)", filename=tf.src.filename,
                                hint="please report this with the function's source") from None
+    elif plan.tiled:
+        fwd_src = _tiled_forward_kernel(plan, fwd, fwd_body, outputs, title)
+        bwd_src = _tiled_backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
     else:
         fwd_src = _forward_kernel(plan, fwd, fwd_body, outputs, title)
         bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
@@ -1557,6 +1563,77 @@ def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     return "\n".join(lines)
 
 
+# ---- short rows: the one-block row program on [ROWS, BLOCK] tiles (triton_narrow) -------------------------
+
+def _tiled_sizes(plan):
+    return ["n_rows", "n_cols", "rows_per_program"] + _size_args(plan) + \
+        ["BLOCK: tl.constexpr", "ACC: tl.constexpr", "ROWS: tl.constexpr"]
+
+
+def _tiled_prologue(plan, low, used):
+    lines = ["pid = tl.program_id(0)", "cols = tl.arange(0, BLOCK)[None, :]", "cmask = cols < n_cols",
+             "n_cols_f = tl.cast(n_cols, ACC)"]
+    for p in plan.params:
+        r, v = plan.roles[p], low.var(p)
+        if v in used and r == COL:
+            lines.append(f"{v} = tl.load({v}_ptr + cols, mask=cmask, other=0.0).to(ACC)")
+        elif v in used and r == SCALAR_T:
+            lines.append(f"{v} = tl.load({v}_ptr).to(ACC)")
+    return lines
+
+
+def _tiled_forward_kernel(plan, low, body, outputs, title):
+    stats = ", ".join(plan.stats)
+    doc = (f"Forward of {title}: each program handles `rows_per_program` rows, ROWS rows at a time as a tile "
+           f"of [ROWS, BLOCK >= n_cols]." + (f"  Saves per-row {stats} for the backward." if stats else ""))
+    args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
+        (["index_error_ptr"] if plan.index_sites else []) + _tiled_sizes(plan)
+    tail = _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
+    used = _used(body + tail)
+    inner = _row_loads(plan, low, used) + body + tail
+    lines = _def(plan.fwd_name, args, doc) + _indent(_tiled_prologue(plan, low, used) +
+                                                     triton_narrow.tile_loop(inner), 4)
+    return "\n".join(lines)
+
+
+def _tiled_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
+    gargs, accs, acc_init, after = [], [], [], []
+    for p, g, k in grads:
+        r, v = plan.roles[p], low.var(p)
+        if r == ROW:
+            gargs.append(f"d{v}_ptr")
+            accs.append(_store(f"d{v}_ptr", g, k, plan.mode, result=False))
+        elif r == COL:      # this program's partial sums over the rows of its tiles that exist
+            gargs.append(f"d{v}_partial_ptr")
+            acc_init.append(f"d{v}_acc = tl.zeros([1, BLOCK], ACC)")
+            accs.append(f"d{v}_acc += tl.sum(tl.where(mask, {g}, 0.0), axis=0, keep_dims=True)")
+            after.append(f"tl.store(d{v}_partial_ptr + pid * n_cols + cols, d{v}_acc, mask=cmask)")
+        elif r == SCALAR_T:
+            gargs.append(f"d{v}_partial_ptr")
+            acc_init.append(f"d{v}_acc = tl.zeros([1, 1], ACC)")
+            per_row = f"tl.sum(tl.where(mask, {g}, 0.0), axis=1, keep_dims=True)" if k == B else g
+            accs.append(f"d{v}_acc += tl.sum(tl.where(rmask, {per_row}, 0.0), axis=0, keep_dims=True)")
+            after.append(f"tl.store(d{v}_partial_ptr + pid + tl.arange(0, 1)[:, None], d{v}_acc)")
+    seed_load = _seed_loads(plan, seeds)
+    stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
+    recompute = (["# recomputed from the inputs" + (" and the saved statistics" if plan.stats else "")] + recompute
+                 if recompute else [])
+    _read_by_backward(plan, low, recompute + adj + accs + after)
+    params = _signature_params(plan, low, plan.bwd_params) + [f"{s}_ptr" for s in plan.stats] + \
+        [f"{d}_ptr" for d, _, _ in seeds] + gargs
+    wrt = ", ".join(p for p, _, _ in grads)
+    doc = (f"Backward of {title} (gradients of {wrt}): recomputes a tile of ROWS rows from the inputs"
+           + (" and the saved per-row statistics" if plan.stats else "")
+           + "; (D,)- and scalar-parameter gradients are summed over this program's rows into one partial "
+           "sum per program.")
+    used = _used(recompute + adj + accs + after)
+    # the gradients' lines are written for tiles already: only the row program is rewritten
+    tiled = triton_narrow.tile_loop(_row_loads(plan, low, used) + stat_loads + seed_load + recompute + adj)
+    lines = _def(plan.bwd_name, params + _tiled_sizes(plan), doc) + _indent(
+        _tiled_prologue(plan, low, used) + acc_init + tiled + ["    # the gradients"] + _indent(accs, 4) + after, 4)
+    return "\n".join(lines)
+
+
 SUM_PARTIALS = '''@triton.jit
 def sum_partials_kernel(partial_ptr, out_ptr, n_parts, n_cols, BLOCK: tl.constexpr, ACC: tl.constexpr):
     """Second pass of parameter gradients: out[c] = sum over programs p of partial[p, c]."""
@@ -1581,9 +1658,10 @@ def sum_all_kernel(partial_ptr, out_ptr, n_parts, BLOCK: tl.constexpr, ACC: tl.c
 
 # ---- generation entry points --------------------------------------------------------------------------
 
-def generate(diff, roles, wrt, chunked=False):
+def generate(diff, roles, wrt, chunked=False, tiled=False):
     """KernelPlan (with source) of a Differentiable for arguments with the given roles.  `chunked`: kernels
-    for rows wider than one block (passes over column chunks, backends/triton_rows)."""
+    for rows wider than one block (passes over column chunks, backends/triton_rows); `tiled`: for short
+    rows, ROWS at a time (backends/triton_narrow)."""
     from ..errors import RetrogradError
     from ..pipeline import new_program, title_of
     from ..frontend.source import read_function
@@ -1602,7 +1680,7 @@ def generate(diff, roles, wrt, chunked=False):
     except Exception as exc:
         raise BackendError(f"internal error while differentiating {title}: {type(exc).__name__}: {exc}",
                            hint="please report this with the function's source") from exc
-    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title, chunked=chunked)
+    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title, chunked=chunked, tiled=tiled)
 
 
 def default_roles(diff):
@@ -1664,7 +1742,7 @@ _TL_TYPES = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16"
 
 
 def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64", partials=True,
-                     num_warps=4, num_stages=3):
+                     num_warps=4, num_stages=3, rows=8):
     """Compile the plan's kernels for a CUDA target without a GPU; returns {kernel name: compiled kernel}
     (its `.asm` holds ttir, ttgir, llir, ptx and cubin).  `num_stages`: NUM_STAGES of a chunked plan's
     pipelined passes."""
@@ -1712,6 +1790,9 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     if plan.chunked:
         sig["NUM_STAGES"] = "constexpr"
         consts["NUM_STAGES"] = num_stages
+    if plan.tiled:
+        sig["ROWS"] = "constexpr"
+        consts["ROWS"] = rows
     options = {"num_warps": num_warps}
     out[plan.fwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.fwd_name), signature=sig,
                                                   constexprs=consts), target=target, options=options)
@@ -1730,6 +1811,9 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     if plan.chunked:
         sig["NUM_STAGES"] = "constexpr"
         consts["NUM_STAGES"] = num_stages
+    if plan.tiled:
+        sig["ROWS"] = "constexpr"
+        consts["ROWS"] = rows
     out[plan.bwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.bwd_name), signature=sig,
                                                   constexprs=consts), target=target, options=options)
     if not partials:
@@ -1782,7 +1866,7 @@ TARGET = TritonTarget()
 # ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
 
 def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2, num_warps=4, num_stages=3,
-                  usage=False):
+                  usage=False, rows=8):
     """Compile every kernel of `plans` for CUDA sm_<capability> in fresh Python processes (`jobs` of them in
     parallel; Triton decides at import whether its own library functions are interpreted, so a process
     running the interpreter cannot compile).  `dtypes`: a list for every plan, or {plan name: list}.
@@ -1809,7 +1893,7 @@ def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2,
             with open(path, "wb") as fh:
                 pickle.dump({"plans": chunk, "dtypes": {p.name: per_plan[p.name] for p in chunk}, "block": block,
                              "capability": capability, "num_warps": num_warps, "num_stages": num_stages,
-                             "usage": usage}, fh)
+                             "usage": usage, "rows": rows}, fh)
             procs.append(subprocess.Popen([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         for proc in procs:
@@ -1853,7 +1937,7 @@ def _compile_main(path):
         for dtype in job["dtypes"][plan.name]:
             kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"],
                                        partials=dtype not in partials, num_warps=job["num_warps"],
-                                       num_stages=job["num_stages"])
+                                       num_stages=job["num_stages"], rows=job.get("rows", 8))
             per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b"")),
                               **(dict(ptxas_usage(v.asm["ptx"], job["capability"]),
                                       cp_async=v.asm["ptx"].count("cp.async.")) if job["usage"] else {})}
