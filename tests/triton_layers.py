@@ -208,3 +208,30 @@ def glu_halves(x, w):
     a = x[..., :h] * w[..., :h]
     b = x[..., h:]
     return np.sum(a / (1.0 + np.exp(-b))) + np.max(a)
+
+
+# ---- masks within a row and per-row float inputs (tests/test_triton_masks.py) ------------------------
+def prefix_softmax(x, k):
+    # softmax over the first k columns of each row (k: one float per row, shape (..., 1)): a causal mask
+    z = np.where(np.arange(x.shape[-1]) < k, x, -np.inf)
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)
+
+
+def window_sum(x, lo, hi):
+    # the columns lo <= c < hi of each row, weighted by their position
+    c = np.arange(x.shape[-1])
+    inside = (c >= lo) & (c < hi)
+    return np.sum(np.where(inside, x * (c + 1.0), 0.0))
+
+
+def modulated_rmsnorm(x, w, scale, shift):
+    # per-row modulation (adaptive norm): scale and shift of shape (..., 1), differentiable
+    ms = np.mean(x * x)
+    return x / np.sqrt(ms + EPS) * w * (1.0 + scale) + shift
+
+
+def strided_positions(x):
+    # np.arange(start, stop[, step]) against the row: positions from 2, reversed positions
+    p = np.arange(2, x.shape[-1] + 2)
+    return np.sum(np.where(p > 4, x, 0.0)) + np.sum(x * np.arange(x.shape[-1], 0, -1))

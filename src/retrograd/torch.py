@@ -249,9 +249,12 @@ def _roles(fname, values, rows):
                     roles[p] = _tb.ROW
                 elif v.dim() == 1 and v.shape[0] == shape[-1]:
                     roles[p] = _tb.COL
+                elif v.dim() == len(shape) and v.shape == shape[:-1] + (1,):
+                    roles[p] = _tb.ROWF
                 else:
                     raise UsageError(f"{fname}: `{p}` has shape {tuple(v.shape)}; a row-wise layer takes "
-                                     f"tensors of shape {tuple(shape)} (rows) or ({shape[-1]},) (per column)")
+                                     f"tensors of shape {tuple(shape)} (rows), ({shape[-1]},) (per column) or "
+                                     f"{tuple(shape[:-1]) + (1,)} (one number per row)")
             elif not rows:
                 roles[p] = _tb.ELEM
             elif v.shape == shape[:-1] and not v.is_complex():
@@ -438,7 +441,7 @@ class _Apply(_torch.autograd.Function):
         device = meta["device"]
         for p in plan.wrt:      # (a differentiated tensor that the backward does not read is not saved)
             role = plan.roles[p]
-            if role in (_tb.ROW, _tb.ELEM):   # an elementwise operand's gradient: of the broadcast shape first
+            if role in (_tb.ROW, _tb.ELEM, _tb.ROWF):   # an elementwise operand's: of the broadcast shape first
                 g = _torch.empty(meta["shape"] if role == _tb.ELEM else meta["shapes"][p], dtype=meta["dtypes"][p],
                                  device=device)
                 outs[f"d{_tb_var(p)}_ptr"] = g

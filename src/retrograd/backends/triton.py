@@ -53,8 +53,9 @@ B, S, TUPLE = "block", "scalar", "tuple"     # TUPLE: a tuple of blocks and scal
 ROWS, ELEMENTWISE = "rows", "elementwise"
 # argument roles
 ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scalar_tensor", "const"
-TENSOR_ROLES = (ROW, COL, ROWINT, ELEM, SCALAR_T)
-DIFF_ROLES = (ROW, COL, ELEM, SCALAR_T)
+ROWF = "rowfloat"       # a float per row, of shape (..., 1): a per-row scalar (a mask's bound, a modulation)
+TENSOR_ROLES = (ROW, COL, ROWINT, ROWF, ELEM, SCALAR_T)
+DIFF_ROLES = (ROW, COL, ROWF, ELEM, SCALAR_T)
 RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "row_start", "offs", "start", "rows", "rmask", "cmask",
             "tile", "last", "ROWS", "NUM_STAGES", "first", "n_rows", "n_cols", "n_cols_f",
             "n_elements", "rows_per_program", "BLOCK", "ACC", "float", "range", "math", "np", "index_error_ptr"}
@@ -375,6 +376,10 @@ class Lowering:
             return self.expr(node.value)
         if isinstance(node, gast.Attribute) and node.attr == "size":
             return self.size(node.value)
+        if isinstance(node, gast.Attribute) and isinstance(self.resolve(node), float) \
+                and not isinstance(self.resolve(node), bool):      # np.inf, np.nan, np.pi, math.e
+            v = self.resolve(node)
+            return (_e(f"float('{v}')") if not math.isfinite(v) else ast.Constant(v)), S
         raise self.error(f"the expression `{A.unparse(node).strip()}`", construct=type(node).__name__)
 
     def join(self, *kinds):
@@ -1342,6 +1347,8 @@ def _row_loads(plan, low, used):
             lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0.0).to(ACC)")
         elif r == ROWINT:
             lines.append(f"{v} = tl.load({v}_ptr + row)")
+        elif r == ROWF:
+            lines.append(f"{v} = tl.load({v}_ptr + row).to(ACC)")
     return lines
 
 
@@ -1411,6 +1418,14 @@ def _forward_kernel(plan, low, body, outputs, title):
     return "\n".join(lines)
 
 
+def _grad_kind(low, role, kind):
+    """A per-row float's gradient is a per-row scalar (the adjoint sums a block over the row first)."""
+    if role == ROWF and kind != S:
+        raise BackendError("the triton backend cannot lower a per-row input's gradient that is a block",
+                           hint="please report this with the function's source")
+    return kind
+
+
 def _read_by_backward(plan, low, lines):
     """The arguments the backward kernel takes (and the launcher saves for it): those its lines read (a
     slice loads `x_ptr` at other columns)."""
@@ -1422,9 +1437,9 @@ def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     gargs, accs, acc_init, after = [], [], [], []
     for p, g, k in grads:
         r, v = plan.roles[p], low.var(p)
-        if r in (ROW, ELEM):
+        if r in (ROW, ELEM, ROWF):
             gargs.append(f"d{v}_ptr")
-            accs.append(_store(f"d{v}_ptr", g, k, plan.mode, result=False))
+            accs.append(_store(f"d{v}_ptr", g, _grad_kind(low, r, k), plan.mode, result=False))
         elif r == COL:
             gargs.append(f"d{v}_partial_ptr")
             acc_init.append(f"d{v}_acc = tl.zeros([BLOCK], ACC)")
@@ -1491,6 +1506,8 @@ def _chunked_loads(plan, low, used):
             lines.append(f"{v} = tl.load({v}_ptr + cols, mask=mask, other=0.0).to(ACC)")
         elif r == ROWINT:
             lines.append(f"{v} = tl.load({v}_ptr + row)")
+        elif r == ROWF:
+            lines.append(f"{v} = tl.load({v}_ptr + row).to(ACC)")
     return lines
 
 
@@ -1532,6 +1549,10 @@ def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
         if r == ROW:
             gargs.append(f"d{v}_ptr")
             accs.append(f"tl.store(d{v}_ptr + offs, {block}.to(d{v}_ptr.dtype.element_ty), mask=mask)")
+        elif r == ROWF:     # a per-row scalar: stored once, after the passes that compute it
+            gargs.append(f"d{v}_ptr")
+            _grad_kind(low, r, k)
+            accs.append(f"tl.store(d{v}_ptr + row, {g})")
         elif r == COL:
             # this program's partial sums, zeroed by the launcher: read back and added to, chunk by chunk
             gargs.append(f"d{v}_partial_ptr")
@@ -1600,9 +1621,9 @@ def _tiled_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     gargs, accs, acc_init, after = [], [], [], []
     for p, g, k in grads:
         r, v = plan.roles[p], low.var(p)
-        if r == ROW:
+        if r in (ROW, ROWF):
             gargs.append(f"d{v}_ptr")
-            accs.append(_store(f"d{v}_ptr", g, k, plan.mode, result=False))
+            accs += triton_narrow.tile_lines([_store(f"d{v}_ptr", g, _grad_kind(low, r, k), plan.mode, result=False)])
         elif r == COL:      # this program's partial sums over the rows of its tiles that exist
             gargs.append(f"d{v}_partial_ptr")
             acc_init.append(f"d{v}_acc = tl.zeros([1, BLOCK], ACC)")
@@ -1804,7 +1825,8 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
         sig[f"d{o}_ptr"] = "*" + ft
     for p in plan.wrt:
         r, v = plan.roles[p], low.var(p)
-        sig[f"d{v}_ptr" if r in (ROW, ELEM) else f"d{v}_partial_ptr"] = "*" + (ft if r in (ROW, ELEM) else acc_t)
+        direct = r in (ROW, ELEM, ROWF)        # stored as the gradient itself, not as partial sums
+        sig[f"d{v}_ptr" if direct else f"d{v}_partial_ptr"] = "*" + (ft if direct else acc_t)
     sig.update({n: "i32" for n in sizes})
     sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
     consts.update({"BLOCK": block, "ACC": acc})

@@ -47,7 +47,7 @@ class _Tile(ast.NodeTransformer):
                 elif not _is(masks[0].value, "mask"):
                     masks[0].value = ast.BinOp(ast.Name("rmask"), ast.BitAnd(), masks[0].value)
                 ptr = n.args[0]
-                if "rows" not in {x.id for x in ast.walk(ptr) if isinstance(x, ast.Name)}:
+                if not {"rows", "offs", "cols"} & {x.id for x in ast.walk(ptr) if isinstance(x, ast.Name)}:
                     # the same flag for every row of the tile (an index error): a pointer per row
                     n.args[0] = ast.BinOp(ptr, ast.Add(), ast.parse("rows * 0", mode="eval").body)
         return n
