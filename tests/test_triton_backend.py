@@ -262,7 +262,7 @@ def _line_of(fn, text):
     (L.with_arctan, lambda: [t(4)], "np.arctan(x)", "np.arctan"),
     (L.column_sum, lambda: [t(3, 4)], "np.sum(x, axis=0)", "np.sum"),
     (L.with_branch, lambda: [t(4), 1.0], "if flag > 0:", "if"),
-    (L.half_split, lambda: [t(3, 8)], "x[..., :4]", "subscript"),
+    (L.per_row_slice, lambda: [t(3, 8), torch.tensor([1, 2, 3], device=DEVICE)], "x[..., :t]", "slice"),
 ])
 def test_refusals_name_the_construct_and_line(fn, args, text, construct):
     with pytest.raises(rg.BackendError) as info:

@@ -53,6 +53,8 @@ CASES = [
     ("softmax-chunked", lambda: rg.torch.Function(L.softmax, block=4), lambda: []),
     ("add-rmsnorm-tuple", lambda: rg.torch.Module(L.add_rmsnorm, w=torch.randn(16, dtype=torch.float64)),
      lambda: [torch.randn(5, 16, dtype=torch.float64)]),
+    ("rope-slices", lambda: rg.torch.Function(L.rope_halves),
+     lambda: [torch.randn(5, 16, dtype=torch.float64), torch.randn(5, 16, dtype=torch.float64)]),
 ]
 
 

@@ -38,6 +38,10 @@ CASES = [
     ("gated", L.gated, lambda: [t(4, 8), t(8, seed=1)], {0, 1}, {"a", "b"}, 0),
     ("add-rmsnorm", L.add_rmsnorm, lambda: [t(4, 8), t(4, 8, seed=1), t(8, seed=2)], {0}, {"x", "residual", "w"}, 1),
     ("plus-bias", L.plus_bias, lambda: [t(4, 8), t(8, seed=1)], {0, 1}, set(), 0),
+    # slices: dx = g * cos + (g * sin) read at the other half: x itself is not read
+    ("rope-x-only", L.rope_halves, lambda: [t(4, 8), t(4, 8, seed=1), t(4, 8, seed=2)], {0}, {"cos", "sin"}, 0),
+    ("rope-all", L.rope_halves, lambda: [t(4, 8), t(4, 8, seed=1), t(4, 8, seed=2)], {0, 1, 2},
+     {"x", "cos", "sin"}, 0),
 ]
 
 

@@ -170,11 +170,68 @@ def plus_bias(x, b):
 
 
 def half_split(x):
-    # a static slice of the row: not lowered yet (refused, naming the line)
+    # a static slice of the row (backends/triton_slices)
     a = x[..., :4]
     return np.sum(a * a) + np.sum(x)
+
+
+def per_row_slice(x, t):
+    # a slice bound that differs per row: refused, naming the line
+    a = x[..., :t]
+    return np.sum(a * a)
 
 
 def scaled_row_sum(x, beta):
     # the scalar's gradient is a per-row scalar (not a block) summed over rows
     return np.sum(x * x) * beta
+
+
+# ---- static slices of the row (tests/test_triton_slices.py) ------------------------------------------
+def rope_halves(x, cos, sin):
+    # rotary embedding, GPT-NeoX style: rotate the two halves of the row
+    d = x.shape[-1] // 2
+    x1 = x[..., :d]
+    x2 = x[..., d:]
+    rot = np.concatenate([-x2, x1], axis=-1)
+    return x * cos + rot * sin
+
+
+def even_odd(x):
+    a = x[..., ::2]
+    b = x[..., 1::2]
+    return np.sum(a * a) + np.sum(np.exp(b)) * np.mean(a)
+
+
+def glu_halves(x, w):
+    # GLU on the two halves, normalised by the first half's max; per-column weights sliced too
+    h = x.shape[-1] // 2
+    a = x[..., :h] * w[..., :h]
+    b = x[..., h:]
+    return np.sum(a / (1.0 + np.exp(-b))) + np.max(a)
+
+
+# ---- masks within a row and per-row float inputs (tests/test_triton_masks.py) ------------------------
+def prefix_softmax(x, k):
+    # softmax over the first k columns of each row (k: one float per row, shape (..., 1)): a causal mask
+    z = np.where(np.arange(x.shape[-1]) < k, x, -np.inf)
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)
+
+
+def window_sum(x, lo, hi):
+    # the columns lo <= c < hi of each row, weighted by their position
+    c = np.arange(x.shape[-1])
+    inside = (c >= lo) & (c < hi)
+    return np.sum(np.where(inside, x * (c + 1.0), 0.0))
+
+
+def modulated_rmsnorm(x, w, scale, shift):
+    # per-row modulation (adaptive norm): scale and shift of shape (..., 1), differentiable
+    ms = np.mean(x * x)
+    return x / np.sqrt(ms + EPS) * w * (1.0 + scale) + shift
+
+
+def strided_positions(x):
+    # np.arange(start, stop[, step]) against the row: positions from 2, reversed positions
+    p = np.arange(2, x.shape[-1] + 2)
+    return np.sum(np.where(p > 4, x, 0.0)) + np.sum(x * np.arange(x.shape[-1], 0, -1))

@@ -27,6 +27,11 @@ through their strides (a broadcast axis has stride 0: nothing is expanded or cop
 that are not contiguous are copied (`.contiguous()`).  Only the tensors the backward kernel reads are
 saved for it (and the per-row statistics).  Rows wider than ONE_BLOCK_MAX columns (or than `block=`) run
 in passes over column chunks.  A layer may return a tuple: one output tensor each, each with a cotangent.
+A row-wise layer may slice the row with bounds known from its length (`x[..., :d]` with `d = x.shape[-1]
+// 2`, `x[..., 1::2]`, negative bounds and steps) and join pieces with np.concatenate (RoPE); widths that
+NumPy would refuse to combine raise a UsageError naming the line before the launch.  Rows up to TILE_MAX
+columns run ROWS at a time in [ROWS, BLOCK] tiles (`tile_rows=` fixes ROWS, 0 turns tiles off; on a GPU
+ROWS and the warps are timed over a small space on the first launch of each shape and cached).
 Under torch.compile / torch.export a layer is the torch.library custom op `retrograd::layer` (fake
 implementation for tracing, backward `retrograd::layer_backward`): the kernels are opaque to Dynamo.  That
 path computes gradients of every float tensor argument and keeps all the layer's tensor arguments for the
@@ -70,12 +75,65 @@ CHUNK = 2048                    # the chunk of a wider row (columns per pass ite
 CHUNK_F64 = 1024                # ... with float64 arithmetic (twice the registers per value)
 CHUNK_WARPS = 8
 NUM_STAGES = 3                  # pipelined loads of a chunked pass (tl.range's num_stages)
+# A layer that slices the row loads its inputs at several column offsets (backends/triton_slices): RoPE's
+# and a GLU's backward spill at 4096 columns with 8 warps and at 2048 with 4, and not in chunks of 2048
+ONE_BLOCK_MAX_SLICES = 1024
+# Rows of a block up to TILE_MAX columns run ROWS at a time in [ROWS, BLOCK] tiles (backends/triton_narrow):
+# about TILE_ELEMENTS values a tile by default; on a GPU (ROWS, warps) is timed over `_tile_space` on the
+# first launch of a kernel for a shape and cached.
+TILE_MAX = 512
+TILE_ELEMENTS = 2048
+TILE_WARPS = (4, 8, 16)
+TILE_PER_THREAD = 16            # values of a tile per thread at most: 32 spill in a tiled backward (sm_90)
+_TUNED = {}                     # (kernel, source, n_cols, dtype, rows bucket) -> (ROWS, num_warps)
 
 
-def _row_block(n_cols, block=None, f64=False):
+def _tile_rows(block):
+    return max(1, min(64, TILE_ELEMENTS // block))
+
+
+def _tile_space(block):
+    """The (ROWS, num_warps) a GPU launch times: half, once and twice the default tile, each with the two
+    fewest warps that hold it in at most TILE_PER_THREAD values a thread."""
+    h = _tile_rows(block)
+    space = []
+    for r in sorted({max(1, h // 2), h, min(128, 2 * h)}):
+        space += [(r, w) for w in TILE_WARPS if r * block <= TILE_PER_THREAD * 32 * w][:2]
+    return space
+
+
+def _cuda_time(launch):
+    launch()                    # compiles
+    _torch.cuda.synchronize()
+    start, end = _torch.cuda.Event(enable_timing=True), _torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(5):
+        launch()
+    end.record()
+    end.synchronize()
+    return start.elapsed_time(end)
+
+
+def _tuned(key, space, launch, timer=None):
+    """The fastest config of `space` for `launch(config)` (every launch writes the same outputs), cached
+    by key.  `timer`: how a launch is timed (CUDA events; a test passes its own)."""
+    if key not in _TUNED:
+        timer = timer or _cuda_time
+        _TUNED[key] = min(space, key=lambda cfg: timer(lambda: launch(cfg)))
+    return _TUNED[key]
+
+
+def _layout(layer, n_cols, f64=False):
+    """(BLOCK, chunked, tiled) of rows of n_cols for a layer: chunks for wide rows, tiles for short ones."""
+    block, chunked = _row_block(n_cols, layer.block, f64, _slices(layer.diff))
+    return block, chunked, (not chunked and block <= TILE_MAX and layer.tile_rows != 0)
+
+
+def _row_block(n_cols, block=None, f64=False, slices=False):
     """(BLOCK, chunked) for rows of n_cols: one block of next_power_of_2(n_cols) columns up to ONE_BLOCK_MAX
-    (or up to `block` when given), else chunks of CHUNK (or `block`) columns."""
-    limit = ONE_BLOCK_MAX if block is None else block
+    (ONE_BLOCK_MAX_SLICES for a layer that slices the row; or up to `block` when given), else chunks of
+    CHUNK (or `block`) columns."""
+    limit = (ONE_BLOCK_MAX_SLICES if slices else ONE_BLOCK_MAX) if block is None else block
     if n_cols <= limit:
         return triton.next_power_of_2(max(n_cols, 1)), False
     return ((CHUNK_F64 if f64 else CHUNK) if block is None else block), True
@@ -84,7 +142,10 @@ def _row_block(n_cols, block=None, f64=False):
 class Function:
     """A callable running the layer's fused Triton kernels, differentiable with torch.autograd."""
 
-    def __init__(self, fn, programs=None, block=None):
+    def __init__(self, fn, programs=None, block=None, tile_rows=None):
+        if tile_rows is not None and (not isinstance(tile_rows, int) or tile_rows < 0 or tile_rows & (tile_rows - 1)):
+            raise UsageError(f"tile_rows={tile_rows!r}: rows per tile are a power of two (0: one row at a time)")
+        self.tile_rows = tile_rows      # None: chosen per shape (timed on a GPU); 0: no tiles
         if not isinstance(fn, Differentiable):
             fn = Differentiable(fn, backend="triton")
         if block is not None and (not isinstance(block, int) or block < 1 or block & (block - 1)):
@@ -105,10 +166,10 @@ class Function:
     def __repr__(self):
         return f"<retrograd.torch.Function {self.diff.fn.__qualname__}>"
 
-    def plan(self, roles, wrt, chunked=False):
-        key = (tuple(sorted(roles.items())), tuple(wrt), chunked)
+    def plan(self, roles, wrt, chunked=False, tiled=False):
+        key = (tuple(sorted(roles.items())), tuple(wrt), chunked, tiled)
         if key not in self._plans:
-            self._plans[key] = _tb.generate(self.diff, roles, wrt, chunked=chunked)
+            self._plans[key] = _tb.generate(self.diff, roles, wrt, chunked=chunked, tiled=tiled)
         plan = self._plans[key]
         self.diff._triton_last = plan
         return plan
@@ -128,11 +189,12 @@ class Function:
         roles = _roles(self.diff.fn.__name__, values, rows)
         wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)
                and v.requires_grad]
-        chunked = False
+        chunked = tiled = False
         if rows:
             main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
-            chunked = _row_block(main.shape[-1], self.block)[1]
-        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [], chunked)
+            f64 = any(isinstance(v, _torch.Tensor) and v.dtype == _torch.float64 for v in values.values())
+            _, chunked, tiled = _layout(self, main.shape[-1], f64)
+        plan = self.plan(roles, wrt if _torch.is_grad_enabled() else [], chunked, tiled)
         names = list(values)
         return _Apply.apply(self, plan, names, *[values[n] for n in names])
 
@@ -186,6 +248,10 @@ def _tb_node(diff):
     return node
 
 
+def _slices(diff):
+    return _tb.has_column_slices(_tb_node(diff))
+
+
 def _roles(fname, values, rows):
     floats = {p: v for p, v in values.items() if isinstance(v, _torch.Tensor) and v.is_floating_point()}
     if not floats or all(v.dim() == 0 for v in floats.values()):
@@ -204,9 +270,12 @@ def _roles(fname, values, rows):
                     roles[p] = _tb.ROW
                 elif v.dim() == 1 and v.shape[0] == shape[-1]:
                     roles[p] = _tb.COL
+                elif v.dim() == len(shape) and v.shape == shape[:-1] + (1,):
+                    roles[p] = _tb.ROWF
                 else:
                     raise UsageError(f"{fname}: `{p}` has shape {tuple(v.shape)}; a row-wise layer takes "
-                                     f"tensors of shape {tuple(shape)} (rows) or ({shape[-1]},) (per column)")
+                                     f"tensors of shape {tuple(shape)} (rows), ({shape[-1]},) (per column) or "
+                                     f"{tuple(shape[:-1]) + (1,)} (one number per row)")
             elif not rows:
                 roles[p] = _tb.ELEM
             elif v.shape == shape[:-1] and not v.is_complex():
@@ -268,14 +337,21 @@ class _Apply(_torch.autograd.Function):
             shape = main.shape
             n_cols = shape[-1]
             n_rows = main.numel() // max(n_cols, 1)
-            block, chunked = _row_block(n_cols, layer.block, acc_dtype == _torch.float64)
-            assert chunked == plan.chunked
+            block, chunked, tiled = _layout(layer, n_cols, acc_dtype == _torch.float64)
+            assert chunked == plan.chunked and tiled == plan.tiled
             prepared = {p: (v.contiguous() if isinstance(v, _torch.Tensor) else v) for p, v in args.items()}
             outs = [_torch.empty(shape if k == _tb.B else shape[:-1], dtype=main.dtype, device=main.device)
                     for _, k in plan.outputs]
             stats = [_torch.empty(n_rows, dtype=acc_dtype, device=main.device) for _ in plan.stats]
             grid, per = _launch_rows(n_rows, interpret, layer.programs, main.device)
+            if plan.tiled:      # a program's rows: whole tiles of the largest ROWS it may run
+                space = [(layer.tile_rows or _tile_rows(block), 4)] if layer.tile_rows or interpret \
+                    else _tile_space(block)
+                most = max(r for r, _ in space)
+                per = triton.cdiv(max(per, 1), most) * most
+                grid = triton.cdiv(n_rows, per)
             sizes = [n_rows, n_cols, per]
+            slice_sizes = _tb.launch_sizes(plan, n_cols)     # static slices of the row: checked widths
         else:
             floats = [v for p, v in tensors.items() if plan.roles[p] == _tb.ELEM]
             shape = _torch.broadcast_shapes(*[v.shape for v in floats])
@@ -304,11 +380,17 @@ class _Apply(_torch.autograd.Function):
             kw["NUM_STAGES"] = NUM_STAGES
         if not interpret:
             kw["num_warps"] = CHUNK_WARPS if plan.chunked else _warps(block) if plan.mode == _tb.ROWS else 4
+        tiles = None
+        if plan.mode == _tb.ROWS and plan.tiled:
+            tiles = dict(space=space, key=(plan.source, n_cols, str(main.dtype), triton.next_power_of_2(n_rows)))
+            kw["ROWS"] = space[0][0]
         if plan.mode == _tb.ROWS:
             elem_strides = {}
         inputs = {**_inputs(plan, prepared), **elem_strides}
         names_sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == _tb.ROWS else \
             ["n_elements"] + _tb.ELEM_SIZES
+        if plan.mode == _tb.ROWS:
+            names_sizes, sizes = names_sizes + list(slice_sizes), sizes + list(slice_sizes.values())
         for p in plan.index_params:
             if isinstance(args[p], _torch.Tensor) and args[p].dtype == _torch.bool:
                 raise UsageError(f"{plan.name}: `{p}` is a bool tensor used as an index; NumPy would read it as a "
@@ -317,10 +399,12 @@ class _Apply(_torch.autograd.Function):
         if plan.index_sites:    # per gather x[t]: 1 + a row whose index is outside [-D, D), or 0
             flags["index_error_ptr"] = _torch.zeros(len(plan.index_sites), dtype=_torch.int64, device=main.device)
         if grid and launch:
-            getattr(module, plan.fwd_name)[(grid,)](
-                **inputs, **{f"{o}_ptr": t for (o, _), t in zip(plan.outputs, outs)},
-                **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
-                **dict(zip(names_sizes, sizes)), **kw)
+            def forward(config):
+                getattr(module, plan.fwd_name)[(grid,)](
+                    **inputs, **{f"{o}_ptr": t for (o, _), t in zip(plan.outputs, outs)},
+                    **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)}, **flags,
+                    **dict(zip(names_sizes, sizes)), **_config(kw, config))
+            forward(_tile_config(tiles, plan.fwd_name, forward, interpret))
         if flags and launch:
             _check_indices(plan, flags["index_error_ptr"], prepared, n_cols)
         ctx.layer, ctx.plan, ctx.names = layer, plan, names
@@ -328,7 +412,7 @@ class _Apply(_torch.autograd.Function):
                         acc_dtype=acc_dtype, consts={p: prepared[p] for p in plan.params if plan.roles[p] == _tb.CONST},
                         shapes={p: tuple(v.shape) for p, v in tensors.items()},
                         dtypes={p: v.dtype for p, v in tensors.items()}, interpret=interpret, device=main.device,
-                        elem_strides=elem_strides)
+                        elem_strides=elem_strides, tiles=tiles)
         # only what the backward kernel reads (plan.bwd_params), and the statistics
         ctx.tensor_params = [p for p in plan.bwd_params if isinstance(prepared[p], _torch.Tensor)]
         saved = [prepared[p] for p in ctx.tensor_params] + stats
@@ -378,7 +462,7 @@ class _Apply(_torch.autograd.Function):
         device = meta["device"]
         for p in plan.wrt:      # (a differentiated tensor that the backward does not read is not saved)
             role = plan.roles[p]
-            if role in (_tb.ROW, _tb.ELEM):   # an elementwise operand's gradient: of the broadcast shape first
+            if role in (_tb.ROW, _tb.ELEM, _tb.ROWF):   # an elementwise operand's: of the broadcast shape first
                 g = _torch.empty(meta["shape"] if role == _tb.ELEM else meta["shapes"][p], dtype=meta["dtypes"][p],
                                  device=device)
                 outs[f"d{_tb_var(p)}_ptr"] = g
@@ -393,11 +477,13 @@ class _Apply(_torch.autograd.Function):
                 outs[f"d{_tb_var(p)}_partial_ptr"] = part
                 finish.append((p, part, 1))
         if grid:
-            getattr(module, plan.bwd_name)[(grid,)](
-                **_inputs(plan, {**meta["consts"], **tensors}, plan.bwd_params),
-                **{a: meta["elem_strides"][a] for p in plan.bwd_params if plan.roles[p] == _tb.ELEM
-                   for a in _tb.elem_strides(_tb_var(p))}, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
-                **seeds, **outs, **meta["sizes"], **kw)
+            def backward(config):
+                getattr(module, plan.bwd_name)[(grid,)](
+                    **_inputs(plan, {**meta["consts"], **tensors}, plan.bwd_params),
+                    **{a: meta["elem_strides"][a] for p in plan.bwd_params if plan.roles[p] == _tb.ELEM
+                       for a in _tb.elem_strides(_tb_var(p))}, **{f"{s}_ptr": t for s, t in zip(plan.stats, stats)},
+                    **seeds, **outs, **meta["sizes"], **_config(kw, config))
+            backward(_tile_config(meta["tiles"], plan.bwd_name, backward, meta["interpret"]))
         grads = {}
         for p, g, width in finish:
             if width is not None:
@@ -417,6 +503,24 @@ class _Apply(_torch.autograd.Function):
                 g = g.sum_to_size(meta["shapes"][p])
             grads[p] = g
         return (None, None, None) + tuple(grads.get(n) for n in ctx.names)
+
+
+def _config(kw, config):
+    """A launch's keywords with a tile config (ROWS, num_warps), if any."""
+    if config is None:
+        return kw
+    rows, warps = config
+    return {**kw, "ROWS": rows, **({"num_warps": warps} if "num_warps" in kw else {})}
+
+
+def _tile_config(tiles, kernel, launch, interpret):
+    """The (ROWS, warps) of a tiled kernel: the only one of its space, or the fastest (timed once per shape
+    on a GPU; each timed launch writes the same outputs)."""
+    if tiles is None:
+        return None
+    if interpret or len(tiles["space"]) == 1:
+        return tiles["space"][0]
+    return _tuned((kernel,) + tiles["key"], tiles["space"], launch)
 
 
 def _prod(shape):
@@ -481,9 +585,10 @@ class Module(_torch.nn.Module):
     """An nn.Module calling the layer with learnable parameters: `Module(f, w=tensor, b=tensor)` registers
     `w` and `b` as nn.Parameters and passes them by name; the other arguments come from the call."""
 
-    def __init__(self, fn, programs=None, block=None, **params):
+    def __init__(self, fn, programs=None, block=None, tile_rows=None, **params):
         super().__init__()
-        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs, block=block)
+        self.function = fn if isinstance(fn, Function) else Function(fn, programs=programs, block=block,
+                                                                     tile_rows=tile_rows)
         names = list(self.function.diff.signature.parameters)
         for k, v in params.items():
             if k not in names:
@@ -590,12 +695,12 @@ def _op_plan(layer, values):
     rows = _tb.has_reduction(_tb_node(layer.diff))
     roles = _roles(layer.diff.fn.__name__, values, rows)
     wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)]
-    chunked = False
+    chunked = tiled = False
     if rows:
         main = next(v for p, v in values.items() if roles[p] == _tb.ROW)
         f64 = any(isinstance(v, _torch.Tensor) and v.dtype == _torch.float64 for v in values.values())
-        chunked = _row_block(main.shape[-1], layer.block, f64)[1]
-    return layer.plan(roles, wrt, chunked)
+        _, chunked, tiled = _layout(layer, main.shape[-1], f64)
+    return layer.plan(roles, wrt, chunked, tiled)
 
 
 class _Ctx:

@@ -16,6 +16,9 @@ Every value of a kernel is therefore either a *block* (B) or a *scalar* (S: per 
 lowering tracks that, turns reductions into masked `tl.sum`/`tl.max`, `unbroadcast` of a block to a
 scalar into a masked sum, `unreduce` into a broadcast, and gathers `x[t]` into `tl.where(cols == t, ...)`.
 
+Static slices of the row (`x[..., :d]`, `x[..., ::2]`, np.concatenate of pieces) are blocks of other widths,
+recomputed at other columns (backends/triton_slices).
+
 What the backward saves: the forward stores the per-row scalars that a reduction computed and the backward
 reads (mean and variance for layer norm, max and sum for softmax); everything else the adjoint reads is
 recomputed from the inputs in the backward kernel (free in a bandwidth-bound kernel).  Gradients of (D,)
@@ -39,7 +42,8 @@ import numpy as np
 
 from .. import astutil as A
 from ..errors import BackendError, UsageError
-from . import Traits, cache_dir as _cache_dir, triton_rows
+from . import Traits, cache_dir as _cache_dir, triton_narrow, triton_rows, triton_slices
+from .triton_slices import FULL, block_kind, width_of
 from .target import Target
 
 # NumPy arguments run the python target's code; torch tensors run the kernels this module generates
@@ -49,9 +53,11 @@ B, S, TUPLE = "block", "scalar", "tuple"     # TUPLE: a tuple of blocks and scal
 ROWS, ELEMENTWISE = "rows", "elementwise"
 # argument roles
 ROW, COL, ROWINT, ELEM, SCALAR_T, CONST = "row", "col", "rowint", "elem", "scalar_tensor", "const"
-TENSOR_ROLES = (ROW, COL, ROWINT, ELEM, SCALAR_T)
-DIFF_ROLES = (ROW, COL, ELEM, SCALAR_T)
-RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "offs", "first", "n_rows", "n_cols", "n_cols_f",
+ROWF = "rowfloat"       # a float per row, of shape (..., 1): a per-row scalar (a mask's bound, a modulation)
+TENSOR_ROLES = (ROW, COL, ROWINT, ROWF, ELEM, SCALAR_T)
+DIFF_ROLES = (ROW, COL, ROWF, ELEM, SCALAR_T)
+RESERVED = {"tl", "triton", "pid", "cols", "mask", "row", "row_start", "offs", "start", "rows", "rmask", "cmask",
+            "tile", "last", "ROWS", "NUM_STAGES", "first", "n_rows", "n_cols", "n_cols_f",
             "n_elements", "rows_per_program", "BLOCK", "ACC", "float", "range", "math", "np", "index_error_ptr"}
 
 _REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin"}
@@ -68,11 +74,36 @@ def has_reduction(node):
                 continue          # the builtin max(a, b) is elementwise
             if name in _REDUCTIONS | {"var", "std", "logsumexp"}:
                 return True
+        # static slices of the row and what is built of them (backends/triton_slices) need the row's columns
+        if isinstance(n, gast.Subscript) and _column_slice(n) is not None:
+            return True
+        if isinstance(n, gast.Call) and name in ("concatenate", "arange"):
+            return True
         # x[t]: a per-row gather (a target), not an elementwise operation
         if isinstance(n, gast.Subscript) and not isinstance(n.slice, (gast.Slice, gast.Tuple, gast.Constant)) \
                 and not (isinstance(n.value, gast.Attribute) and n.value.attr == "shape"):
             return True
     return False
+
+
+def has_column_slices(node):
+    """Does a function slice the row (`x[..., a:b]`) or concatenate pieces of it?  Its kernels load inputs
+    at several column offsets (more registers per column: torch.py's block sizes)."""
+    for n in gast.walk(node):
+        if isinstance(n, gast.Subscript) and _column_slice(n) is not None:
+            return True
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "concatenate":
+            return True
+    return False
+
+
+def _column_slice(node):
+    """The gast.Slice of `x[..., a:b:s]` or (the row seen as 1-d) `x[a:b:s]`, else None."""
+    sl = node.slice
+    if isinstance(sl, gast.Tuple) and len(sl.elts) == 2 and isinstance(sl.elts[0], gast.Constant) \
+            and sl.elts[0].value is Ellipsis:
+        sl = sl.elts[1]
+    return sl if isinstance(sl, gast.Slice) else None
 
 
 def var_name(name):
@@ -134,6 +165,9 @@ class KernelPlan:
     bwd_name: str = ""
     source: str = ""
     chunked: bool = False            # rows in chunks of BLOCK columns (backends/triton_rows), not one block
+    tiled: bool = False              # short rows in [ROWS, BLOCK] tiles (backends/triton_narrow)
+    sizes: list = field(default_factory=list)    # (expression in D, kernel argument): launch-time integers
+    checks: list = field(default_factory=list)   # widths the launcher checks (backends/triton_slices)
 
 
 class Lowering:
@@ -157,6 +191,12 @@ class Lowering:
         self.tmp = 0
         self.constants = {}             # variable -> the constant it holds (an axis hoisted into a variable)
         self.tuples = {}                # variable holding a tuple (a layer's outputs) -> its elements' variables
+        # static slices of the row (backends/triton_slices)
+        self.sizes = triton_slices.Sizes()  # launch-time integers and width checks, shared with the backward
+        self.ints = {}                  # variable -> the integer (an expression in D) it holds: slice bounds
+        self.prior = []                 # the forward's lines, which a backward lowering recomputes
+        self.seed_ptrs = {}             # backward: block cotangent variable -> its pointer
+        self.columns = triton_slices.Columns(self)
 
     # names
     def var(self, name):
@@ -215,8 +255,17 @@ class Lowering:
             self.constants[target] = v
         else:
             self.constants.pop(target, None)
-        node, kind = self.expr(value)
         name = self.var(target)
+        iv = self.int_size(value)
+        if iv is not None:
+            self.ints[target] = iv
+        else:
+            self.ints.pop(target, None)
+        if iv is not None and any(isinstance(n, (gast.FloorDiv, gast.Mod)) for n in gast.walk(value)):
+            self.kinds[target] = S      # `d = x.shape[-1] // 2`: a slice bound (and a number, if read as one)
+            self.lines.append(f"{name} = {_src(self.width_value(iv))}")
+            return
+        node, kind = self.expr(value)
         if kind == TUPLE:        # (a, b): one variable per element, `target_t0`, `target_t1`, ...
             elements = []
             for i, (n, k) in enumerate(node):
@@ -256,6 +305,10 @@ class Lowering:
                     i = self.index(idx)
                     self.lines.append(f"{name} = {name} + {_src(_e('tl.where(cols == I, G, 0.0)', I=i, G=g))}")
                     return
+        if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Subscript) and self.mode == ROWS \
+                and _column_slice(s.target) is not None:
+            self.scatter_slice(s)       # dx[..., a:b:s] += g: the adjoint of a slice
+            return
         if isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Subscript) and self.mode == ROWS:
             # dx[t] += g  ->  dx = dx + tl.where(cols == t, g, 0.0)
             base = s.target.value
@@ -328,11 +381,16 @@ class Lowering:
             return self.expr(node.value)
         if isinstance(node, gast.Attribute) and node.attr == "size":
             return self.size(node.value)
+        if isinstance(node, gast.Attribute) and isinstance(self.resolve(node), float) \
+                and not isinstance(self.resolve(node), bool):      # np.inf, np.nan, np.pi, math.e
+            v = self.resolve(node)
+            return (_e(f"float('{v}')") if not math.isfinite(v) else ast.Constant(v)), S
         raise self.error(f"the expression `{A.unparse(node).strip()}`", construct=type(node).__name__)
 
-    @staticmethod
-    def join(*kinds):
-        return B if B in kinds else S
+    def join(self, *kinds):
+        """The kind of a lane-by-lane combination: a block (of the blocks' one width) or a scalar."""
+        widths = [width_of(k) for k in kinds if k == B]
+        return block_kind(self.sizes.same_width(widths, self.where)) if widths else S
 
     def binop(self, node):
         a, ka = self.expr(node.left)
@@ -428,7 +486,184 @@ class Lowering:
 
     def size(self, node):
         _, k = self.expr(node)
-        return (ast.Name("n_cols_f"), S) if (k == B and self.mode == ROWS) else (ast.Constant(1), S)
+        return (self.width_value(width_of(k)), S) if (k == B and self.mode == ROWS) else (ast.Constant(1), S)
+
+    # ---- widths and static slices of the row (backends/triton_slices) ----
+    def width_value(self, width):
+        """An integer expression in D as a number of the kernel (ACC)."""
+        if width == FULL:
+            return ast.Name("n_cols_f")
+        c = triton_slices.constant(width)
+        if c is not None:
+            return ast.Constant(float(c))
+        return _e("tl.cast(N, ACC)", N=self.sizes.arg(width))
+
+    def width_mask(self, kind):
+        """The lanes of a block that are columns of it."""
+        w = width_of(kind)
+        return ast.Name("mask") if w == FULL else _e("cols < N", N=self.sizes.arg(w))
+
+    def int_size(self, node):
+        """The integer an expression holds when the kernel is launched, as Python source in D (the row's
+        length): literals, names bound to one, global ints, the length of a block (`x.shape[-1]`, `len(x)`,
+        `x.size`) and + - * // % of them; None for anything else."""
+        if node is None:
+            return None
+        if isinstance(node, gast.Constant):
+            v = node.value
+            return str(v) if isinstance(v, int) and not isinstance(v, bool) else None
+        if isinstance(node, gast.Name):
+            if node.id in self.ints:
+                return self.ints[node.id]
+            v = self.constants.get(node.id, None if node.id in self.kinds else self.ns.get(node.id))
+            return str(v) if isinstance(v, int) and not isinstance(v, bool) else None
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            a = self.int_size(node.operand)
+            return None if a is None else (f"(-{a})" if isinstance(node.op, gast.USub) else a)
+        ops = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.FloorDiv: "//", gast.Mod: "%"}
+        if isinstance(node, gast.BinOp) and type(node.op) in ops:
+            a, b = self.int_size(node.left), self.int_size(node.right)
+            if a is None or b is None:
+                return None
+            if triton_slices.constant(b) == 0 and ops[type(node.op)] in ("//", "%"):
+                raise self.error(f"`{A.unparse(node).strip()}` (an integer division by zero)")
+            return f"({a} {ops[type(node.op)]} {b})"
+        of = None
+        if isinstance(node, gast.Attribute) and node.attr == "size":
+            of = node.value
+        elif isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and node.value.attr == "shape":
+            of = node.value.value
+        elif isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords:
+            fn = self.resolve(node.func)
+            if fn is len or (getattr(fn, "__name__", None) == "size" and
+                             (getattr(fn, "__module__", None) or "").startswith("numpy")):
+                of = node.args[0]
+        if of is not None and self.mode == ROWS:
+            if isinstance(of, gast.Name) and of.id in self.kinds:
+                k = self.kinds[of.id]
+            else:
+                _, k = self.expr(of)
+            return width_of(k) if k == B else None
+        return None
+
+    def slice_bounds(self, sl):
+        """(a, b, s) of a static slice: a, b integer expressions in D or "None", s an int."""
+        step = 1
+        if sl.step is not None:
+            st = self.int_size(sl.step)
+            step = triton_slices.constant(st) if st is not None else None
+            if step is None:
+                raise self.error(f"the slice step `{A.unparse(sl.step).strip()}` (a step is an integer literal)",
+                                 construct="slice")
+            if step == 0:
+                raise self.error("a slice with step 0 (NumPy raises ValueError)", construct="slice")
+        bounds = []
+        for b in (sl.lower, sl.upper):
+            if b is None or (isinstance(b, gast.Constant) and b.value is None):
+                bounds.append("None")
+                continue
+            v = self.int_size(b)
+            if v is None:
+                raise self.error(f"the slice bound `{A.unparse(b).strip()}` (slice bounds are integers known "
+                                 "from the row's length when the kernel is launched, e.g. `x.shape[-1] // 2`; "
+                                 "not per-row values)", construct="slice")
+            bounds.append(v)
+        return bounds[0], bounds[1], step
+
+    def column_slice(self, node, v, k):
+        """x[..., a:b:s] of a block: the block evaluated at columns first + j * s, j < length."""
+        if k != B:
+            raise self.error(f"the slice `{A.unparse(node).strip()}` of a per-row scalar", construct="slice")
+        a, b, step = self.slice_bounds(_column_slice(node))
+        width = width_of(k)
+        if a in ("None", "0") and b == "None" and step == 1:
+            return v, k                 # x[..., :] / x[..., 0:]
+        first, length = triton_slices.slice_columns(width, a, b, step)
+        at = triton_slices.At.shift(self.sizes.arg(first), coef=step)
+        return self.columns.value_at(v, at), block_kind(length)
+
+    def scatter_slice(self, s):
+        """`dx[..., a:b:step] += g`: column c of dx gains g's lane (c - first) / step where the slice covers c."""
+        base = s.target.value
+        if not (isinstance(base, gast.Name) and self.kinds.get(base.id) == B and isinstance(s.op, gast.Add)):
+            raise self.error(f"the statement `{A.unparse(s).strip()}`", construct="slice")
+        kind = self.kinds[base.id]
+        a, b, step = self.slice_bounds(_column_slice(s.target))
+        first, length = triton_slices.slice_columns(width_of(kind), a, b, step)
+        g, kg = self.expr(s.value)
+        start, n = self.sizes.arg(first), self.sizes.arg(length)
+        at = triton_slices.At.shift(start, sign=-1 if step > 0 else 1, coef=1 if step > 0 else -1)
+        t = at.src()                    # (c - first) * sign(step): c's distance into the slice
+        j = t if abs(step) == 1 else f"({t}) // {abs(step)}"
+        covered = f"({t} >= 0) & ({j} < {n})" + (f" & (({t}) % {abs(step)} == 0)" if abs(step) > 1 else "")
+        if abs(step) != 1:
+            at = triton_slices.At(opaque=j)
+        if kg == B:
+            self.sizes.same_width([length, width_of(kg)], self.where)
+            g = self.columns.value_at(g, at)
+        name = self.var(base.id)
+        self.lines.append(f"{name} = {name} + tl.where({covered}, {_src(g)}, 0.0)")
+
+    def concatenate(self, node, label):
+        """np.concatenate([a, b, ...], axis=-1) of blocks: lane c is piece k's lane c - (its first column)."""
+        items = node.args[0] if node.args else None
+        axis = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "axis"), None)
+        if not isinstance(items, (gast.List, gast.Tuple)) or not items.elts or \
+                [k.arg for k in node.keywords if k.arg != "axis"]:
+            raise self.error(f"`{label}` of anything but a list of blocks", construct=label)
+        if not (axis is None or self.fold(axis) in (0, -1)):
+            raise self.error(f"`{label}` over axis {A.unparse(axis).strip()}: only the row's axis", construct=label)
+        parts = [self.expr(e) for e in items.elts]
+        if any(k != B for _, k in parts):
+            raise self.error(f"`{label}` of a per-row scalar", construct=label)
+        offsets, total = [], "0"
+        for _, k in parts:
+            offsets.append(total)
+            total = width_of(k) if total == "0" else f"({total} + {width_of(k)})"
+        self.sizes.check(f"({total}) <= D", triton_slices._quote(self.where.text) + " is {0} columns wide, wider "
+                         "than the row's {1}", (total, FULL), self.where)
+        out = None
+        for (v, _), off, end in reversed(list(zip(parts, offsets, offsets[1:] + [None]))):
+            o = self.sizes.arg(off)
+            piece = self.bind(v, "cat") if o == "0" else self.columns.value_at(v, triton_slices.At.shift(o, -1))
+            out = piece if out is None else _e("tl.where(cols < E, P, R)", E=self.sizes.arg(end), P=piece, R=out)
+        return out, block_kind(total)
+
+    def arange(self, node, label):
+        """np.arange(stop) / (start, stop[, step]) of integers: a block (a + cols * s) of len(range(...))."""
+        sizes = [self.int_size(a) for a in node.args]
+        if not node.args or len(node.args) > 3 or node.keywords or None in sizes:
+            raise self.error(f"`{label}` with other than 1 to 3 integer arguments known from the row's length",
+                             construct=label)
+        a, b, s = (["0"] + sizes + ["1"])[:3] if len(sizes) == 1 else (sizes + ["1"])[:3]
+        step = triton_slices.constant(s)
+        if step is None or step == 0:
+            raise self.error(f"`{label}` with a step that is not a nonzero integer literal", construct=label)
+        width = f"len(range({a}, {b}, {s}))"
+        if a == "0" and s == "1" and b == FULL:
+            width = FULL
+        self.sizes.check(f"({width}) <= D", triton_slices._quote(self.where.text) + " is {0} long, longer than "
+                         "the row's {1}", (width, FULL), self.where)
+        first = self.sizes.arg(a)
+        value = "cols" if first == "0" else f"{first} + cols"
+        if step != 1:
+            value = f"{'' if first == '0' else first + ' + '}cols * {step}"
+        return _e(f"tl.cast({value}, ACC)"), block_kind(width)
+
+    def block_inputs(self):
+        """Kernel names of the blocks read from memory (rows, per-column parameters, block cotangents)."""
+        return {self.var(p) for p, r in self.roles.items() if r in (ROW, COL)} | set(self.seed_ptrs)
+
+    def load_at(self, name, idx, valid):
+        """The load of input block `name` at columns `idx`, or None for a name that is not one."""
+        role = next((r for p, r in self.roles.items() if self.var(p) == name), None)
+        if role == ROW:
+            return f"tl.load({name}_ptr + row_start + {idx}, mask={valid}, other=0.0).to(ACC)"
+        if role == COL:
+            return f"tl.load({name}_ptr + {idx}, mask={valid}, other=0.0).to(ACC)"
+        if name in self.seed_ptrs:
+            return f"tl.load({self.seed_ptrs[name]} + row_start + {idx}, mask={valid}, other=0.0).to(ACC)"
+        return None
 
     def resolve(self, func):
         """The Python object a call's function expression refers to, or None."""
@@ -469,6 +704,10 @@ class Lowering:
                 raise self.error("the builtin `sum`", construct="sum")
             axis = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "axis"), None)
             return self.reduction(name, node.args[0], axis, node)
+        if name == "concatenate" and module.startswith("numpy") and self.mode == ROWS:
+            return self.concatenate(node, label)
+        if name == "arange" and module.startswith("numpy") and self.mode == ROWS:
+            return self.arange(node, label)
         if name == "size" and module.startswith("numpy"):
             return self.size(node.args[0])
         if name == "len":
@@ -512,20 +751,21 @@ class Lowering:
             return v, S
         if self.mode != ROWS:
             raise self.error(f"`{label}` in an elementwise layer", construct=label)
+        m, n = self.width_mask(k), self.width_value(width_of(k))
         if name == "sum":
-            return self.reduce("sum", v), S
+            return self.reduce("sum", v, cond=m), S
         if name == "mean":
-            return _e("S / n_cols_f", S=self.reduce("sum", v)), S
+            return _e("S / N", S=self.reduce("sum", v, cond=m), N=n), S
         if name in ("max", "amax", "min", "amin"):
             # tl.max / tl.min drop nan on the GPU (max.f32): a row holding one is nan, as in NumPy and torch
             x = self.bind(v, "x")
-            red = self.reduce("max" if name in ("max", "amax") else "min", x)
-            count = self.reduce("sum", ast.Constant(1.0), cond=_e("mask & (X != X)", X=x), what="cnt")
+            red = self.reduce("max" if name in ("max", "amax") else "min", x, cond=m)
+            count = self.reduce("sum", ast.Constant(1.0), cond=_e("M & (X != X)", M=m, X=x), what="cnt")
             return self.bind(_e("tl.where(C > 0, float('nan'), R)", C=count, R=red), name.lstrip("a")), S
         if name in ("var", "std"):
             x = self.bind(v, "x")
-            mean = self.bind(_e("S / n_cols_f", S=self.reduce("sum", x)), "mean")
-            var = _e("S / n_cols_f", S=self.reduce("sum", _e("(X - M) * (X - M)", X=x, M=mean)))
+            mean = self.bind(_e("S / N", S=self.reduce("sum", x, cond=m), N=n), "mean")
+            var = _e("S / N", S=self.reduce("sum", _e("(X - M) * (X - M)", X=x, M=mean), cond=m), N=n)
             return (var if name == "var" else _e("tl.sqrt(V)", V=var)), S
         raise self.error(f"`{label}`", construct=label)
 
@@ -539,7 +779,12 @@ class Lowering:
             if isinstance(i, int) and -len(v) <= i < len(v):
                 return v[i]
             raise self.error(f"the subscript `{A.unparse(node).strip()}` of a tuple", construct="subscript")
+        if self.mode == ROWS and _column_slice(node) is not None:
+            return self.column_slice(node, v, k)
         if self.mode == ROWS and k == B and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
+            if width_of(k) != FULL:
+                raise self.error(f"the subscript `{A.unparse(node).strip()}` of a slice (index the row itself)",
+                                 construct="subscript")
             idx, ik = self.expr(node.slice)
             if ik == S:
                 return self.reduce("sum", v, cond=_e("cols == I", I=self.index(idx)), what="at"), S
@@ -618,7 +863,7 @@ def _unbroadcast(low, node):
     g, kg = low.expr(node.args[0])
     _, kx = low.expr(node.args[1])
     if kx == S and kg == B and low.mode == ROWS:
-        return low.reduce("sum", g), S
+        return low.reduce("sum", g, cond=low.width_mask(kg)), S
     return g, kg      # elementwise layers: per-lane contributions, summed over lanes at the end
 
 
@@ -628,7 +873,7 @@ def _unreduce(low, node):
     if len(node.args) > 2:
         low.check_axis(node.args[2], "unreduce")
     if kx == B and kg == S:
-        return low.broadcast(g, S), B
+        return low.broadcast(g, S), kx
     return g, kg
 
 
@@ -643,15 +888,33 @@ def _select_grad(low, node):
     # ties share the cotangent; max(count, 1): a recomputed x that misses the saved max by a rounding
     # (a fused multiply-add in one kernel only) drops the max's cotangent instead of dividing by zero
     x = low.bind(x, "x")
-    count = low.reduce("sum", ast.Constant(1.0), cond=_e("mask & (X == R)", X=x, R=r), what="cnt")
-    return _e("tl.where(X == R, G, 0.0) / tl.maximum(C, 1.0)", X=x, R=r, G=g, C=count), B
+    count = low.reduce("sum", ast.Constant(1.0), cond=_e("M & (X == R)", M=low.width_mask(kx), X=x, R=r), what="cnt")
+    return _e("tl.where(X == R, G, 0.0) / tl.maximum(C, 1.0)", X=x, R=r, G=g, C=count), kx
 
 
 def _zeros_like(low, node):
     v, k = low.expr(node.args[0])
     if k == TUPLE:
         return [((_e("tl.zeros([BLOCK], ACC)"), B) if ke == B else (ast.Constant(0.0), S)) for _, ke in v], TUPLE
-    return (_e("tl.zeros([BLOCK], ACC)"), B) if k == B else (ast.Constant(0.0), S)
+    return (_e("tl.zeros([BLOCK], ACC)"), k) if k == B else (ast.Constant(0.0), S)
+
+
+def _split_like(low, node):
+    """split_like(g, [a, b, ...], axis): the adjoint of np.concatenate, piece k is g at columns from the
+    first column of a piece k (backends/triton_slices)."""
+    g, kg = low.expr(node.args[0])
+    items = node.args[1]
+    if len(node.args) > 2:
+        low.check_axis(node.args[2], "np.concatenate")
+    if kg != B or not isinstance(items, (gast.List, gast.Tuple)):
+        raise low.error("the adjoint of np.concatenate of anything but blocks", construct="np.concatenate")
+    out, offset = [], "0"
+    for e in items.elts:
+        _, k = low.expr(e)
+        o = low.sizes.arg(offset)
+        out.append((low.columns.value_at(g, triton_slices.At.shift(o)), block_kind(width_of(k))))
+        offset = width_of(k) if offset == "0" else f"({offset} + {width_of(k)})"
+    return out, TUPLE
 
 
 def _add_into(low, node):
@@ -713,7 +976,7 @@ def _clip_mask(low, node):
 
 
 _HELPERS = {"unbroadcast": _unbroadcast, "unreduce": _unreduce, "select_grad": _select_grad,
-            "zeros_like": _zeros_like, "add_into": _add_into, "add_tree": _add_into, "snapshot": _snapshot,
+            "zeros_like": _zeros_like, "split_like": _split_like, "add_into": _add_into, "add_tree": _add_into, "snapshot": _snapshot,
             # the rule helpers that keep rules exact at the edges of their domains (reverse/rules)
             "div_or_zero": _div_or_zero, "pow_base_grad": _pow_base_grad, "pow_exp_grad": _pow_exp_grad,
             "clip_mask": _clip_mask}
@@ -878,7 +1141,7 @@ def _is_reduction_line(line):
     return "tl.sum(" in line or "tl.max(" in line or "tl.min(" in line or bool(_REDUCTION_TMP.search(line))
 
 
-def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunked=False):
+def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunked=False, tiled=False):
     """Lower the primal and adjoint of `program` to Triton kernels: (KernelPlan, module source)."""
     primal = next(f for f in program.functions if f.name == primal_name)
     adjoint = next(f for f in program.functions if f.name == adjoint_name)
@@ -917,12 +1180,20 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
         outputs = [(f"result{i}", fwd.var(e), fwd.kinds[e]) for i, e in enumerate(fwd.tuples[result])]
     else:
         outputs = [("result", fwd.var(result), result_kind)]
+    for _, _, k in outputs:     # an output is a whole row (or a per-row scalar): a slice of it is checked
+        if k == B and width_of(k) != FULL:
+            fwd.sizes.check(f"({width_of(k)}) == D", f"{name} returns a block of {{0}} columns, not a whole row "
+                            "of {1}", (width_of(k), FULL), Where(tf.src.filename, None, None))
+    outputs = [(o, v, B if k == B else k) for o, v, k in outputs]
+    result_kind = B if result_kind == B else result_kind
     primal_kinds = dict(fwd.kinds)
 
     # adjoint body
     bwd = Lowering(mode, roles, ns, tf.src, program.comments, prefix="_rgb",
                    comment_locations=program.comment_locations)
     bwd.constants = {v: c for v, c in fwd.constants.items() if defs_count.get(v) == 1}   # `k = 5` read by `x ** (k - 1)`
+    bwd.ints = {v: c for v, c in fwd.ints.items() if defs_count.get(v) == 1}             # slice bounds
+    bwd.sizes, bwd.prior, bwd.columns.prior_loads = fwd.sizes, fwd.lines, fwd.columns.loads
     saved = []
     abody = adjoint.body
     seed = adjoint.args.args[0].id
@@ -945,6 +1216,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
         bwd.kinds.update({e: k for e, (_, _, k) in zip(bwd.tuples[seed], outputs)})
     seeds = [(f"d{o}", bwd.var(e), k) for (o, _, k), e in
              zip(outputs, bwd.tuples[seed] if result_kind == TUPLE else [seed])]
+    bwd.seed_ptrs = {v: f"{d}_ptr" for d, v, k in seeds if k == B}
     for s in abody[:-1]:
         bwd.statement(s)
     grads = []
@@ -986,7 +1258,7 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
                 break
     checked = [l for l in fwd_lines if not l.startswith("tl.store(index_error_ptr")]   # the forward checks
     recompute, leftover = _live(checked, needed, set(stats))
-    leftover -= param_vars | set(stats) | RESERVED
+    leftover -= param_vars | set(stats) | RESERVED | {f"{v}_ptr" for v in param_vars} | set(fwd.sizes.args.values())
     if leftover:
         raise BackendError(f"the triton backend cannot lower {name}: the backward needs {sorted(leftover)}",
                            filename=tf.src.filename, hint=_HINT)
@@ -996,7 +1268,9 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
                       result_kind=result_kind, outputs=[(o, k) for o, _, k in outputs], stats=stats, index_sites=list(fwd.index_sites),
                       index_params=[p for p in params if fwd.var(p) in fwd.index_names | bwd.index_names],
                       fwd_name=f"{name}_fwd_kernel",
-                      bwd_name=f"{name}_bwd_kernel", chunked=chunked and mode == ROWS)
+                      bwd_name=f"{name}_bwd_kernel", chunked=chunked and mode == ROWS,
+                      tiled=tiled and not chunked and mode == ROWS,
+                      sizes=list(fwd.sizes.args.items()), checks=list(fwd.sizes.checks))
     adj_lines, _ = _live(adj_lines, set().union(*[{n.id for n in ast.walk(ast.parse(g)) if isinstance(n, ast.Name)}
                                                    for _, g, _ in grads]) if grads else set())
     if plan.chunked:
@@ -1007,6 +1281,9 @@ def build(program, tf, primal_name, adjoint_name, roles, mode, wrt, title, chunk
             raise BackendError(f"the triton backend cannot split {name} into column chunks for rows wider than "
                                f"one block (a reduction inside `{exc}`)", filename=tf.src.filename,
                                hint="please report this with the function's source") from None
+    elif plan.tiled:
+        fwd_src = _tiled_forward_kernel(plan, fwd, fwd_body, outputs, title)
+        bwd_src = _tiled_backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
     else:
         fwd_src = _forward_kernel(plan, fwd, fwd_body, outputs, title)
         bwd_src = _backward_kernel(plan, bwd, recompute, adj_lines, grads, seeds, title)
@@ -1077,6 +1354,8 @@ def _row_loads(plan, low, used):
             lines.append(f"{v} = tl.load({v}_ptr + offs, mask=mask, other=0.0).to(ACC)")
         elif r == ROWINT:
             lines.append(f"{v} = tl.load({v}_ptr + row)")
+        elif r == ROWF:
+            lines.append(f"{v} = tl.load({v}_ptr + row).to(ACC)")
     return lines
 
 
@@ -1101,9 +1380,17 @@ def _def(name, args, doc):
 
 
 def _rows_loop(body):
+    if not any("row_start" in line for line in body):
+        offs = ["    offs = tl.cast(row, tl.int64) * n_cols + cols"]
+    else:       # a slice loads the row at other columns: row_start + idx
+        offs = ["    row_start = tl.cast(row, tl.int64) * n_cols", "    offs = row_start + cols"]
     return (["first = pid * rows_per_program",
-             "for row in range(first, tl.minimum(first + rows_per_program, n_rows)):",
-             "    offs = tl.cast(row, tl.int64) * n_cols + cols"] + _indent(body, 4))
+             "for row in range(first, tl.minimum(first + rows_per_program, n_rows)):"] + offs + _indent(body, 4))
+
+
+def _size_args(plan):
+    """The launch-time integers a row kernel takes (slices: backends/triton_slices)."""
+    return [name for _, name in plan.sizes]
 
 
 def _output_stores(plan, outputs, mode):
@@ -1122,7 +1409,8 @@ def _forward_kernel(plan, low, body, outputs, title):
         doc = (f"Forward of {title}: each program handles `rows_per_program` rows, one row at a time as a "
                f"block of BLOCK >= n_cols columns." + (f"  Saves per-row {stats} for the backward." if stats else ""))
         args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
-            (["index_error_ptr"] if plan.index_sites else []) + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+            (["index_error_ptr"] if plan.index_sites else []) + ["n_rows", "n_cols", "rows_per_program"] + \
+            _size_args(plan) + ["BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         tail = _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
         used = _used(body + tail)
         inner = _row_loads(plan, low, used) + body + tail
@@ -1137,19 +1425,28 @@ def _forward_kernel(plan, low, body, outputs, title):
     return "\n".join(lines)
 
 
+def _grad_kind(low, role, kind):
+    """A per-row float's gradient is a per-row scalar (the adjoint sums a block over the row first)."""
+    if role == ROWF and kind != S:
+        raise BackendError("the triton backend cannot lower a per-row input's gradient that is a block",
+                           hint="please report this with the function's source")
+    return kind
+
+
 def _read_by_backward(plan, low, lines):
-    """The arguments the backward kernel takes (and the launcher saves for it): those its lines read."""
+    """The arguments the backward kernel takes (and the launcher saves for it): those its lines read (a
+    slice loads `x_ptr` at other columns)."""
     used = _used(lines)
-    plan.bwd_params = [p for p in plan.params if low.var(p) in used]
+    plan.bwd_params = [p for p in plan.params if low.var(p) in used or f"{low.var(p)}_ptr" in used]
 
 
 def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
     gargs, accs, acc_init, after = [], [], [], []
     for p, g, k in grads:
         r, v = plan.roles[p], low.var(p)
-        if r in (ROW, ELEM):
+        if r in (ROW, ELEM, ROWF):
             gargs.append(f"d{v}_ptr")
-            accs.append(_store(f"d{v}_ptr", g, k, plan.mode, result=False))
+            accs.append(_store(f"d{v}_ptr", g, _grad_kind(low, r, k), plan.mode, result=False))
         elif r == COL:
             gargs.append(f"d{v}_partial_ptr")
             acc_init.append(f"d{v}_acc = tl.zeros([BLOCK], ACC)")
@@ -1178,7 +1475,8 @@ def _backward_kernel(plan, low, recompute, adj, grads, seeds, title):
                + (" and the saved per-row statistics" if plan.stats else "")
                + "; (D,)- and scalar-parameter gradients are summed over this program's rows into one partial "
                "sum per program.")
-        args = params + ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr", "ACC: tl.constexpr"]
+        args = params + ["n_rows", "n_cols", "rows_per_program"] + _size_args(plan) + \
+            ["BLOCK: tl.constexpr", "ACC: tl.constexpr"]
         used = _used(recompute + adj + accs + after)
         inner = _row_loads(plan, low, used) + stat_loads + seed_load + recompute + adj + accs
         lines = _def(plan.bwd_name, args, doc) + _indent(_prologue(plan, low, used) + acc_init + _rows_loop(inner)
@@ -1198,6 +1496,10 @@ _CHUNKED_SIZES = ["n_rows", "n_cols", "rows_per_program", "BLOCK: tl.constexpr",
                   "NUM_STAGES: tl.constexpr"]
 
 
+def _chunked_sizes(plan):
+    return _CHUNKED_SIZES[:3] + _size_args(plan) + _CHUNKED_SIZES[3:]
+
+
 def _chunked_loads(plan, low, used):
     """Loads of the row's inputs: blocks (rows, per-column parameters) per chunk, targets per row."""
     lines = []
@@ -1211,6 +1513,8 @@ def _chunked_loads(plan, low, used):
             lines.append(f"{v} = tl.load({v}_ptr + cols, mask=mask, other=0.0).to(ACC)")
         elif r == ROWINT:
             lines.append(f"{v} = tl.load({v}_ptr + row)")
+        elif r == ROWF:
+            lines.append(f"{v} = tl.load({v}_ptr + row).to(ACC)")
     return lines
 
 
@@ -1235,7 +1539,7 @@ def _chunked_forward_kernel(plan, low, body, outputs, title):
            f"BLOCK columns (a pass ends at the reductions it carries)."
            + (f"  Saves per-row {stats} for the backward." if stats else ""))
     args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
-        (["index_error_ptr"] if plan.index_sites else []) + _CHUNKED_SIZES
+        (["index_error_ptr"] if plan.index_sites else []) + _chunked_sizes(plan)
     tail = ["# the result" + (" and the statistics" if plan.stats else "")] + \
         _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
     used = _used(body + tail)
@@ -1252,6 +1556,10 @@ def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
         if r == ROW:
             gargs.append(f"d{v}_ptr")
             accs.append(f"tl.store(d{v}_ptr + offs, {block}.to(d{v}_ptr.dtype.element_ty), mask=mask)")
+        elif r == ROWF:     # a per-row scalar: stored once, after the passes that compute it
+            gargs.append(f"d{v}_ptr")
+            _grad_kind(low, r, k)
+            accs.append(f"tl.store(d{v}_ptr + row, {g})")
         elif r == COL:
             # this program's partial sums, zeroed by the launcher: read back and added to, chunk by chunk
             gargs.append(f"d{v}_partial_ptr")
@@ -1278,8 +1586,79 @@ def _chunked_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
            "partial sums in memory, scalar-parameter gradients summed in a register.")
     used = _used(recompute + adj + accs + after)
     body = _chunked_loads(plan, low, used) + stat_loads + seed_load + recompute + adj + ["# the gradients"] + accs
-    lines = _def(plan.bwd_name, params + _CHUNKED_SIZES, doc) + _indent(
+    lines = _def(plan.bwd_name, params + _chunked_sizes(plan), doc) + _indent(
         _chunked_prologue(plan, low, used) + acc_init + _chunked_rows(body) + after, 4)
+    return "\n".join(lines)
+
+
+# ---- short rows: the one-block row program on [ROWS, BLOCK] tiles (triton_narrow) -------------------------
+
+def _tiled_sizes(plan):
+    return ["n_rows", "n_cols", "rows_per_program"] + _size_args(plan) + \
+        ["BLOCK: tl.constexpr", "ACC: tl.constexpr", "ROWS: tl.constexpr"]
+
+
+def _tiled_prologue(plan, low, used):
+    lines = ["pid = tl.program_id(0)", "cols = tl.arange(0, BLOCK)[None, :]", "cmask = cols < n_cols",
+             "n_cols_f = tl.cast(n_cols, ACC)"]
+    for p in plan.params:
+        r, v = plan.roles[p], low.var(p)
+        if v in used and r == COL:
+            lines.append(f"{v} = tl.load({v}_ptr + cols, mask=cmask, other=0.0).to(ACC)")
+        elif v in used and r == SCALAR_T:
+            lines.append(f"{v} = tl.load({v}_ptr).to(ACC)")
+    return lines
+
+
+def _tiled_forward_kernel(plan, low, body, outputs, title):
+    stats = ", ".join(plan.stats)
+    doc = (f"Forward of {title}: each program handles `rows_per_program` rows, ROWS rows at a time as a tile "
+           f"of [ROWS, BLOCK >= n_cols]." + (f"  Saves per-row {stats} for the backward." if stats else ""))
+    args = _signature_params(plan, low) + [f"{o}_ptr" for o, _ in plan.outputs] + [f"{s}_ptr" for s in plan.stats] + \
+        (["index_error_ptr"] if plan.index_sites else []) + _tiled_sizes(plan)
+    tail = _output_stores(plan, outputs, ROWS) + [f"tl.store({s}_ptr + row, {s})" for s in plan.stats]
+    used = _used(body + tail)
+    inner = _row_loads(plan, low, used) + body + tail
+    lines = _def(plan.fwd_name, args, doc) + _indent(_tiled_prologue(plan, low, used) +
+                                                     triton_narrow.tile_loop(inner), 4)
+    return "\n".join(lines)
+
+
+def _tiled_backward_kernel(plan, low, recompute, adj, grads, seeds, title):
+    gargs, accs, acc_init, after = [], [], [], []
+    for p, g, k in grads:
+        r, v = plan.roles[p], low.var(p)
+        if r in (ROW, ROWF):
+            gargs.append(f"d{v}_ptr")
+            accs += triton_narrow.tile_lines([_store(f"d{v}_ptr", g, _grad_kind(low, r, k), plan.mode, result=False)])
+        elif r == COL:      # this program's partial sums over the rows of its tiles that exist
+            gargs.append(f"d{v}_partial_ptr")
+            acc_init.append(f"d{v}_acc = tl.zeros([1, BLOCK], ACC)")
+            accs.append(f"d{v}_acc += tl.sum(tl.where(mask, {g}, 0.0), axis=0, keep_dims=True)")
+            after.append(f"tl.store(d{v}_partial_ptr + pid * n_cols + cols, d{v}_acc, mask=cmask)")
+        elif r == SCALAR_T:
+            gargs.append(f"d{v}_partial_ptr")
+            acc_init.append(f"d{v}_acc = tl.zeros([1, 1], ACC)")
+            per_row = f"tl.sum(tl.where(mask, {g}, 0.0), axis=1, keep_dims=True)" if k == B else g
+            accs.append(f"d{v}_acc += tl.sum(tl.where(rmask, {per_row}, 0.0), axis=0, keep_dims=True)")
+            after.append(f"tl.store(d{v}_partial_ptr + pid + tl.arange(0, 1)[:, None], d{v}_acc)")
+    seed_load = _seed_loads(plan, seeds)
+    stat_loads = [f"{s} = tl.load({s}_ptr + row)" for s in plan.stats]
+    recompute = (["# recomputed from the inputs" + (" and the saved statistics" if plan.stats else "")] + recompute
+                 if recompute else [])
+    _read_by_backward(plan, low, recompute + adj + accs + after)
+    params = _signature_params(plan, low, plan.bwd_params) + [f"{s}_ptr" for s in plan.stats] + \
+        [f"{d}_ptr" for d, _, _ in seeds] + gargs
+    wrt = ", ".join(p for p, _, _ in grads)
+    doc = (f"Backward of {title} (gradients of {wrt}): recomputes a tile of ROWS rows from the inputs"
+           + (" and the saved per-row statistics" if plan.stats else "")
+           + "; (D,)- and scalar-parameter gradients are summed over this program's rows into one partial "
+           "sum per program.")
+    used = _used(recompute + adj + accs + after)
+    # the gradients' lines are written for tiles already: only the row program is rewritten
+    tiled = triton_narrow.tile_loop(_row_loads(plan, low, used) + stat_loads + seed_load + recompute + adj)
+    lines = _def(plan.bwd_name, params + _tiled_sizes(plan), doc) + _indent(
+        _tiled_prologue(plan, low, used) + acc_init + tiled + ["    # the gradients"] + _indent(accs, 4) + after, 4)
     return "\n".join(lines)
 
 
@@ -1307,9 +1686,10 @@ def sum_all_kernel(partial_ptr, out_ptr, n_parts, BLOCK: tl.constexpr, ACC: tl.c
 
 # ---- generation entry points --------------------------------------------------------------------------
 
-def generate(diff, roles, wrt, chunked=False):
+def generate(diff, roles, wrt, chunked=False, tiled=False):
     """KernelPlan (with source) of a Differentiable for arguments with the given roles.  `chunked`: kernels
-    for rows wider than one block (passes over column chunks, backends/triton_rows)."""
+    for rows wider than one block (passes over column chunks, backends/triton_rows); `tiled`: for short
+    rows, ROWS at a time (backends/triton_narrow)."""
     from ..errors import RetrogradError
     from ..pipeline import new_program, title_of
     from ..frontend.source import read_function
@@ -1328,7 +1708,7 @@ def generate(diff, roles, wrt, chunked=False):
     except Exception as exc:
         raise BackendError(f"internal error while differentiating {title}: {type(exc).__name__}: {exc}",
                            hint="please report this with the function's source") from exc
-    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title, chunked=chunked)
+    return build(program, tf, primal, adjoint, roles, mode, set(wrt), title, chunked=chunked, tiled=tiled)
 
 
 def default_roles(diff):
@@ -1347,6 +1727,13 @@ def default_roles(diff):
         else:
             roles[p] = ROW if k == 0 else COL
     return roles
+
+
+def launch_sizes(plan, n_cols):
+    """{argument: value} of the plan's launch-time integers for rows of n_cols, after its width checks."""
+    if not plan.sizes and not plan.checks:
+        return {}
+    return triton_slices.launch_sizes(plan.sizes, plan.checks, n_cols, plan.name)
 
 
 def cache_dir():
@@ -1383,7 +1770,7 @@ _TL_TYPES = {"float32": "fp32", "float64": "fp64", "bfloat16": "bf16", "float16"
 
 
 def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype="int64", partials=True,
-                     num_warps=4, num_stages=3):
+                     num_warps=4, num_stages=3, rows=8):
     """Compile the plan's kernels for a CUDA target without a GPU; returns {kernel name: compiled kernel}
     (its `.asm` holds ttir, ttgir, llir, ptx and cubin).  `num_stages`: NUM_STAGES of a chunked plan's
     pipelined passes."""
@@ -1413,7 +1800,8 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
                 sig[v] = "constexpr"
                 consts[v] = 0.5
         return sig, consts
-    sizes = ["n_rows", "n_cols", "rows_per_program"] if plan.mode == ROWS else ["n_elements"] + ELEM_SIZES
+    sizes = ["n_rows", "n_cols", "rows_per_program"] + _size_args(plan) if plan.mode == ROWS \
+        else ["n_elements"] + ELEM_SIZES
     out = {}
     target = GPUTarget("cuda", capability, 32)
     # forward
@@ -1430,6 +1818,9 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
     if plan.chunked:
         sig["NUM_STAGES"] = "constexpr"
         consts["NUM_STAGES"] = num_stages
+    if plan.tiled:
+        sig["ROWS"] = "constexpr"
+        consts["ROWS"] = rows
     options = {"num_warps": num_warps}
     out[plan.fwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.fwd_name), signature=sig,
                                                   constexprs=consts), target=target, options=options)
@@ -1441,13 +1832,17 @@ def compile_for_cuda(plan, dtype="float32", block=1024, capability=90, int_dtype
         sig[f"d{o}_ptr"] = "*" + ft
     for p in plan.wrt:
         r, v = plan.roles[p], low.var(p)
-        sig[f"d{v}_ptr" if r in (ROW, ELEM) else f"d{v}_partial_ptr"] = "*" + (ft if r in (ROW, ELEM) else acc_t)
+        direct = r in (ROW, ELEM, ROWF)        # stored as the gradient itself, not as partial sums
+        sig[f"d{v}_ptr" if direct else f"d{v}_partial_ptr"] = "*" + (ft if direct else acc_t)
     sig.update({n: "i32" for n in sizes})
     sig.update({"BLOCK": "constexpr", "ACC": "constexpr"})
     consts.update({"BLOCK": block, "ACC": acc})
     if plan.chunked:
         sig["NUM_STAGES"] = "constexpr"
         consts["NUM_STAGES"] = num_stages
+    if plan.tiled:
+        sig["ROWS"] = "constexpr"
+        consts["ROWS"] = rows
     out[plan.bwd_name] = triton.compile(ASTSource(fn=getattr(module, plan.bwd_name), signature=sig,
                                                   constexprs=consts), target=target, options=options)
     if not partials:
@@ -1517,7 +1912,7 @@ TARGET = TritonTarget()
 # ---- compiling for a CUDA target without a GPU ------------------------------------------------------------
 
 def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2, num_warps=4, num_stages=3,
-                  usage=False):
+                  usage=False, rows=8):
     """Compile every kernel of `plans` for CUDA sm_<capability> in fresh Python processes (`jobs` of them in
     parallel; Triton decides at import whether its own library functions are interpreted, so a process
     running the interpreter cannot compile).  `dtypes`: a list for every plan, or {plan name: list}.
@@ -1544,7 +1939,7 @@ def compile_plans(plans, dtypes=("float32",), block=1024, capability=90, jobs=2,
             with open(path, "wb") as fh:
                 pickle.dump({"plans": chunk, "dtypes": {p.name: per_plan[p.name] for p in chunk}, "block": block,
                              "capability": capability, "num_warps": num_warps, "num_stages": num_stages,
-                             "usage": usage}, fh)
+                             "usage": usage, "rows": rows}, fh)
             procs.append(subprocess.Popen([sys.executable, "-m", "retrograd.backends.triton", path], env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         for proc in procs:
@@ -1588,7 +1983,7 @@ def _compile_main(path):
         for dtype in job["dtypes"][plan.name]:
             kernels = compile_for_cuda(plan, dtype=dtype, block=job["block"], capability=job["capability"],
                                        partials=dtype not in partials, num_warps=job["num_warps"],
-                                       num_stages=job["num_stages"])
+                                       num_stages=job["num_stages"], rows=job.get("rows", 8))
             per[dtype] = {k: {"ptx": len(v.asm.get("ptx", "")), "cubin": len(v.asm.get("cubin", b"")),
                               **(dict(ptxas_usage(v.asm["ptx"], job["capability"]),
                                       cp_async=v.asm["ptx"].count("cp.async.")) if job["usage"] else {})}
