@@ -210,6 +210,12 @@ def list_index_add_at(x):
     return np.sum(y ** 2)
 
 
+def list_index_subtract_at(x):
+    y = x.copy()
+    np.subtract.at(y, [0, 0, -1], x[1:4] ** 2)     # np.subtract.at's helper takes the list too
+    return np.sum(y ** 2)
+
+
 def list_index_negative_augmented(x):
     y = np.zeros(4)
     y[[0, -1]] += x[[1, 2]]
@@ -222,7 +228,8 @@ def list_index_read_as_a_list_too(x):
     return np.sum(z ** 2) + len(idx * 2)    # `idx * 2` repeats the list: it must stay a list
 
 
-@pytest.mark.parametrize("f", [list_index_write, list_index_add_at, list_index_negative_augmented])
+@pytest.mark.parametrize("f", [list_index_write, list_index_add_at, list_index_subtract_at,
+                               list_index_negative_augmented])
 def test_numba_literal_list_indices(f):
     x = np.array([0.1, 0.7, 0.35, 0.9, 0.2, 0.55])
     check_grad(f, (x,), 0)

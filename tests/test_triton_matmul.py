@@ -432,3 +432,21 @@ def test_a_tuple_output_of_a_tiled_layer_is_refused():
     with pytest.raises(rg.BackendError, match="returning a tuple") as info:
         rg.torch.Function(L.linear_pair)(t(3, 4), t(4, 5, seed=1))
     assert info.value.filename.endswith("triton_matmul_layers.py")
+
+
+@pytest.mark.parametrize("fn,make", [
+    (L.linear_scaled, lambda: [t(5, 4), t(4, 6, seed=1)]),
+    (L.linear_ce_scaled, lambda: [t(5, 4), t(4, 6, seed=1), targets(5, 6)]),
+    (L.rows_scaled, lambda: [t(3, 7)]),                  # a row-wise layer without a matmul: the same cache
+], ids=["tiled", "rows", "rowwise-no-matmul"])
+def test_a_rebound_global_number_regenerates_the_kernels(fn, make, monkeypatch):
+    """The kernels inline a global number (`SCALE`): rebinding it after a call must give the new value
+    (README: globals are re-checked on every call), not the kernel generated for the old one."""
+    args = make()
+    layer = rg.torch.Function(fn)
+    first = run(layer, args)
+    torch.testing.assert_close(first[0].cpu(), plain_rows(fn, args) if fn is not L.linear_scaled else plain(fn, args))
+    monkeypatch.setattr(L, "SCALE", 3.0)
+    again = run(layer, args)
+    for a, b in zip(again, first):
+        torch.testing.assert_close(a, b * 1.5, rtol=1e-12, atol=1e-12)

@@ -60,6 +60,7 @@ from .api import ARRAY_PLUGINS, Differentiable  # noqa: E402
 from .backends import triton as _tb  # noqa: E402
 from .backends import triton_matmul as _tm  # noqa: E402
 from .errors import IndexRangeError, UsageError  # noqa: E402
+from .frontend.namespace import Reads  # noqa: E402
 
 __all__ = ["Function", "Module", "INTERPRETER_PROGRAMS"]
 
@@ -154,6 +155,7 @@ class Function:
         self.programs = programs
         self.block = block      # None: rows up to ONE_BLOCK_MAX wide in one block, wider in CHUNK chunks
         self._plans = {}
+        self._reads = None      # the globals, helpers and defaults the plans were generated from
         # for torch.compile: the layer is the custom op retrograd::layer, told which layer by this key
         params = list(self.diff.signature.parameters.values())
         self._pnames = tuple(p.name for p in params)
@@ -165,6 +167,15 @@ class Function:
 
     def __repr__(self):
         return f"<retrograd.torch.Function {self.diff.fn.__qualname__}>"
+
+    def revalidate(self):
+        """Drop the plans when a global, helper or default they read was rebound since: the kernels inline
+        global numbers and helpers, so they would silently keep the old values (README: never stale)."""
+        reads = self._reads
+        if reads is None or reads.changed(reads.read()):
+            self._plans.clear()
+            self.diff._triton_node = None
+            self._reads = Reads([self.diff.fn])
 
     def plan(self, roles, wrt, chunked=False, tiled=False):
         key = (tuple(sorted(roles.items())), tuple(wrt), chunked, tiled)
@@ -179,6 +190,7 @@ class Function:
             return _matmul_call(self, args, kwargs)
         if _torch.compiler.is_compiling():
             return self._compiled_call(args, kwargs)
+        self.revalidate()
         try:
             bound = self.diff.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -237,6 +249,7 @@ def _matmul_call(layer, args, kwargs):
     except TypeError as exc:
         raise UsageError(f"{layer.diff.fn.__name__}: {exc}") from None
     bound.apply_defaults()
+    layer.revalidate()
     return _tm.call(layer, dict(bound.arguments), _Apply, _row_block)
 
 
@@ -692,6 +705,7 @@ def _unpack(key, tensors, floats, ints):
 
 def _op_plan(layer, values):
     """The plan a custom op runs: gradients of every float tensor (the op cannot see requires_grad)."""
+    layer.revalidate()
     rows = _tb.has_reduction(_tb_node(layer.diff))
     roles = _roles(layer.diff.fn.__name__, values, rows)
     wrt = [p for p, v in values.items() if roles[p] in _tb.DIFF_ROLES and isinstance(v, _torch.Tensor)]

@@ -4,7 +4,8 @@ integers are touched, and only where they index: as a subscript, as the value of
 transform's `y_index = [0, 2]` of a fancy write), or as the index argument of the scatter helpers."""
 import gast
 
-_INDEX_ARGS = {"add_at": 1, "scatter_add": 1, "no_repeats": 0}     # helper -> position of its index argument
+# helper -> position of its index argument (np.add.at / np.subtract.at / a fancy write's check)
+_INDEX_ARGS = {"add_at": 1, "scatter_add": 1, "scatter_sub": 1, "no_repeats": 0}
 
 
 def _int(e):
