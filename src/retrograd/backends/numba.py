@@ -32,8 +32,10 @@ def _lower(tree):
     from .numba_linalg import lower_linalg
     from .numba_tuples import lower_tuple_writes
     from .numba_gradient import lower_statistics
+    from .numba_orderstats import lower_quantiles
+    from .numba_average import lower_average
     tree.decorator_list = [_njit()]
-    tree = lower_linalg(lower_tuple_writes(lower_statistics(tree)))
+    tree = lower_linalg(lower_tuple_writes(lower_statistics(lower_average(lower_quantiles(tree)))))
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 
