@@ -12,7 +12,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ..reverse.rules import statistics as _rules
-from .numba_axes import compile_source, is_none, is_scalar
+from .numba_axes import compile_source, is_scalar
 from .numba_gradient import _rows_source
 from .numba_reductions import _axes, _keep
 
