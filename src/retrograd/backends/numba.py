@@ -33,8 +33,12 @@ def _lower(tree):
     from .numba_tuples import lower_tuple_writes
     from .numba_gradient import lower_statistics
     from .numba_indices import lower_index_lists
+    from .numba_orderstats import lower_quantiles
+    from .numba_average import lower_average
+    from .numba_sorting import lower_sorting
     tree.decorator_list = [_njit()]
-    tree = lower_index_lists(lower_linalg(lower_tuple_writes(lower_statistics(tree))))
+    tree = lower_index_lists(lower_linalg(lower_tuple_writes(lower_statistics(lower_sorting(lower_average(
+        lower_quantiles(tree)))))))
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 
@@ -226,9 +230,11 @@ def call(fn, args, source, locations=None):
     except NumbaError as exc:
         raise _backend_error(exc, source, locations) from None
     except ValueError as exc:                 # Numba's np.cross of 2-vectors: a case its NumPy lacks, at run time
-        if "numba.np.extensions" not in str(exc):
+        if "numba.np.extensions" not in str(exc) and not str(exc).startswith("cross: the numba backend"):
             raise _run_time_error(exc, fn, args, locations) from None     # shapes that do not match, ...
-        raise _backend_error(exc, source, locations) from None
+        raise _runtime_error(source, locations, "cross(", "Numba's np.cross takes 3-vectors only (the rank of the "
+                             "cross product of 2-vectors depends on the run-time shape, which Numba cannot type)",
+                             "np.cross", 'use backend="python" for this function') from None
     except NotImplementedError as exc:        # a lowering Numba's typing accepted but cannot generate
         if "incompatible shape for array" in str(exc):
             raise _reshape_error(source, locations) from None
@@ -291,19 +297,25 @@ def _run_time_error(exc, fn, args, locations):
 def _reshape_error(source, locations):
     """Numba's reshape of a non-contiguous array (a transpose, a strided slice) fails at run time, where
     its message names no line: name the user's lines that reshape (the one, when there is one)."""
+    return _runtime_error(source, locations, "reshape(", "Numba reshapes only contiguous arrays, and a transposed "
+                          "or strided array is reshaped here", "reshape", 'use backend="python" for this function, '
+                          'or reshape np.ascontiguousarray(x)')
+
+
+def _runtime_error(source, locations, marker, msg, construct, hint):
+    """A BackendError for an error Numba raises at run time, naming no line: the user's lines whose
+    generated code contains `marker` (the one, when there is one)."""
     where = []
     for n, line in enumerate(source.splitlines(), 1):
         loc = (locations or {}).get(n)
-        if "reshape(" in line and loc is not None and loc not in where:
+        if marker in line and loc is not None and loc not in where:
             where.append(loc)
-    msg = "Numba reshapes only contiguous arrays, and a transposed or strided array is reshaped here"
     if len(where) > 1:
         msg += " (at one of lines " + ", ".join(str(w.lineno) for w in where) + ")"
     first = where[0] if where else None
     return BackendError(msg + (f": `{first.text}`" if first and len(where) == 1 else ""),
                         filename=first.filename if first else None, lineno=first.lineno if first else None, col=0,
-                        construct="reshape", hint='use backend="python" for this function, or reshape '
-                                                  'np.ascontiguousarray(x)')
+                        construct=construct, hint=hint)
 
 
 def _raised_inside_numba(exc):

@@ -271,6 +271,10 @@ def lower_contractions(tree):
                         and 2 <= len(node.args) <= 5 and all(k.arg == "optimize" for k in node.keywords)):
                     node.func, node.keywords = name("einsum_value"), []
                 return node
+            if on_np and f.attr == "cross" and len(node.args) > 2 and not node.keywords \
+                    and [const_text(a) for a in node.args[2:]] == ["-1", "-1", "-1", "None"][:len(node.args) - 2]:
+                node.args = node.args[:2]          # the tangent's defaults spelled out: Numba's takes (a, b) only
+                return node
             gufuncs = {"matvec": "matvec_value", "vecmat": "vecmat_value", "vecdot": "vecdot_value"}
             if ((on_np and f.attr in gufuncs) or (on_la and f.attr == "vecdot")) \
                     and all(k.arg == "axis" for k in node.keywords) and len(node.args) == 2:

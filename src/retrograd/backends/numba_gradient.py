@@ -99,8 +99,17 @@ def _spacing(h):
     return isinstance(h, (int, float)) or is_scalar(h) or (isinstance(h, types.Omitted) and isinstance(h.value, (int, float)))
 
 
+def _every_axis(f, axis):
+    """np.gradient of an array of rank >= 2 without an axis: a tuple, one gradient per axis."""
+    return isinstance(f, types.Array) and f.ndim >= 2 and is_none(axis)
+
+
 @overload(gradient_along, prefer_literal=True)
 def _gradient_along(f, varargs=1.0, axis=None, edge_order=1):
+    if _every_axis(f, axis) and _spacing(varargs):
+        parts = "".join(f"gradient_along(f, varargs, {k}, edge_order), " for k in range(f.ndim))
+        return compile_source(f"def impl(f, varargs=1.0, axis=None, edge_order=1):\n    return ({parts})\n",
+                              gradient_along=gradient_along)
     ax = _one_axis(f, axis)
     if ax is None or not _spacing(varargs):
         return None
@@ -109,10 +118,22 @@ def _gradient_along(f, varargs=1.0, axis=None, edge_order=1):
 
 @overload(_rules.ungradient, prefer_literal=True)
 def _ungradient(g, f, varargs=1.0, axis=None, edge_order=1):
+    if _every_axis(f, axis) and _spacing(varargs) and isinstance(g, types.BaseTuple) and len(g) == f.ndim:
+        parts = " + ".join(f"ungradient(g[{k}], f, varargs, {k}, edge_order)" for k in range(f.ndim))
+        return compile_source(f"def impl(g, f, varargs=1.0, axis=None, edge_order=1):\n    return {parts}\n",
+                              ungradient=_rules.ungradient)
     ax = _one_axis(f, axis)
     if ax is None or not _spacing(varargs) or not isinstance(g, types.Array):
         return None
     return _gradient_source("g, f", f.ndim, ax, "_ungradient_rows")
+
+
+@overload(_rules.gradient_tangent, prefer_literal=True)
+def _gradient_tangent(v, varargs=1.0, axis=None, edge_order=1):
+    """np.gradient is linear: the tangent is np.gradient of the tangent (a scalar spacing)."""
+    if not isinstance(v, types.Array) or not _spacing(varargs):
+        return None
+    return lambda v, varargs=1.0, axis=None, edge_order=1: gradient_along(v, varargs, axis, edge_order)
 
 
 def lower_statistics(tree):

@@ -24,6 +24,8 @@ def _flat_ol(g):
         return lambda g: np.full(1, float(g))
     if isinstance(g, types.Array):
         return lambda g: np.ascontiguousarray(g).astype(np.float64).ravel()
+    if isinstance(g, (types.List, types.BaseTuple)):         # q written as a list: np.percentile(x, [10.0, 70.0])
+        return lambda g: np.asarray(g, dtype=np.float64).ravel()
     return None
 
 

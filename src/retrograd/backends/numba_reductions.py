@@ -14,7 +14,9 @@ import numpy as np
 from numba import literally, types
 from numba.extending import overload
 
-OPS = ("sum", "mean", "max", "min", "prod", "var", "std")
+OPS = ("sum", "mean", "max", "min", "prod", "var", "std",
+       "nansum", "nanmean", "nanmax", "nanmin", "nanprod", "nanvar", "nanstd")
+_SPREAD = ("var", "std", "nanvar", "nanstd")            # reduce_<op>(x, axis, keepdims, ddof)
 __all__ = [f"reduce_{op}" for op in OPS]
 
 
@@ -37,6 +39,27 @@ def _keep(keepdims):
     return None
 
 
+def _spread_source(op, ndim, axes, keep):
+    """var / std (and their NaN-skipping versions) with a ddof: the squared deviations from the mean, summed
+    and divided by (count - ddof), the count of non-NaN entries for nanvar / nanstd."""
+    n = " * ".join(f"x.shape[{k}]" for k in axes) or "1"
+    if op.startswith("nan"):
+        body = (f"    nan = np.isnan(x)\n"
+                f"    count = reduce_sum((~nan).astype(np.float64), {axes!r}, True)\n"
+                f"    m = reduce_sum(np.where(nan, 0.0, x), {axes!r}, True) / count\n"
+                f"    d = np.where(nan, 0.0, x - m)\n"
+                f"    v = reduce_sum(d * d, {axes!r}, {keep}) / (reduce_sum((~nan).astype(np.float64), {axes!r}, {keep})"
+                f" - ddof)\n")
+    elif ndim == 0:
+        body = "    d = x - x\n    v = np.sum(d * d) / (1 - ddof)\n" + ("    v = np.asarray(v)\n" if keep else "")
+    else:
+        body = (f"    m = reduce_mean(x, {axes!r}, True)\n"
+                f"    d = x - m\n"
+                f"    v = reduce_sum(d * d, {axes!r}, {keep}) / ({n} - ddof)\n")
+    return (f"def impl(x, axis=None, keepdims=False, ddof=0):\n{body}"
+            f"    return {'np.sqrt(v)' if op.endswith('std') else 'v'}\n")
+
+
 def _source(op, ndim, axes, keep):
     """The implementation for one (op, ndim, axes, keepdims), as Python source."""
     kept = [k for k in range(ndim) if k not in axes]
@@ -47,13 +70,12 @@ def _source(op, ndim, axes, keep):
         shape = "(" + ", ".join("1" if k in axes else f"x.shape[{k}]" for k in range(ndim)) + ",)"
     else:
         shape = "(" + ", ".join(f"x.shape[{k}]" for k in kept) + ",)" if kept else None
-    if op in ("var", "std"):
-        body = (f"    m = reduce_mean(x, {axes!r}, True)\n"
-                f"    d = x - m\n"
-                f"    v = reduce_mean(d * d, {axes!r}, {keep})\n"
-                f"    return {'np.sqrt(v)' if op == 'std' else 'v'}\n")
-        return f"def impl(x, axis=None, keepdims=False):\n{body}"
-    lines = ["def impl(x, axis=None, keepdims=False):"]
+    if op in _SPREAD:
+        return _spread_source(op, ndim, axes, keep)
+    lines = ["def impl(x, axis=None, keepdims=False, ddof=0):"]
+    if ndim == 0:                                       # a 0-d array: its one value (a 0-d array with keepdims)
+        value = f"np.{op}(np.ascontiguousarray(x).ravel())"
+        return "\n".join(lines + [f"    return {f'np.asarray({value})' if keep else value}"]) + "\n"
     lines.append(f"    t = np.ascontiguousarray(x.transpose({perm!r}))" if perm != tuple(range(ndim))
                  else "    t = np.ascontiguousarray(x)")
     if shape is None:                                   # everything reduced: a scalar
@@ -69,32 +91,33 @@ def _source(op, ndim, axes, keep):
 
 
 def _runtime_axis_source(op, ndim, keep):
-    lines = ["def impl(x, axis=None, keepdims=False):",
+    lines = ["def impl(x, axis=None, keepdims=False, ddof=0):",
              f"    a = axis % {ndim} if axis >= -{ndim} else {ndim}"]
-    lines += [f"    if a == {k}:\n        return reduce_{op}(x, {k}, {keep})" for k in range(ndim - 1)]
+    lines += [f"    if a == {k}:\n        return reduce_{op}(x, {k}, {keep}, ddof)" for k in range(ndim - 1)]
     lines += [f"    if a != {ndim - 1}:\n        raise ValueError('axis out of range')",
-              f"    return reduce_{op}(x, {ndim - 1}, {keep})"]
+              f"    return reduce_{op}(x, {ndim - 1}, {keep}, ddof)"]
     return "\n".join(lines) + "\n"
 
 
 def _literal_impl(axis, keep):
     if axis and keep:
-        def both(x, axis=None, keepdims=False):
+        def both(x, axis=None, keepdims=False, ddof=0):
             literally(axis)
             literally(keepdims)
         return both
     if axis:
-        return lambda x, axis=None, keepdims=False: literally(axis)
-    return lambda x, axis=None, keepdims=False: literally(keepdims)
+        return lambda x, axis=None, keepdims=False, ddof=0: literally(axis)
+    return lambda x, axis=None, keepdims=False, ddof=0: literally(keepdims)
 
 
 def _make(op):
-    def stub(x, axis=None, keepdims=False):
-        return getattr(np, op)(x, axis=axis, keepdims=keepdims)
+    def stub(x, axis=None, keepdims=False, ddof=0):
+        extra = {"ddof": ddof} if op in _SPREAD else {}
+        return getattr(np, op)(x, axis=axis, keepdims=keepdims, **extra)
     stub.__name__ = f"reduce_{op}"
 
     @overload(stub, prefer_literal=True)
-    def _ol(x, axis=None, keepdims=False):
+    def _ol(x, axis=None, keepdims=False, ddof=0):
         if not isinstance(x, types.Array):
             return None
         axes, keep = _axes(axis, x.ndim), _keep(keepdims)
@@ -126,6 +149,14 @@ for _op in OPS:
 _POSITIONAL = {**{op: ("axis", "dtype", "out", "keepdims") for op in ("sum", "mean", "prod")},
                **{op: ("axis", "out", "keepdims") for op in ("max", "min")},
                **{op: ("axis", "dtype", "out", "ddof", "keepdims") for op in ("var", "std")}}
+_POSITIONAL.update({"nan" + op: v for op, v in _POSITIONAL.items()})
+
+
+def _float_dtype(v):
+    """`np.float64` (or `np.float32`) written as an attribute: the cast the dtype= keyword asks for."""
+    import gast
+    return (isinstance(v, gast.Attribute) and isinstance(v.value, gast.Name) and v.value.id == "np"
+            and v.attr in ("float64", "float32"))
 
 
 def lower_reductions(tree):
@@ -140,17 +171,28 @@ def lower_reductions(tree):
             if not (isinstance(f, gast.Attribute) and f.attr in OPS):
                 return node
             on_np = isinstance(f.value, gast.Name) and f.value.id == "np"
+            if f.attr.startswith("nan") and not on_np:
+                return node
             args = list(node.args) if on_np else [f.value] + list(node.args)
             kw = {k.arg: k.value for k in node.keywords}
             kw.update(zip(_POSITIONAL[f.attr], args[1:]))    # NumPy's positions: np.std(x, 1, None, None, 1)
             kw = {k: v for k, v in kw.items()
                   if not (k in ("dtype", "out") and isinstance(v, gast.Constant) and v.value is None)}
-            if not set(kw) <= {"axis", "keepdims"} or not ({"axis", "keepdims"} & set(kw)) or not args:
+            x = args[0] if args else None
+            if "dtype" in kw and _float_dtype(kw["dtype"]) and x is not None:
+                # the reduction in that precision: the array cast first (NumPy accumulates in dtype)
+                x = gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                                  type_comment=None), attr="asarray", ctx=gast.Load()),
+                              args=[x], keywords=[gast.keyword(arg="dtype", value=kw.pop("dtype"))])
+            wanted = {"axis", "keepdims", "ddof"} if f.attr in _SPREAD else {"axis", "keepdims"}
+            if not set(kw) <= wanted or x is None:
                 return node
+            if not (wanted & set(kw)) and x is args[0]:
+                return node                                     # Numba's own reduction of the whole array
             none = gast.Constant(value=None, kind=None)
+            extra = [kw["ddof"]] if "ddof" in kw else []
             return gast.Call(func=gast.Name(id=f"reduce_{f.attr}", ctx=gast.Load(), annotation=None,
                                             type_comment=None),
-                             args=[args[0], kw.get("axis", none), kw.get("keepdims", gast.Constant(value=False,
-                                                                                                      kind=None))],
-                             keywords=[])
+                             args=[x, kw.get("axis", none), kw.get("keepdims", gast.Constant(value=False, kind=None))]
+                             + extra, keywords=[])
     return Lower().visit(tree)
