@@ -176,3 +176,44 @@ def test_loops_of_another_shape_are_not_split():
         f, args, wrt = FISSION_CASES[name]
         _, adjoint = _adjoint_source(f, wrt, args)
         assert _element_loops(adjoint) == 1, name
+
+
+# ---- peepholes on parts of a cotangent (reverse/simplify.py), both backends ---------------------------------
+
+def parts(x, c, n_steps):
+    """`a[:-1] += t` (its part's cotangent read once, by arithmetic: no snapshot) and `a[1:] -= t` (the
+    negated part: `d[1:] -= ...` instead of `d[1:] += unbroadcast(-g, ...)`), t broadcast from a scalar."""
+    s = 0.0
+    for step in range(n_steps):
+        t = x[1:] * c
+        a = np.zeros_like(x)
+        a[:-1] += t
+        a[1:] -= t
+        a[2:] += c
+        s = s + np.sum(a * a * x)
+        x = x + 0.1 * a
+    return s
+
+
+def part_kept(x, c):
+    """The part's cotangent is read by an `unbroadcast` that is not inside arithmetic: the copy stays."""
+    a = np.zeros_like(x)
+    a[1:] = a[1:] + c * x[:-1]
+    b = a * a
+    return np.sum(b * x)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("name", ["parts", "part_kept"])
+def test_part_peepholes_match_differences(name, backend, monkeypatch):
+    monkeypatch.setattr(fd, "BACKEND", backend)
+    R2 = np.random.default_rng(11)
+    f, args = {"parts": (parts, (R2.normal(size=6), 0.7, 3)), "part_kept": (part_kept, (R2.normal(size=5), 0.4))}[name]
+    check_grad(f, args, (0, 1))
+
+
+def test_spring_adjoint_copies_no_part_and_negates_no_cotangent():
+    f, args, wrt = SHAPE_CASES["spring"]
+    _, adjoint = _adjoint_source(f, wrt, args)
+    assert "snapshot(" not in adjoint and "unbroadcast(-ddx" not in adjoint
+    assert "dx_2[:-1] -= unbroadcast(ddx, x[:-1])" in adjoint

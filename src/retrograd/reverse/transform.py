@@ -32,7 +32,7 @@ from .sourcemap import Location
 from .fission import split_scatter_loops
 from .shape_tapes import shape_only_tapes
 from .tape_sizes import count_code, home_loop
-from .simplify import (Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros,
+from .simplify import (Peephole, _sweep, drop_passing_snapshots, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros,
                        reuse_zero_buffers)
 
 import operator
@@ -1251,7 +1251,7 @@ class FunctionTransform:
         grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
         body = fold_zeros(prologue + [Peephole().visit(s) for s in body] + epilogue, top=True)[:-1]
-        body = drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0])))
+        body = drop_passing_snapshots(drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0]))))
         body = reuse_zero_buffers(drop_orphan_comments(body, self.comments))
         if self.typed:      # compiled loops: a stencil's scatter split by offset vectorises (fission.py)
             body = split_scatter_loops(body)
