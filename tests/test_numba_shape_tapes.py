@@ -69,8 +69,33 @@ def value_read(x, n_steps):
     return np.sum(x)
 
 
+def strided_view(x, c, n_steps):
+    """`t` is a strided view (Numba layout "A"): its token rebuilds a C-ordered array of its shape."""
+    s = 0.0
+    for step in range(n_steps):
+        t = x[::2]
+        w = t + c
+        s = s + np.sum(w) * c
+        x = x * 0.9
+    return s
+
+
+def transposed(X, c, n_steps):
+    """`w = X.T * c` is Fortran-ordered; read for its shape only, its tape holds shapes (a tape of the
+    arrays themselves is refused by Numba's typed list of C-ordered arrays)."""
+    s = 0.0
+    for step in range(n_steps):
+        t = X.T
+        w = t * c
+        s = s + np.sum(w)
+        X = X + 0.1
+    return s
+
+
 R = np.random.default_rng(7)
 SHAPE_CASES = {
+    "strided_view": (strided_view, (R.normal(size=7), 0.3, 3), (0, 1)),
+    "transposed": (transposed, (R.normal(size=(3, 2)), 0.3, 3), (0, 1)),
     "spring": (spring, (np.arange(6.0) + 0.1 * R.normal(size=6), np.zeros(6), 3.0, 0.01, 4), (0, 1, 2)),
     "spring_v_broadcast": (spring, (np.arange(5.0) + 0.1 * R.normal(size=5), np.zeros(1), 2.0, 0.02, 3), (0, 1, 2)),
     "spring_zero_steps": (spring, (np.arange(4.0), np.ones(4), 3.0, 0.01, 0), (0, 1, 2)),

@@ -693,8 +693,9 @@ def _shape_token(x):
 
 @overload(from_token)
 def _from_token(token, like):
-    # an array of the variable's own type (C-ordered, as its tape's placeholder): the adjoint reads its shape
-    if isinstance(like, types.Array) and like.layout == "C" and isinstance(token, types.UniTuple):
+    # a C-ordered array of the variable's dtype and rank (Numba unifies it with a view's layout): the adjoint
+    # reads its shape only
+    if isinstance(like, types.Array) and isinstance(token, (types.UniTuple, types.Tuple)):
         return lambda token, like: np.empty(token, like.dtype)
     return None
 
