@@ -7,6 +7,7 @@ import numpy as np
 
 __all__ = ["not_a_view", "no_repeats", "float_target", "unbroadcast", "zeros_like", "reset_zeros", "snapshot", "add_into", "add_tree", "add_field", "add_at", "scatter_add", "scatter_sub", "unreduce", "reduce_shape",
            "matmul_grad_a", "matmul_grad_b", "select_grad", "np", "math", "nbytes_of",
+           "shape_token", "from_token",
            "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE"]
 
@@ -297,6 +298,18 @@ def no_repeats(index, message, target=None):
 from .remat.revolve import ADVANCE, DONE, DROP, RESTORE, REVERSE, SNAPSHOT  # noqa: E402,F401
 from .remat.revolve import budget as revolve_budget, next_snapshot as revolve_next_snapshot  # noqa: E402,F401
 from .remat.revolve import resume as revolve_resume, step as revolve_step  # noqa: E402,F401
+
+
+def shape_token(x):
+    """What a tape keeps of an array the adjoint reads for its shape only (reverse/shape_tapes.py): here a
+    read-only array of its shape and dtype that holds one element's memory."""
+    x = np.asarray(x)
+    return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
+
+
+def from_token(token, like):
+    """The array a shape token stands for: any array of that shape (its values are never read)."""
+    return token
 
 
 def nbytes_of(x):

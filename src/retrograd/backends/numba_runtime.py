@@ -14,7 +14,7 @@ from numba.typed import List  # noqa: F401  (tapes are typed lists)
 
 from .. import runtime as _py
 
-__all__ = ["list_of", "nbytes_of", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
+__all__ = ["list_of", "nbytes_of", "shape_token", "from_token", "revolve_resume", "revolve_step", "revolve_next_snapshot", "revolve_budget",
            "ADVANCE", "SNAPSHOT", "RESTORE", "DROP", "REVERSE", "DONE",
            "push", "push_at", "reserve", "pop", "zeros_like", "reset_zeros", "snapshot", "add_into", "add_tree", "unbroadcast", "unreduce", "matmul_grad_a",
            "matmul_grad_b", "select_grad", "not_a_view", "no_repeats", "float_target", "List", "np", "math"]
@@ -690,6 +690,30 @@ def _nbytes_of(x):
     if isinstance(x, types.Array):
         return lambda x: x.nbytes
     return lambda x: 8
+
+
+def shape_token(x):
+    return _py.shape_token(x)
+
+
+def from_token(token, like):
+    return _py.from_token(token, like)
+
+
+@overload(shape_token)
+def _shape_token(x):
+    if isinstance(x, types.Array):
+        return lambda x: x.shape
+    return None
+
+
+@overload(from_token)
+def _from_token(token, like):
+    # a C-ordered array of the variable's dtype and rank (Numba unifies it with a view's layout): the adjoint
+    # reads its shape only
+    if isinstance(like, types.Array) and isinstance(token, (types.UniTuple, types.Tuple)):
+        return lambda token, like: np.empty(token, like.dtype)
+    return None
 
 
 def list_of(x):

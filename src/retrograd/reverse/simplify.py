@@ -157,6 +157,18 @@ class Peephole(gast.NodeTransformer):
             return gast.BinOp(left=gast.BinOp(left=l, op=gast.Mult(), right=r.left), op=gast.Mult(), right=r.right)
         return node
 
+    def visit_AugAssign(self, node):
+        """`D[I] += unbroadcast(-g, W)` -> `D[I] -= unbroadcast(g, W)` (unbroadcast is linear): no negated
+        temporary of the whole cotangent."""
+        self.generic_visit(node)
+        v = node.value
+        if (isinstance(node.op, (gast.Add, gast.Sub)) and isinstance(v, gast.Call) and isinstance(v.func, gast.Name)
+                and v.func.id == "unbroadcast" and len(v.args) == 2 and not v.keywords
+                and isinstance(v.args[0], gast.UnaryOp) and isinstance(v.args[0].op, gast.USub)):
+            v.args[0] = v.args[0].operand
+            node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
+        return node
+
     def visit_Call(self, node):
         """Rule helpers with literal arguments read as the textbook formula where that is safe on the whole
         domain: `pow_base_grad(x, 3)` -> `3 * x ** 2` (k >= 1, k == 0), `pow_exp_grad(2.0, y, r)` ->
@@ -389,6 +401,10 @@ def _copied_read(node, up, parent):
         if isinstance(up.ctx, gast.Store):
             return True                    # d[I] = v, d[I] += v: writes into d's own buffer
         outer = parent.get(up)
+        if (isinstance(outer, gast.Call) and isinstance(outer.func, gast.Name) and outer.func.id == "unbroadcast"
+                and outer.args and outer.args[0] is up):
+            # `e + unbroadcast(d[I], w)` (drop_passing_snapshots): the view, or its sum, goes into arithmetic
+            return isinstance(parent.get(outer), (gast.BinOp, gast.UnaryOp, gast.Compare))
         return (getattr(up, "_rg_element", False) or isinstance(outer, (gast.BinOp, gast.UnaryOp, gast.Compare))
                 or (isinstance(outer, gast.Call) and isinstance(outer.func, gast.Name)
                     and outer.func.id == "snapshot"))
@@ -397,3 +413,63 @@ def _copied_read(node, up, parent):
     if isinstance(up, gast.Return):
         return True
     return False
+
+
+def drop_passing_snapshots(stmts):
+    """`g = snapshot(D[I])` read once in the whole adjoint, by the very next statement, whose value is
+    arithmetic (a new array) and which writes neither D nor g: the copy is read before anything can change
+    D, so the part itself is read there instead (`dt = dt + unbroadcast(D[I], t)`), with no copy."""
+    loads = {}
+    for n in gast.walk(gast.Module(body=stmts, type_ignores=[])):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    return _drop_passing(stmts, {n for n, c in loads.items() if c == 1})
+
+
+def _drop_passing(stmts, read_once):
+    out = []
+    for s in stmts:
+        for field in ("body", "orelse"):
+            if isinstance(s, (gast.For, gast.While, gast.If)):
+                setattr(s, field, _drop_passing(getattr(s, field), read_once))
+        out.append(s)
+    k = 0
+    while k + 1 < len(out):
+        s, nxt = out[k], out[k + 1]
+        part = _snapshot_of_part(s)
+        if part is not None and isinstance(nxt, gast.Assign) and isinstance(nxt.targets[0], gast.Name) \
+                and isinstance(nxt.value, (gast.BinOp, gast.UnaryOp)):
+            g, base = s.targets[0].id, part.value.id
+            uses = [n for n in gast.walk(nxt.value) if isinstance(n, gast.Name) and n.id == g]
+            if (len(uses) == 1 and g in read_once and nxt.targets[0].id not in (g, base)
+                    and not _calls_other_than(nxt.value, {"unbroadcast"})):
+                _replace_name(nxt.value, g, part)
+                del out[k]
+                continue
+        k += 1
+    return out
+
+
+def _snapshot_of_part(s):
+    if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+            and isinstance(s.value.func, gast.Name) and s.value.func.id == "snapshot" and len(s.value.args) == 1
+            and isinstance(s.value.args[0], gast.Subscript) and isinstance(s.value.args[0].value, gast.Name)):
+        return s.value.args[0]
+    return None
+
+
+def _calls_other_than(expr, allowed):
+    return any(isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in allowed)
+               for n in gast.walk(expr))
+
+
+def _replace_name(expr, name, new):
+    import copy
+    for node in gast.walk(expr):
+        for field, value in gast.iter_fields(node):
+            if isinstance(value, gast.Name) and value.id == name:
+                setattr(node, field, copy.deepcopy(new))
+            elif isinstance(value, list):
+                for j, item in enumerate(value):
+                    if isinstance(item, gast.Name) and item.id == name:
+                        value[j] = copy.deepcopy(new)

@@ -29,8 +29,10 @@ from ..frontend.inline import inlined_source
 from .rules import registry
 from .rules.registry import ATTRIBUTES, RULES
 from .sourcemap import Location
+from .fission import split_scatter_loops
+from .shape_tapes import shape_only_tapes
 from .tape_sizes import count_code, home_loop
-from .simplify import (Peephole, _sweep, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros,
+from .simplify import (Peephole, _sweep, drop_passing_snapshots, drop_dead_stores, drop_orphan_comments, drop_tape_roundtrips, fold_zeros,
                        reuse_zero_buffers)
 
 import operator
@@ -612,7 +614,10 @@ class FunctionTransform:
         primal_def, adjoint_def = self._primal_def(primal_body, saved), self._adjoint_def(adjoint_body, saved)
         # a target that compiles the plain call `f(*args)` too gets the forward without tape
         self.plain_def = self._plain_def() if self.traits.plain_call else None
-        return self._drop_unread_saved(primal_def, adjoint_def, saved)
+        primal_def, adjoint_def = self._drop_unread_saved(primal_def, adjoint_def, saved)
+        if self.typed:      # a tape of arrays read for their shape only keeps the shapes (shape_tapes)
+            shape_only_tapes(primal_def, adjoint_def, self.tapes, lambda v: is_array(self.kinds.get(v)))
+        return primal_def, adjoint_def
 
     def _plain_def(self):
         """`f(*args)` compiled: the primal's statements and guards (copies of the arguments written into,
@@ -1246,8 +1251,11 @@ class FunctionTransform:
         grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
         epilogue = A.quote(f"return ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
         body = fold_zeros(prologue + [Peephole().visit(s) for s in body] + epilogue, top=True)[:-1]
-        body = drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0])))
-        body = reuse_zero_buffers(drop_orphan_comments(body, self.comments)) + epilogue
+        body = drop_passing_snapshots(drop_tape_roundtrips(drop_dead_stores(body, A.loaded_names(epilogue[0]))))
+        body = reuse_zero_buffers(drop_orphan_comments(body, self.comments))
+        if self.typed:      # compiled loops: a stencil's scatter split by offset vectorises (fission.py)
+            body = split_scatter_loops(body)
+        body = body + epilogue
         args = gast.arguments(args=[A.name(seed, True), A.name("saved", True)], posonlyargs=[], vararg=None,
                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
         return gast.FunctionDef(name=self.adjoint_name, args=args, body=body, decorator_list=[], returns=None,
