@@ -45,6 +45,7 @@ reductions of z over N (fused linear + cross-entropy) run chunk of rows by chunk
 
 This module imports torch and triton: it is imported lazily (`rg.torch`), never by `import retrograd`.
 """
+import functools
 import itertools
 import os
 import weakref
@@ -250,7 +251,7 @@ def _matmul_call(layer, args, kwargs):
         raise UsageError(f"{layer.diff.fn.__name__}: {exc}") from None
     bound.apply_defaults()
     layer.revalidate()
-    return _tm.call(layer, dict(bound.arguments), _Apply, _row_block)
+    return _tm.call(layer, dict(bound.arguments), _Apply, functools.partial(_layout, layer))
 
 
 def _tb_node(diff):

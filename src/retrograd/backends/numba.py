@@ -226,6 +226,8 @@ def call(fn, args, source, locations=None):
     try:
         return fn(*args)
     except (_RUN_TIME + (np.linalg.LinAlgError,)) as exc:
+        if _while_compiling(exc):        # Numba's compiler crashing on what it cannot type: not the user's run
+            raise _backend_error(exc, source, locations) from None
         raise _run_time_error(exc, fn, args, locations) from None
     except NumbaError as exc:
         raise _backend_error(exc, source, locations) from None
@@ -316,6 +318,18 @@ def _runtime_error(source, locations, marker, msg, construct, hint):
     return BackendError(msg + (f": `{first.text}`" if first and len(where) == 1 else ""),
                         filename=first.filename if first else None, lineno=first.lineno if first else None, col=0,
                         construct=construct, hint=hint)
+
+
+def _while_compiling(exc):
+    """`exc` was raised by Numba's compiler (its typing or lowering frames are on the traceback), not by
+    the compiled code as it ran."""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if f"{os.sep}numba{os.sep}core{os.sep}" in name and ("compiler" in name or "typeinfer" in name):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _raised_inside_numba(exc):

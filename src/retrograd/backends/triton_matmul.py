@@ -455,7 +455,7 @@ def matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K, a_s0, a_s1, b_s0, b_s1, c_s0, c_
 
 # ---- the rows class: a row-wise layer of the product, chunk of rows by chunk of rows -----------------------
 
-def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, chunked):
+def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, chunked, tiled=False):
     """The plan of the rest of the layer as a row-wise layer of `z` (backends/triton.build on the generated
     code with the product's statement and its gradients taken out)."""
     name = tf.fn.__name__
@@ -494,8 +494,10 @@ def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, 
         raise BackendError(f"the triton backend cannot lower {name}: no gradient of the product",
                            filename=tf.src.filename, hint=_HINT)
     a2.body = kept + [gast.Return(value=gast.Tuple(elts=new_elts, ctx=gast.Load()))]
-    shim = SimpleNamespace(functions=[p2, a2], namespace=program.namespace, comments=program.comments)
-    rows_plan = tb.build(shim, tf, p2.name, a2.name, rows_roles, tb.ROWS, set(rows_wrt), title, chunked=chunked)
+    shim = SimpleNamespace(functions=[p2, a2], namespace=program.namespace, comments=program.comments,
+                           comment_locations=getattr(program, "comment_locations", {}))
+    rows_plan = tb.build(shim, tf, p2.name, a2.name, rows_roles, tb.ROWS, set(rows_wrt), title, chunked=chunked,
+                         tiled=tiled)
     plan = MatmulPlan(name=name, shape_class=LINEAR_ROWS, roles=dict(roles), params=list(roles),
                       wrt=wrt_params, lhs=h, rhs=w, z=z, rows_plan=rows_plan, chunked=chunked)
     # the row-wise layer's kernels (what f.source shows) and the product's kernel, one module
@@ -505,7 +507,7 @@ def build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, 
     return plan
 
 
-def generate(diff, roles, wrt, chunked=False):
+def generate(diff, roles, wrt, chunked=False, tiled=False):
     """MatmulPlan of a Differentiable whose body computes `z = h @ W` first, for arguments with the given
     roles (LHS / RHS for h and W)."""
     from ..errors import RetrogradError
@@ -531,7 +533,7 @@ def generate(diff, roles, wrt, chunked=False):
                      f"{roles.get(w)}: the left operand must be the (..., K) input and the right one the (K, N) "
                      "matrix", construct="matmul")
     if rows:
-        return build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, chunked)
+        return build_rows(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w, chunked, tiled)
     return build_tiled(program, tf, primal, adjoint, roles, wrt, title, index, z, h, w)
 
 
@@ -622,8 +624,8 @@ def _describe(v):
 
 def call(layer, values, rows_apply, row_block):
     """Run the matmul layer `layer` (an rg.torch.Function) on `values` ({param: value}).  `rows_apply` and
-    `row_block`: retrograd.torch's row-wise launcher and its choice of row block (passed in: this module
-    does not import that one, which imports this one)."""
+    `row_block`: retrograd.torch's row-wise launcher and its layout of rows, (BLOCK, chunked, tiled) of
+    (n columns, float64) (passed in: this module does not import that one, which imports this one)."""
     import torch
     from ..frontend.source import read_function
     name = layer.diff.fn.__name__
@@ -633,10 +635,10 @@ def call(layer, values, rows_apply, row_block):
     roles = roles_of(name, values, h, w, rows)
     wrt = [p for p, v in values.items() if roles[p] in (LHS, RHS) + tb.DIFF_ROLES and _is_tensor(v)
            and v.requires_grad] if torch.is_grad_enabled() else []
-    chunked = rows and row_block(values[w].shape[1], layer.block, values[h].dtype == torch.float64)[1]
-    key = ("matmul", tuple(sorted(roles.items())), tuple(wrt), chunked)
+    _, chunked, tiled = row_block(values[w].shape[1], values[h].dtype == torch.float64) if rows else (0, False, False)
+    key = ("matmul", tuple(sorted(roles.items())), tuple(wrt), chunked, tiled)
     if key not in layer._plans:
-        layer._plans[key] = generate(layer.diff, roles, wrt, chunked=chunked)
+        layer._plans[key] = generate(layer.diff, roles, wrt, chunked=chunked, tiled=tiled)
     plan = layer._plans[key]
     layer.diff._triton_last = plan
     names = list(values)
