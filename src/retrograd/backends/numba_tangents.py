@@ -1,6 +1,6 @@
 """Numba versions of the tangent helpers that forward mode's templates call (reverse/rules/*: `@tangent`),
 for jvp on the numba backend: np.linalg.norm's, solve's and pinv's, np.sort's (and np.partition's),
-np.cumprod's and np.diff's.
+np.cumprod's, np.diff's, np.pad's, logsumexp's, and max/min's tie weights for arrays of three or more axes.
 
 Each computes what the python helper computes, by the same formula: the norm's tangent is the sum over the
 reduced axes of its partials (numba_norm's norm_grad of a unit seed) times the tangent, the sort's moves
