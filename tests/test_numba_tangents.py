@@ -1,5 +1,5 @@
 """jvp on backend="numba" through the tangent helpers that backends/numba_tangents.py lowers (np.linalg.norm,
-solve, pinv, np.sort/np.partition, np.cumprod, np.diff, max/min of 3-D arrays, logsumexp), on hostile
+solve, pinv, np.sort/np.partition, np.cumprod, np.diff, max/min of 3-D arrays, logsumexp, np.pad), on hostile
 inputs: size-1 and size-0 axes, negative axes, ties, zeros, nearly singular matrices.
 
 Where the function is smooth at the draw, check_jvp compares the numba tangent with directional central
@@ -82,6 +82,11 @@ def lse(x, b):
     return special.logsumexp(x, axis=-1, b=b) + special.logsumexp(x, axis=(0, 1), keepdims=True).sum()
 
 
+def pads(x, c):
+    return (np.sum(np.pad(x, ((1, 0), (0, 2))) ** 2) + np.sum(np.pad(x, 1, constant_values=c) ** 2)
+            + np.sum(np.pad(x, 2, mode="reflect") * np.pad(x, 1, mode="edge")[:, :1].sum()))
+
+
 R = np.random.default_rng(11)
 
 
@@ -102,8 +107,9 @@ R = np.random.default_rng(11)
     (pinvs, (R.standard_normal((2, 2, 4)),), 0),
     (max3, (R.permutation(24).reshape(2, 3, 4) / 7.0,), 0),
     (lse, (R.standard_normal((2, 3)), R.uniform(0.5, 2.0, (3,))), (0, 1)),
+    (pads, (R.standard_normal((3, 4)), 0.7), (0, 1)),
 ], ids=["norms", "norms_size1", "norm_2", "norm_nuc_3d", "sorts", "sorts_size1", "cumprod_zeros",
-        "cumprod_size1", "diffs", "solves", "solves_stacked", "pinv", "pinv_stacked", "max3", "lse"])
+        "cumprod_size1", "diffs", "solves", "solves_stacked", "pinv", "pinv_stacked", "max3", "lse", "pads"])
 def test_jvp_against_differences_and_python(f, args, wrt):
     if f is lse and special is None:
         pytest.skip("scipy is not installed")
