@@ -24,9 +24,6 @@ BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba")
 _SHAPES = "no Numba lowering yet for this NumPy shape function"
 FORWARD_NUMBA_REFUSES = {
     "sh_squeeze": _SHAPES + " (np.squeeze)",
-    "l_solve_vector": "np.linalg.solve's tangent helper", "l_solve_matrix": "np.linalg.solve's tangent helper",
-    "l_norm_vector": "np.linalg.norm's tangent helper", "l_norm_matrix": "np.linalg.norm's tangent helper",
-    "l_norm_axis": "np.linalg.norm's tangent helper",
     "chained_methods": "Numba reshapes only contiguous arrays (`x.T.reshape(-1)`)",
     "draws_once": "np.random.default_rng in nopython mode",
     "list_params": "a list of arrays of different shapes indexed by a loop variable (a tuple of different types)",

@@ -13,6 +13,7 @@ from numba.extending import overload
 from ..forward import runtime as _fw
 from ..reverse.rules import reductions as _reductions
 from . import numba_runtime as _rt
+from . import numba_tangents  # noqa: F401  (the tangent helpers' overloads)
 from .numba_runtime import *  # noqa: F401,F403  (generated code calls these by their bare names)
 
 __all__ = list(_rt.__all__) + ["broadcast_like", "tape_push"]
