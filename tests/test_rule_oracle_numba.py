@@ -33,7 +33,7 @@ from test_rule_oracle import CASES, FORMS, forms_module, _check  # noqa: F401  (
 pytest.importorskip("numba")
 
 ALL = bool(os.environ.get("RETROGRAD_ORACLE_NUMBA_ALL") or os.environ.get("RETROGRAD_ORACLE_FULL"))
-SAMPLE = int(os.environ.get("RETROGRAD_ORACLE_NUMBA_SAMPLE", "60"))
+SAMPLE = int(os.environ.get("RETROGRAD_ORACLE_NUMBA_SAMPLE", "120"))
 ON_NUMBA = "numba" in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba").split(",")
 RUN = [c for c in CASES if FORMS[c[0]][c[1]].refuse is None]      # a MissingRuleError form refuses on python too
 IDS = [f"{n}-{k}" for n, k in RUN]
