@@ -625,6 +625,43 @@ def test_negative_index_tuple_naming_distinct_elements_is_exact():
     fd.check_grad(neg_tuple_distinct, (np.arange(8.0).reshape(2, 4) * 0.3 + 0.1, np.array([0.5, 0.7])), (0, 1))
 
 
+def pairs_distinct(A, v):
+    A = A * 1.0
+    A[[0, 1], [2, 2]] += v                  # one part repeats, the (row, column) pairs do not
+    return np.sum(A * A)
+
+
+def pairs_repeat(A, v):
+    A = A * 1.0
+    A[[0, 1, 0], [2, 2, 2]] += v            # (0, 2) twice
+    return np.sum(A * A)
+
+
+def pairs_broadcast_repeat(A, v):
+    A = A * 1.0
+    A[[0, 1], [[2], [2]]] += v              # broadcast to (2, 2): every pair twice
+    return np.sum(A * A)
+
+
+def test_index_arrays_repeating_only_in_one_part_are_exact():
+    args = (np.arange(8.0).reshape(2, 4) * 0.3 + 0.1, np.array([0.5, 0.7]))
+    if fd.BACKEND == "numba":     # Numba compiles no write through two index arrays: refused, with the line
+        with pytest.raises(rg.RetrogradError):
+            rg.differentiate(pairs_distinct, wrt=(0, 1), backend="numba").grad(*args)
+        return
+    fd.check_grad(pairs_distinct, args, (0, 1))
+
+
+@pytest.mark.parametrize("f, v", [(pairs_repeat, np.array([0.5, 0.7, 0.9])),
+                                  (pairs_broadcast_repeat, np.array([[0.5, 0.7], [0.9, 1.1]]))])
+def test_index_arrays_repeating_together_are_refused(f, v):
+    with pytest.raises(rg.RetrogradError) as e:
+        rg.differentiate(f, wrt=(0, 1), backend=fd.BACKEND).grad(np.arange(8.0).reshape(2, 4) * 0.3 + 0.1, v)
+    if fd.BACKEND == "python":
+        assert isinstance(e.value, rg.RepeatedIndexError)
+    assert e.value.lineno == f.__code__.co_firstlineno + 2
+
+
 # ---- a value of higher rank than its target: NumPy drops the value's leading 1-axes (issue 10 class E) ------
 # Only `=` takes such a value (`A[I] += v` computes `A[I] + v` of the higher rank and NumPy refuses to write
 # it back), so the augmented operators and 0-d targets are checked by progen's oracle to be invalid NumPy.

@@ -284,7 +284,9 @@ def no_repeats(index, message, target=None):
     parts = index if isinstance(index, tuple) else (index,)
     arrays = [np.asarray(p) for p in parts if isinstance(p, (list, np.ndarray))]
     ints = [a for a in arrays if a.dtype.kind in "iu"]
-    if target is not None and any(np.any(a < 0) for a in ints):
+    # Several index arrays name one element twice only where their broadcast entries repeat together
+    # (`y[[0, 1], [2, 2]]` writes two elements): count the elements written, exactly.
+    if target is not None and (len(ints) > 1 or any(np.any(a < 0) for a in ints)):
         cells = np.arange(np.size(target)).reshape(np.shape(target))[index]   # the elements written, exactly
         repeated = np.size(cells) != np.unique(cells).size
     else:
