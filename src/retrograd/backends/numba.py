@@ -39,6 +39,8 @@ def _lower(tree):
     tree.decorator_list = [_njit()]
     tree = lower_index_lists(lower_linalg(lower_tuple_writes(lower_statistics(lower_sorting(lower_average(
         lower_quantiles(tree)))))))
+    from .numba_takes import lower_takes
+    tree = lower_takes(tree)
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 

@@ -150,6 +150,8 @@ def _literal_axes(axes):
 def _untranspose(g, axes):
     if not isinstance(g, types.Array):
         return None
+    if g.ndim < 2:        # nothing to permute (and ascontiguousarray would make a 0-d array 1-d)
+        return lambda g, axes: g.copy()
     if is_none(axes):
         return lambda g, axes: np.ascontiguousarray(g.T)
     fixed = _literal_axes(axes)

@@ -79,8 +79,10 @@ def _to_rows(x, axis):
 def _to_rows_ol(x, axis):
     def impl(x, axis):
         m = np.ascontiguousarray(np.moveaxis(x, axis, -1))
-        n = m.shape[-1]
-        return m.reshape((m.size // n if n else 0, n)), m.shape
+        rows = 1          # the product of the other axes (m.size // n is 0, not it, when n is 0)
+        for k in range(m.ndim - 1):
+            rows *= m.shape[k]
+        return m.reshape((rows, m.shape[-1])), m.shape
     return impl
 
 

@@ -897,3 +897,7 @@ __all__ += ["flip_axes"]
 from .numba_picks import builtin_sum, select_value, squeeze_axis  # noqa: E402,F401
 
 __all__ += ["builtin_sum", "select_value", "squeeze_axis"]
+
+from .numba_takes import take_modes  # noqa: E402,F401
+
+__all__ += ["take_modes"]
