@@ -88,9 +88,6 @@ NUMBA_FORM_GAPS = {
     ('cumprod', 2): 'no lowering yet: `x_cumprod = x.cumprod(axis=0)`',
     ('cumprod', 3): 'no lowering yet: `cumprod_x = np.cumprod(x, dtype=np.float64)`',
     ('delete', 1): 'no lowering yet: `delete_x = np.delete(x, [0, 2], axis=-1)`',
-    ('diag', 0): 'no lowering yet: `dx = undiag(ddiag_x, x, 0)`',
-    ('diag', 1): 'no lowering yet: `dx = undiag(ddiag_x, x, 1)`',
-    ('diag', 2): 'no lowering yet: `dx = undiag(ddiag_x, x, -1)`',
     ('diff', 1): 'no lowering yet: `diff_x = np.diff(x, 2, axis=0)`',
     ('diff', 3): 'no lowering yet: `diff_x = np.diff(x, prepend=y, append=z)`',
     ('diff', 4): 'no lowering yet: `diff_x = np.diff(x, axis=-1, prepend=0.0, append=y)`',
@@ -136,11 +133,6 @@ NUMBA_FORM_GAPS = {
     ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
     ('sort', 3): 'no lowering yet: `sort_x = np.sort(x, stable=True, order=None)`',
     ('swapaxes', 1): 'no lowering yet: `x_swapaxes = x.swapaxes(0, 1)`',
-    ('trace', 0): 'no lowering yet: `trace_x = np.trace(x)`',
-    ('trace', 1): 'no lowering yet: `x_trace = x.trace()`',
-    ('trace', 3): 'no lowering yet: `trace_x = np.trace(x, -1, dtype=np.float64)`',
-    ('trace', 4): 'no lowering yet: `trace_x = np.trace(x, offset=-1, axis1=2, axis2=0)`',
-    ('trace', 5): 'no lowering yet: `x_trace = x.trace(axis1=-1, axis2=-2)`',
     ('trapezoid', 1): 'no lowering yet: `trapezoid_x = np.trapezoid(x, dx=y, axis=0)`',
 }
 NUMBA_FORM_BROKEN = {
@@ -250,11 +242,6 @@ NUMBA_FORWARD_FORM_GAPS = {
     ('svd', 1): 'no lowering yet: `dr = svd_tangent(dx, x, r, True, True)`',
     ('svd', 2): 'no lowering yet: `dsvd_x = svd_tangent(dx, x, svd_x, True, False)`',
     ('swapaxes', 1): 'no lowering yet: `x_swapaxes = x.swapaxes(0, 1)`',
-    ('trace', 0): 'no lowering yet: `trace_x = np.trace(x)`',
-    ('trace', 1): 'no lowering yet: `x_trace = x.trace()`',
-    ('trace', 3): 'no lowering yet: `trace_x = np.trace(x, -1, dtype=np.float64)`',
-    ('trace', 4): 'no lowering yet: `trace_x = np.trace(x, offset=-1, axis1=2, axis2=0)`',
-    ('trace', 5): 'no lowering yet: `x_trace = x.trace(axis1=-1, axis2=-2)`',
     ('trapezoid', 1): 'no lowering yet: `trapezoid_x = np.trapezoid(x, dx=y, axis=0)`',
 }
 NUMBA_FORWARD_FORM_BROKEN = {

@@ -41,6 +41,8 @@ def _lower(tree):
         lower_quantiles(tree)))))))
     from .numba_takes import lower_takes
     tree = lower_takes(tree)
+    from .numba_traces import lower_traces
+    tree = lower_traces(tree)
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 
@@ -344,17 +346,12 @@ def _raised_inside_numba(exc):
 def lower_spellings(tree):
     """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin
     `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`, the method `x.round(d)` is
-    `np.round(x, d)`, and `np.trace(a, 0, 0, 1)` (a tangent's) is `np.trace(a)`."""
+    `np.round(x, d)` (np.trace is numba_traces' trace_axes)."""
     import gast
     for node in gast.walk(tree):
         if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
                 and node.slice.value is Ellipsis):
             node.slice = gast.Slice(lower=None, upper=None, step=None)
-        if isinstance(node, gast.Call) and _is_np(node.func, "trace") and not node.keywords:
-            # a tangent's `np.trace(dA, 0, 0, 1)`: Numba's np.trace takes the matrix only
-            while len(node.args) > 1 and isinstance(node.args[-1], gast.Constant) and \
-                    node.args[-1].value == (0, 0, 1)[len(node.args) - 2]:
-                node.args.pop()
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="abs", ctx=gast.Load())
@@ -364,12 +361,6 @@ def lower_spellings(tree):
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="round", ctx=gast.Load())
     return tree
-
-
-def _is_np(func, name):
-    import gast
-    return isinstance(func, gast.Attribute) and func.attr == name and isinstance(func.value, gast.Name) \
-        and func.value.id == "np"
 
 
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')

@@ -325,12 +325,13 @@ def _diagonal(a, offset=0, axis1=0, axis2=1):
         return None
     perm = _last_two(a.ndim, ax1, ax2)
     lead = a.ndim - 2
+    lead_idx = "".join(f"i{k}, " for k in range(lead))      # the other axes' indices, each with its comma
     src = (f"def impl(a, offset=0, axis1=0, axis2=1):\n    v = a.transpose({perm!r})\n"
            "    r0, c0 = max(-offset, 0), max(offset, 0)\n"
            "    k = max(0, min(v.shape[-2] - r0, v.shape[-1] - c0))\n"
            "    out = np.empty(v.shape[:-2] + (k,), dtype=a.dtype)\n"
-           + _loops(lead + 1, "out.shape", f"out[{_idx(lead + 1)}] = v[{_idx(lead)} {'' if lead == 0 else ''}i{lead} + r0, i{lead} + c0]"
-                    if lead else "out[i0] = v[i0 + r0, i0 + c0]") + "\n    return out\n")
+           + _loops(lead + 1, "out.shape", f"out[{_idx(lead + 1)}] = v[{lead_idx}i{lead} + r0, i{lead} + c0]")
+           + "\n    return out\n")
     return compile_source(src)
 
 
@@ -343,7 +344,7 @@ def _undiagonal(g, a, offset=0, axis1=0, axis2=1):
         return None
     perm = _last_two(a.ndim, ax1, ax2)
     lead = a.ndim - 2
-    target = f"v[{_idx(lead)} i{lead} + r0, i{lead} + c0]" if lead else "v[i0 + r0, i0 + c0]"
+    target = f"v[{''.join(f'i{k}, ' for k in range(lead))}i{lead} + r0, i{lead} + c0]"
     src = (f"def impl(g, a, offset=0, axis1=0, axis2=1):\n    out = np.zeros(a.shape)\n"
            f"    v = out.transpose({perm!r})\n    r0, c0 = max(-offset, 0), max(offset, 0)\n"
            + _loops(lead + 1, "g.shape", f"{target} = g[{_idx(lead + 1)}]") + "\n    return out\n")
@@ -352,7 +353,8 @@ def _undiagonal(g, a, offset=0, axis1=0, axis2=1):
 
 @overload(_rules.undiag)
 def _undiag(g, v, k=0):
-    if not isinstance(v, types.Array) or not isinstance(g, types.Array) or g.ndim != 2:
+    # np.diag of a vector is a matrix, of a matrix a vector: g has the rank v has not
+    if not isinstance(v, types.Array) or not isinstance(g, types.Array) or {v.ndim, g.ndim} != {1, 2}:
         return None
     if v.ndim == 1:
         def one(g, v, k=0):

@@ -901,3 +901,7 @@ __all__ += ["builtin_sum", "select_value", "squeeze_axis"]
 from .numba_takes import take_modes  # noqa: E402,F401
 
 __all__ += ["take_modes"]
+
+from .numba_traces import trace_axes  # noqa: E402,F401
+
+__all__ += ["trace_axes"]
