@@ -43,6 +43,8 @@ def _lower(tree):
     tree = lower_takes(tree)
     from .numba_traces import lower_traces
     tree = lower_traces(tree)
+    from .numba_layouts import lower_layout_calls
+    tree = lower_layout_calls(tree)
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 

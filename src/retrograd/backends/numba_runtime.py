@@ -905,3 +905,7 @@ __all__ += ["take_modes"]
 from .numba_traces import trace_axes  # noqa: E402,F401
 
 __all__ += ["trace_axes"]
+
+from .numba_layouts import repeat_axis, reshape_like, rot90_axes  # noqa: E402,F401
+
+__all__ += ["repeat_axis", "reshape_like", "rot90_axes"]
