@@ -37,6 +37,8 @@ def _lower(tree):
     from .numba_average import lower_average
     from .numba_sorting import lower_sorting
     tree.decorator_list = [_njit()]
+    from .numba_shape_calls import lower_shape_calls      # first: the later passes see its calls
+    tree = lower_shape_calls(tree)
     tree = lower_index_lists(lower_linalg(lower_tuple_writes(lower_statistics(lower_sorting(lower_average(
         lower_quantiles(tree)))))))
     from .numba_takes import lower_takes

@@ -902,6 +902,15 @@ from .numba_takes import take_modes  # noqa: E402,F401
 
 __all__ += ["take_modes"]
 
+from .numba_fills import array_of, clip_values, full_of, reshape_order  # noqa: E402,F401
+from .numba_selections import compress_along, delete_along  # noqa: E402,F401
+from .numba_diffs import diff_along  # noqa: E402,F401
+from .numba_crosses import moved_cross  # noqa: E402,F401
+from .numba_integrals import trapezoid_along  # noqa: E402,F401
+
+__all__ += ["array_of", "clip_values", "full_of", "reshape_order", "compress_along", "delete_along", "diff_along",
+            "moved_cross", "trapezoid_along"]
+
 from .numba_traces import trace_axes  # noqa: E402,F401
 
 __all__ += ["trace_axes"]
