@@ -47,6 +47,8 @@ def _lower(tree):
     tree = lower_traces(tree)
     from .numba_layouts import lower_layout_calls
     tree = lower_layout_calls(tree)
+    from .numba_dots import lower_dots
+    tree = lower_dots(tree)
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 
