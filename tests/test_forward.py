@@ -11,6 +11,7 @@ import retrograd as rg
 import test_constructs as C
 import test_numpy_rules as N
 from forward_check import check_hvp, check_jvp
+from numba_refusals import NUMBA_REFUSES
 
 CONSTRUCT_CASES = C.ALL_CASES
 RULE_CASES = N.BINARY + N.BROADCAST + N.LINALG + N.LINALG_MODULE
@@ -21,9 +22,8 @@ BACKENDS = [b for b in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba")
 # What numba refuses in forward mode (by the differentiated function's name), each with a BackendError that
 # names the user's line and says to use backend="python".  The same constructs its reverse mode refuses
 # (tests/numba_refusals.py); a listed case that starts working fails, so the list only shrinks.
-_SHAPES = "no Numba lowering yet for this NumPy shape function"
 FORWARD_NUMBA_REFUSES = {
-    "sh_squeeze": _SHAPES + " (np.squeeze)",
+    "sh_squeeze": NUMBA_REFUSES["test_linear_algebra_and_shapes_vjp[sh_squeeze]"],
     "chained_methods": "Numba reshapes only contiguous arrays (`x.T.reshape(-1)`)",
     "draws_once": "np.random.default_rng in nopython mode",
     "list_params": "a list of arrays of different shapes indexed by a loop variable (a tuple of different types)",

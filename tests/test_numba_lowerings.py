@@ -242,11 +242,17 @@ def array_(x, y):
     return np.array([[x, y], [y, x * y]])
 
 
+def new_axis_of_a_result(x):
+    # its adjoint writes through the new axis (`ddot[..., None] = ...`): an internal SyntaxError before
+    return np.dot(np.arange(2.0), x)[..., None] * x.T
+
+
 PICKS = [
     (select_, [R((2, 3)), R(3)], (0, 1)), (select_default, [R((2, 3)), R((2, 1)), R(3)], (0, 1)),
     (select_default, [R(3), 0.7, R((2, 3))], (0, 1)),
     (take_along, [R((2, 3))], 0), (take_along_flat, [R((2, 2))], 0), (squeeze_, [R((1, 3, 1))], 0),
     (trapezoid_, [R((2, 3))], 0), (trapezoid_, [R(1)], 0), (builtin_sum_, [R((2, 3))], 0), (builtin_sum_, [R(1)], 0), (array_, [0.3, -1.2], (0, 1)),
+    (new_axis_of_a_result, [R((2, 3))], 0),
 ]
 
 CASES = [(f, a, tuple(range(len(a)))) for f, a in CONTRACTIONS + JOINS] + PICKS

@@ -37,8 +37,18 @@ def _lower(tree):
     from .numba_average import lower_average
     from .numba_sorting import lower_sorting
     tree.decorator_list = [_njit()]
+    from .numba_shape_calls import lower_shape_calls      # first: the later passes see its calls
+    tree = lower_shape_calls(tree)
     tree = lower_index_lists(lower_linalg(lower_tuple_writes(lower_statistics(lower_sorting(lower_average(
         lower_quantiles(tree)))))))
+    from .numba_takes import lower_takes
+    tree = lower_takes(tree)
+    from .numba_traces import lower_traces
+    tree = lower_traces(tree)
+    from .numba_layouts import lower_layout_calls
+    tree = lower_layout_calls(tree)
+    from .numba_dots import lower_dots
+    tree = lower_dots(tree)
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
         tree)))))))
 
@@ -342,17 +352,12 @@ def _raised_inside_numba(exc):
 def lower_spellings(tree):
     """Spellings Numba lacks: `x[...]` (what `np.copyto(x, v)` becomes) is `x[:]`, the builtin
     `abs(x)`, which Numba takes for scalars only, is `np.abs(x)`, the method `x.round(d)` is
-    `np.round(x, d)`, and `np.trace(a, 0, 0, 1)` (a tangent's) is `np.trace(a)`."""
+    `np.round(x, d)` (np.trace is numba_traces' trace_axes)."""
     import gast
     for node in gast.walk(tree):
         if (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant)
                 and node.slice.value is Ellipsis):
             node.slice = gast.Slice(lower=None, upper=None, step=None)
-        if isinstance(node, gast.Call) and _is_np(node.func, "trace") and not node.keywords:
-            # a tangent's `np.trace(dA, 0, 0, 1)`: Numba's np.trace takes the matrix only
-            while len(node.args) > 1 and isinstance(node.args[-1], gast.Constant) and \
-                    node.args[-1].value == (0, 0, 1)[len(node.args) - 2]:
-                node.args.pop()
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "abs":
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="abs", ctx=gast.Load())
@@ -362,12 +367,6 @@ def lower_spellings(tree):
             node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
                                        attr="round", ctx=gast.Load())
     return tree
-
-
-def _is_np(func, name):
-    import gast
-    return isinstance(func, gast.Attribute) and func.attr == name and isinstance(func.value, gast.Name) \
-        and func.value.id == "np"
 
 
 _LINE = re.compile(r'File "[^"]*retrograd_generated_\w+\.py", line (\d+)')

@@ -25,3 +25,37 @@ def _trapezoid_weights(y, x=None, dx=1.0, axis=-1):
     src = (f"def impl(y, x=None, dx=1.0, axis=-1):\n    n = y.shape[{ax}]\n"
            f"    if n < 2:\n        return np.zeros(n).reshape({shape})\n{body}    return w.reshape({shape})\n")
     return compile_source(src)
+
+
+__all__ = ["trapezoid_along"]
+
+
+def trapezoid_along(y, x=None, dx=1.0, axis=-1):
+    return np.trapezoid(y, x, dx, axis)
+
+
+@overload(trapezoid_along, prefer_literal=True)
+def _trapezoid_along(y, x=None, dx=1.0, axis=-1):
+    """np.trapezoid(y, x, dx, axis) along a constant axis (Numba's takes none): NumPy's sum of
+    d * (y[1:] + y[:-1]) / 2 along it, d the spacing dx or the gaps of a 1-D x."""
+    ax = literal_int(axis, -1)
+    if not isinstance(y, types.Array) or y.ndim == 0 or ax is None:
+        return None
+    if not (is_none(x) or (isinstance(x, types.Array) and x.ndim == 1)):
+        return None
+    ax %= y.ndim
+    gap = "float(dx)" if is_none(x) else "(xf[k + 1] - xf[k])"
+    check = "" if is_none(x) else ("    xf = x.astype(np.float64)\n    if xf.size != n:\n"
+                                   "        raise ValueError('np.trapezoid: x and y must have the same length along axis')\n")
+    kept = [k for k in range(y.ndim) if k != ax]
+    perm = tuple(kept + [ax])
+    rows = " * ".join(f"y.shape[{k}]" for k in kept) or "1"
+    tail = "    return out[0]\n" if y.ndim == 1 else \
+        "    return out.reshape(" + "(" + "".join(f"y.shape[{k}], " for k in kept) + "))\n"
+    src = (f"def impl(y, x=None, dx=1.0, axis=-1):\n    n = y.shape[{ax}]\n" + check +
+           f"    m = np.ascontiguousarray(np.asarray(y, dtype=np.float64).transpose({perm!r})).reshape(({rows}, n))\n"
+           "    out = np.zeros(m.shape[0])\n"
+           "    for r in range(m.shape[0]):\n        s = 0.0\n"
+           f"        for k in range(n - 1):\n            s += {gap} * (m[r, k + 1] + m[r, k]) / 2.0\n"
+           "        out[r] = s\n" + tail)
+    return compile_source(src)

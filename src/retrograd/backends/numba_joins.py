@@ -150,6 +150,8 @@ def _literal_axes(axes):
 def _untranspose(g, axes):
     if not isinstance(g, types.Array):
         return None
+    if g.ndim < 2:        # nothing to permute (and ascontiguousarray would make a 0-d array 1-d)
+        return lambda g, axes: g.copy()
     if is_none(axes):
         return lambda g, axes: np.ascontiguousarray(g.T)
     fixed = _literal_axes(axes)
@@ -174,6 +176,8 @@ def flip_axes(m, axis=None):
 
 @overload(flip_axes, prefer_literal=True)
 def _flip_axes(m, axis=None):
+    if isinstance(m, (types.Number, types.Boolean)) and is_none(axis):    # a 0-d result's cotangent
+        return lambda m, axis=None: m
     if not isinstance(m, types.Array):
         return None
     n = m.ndim
@@ -217,7 +221,7 @@ def _real_if_close(a, tol=100):
 def lower_joins(tree):
     """A list display passed to a join (np.concatenate/stack/hstack/vstack/column_stack/dstack/append and
     the cotangent helpers) becomes a tuple display: Numba's joins take tuples, and a tuple keeps each
-    piece's type.  `np.flip(m, axis)` with an axis becomes flip_axes."""
+    piece's type.  `np.flip(m, axis)` becomes flip_axes."""
     import gast
 
     joins = {"concatenate", "stack", "hstack", "vstack", "column_stack", "dstack", "select"}
@@ -294,7 +298,7 @@ def lower_joins(tree):
                                             ctx=gast.Load())]
                     node.keywords = []
                     return node
-            if on_np and f.attr == "flip" and (len(node.args) > 1 or node.keywords):
+            if on_np and f.attr == "flip":          # Numba's takes no axis, nor a 0-d array
                 node.func = gast.Name(id="flip_axes", ctx=gast.Load(), annotation=None, type_comment=None)
             return node
     return Lower().visit(tree)

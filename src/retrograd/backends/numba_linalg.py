@@ -17,7 +17,7 @@ from ..errors import UsageError
 
 FUNCS = ("det", "inv", "slogdet", "solve", "pinv", "cholesky", "qr", "svd", "eig", "eigvals", "eigh",
          "eigvalsh", "norm")
-__all__ = [f"linalg_{f}" for f in FUNCS] + ["new_axes"]
+__all__ = [f"linalg_{f}" for f in FUNCS] + ["new_axes", "from_new_axes"]
 
 
 def _stub(name):
@@ -45,6 +45,19 @@ def _new_axes(x, k):
     if isinstance(x, types.Array):
         return lambda x, k: np.ascontiguousarray(x).reshape(x.shape + ones)
     return None
+
+
+def from_new_axes(v, t, k):
+    """What `t[..., None (k times)] = v` writes into t: v broadcast to t's shape with k axes of 1, those dropped."""
+    return np.reshape(np.broadcast_to(v, np.shape(t) + (1,) * k), np.shape(t))
+
+
+@overload(from_new_axes, prefer_literal=True)
+def _from_new_axes(v, t, k):
+    if not isinstance(k, types.IntegerLiteral) or not isinstance(t, types.Array):
+        return None
+    ones = (1,) * k.literal_value
+    return lambda v, t, k: np.ascontiguousarray(np.broadcast_to(v, t.shape + ones)).reshape(t.shape)
 
 
 def _matrix(a, ndim=2):
@@ -408,7 +421,10 @@ def _eigvals(a):
 
 def lower_linalg(tree):
     """Rewrite `np.linalg.<f>(...)` of generated code into `linalg_<f>(...)`, and `x[..., None, None]`
-    (the rules' way to lay a batch of scalars over matrices) into `new_axes(x, 2)`."""
+    (the rules' way to lay a batch of scalars over matrices) into `new_axes(x, 2)` (a write through it,
+    `x[..., None] = v`, into `x[...] = from_new_axes(v, x, 1)`)."""
+    import copy
+
     import gast
 
     class Lower(gast.NodeTransformer):
@@ -422,12 +438,40 @@ def lower_linalg(tree):
 
         def visit_Subscript(self, node):
             self.generic_visit(node)
-            s = node.slice
-            if (isinstance(s, gast.Tuple) and len(s.elts) > 1 and isinstance(s.elts[0], gast.Constant)
-                    and s.elts[0].value is Ellipsis
-                    and all(isinstance(e, gast.Constant) and e.value is None for e in s.elts[1:])):
+            k = _new_axes_count(node)
+            if k and isinstance(node.ctx, gast.Load):
                 return gast.Call(func=gast.Name(id="new_axes", ctx=gast.Load(), annotation=None, type_comment=None),
-                                 args=[node.value, gast.Constant(value=len(s.elts) - 1, kind=None)], keywords=[])
+                                 args=[node.value, gast.Constant(value=k, kind=None)], keywords=[])
             return node
+
+        def visit_Assign(self, node):
+            # a write through the new axes (an adjoint's `dy[..., None] = ...`): no call can be assigned to,
+            # so `t[...] = from_new_axes(v, t, k)`, the same entries written into t itself
+            if len(node.targets) == 1:
+                node.targets[0], node.value = _through(node.targets[0], node.value)
+            self.generic_visit(node)
+            return node
+
+        def visit_AugAssign(self, node):        # `t[..., None] += v`: `t[...] += from_new_axes(v, t, k)`
+            node.target, node.value = _through(node.target, node.value)
+            self.generic_visit(node)
+            return node
+
+    def _through(target, value):
+        k = _new_axes_count(target)
+        if not k:
+            return target, value
+        write = gast.Subscript(value=target.value, ctx=gast.Store(), slice=gast.Constant(value=Ellipsis, kind=None))
+        spread = gast.Call(func=gast.Name(id="from_new_axes", ctx=gast.Load(), annotation=None, type_comment=None),
+                           args=[value, copy.deepcopy(target.value), gast.Constant(value=k, kind=None)], keywords=[])
+        return write, spread
+
+    def _new_axes_count(node):
+        s = getattr(node, "slice", None)
+        if (isinstance(node, gast.Subscript) and isinstance(s, gast.Tuple) and len(s.elts) > 1
+                and isinstance(s.elts[0], gast.Constant) and s.elts[0].value is Ellipsis
+                and all(isinstance(e, gast.Constant) and e.value is None for e in s.elts[1:])):
+            return len(s.elts) - 1
+        return 0
     return Lower().visit(tree)
 

@@ -79,8 +79,10 @@ def _to_rows(x, axis):
 def _to_rows_ol(x, axis):
     def impl(x, axis):
         m = np.ascontiguousarray(np.moveaxis(x, axis, -1))
-        n = m.shape[-1]
-        return m.reshape((m.size // n if n else 0, n)), m.shape
+        rows = 1          # the product of the other axes (m.size // n is 0, not it, when n is 0)
+        for k in range(m.ndim - 1):
+            rows *= m.shape[k]
+        return m.reshape((rows, m.shape[-1])), m.shape
     return impl
 
 
@@ -93,13 +95,46 @@ def _from_rows_ol(rows, moved_shape, axis):
     return lambda rows, moved_shape, axis: np.ascontiguousarray(np.moveaxis(rows.reshape(moved_shape), -1, axis))
 
 
+def _counts(repeats, n):
+    """The count of each of n entries (an int broadcast, or one per entry), checked as NumPy does."""
+
+
+@overload(_counts)
+def _counts_ol(repeats, n):
+    if isinstance(repeats, types.Integer):
+        def one(repeats, n):
+            if repeats < 0:
+                raise ValueError("repeats may not contain negative values.")
+            return np.full(n, repeats, dtype=np.int64)
+        return one
+    if isinstance(repeats, types.Array) and isinstance(repeats.dtype, types.Integer):
+        as_array = "np.ascontiguousarray(repeats).ravel().astype(np.int64)"
+    elif isinstance(repeats, (types.List, types.UniTuple)) and isinstance(repeats.dtype, types.Integer):
+        as_array = "np.array(repeats, dtype=np.int64)"
+    else:
+        return None
+    return compile_source(f"""def impl(repeats, n):
+    r = {as_array}
+    if r.size == 1:
+        r = np.full(n, r[0], dtype=np.int64)
+    if r.size != n:
+        raise ValueError("operands could not be broadcast together (np.repeat's repeats)")
+    for k in range(n):
+        if r[k] < 0:
+            raise ValueError("repeats may not contain negative values.")
+    return r
+""")
+
+
 @overload(_rules.unrepeat)
 def _unrepeat(g, a, repeats, axis=None):
+    if isinstance(a, (types.Number, types.Boolean)) and is_none(axis):       # a scalar: its copies' sum
+        return lambda g, a, repeats, axis=None: np.sum(g) if _counts(repeats, 1)[0] else 0.0
     if not isinstance(a, types.Array):
         return None
     if is_none(axis):
         def flat(g, a, repeats, axis=None):
-            src = np.repeat(np.arange(a.size), repeats)
+            src = np.repeat(np.arange(a.size), _counts(repeats, a.size))
             gf = np.ascontiguousarray(g).ravel()
             out = np.zeros(a.size)
             for k in range(src.size):
@@ -110,7 +145,7 @@ def _unrepeat(g, a, repeats, axis=None):
     def along(g, a, repeats, axis=None):
         gr, _ = _to_rows(g, axis)
         ar, shape = _to_rows(a, axis)
-        src = np.repeat(np.arange(ar.shape[1]), repeats)
+        src = np.repeat(np.arange(ar.shape[1]), _counts(repeats, ar.shape[1]))
         out = np.zeros(ar.shape)
         for i in range(ar.shape[0]):
             for k in range(src.size):
@@ -263,13 +298,6 @@ def _roll_axis(a, shift, axis=None):
     return None
 
 
-def _is_pair01(node):
-    import gast
-    if isinstance(node, gast.Constant):
-        return node.value == (0, 1)
-    return isinstance(node, gast.Tuple) and [getattr(e, "value", None) for e in node.elts] == [0, 1]
-
-
 def lower_rolls(tree):
     """`np.roll(a, shift, axis)` (an axis given, also None: the adjoint's spelling) becomes roll_axis,
     `np.pad` pad_copies (Numba has none) and `x.diagonal(...)` np.diagonal(x, ...)."""
@@ -284,9 +312,6 @@ def lower_rolls(tree):
                 node.args = [f.value] + list(node.args)
                 node.func = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
                                                            type_comment=None), attr="diagonal", ctx=gast.Load())
-                return node
-            if on_np and f.attr == "rot90" and len(node.args) == 3 and _is_pair01(node.args[2]):
-                node.args = node.args[:2]          # Numba's np.rot90 takes no axes: (0, 1) is its default
                 return node
             if not (on_np and f.attr in ("roll", "pad")):
                 return node
@@ -323,12 +348,13 @@ def _diagonal(a, offset=0, axis1=0, axis2=1):
         return None
     perm = _last_two(a.ndim, ax1, ax2)
     lead = a.ndim - 2
+    lead_idx = "".join(f"i{k}, " for k in range(lead))      # the other axes' indices, each with its comma
     src = (f"def impl(a, offset=0, axis1=0, axis2=1):\n    v = a.transpose({perm!r})\n"
            "    r0, c0 = max(-offset, 0), max(offset, 0)\n"
            "    k = max(0, min(v.shape[-2] - r0, v.shape[-1] - c0))\n"
            "    out = np.empty(v.shape[:-2] + (k,), dtype=a.dtype)\n"
-           + _loops(lead + 1, "out.shape", f"out[{_idx(lead + 1)}] = v[{_idx(lead)} {'' if lead == 0 else ''}i{lead} + r0, i{lead} + c0]"
-                    if lead else "out[i0] = v[i0 + r0, i0 + c0]") + "\n    return out\n")
+           + _loops(lead + 1, "out.shape", f"out[{_idx(lead + 1)}] = v[{lead_idx}i{lead} + r0, i{lead} + c0]")
+           + "\n    return out\n")
     return compile_source(src)
 
 
@@ -341,7 +367,7 @@ def _undiagonal(g, a, offset=0, axis1=0, axis2=1):
         return None
     perm = _last_two(a.ndim, ax1, ax2)
     lead = a.ndim - 2
-    target = f"v[{_idx(lead)} i{lead} + r0, i{lead} + c0]" if lead else "v[i0 + r0, i0 + c0]"
+    target = f"v[{''.join(f'i{k}, ' for k in range(lead))}i{lead} + r0, i{lead} + c0]"
     src = (f"def impl(g, a, offset=0, axis1=0, axis2=1):\n    out = np.zeros(a.shape)\n"
            f"    v = out.transpose({perm!r})\n    r0, c0 = max(-offset, 0), max(offset, 0)\n"
            + _loops(lead + 1, "g.shape", f"{target} = g[{_idx(lead + 1)}]") + "\n    return out\n")
@@ -350,7 +376,8 @@ def _undiagonal(g, a, offset=0, axis1=0, axis2=1):
 
 @overload(_rules.undiag)
 def _undiag(g, v, k=0):
-    if not isinstance(v, types.Array) or not isinstance(g, types.Array) or g.ndim != 2:
+    # np.diag of a vector is a matrix, of a matrix a vector: g has the rank v has not
+    if not isinstance(v, types.Array) or not isinstance(g, types.Array) or {v.ndim, g.ndim} != {1, 2}:
         return None
     if v.ndim == 1:
         def one(g, v, k=0):

@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit, types, vectorize
 from numba.extending import overload
 
-from ..reverse.rules import elementwise as _elementwise, linalg as _linalg, operators as _operators
+from ..reverse.rules import elementwise as _elementwise, operators as _operators
 from ..reverse.rules import reductions as _reductions, shape as _shape
 
 
@@ -134,18 +134,6 @@ def _prod_others(a, axis=None):
             return np.ascontiguousarray(_others_rows(np.ascontiguousarray(a.T).astype(np.float64)).T)
         return along
     return None   # other axes: the numba backend refuses (BackendError), the python backend has it
-
-
-@overload(_linalg.trace_grad)
-def _trace_grad(g, a, offset=0, axis1=0, axis2=1):
-    if isinstance(a, types.Array) and a.ndim == 2:
-        def impl(g, a, offset=0, axis1=0, axis2=1):
-            e = np.eye(a.shape[0], a.shape[1], offset)
-            return g * (e if (axis1 % 2, axis2 % 2) == (0, 1) else e.T.copy())
-        return impl
-    return None
-
-
 
 
 def _zero_unless_float(g, y):

@@ -848,13 +848,17 @@ overload(matmul_grad_a)(_products.matmul_grad_overload("a"))
 
 
 def _dot_grad(which):
-    """`np.dot(a, b)`'s cotangents: scalar operands multiply, arrays are `@`."""
+    """`np.dot(a, b)`'s cotangents: `@`'s for 1-D/2-D arrays, else the einsum of np.dot's letters
+    (numba_dots: a scalar or 0-d operand, N-D operands)."""
     grad = matmul_grad_a if which == "a" else matmul_grad_b
 
     def ol(g, a, b):
-        if _is_scalar(a) or _is_scalar(b) or (isinstance(b, types.Array) and b.ndim > 2):
-            return None           # np.dot with N-D `b` is no `@`: the python backend has it
-        return lambda g, a, b: grad(g, a, b)
+        from .numba_axes import compile_source
+        from .numba_dots import dot_grad_source
+        if all(isinstance(t, types.Array) and 1 <= t.ndim <= 2 for t in (a, b)):
+            return lambda g, a, b: grad(g, a, b)
+        src = dot_grad_source(0 if which == "a" else 1, g, a, b)
+        return compile_source(src) if src else None
     return ol
 
 
@@ -897,3 +901,28 @@ __all__ += ["flip_axes"]
 from .numba_picks import builtin_sum, select_value, squeeze_axis  # noqa: E402,F401
 
 __all__ += ["builtin_sum", "select_value", "squeeze_axis"]
+
+from .numba_takes import take_modes  # noqa: E402,F401
+
+__all__ += ["take_modes"]
+
+from .numba_fills import array_of, clip_values, full_of, reshape_order  # noqa: E402,F401
+from .numba_selections import compress_along, delete_along  # noqa: E402,F401
+from .numba_diffs import diff_along  # noqa: E402,F401
+from .numba_crosses import moved_cross  # noqa: E402,F401
+from .numba_integrals import trapezoid_along  # noqa: E402,F401
+
+__all__ += ["array_of", "clip_values", "full_of", "reshape_order", "compress_along", "delete_along", "diff_along",
+            "moved_cross", "trapezoid_along"]
+
+from .numba_traces import trace_axes  # noqa: E402,F401
+
+__all__ += ["trace_axes"]
+
+from .numba_layouts import repeat_axis, reshape_like, rot90_axes  # noqa: E402,F401
+
+__all__ += ["repeat_axis", "reshape_like", "rot90_axes"]
+
+from .numba_dots import dot_value, kron_value  # noqa: E402,F401
+
+__all__ += ["dot_value", "kron_value"]
