@@ -87,7 +87,7 @@ def fd_backend(request, monkeypatch, tmp_path_factory):
 # case, so CI runs a fixed fraction of their numba cases, chosen by the crc32 of the test id;
 # RETROGRAD_NUMBA_FULL=1 runs them all.
 _NUMBA_SAMPLED = {"test_numba_tangents.py": 3, "test_numba_shape_tapes.py": 2, "test_numba_stat_axes.py": 2,
-                  "test_jacobians_batched.py": 2}
+                  "test_jacobians_batched.py": 2, "test_numba_extrema.py": 3}
 
 
 def pytest_collection_modifyitems(config, items):
