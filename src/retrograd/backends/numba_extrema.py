@@ -4,9 +4,10 @@ product of the other entries, exact at zeros) for what numba_runtime's, numba_fo
 versions do not take: 0-d arrays, three or more axes, tuple axes.
 
 Axes are constants (an int, a tuple of ints or None, as the primal's reduce_<op> lowering needs) and so is
-keepdims; an int axis known only at run time is a branch over the array's axes (the result's rank does not
-depend on it).  Each computes the python helper's formula: the mask of entries equal to the (spread)
-result over its count along the axes, NaN where none is equal (a NaN in the slice), as NumPy's 0/0.
+keepdims.  An int axis known only at run time, at three or more axes, is left to Numba's refusal: a branch
+over the axes gave wrong values (test_numba_extrema.test_runtime_axis).  Each computes the python helper's
+formula: the mask of entries equal to the (spread) result over its count along the axes, NaN where none is
+equal (a NaN in the slice), as NumPy's 0/0.
 """
 import numpy as np
 from numba import types
@@ -16,23 +17,12 @@ from ..reverse.rules import reductions as _red
 from .numba_axes import compile_source, is_none, spread
 from .numba_reductions import _axes, _keep, reduce_sum
 from .numba_rules import _others_rows
-from .numba_runtime import select_grad, unreduce
+from .numba_runtime import select_grad
 
 
 def _handled_elsewhere(x, axis):
     """The 1-D and 2-D arrays reduced over one axis or all of them, which the older overloads take."""
     return x.ndim in (1, 2) and (is_none(axis) or isinstance(axis, types.Integer))
-
-
-def _runtime_axis(fn, params, ndim):
-    """`fn(..., axis, ...)` for an int axis known at run time: a branch over the ndim constant axes."""
-    names = [p.split("=")[0] for p in params]          # params with their defaults, as the overload's
-    call = ", ".join(p if p != "axis" else "{k}" for p in names)
-    lines = [f"def impl({', '.join(params)}):", f"    ax = axis % {ndim} if -{ndim} <= axis < {ndim} else {ndim}"]
-    lines += [f"    if ax == {k}:\n        return fn({call.format(k=k)})" for k in range(ndim - 1)]
-    lines += [f"    if ax != {ndim - 1}:\n        raise ValueError('axis out of bounds')",
-              f"    return fn({call.format(k=ndim - 1)})"]
-    return compile_source("\n".join(lines) + "\n", fn=fn)
 
 
 def _constant(axis, keepdims, ndim):
@@ -55,15 +45,12 @@ def _select_grad_nd(g, x, result, axis=None, keepdims=False):
         return lambda g, x, result, axis=None, keepdims=False: g if x == x else np.nan
     if not isinstance(x, types.Array) or _handled_elsewhere(x, axis):
         return None
-    params = ("g", "x", "result", "axis=None", "keepdims=False")
     if x.ndim == 0:
         # one entry: all of g, or NaN when x is NaN (x != x), in array arithmetic (NumPy's 0/0, no raise)
         def zero_d(g, x, result, axis=None, keepdims=False):
             mask = np.full((1,), 1.0 if x[()] == x[()] else 0.0)
             return np.full(x.shape, (spread(g, x) * mask / mask)[0])
         return zero_d
-    if isinstance(axis, types.Integer) and not isinstance(axis, types.IntegerLiteral):
-        return _runtime_axis(select_grad, params, x.ndim)
     plan = _constant(axis, keepdims, x.ndim)
     if plan is None:
         return None
@@ -96,8 +83,6 @@ def _prod_others_nd(a, axis=None):
     """The reduced axes moved last, each row's products of the others (numba_rules._others_rows), moved back."""
     if not isinstance(a, types.Array) or _handled_elsewhere(a, axis) or a.ndim == 0:
         return None
-    if isinstance(axis, types.Integer) and not isinstance(axis, types.IntegerLiteral):
-        return _runtime_axis(_red.prod_others, ("a", "axis=None"), a.ndim)
     axes = _axes(axis, a.ndim)
     if axes is None:
         return None
@@ -111,13 +96,3 @@ def _prod_others_nd(a, axis=None):
            f"    out = _others_rows(t.reshape(({rows}, {cols})))\n"
            f"    return np.ascontiguousarray(out.reshape(t.shape).transpose({back!r}))\n")
     return compile_source(src, _others_rows=_others_rows)
-
-
-@overload(unreduce, prefer_literal=True)
-def _unreduce_runtime_axis(g, x, axis=None, keepdims=False):
-    """prod's and max's cotangent spread back over an int axis known at run time, at three or more axes
-    (numba_runtime's unreduce takes 1-D and 2-D arrays, numba_axes.spread constant axes)."""
-    if not (isinstance(x, types.Array) and x.ndim >= 3 and isinstance(axis, types.Integer)
-            and not isinstance(axis, types.IntegerLiteral)):
-        return None
-    return _runtime_axis(unreduce, ("g", "x", "axis=None", "keepdims=False"), x.ndim)
