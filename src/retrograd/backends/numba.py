@@ -36,11 +36,12 @@ def _lower(tree):
     from .numba_orderstats import lower_quantiles
     from .numba_average import lower_average
     from .numba_sorting import lower_sorting
+    from .numba_casts import lower_casts
     tree.decorator_list = [_njit()]
     tree = lower_index_lists(lower_linalg(lower_tuple_writes(lower_statistics(lower_sorting(lower_average(
         lower_quantiles(tree)))))))
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
-        tree)))))))
+        lower_casts(tree))))))))
 
 
 _RELAYOUT = {"T", "transpose", "swapaxes", "moveaxis", "rollaxis"}
