@@ -15,7 +15,6 @@ _CASTS = "Numba's astype/asarray take NumPy dtypes only (not int, bool, float or
 _MASK_2D = "Numba writes through a boolean mask only into a 1-D array"
 
 NUMBA_REFUSES = {
-    "test_casts[asarray_int]": _CASTS,
     "test_casts[float_casts]": _CASTS,
     "test_hstack_of_a_0d_and_a_1d_piece": _SHAPES,
     "test_broadcast_assignment[c1_mask_and_fancy-<lambda>-0]": _MASK_2D,

@@ -1,6 +1,7 @@
 """Casts in the spelling Numba takes: its `astype`, `np.asarray` and `np.array` take NumPy dtypes only, so
 the builtin types and dtype strings become NumPy's: `int` is np.int64 (NumPy's default int on Linux),
-`float` np.float64, `bool` np.bool_, `complex` np.complex128, and `"int32"` np.int32."""
+`float` np.float64, `bool` np.bool_, `complex` np.complex128, and `"int32"` np.int32.  Numba's np.array
+takes no dtype for an array, so `np.array(x, T)` (a copy) is `np.asarray(x).astype(T)` (a copy too)."""
 import gast
 import numpy as np
 
@@ -55,10 +56,15 @@ def lower_casts(tree):
         holder, key = slot
         value = holder[key] if isinstance(holder, list) else getattr(holder, key)
         name = _np_dtype(value)
-        if name is None:
-            continue
-        if isinstance(holder, list):
-            holder[key] = _np_attr(name)
-        else:
-            setattr(holder, key, _np_attr(name))
+        if name is not None:
+            if isinstance(holder, list):
+                holder[key] = _np_attr(name)
+            else:
+                setattr(holder, key, _np_attr(name))
+        if node.func.attr == "array" and len(node.args) + len(node.keywords) == 2 and \
+                all(k.arg == "dtype" for k in node.keywords):
+            dtype = node.args[1] if len(node.args) == 2 else node.keywords[0].value
+            node.func = gast.Attribute(value=gast.Call(func=_np_attr("asarray"), args=node.args[:1], keywords=[]),
+                                       attr="astype", ctx=gast.Load())
+            node.args, node.keywords = [dtype], []
     return tree
