@@ -83,11 +83,32 @@ def fd_backend(request, monkeypatch, tmp_path_factory):
     return backend
 
 
-# CI time is bounded (2 cores, well under 10 minutes): these numba files compile a primal and an adjoint per
-# case, so CI runs a fixed fraction of their numba cases, chosen by the crc32 of the test id;
-# RETROGRAD_NUMBA_FULL=1 runs them all.
+# CI time is bounded (2 cores, well under 10 minutes), and three quarters of it was Numba compiling a primal,
+# an adjoint and a plain forward for each numba case.  So CI runs a fixed sample of the numba cases, chosen by
+# the crc32 of the test id:
+# * a third of the cases parametrized by backend (`fd_backend` or `backend`) that run on numba; their python
+#   cases all run, and so do the cases of numba_refusals.NUMBA_REFUSES (the ledger only shrinks) and the
+#   cache tests;
+# * of the numba-only files below, the given fraction of their parametrized cases (a plain test always runs).
+# RETROGRAD_NUMBA_FULL=1 runs every case: the soak to run before a merge (the README's Development section).
+_FD_NUMBA_SAMPLE = 3
 _NUMBA_SAMPLED = {"test_numba_tangents.py": 3, "test_numba_shape_tapes.py": 2, "test_numba_stat_axes.py": 2,
-                  "test_jacobians_batched.py": 2, "test_numba_extrema.py": 3}
+                  "test_jacobians_batched.py": 2, "test_numba_patterns.py": 2, "test_numba_lowerings.py": 2,
+                  "test_numba_linalg_stats.py": 2, "test_numba_pytrees.py": 2, "test_numba_runtime.py": 2,
+                  "test_numba_extrema.py": 3}
+
+
+def _numba_fraction(item):
+    """1/n of such cases run in CI (n), or None: this case always runs."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "numba" in (params.get("fd_backend"), params.get("backend")) and item.fspath.basename != "test_caches.py":
+        from numba_refusals import NUMBA_REFUSES
+        key = item.name.replace("[numba-", "[").replace("[numba]", "")
+        return None if key in NUMBA_REFUSES else _FD_NUMBA_SAMPLE
+    n = _NUMBA_SAMPLED.get(os.path.basename(str(item.fspath)))
+    if n is None or not params or (item.fspath.basename == "test_jacobians_batched.py" and "numba" not in item.nodeid):
+        return None
+    return n
 
 
 def pytest_collection_modifyitems(config, items):
@@ -96,7 +117,6 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="numba CI sample: RETROGRAD_NUMBA_FULL=1 runs this case")
     for item in items:
-        n = _NUMBA_SAMPLED.get(os.path.basename(str(item.fspath)))
-        if n and (item.fspath.basename != "test_jacobians_batched.py" or "numba" in item.nodeid) \
-                and zlib.crc32(item.nodeid.encode()) % n:
+        n = _numba_fraction(item)
+        if n and zlib.crc32(item.nodeid.encode()) % n:
             item.add_marker(skip)

@@ -22,3 +22,8 @@ def adjoint_numba_cannot_compile(x):
     A = np.outer(x, x)
     s = np.correlate(A[0], x * 2.0)
     return np.sum(s * 2.0)
+
+
+def dict_on_numba(x):
+    d = {"a": x * 2.0, "b": x}
+    return np.sum(d["a"] * d["b"])

@@ -99,6 +99,18 @@ def test_numba_failure_names_the_user_line_in_this_and_a_new_process(tmp_path, m
     assert any(f.endswith(".json") for _, _, fs in os.walk(tmp_path) for f in fs)   # it was a cache hit
 
 
+@pytest.mark.skipif("numba" not in os.environ.get("RETROGRAD_TEST_BACKENDS", "python,numba"), reason="numba")
+def test_an_adjoints_zero_initialisation_names_the_line_that_assigns_the_variable():
+    # `dd = zeros_like(d)` opens the adjoint, before any `# grad of` block: a failure there (Numba types no
+    # dict) names the user's `d = {...}`, not nothing
+    pytest.importorskip("numba")
+    fn = cases.dict_on_numba
+    line = next(n for n, t in _user_lines(fn).items() if t.startswith("d = {"))
+    with pytest.raises(rg.BackendError) as err:
+        rg.differentiate(fn, backend="numba").grad(np.linspace(0.1, 1.0, 4))
+    assert (os.path.basename(err.value.filename), err.value.lineno) == ("sourcemap_cases.py", line)
+
+
 def test_reversed_loop_and_branch_headers_map_to_the_users_loop_and_if():
     # the adjoint's `for i in range(n - 1, -1, -1):` is the user's loop, not the block before it
     program, lines = _program(cases.looped, ["x", "c"])

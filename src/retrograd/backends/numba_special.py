@@ -24,22 +24,46 @@ def _kernel(name, proto):
     raise ImportError(f"scipy.special.cython_special has no real kernel for {name}")
 
 
-def _unary(name):
-    f = _kernel(name, _D1)
+# A ufunc is compiled when a compiled function first calls it (at that function's typing), not at import:
+# compiled eagerly, the 35 kernels took 2.9 s of every process's start, whether it used any or not.  (They
+# are not on-disk cacheable: they call SciPy through a ctypes pointer.)
+_UFUNCS = {}
 
-    @vectorize(["float64(float64)"])
-    def ufunc(x):
-        return f(x, 0)
-    overload(getattr(special, name))(lambda x: lambda x: ufunc(x))
+
+def _lazy(key, build):
+    if key not in _UFUNCS:
+        _UFUNCS[key] = build()
+    return _UFUNCS[key]
+
+
+def _unary(name):
+    def build():
+        f = _kernel(name, _D1)
+
+        @vectorize(["float64(float64)"])
+        def ufunc(x):
+            return f(x, 0)
+        return ufunc
+
+    @overload(getattr(special, name))
+    def _ol(x):
+        ufunc = _lazy(name, build)
+        return lambda x: ufunc(x)
 
 
 def _binary(name):
-    f = _kernel(name, _D2)
+    def build():
+        f = _kernel(name, _D2)
 
-    @vectorize(["float64(float64, float64)"])
-    def ufunc(x, y):
-        return f(x, y, 0)
-    overload(getattr(special, name))(lambda x, y: lambda x, y: ufunc(x, y))
+        @vectorize(["float64(float64, float64)"])
+        def ufunc(x, y):
+            return f(x, y, 0)
+        return ufunc
+
+    @overload(getattr(special, name))
+    def _ol(x, y):
+        ufunc = _lazy(name, build)
+        return lambda x, y: ufunc(x, y)
 
 
 for _name in ("erf", "erfc", "erfcx", "erfinv", "erfcinv", "ndtr", "log_ndtr", "ndtri", "expit", "log_expit",
@@ -71,28 +95,45 @@ def _polygamma(n, x):
     return acc + sign * s
 
 
-@vectorize(["float64(int64, float64)"])
-def _polygamma_ufunc(n, x):
-    if n == 0:
-        return special.psi(x)
-    return _polygamma(n, x)
+def _polygamma_build():
+    @vectorize(["float64(int64, float64)"])
+    def polygamma(n, x):
+        if n == 0:
+            return special.psi(x)
+        return _polygamma(n, x)
+    return polygamma
 
 
-overload(special.polygamma)(lambda n, x: lambda n, x: _polygamma_ufunc(n, x))
+def _x_over_y_build():
+    @vectorize(["float64(float64, float64)"])
+    def x_over_y(x, y):
+        return 0.0 if x == 0 else x / y
+    return x_over_y
 
 
-@vectorize(["float64(float64, float64)"])
-def _x_over_y(x, y):
-    return 0.0 if x == 0 else x / y
+def _over_x_build():
+    @vectorize(["float64(float64, float64, float64)"])
+    def over_x(f, x, at0):
+        return at0 if x == 0 else f / x
+    return over_x
 
 
-@vectorize(["float64(float64, float64, float64)"])
-def _over_x(f, x, at0):
-    return at0 if x == 0 else f / x
+@overload(special.polygamma)
+def _polygamma_ol(n, x):
+    ufunc = _lazy("polygamma", _polygamma_build)
+    return lambda n, x: ufunc(n, x)
 
 
-overload(_rules.x_over_y)(lambda x, y: lambda x, y: _x_over_y(x, y))
-overload(_rules.bessel_over_x)(lambda f, x, at0: lambda f, x, at0: _over_x(f, x, at0))
+@overload(_rules.x_over_y)
+def _x_over_y_ol(x, y):
+    ufunc = _lazy("x_over_y", _x_over_y_build)
+    return lambda x, y: ufunc(x, y)
+
+
+@overload(_rules.bessel_over_x)
+def _over_x_ol(f, x, at0):
+    ufunc = _lazy("over_x", _over_x_build)
+    return lambda f, x, at0: ufunc(f, x, at0)
 
 
 # ---- softmax, log_softmax, logsumexp: Numba has none of them; written with the axis reductions of

@@ -361,6 +361,14 @@ class FunctionTransform:
                                  construct=callee.label, hint=f"copy it first in `{callee.label}` "
                                  f"(`{p} = {p}.copy()`), or return the new value instead")
 
+    def _first_assignment(self, name):
+        """The first statement of the primal that assigns `name`, or the function's def (a parameter)."""
+        for s in walk_stmts(self.node.body):
+            own = [s.target] if isinstance(s, gast.For) else [] if isinstance(s, (gast.If, gast.While)) else [s]
+            if getattr(s, "lineno", None) is not None and name in A.assigned_names(own):
+                return s
+        return self.node
+
     def _reset(self, name):
         d = self.dvar(name)
         if name in self.inplace or (self.typed and self.kinds.get(name) != "scalar"):
@@ -1244,8 +1252,8 @@ class FunctionTransform:
             names = ", ".join(s.targets[0].id for s in self._recomputed)
             prologue.append(self._note(f"remat: recompute {names} (cheaper than keeping them)"))
             prologue += [copy.deepcopy(s) for s in self._recomputed]
-        for v in sorted(self.active - {self.result}):
-            prologue += self._reset(v)
+        for v in sorted(self.active - {self.result}):     # at the user's line that first assigns v (or the def):
+            prologue += A.copy_loc(self._reset(v), self._first_assignment(v))   # a failure there names it
         if self.result in self.inplace:
             prologue += A.quote(f"{seed} = add_into(zeros_like({self.result}), {seed})")
         grads = [self.dvar(p) if p in self.active else "0.0" for p in self.active_params]
