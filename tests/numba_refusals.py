@@ -10,7 +10,7 @@ _CONTAINERS = ("a list of arrays of different shapes indexed by a loop variable 
                "flattened, and a tuple of different types has no element type)")
 _SHAPES = "no Numba lowering yet for this NumPy shape function or its adjoint"
 
-_CASTS = "Numba's astype/asarray take NumPy dtypes only (not int, bool, float or strings)"
+_CASTS = "no Numba lowering yet for `unarray` (np.array(x, np.float64)'s adjoint)"
 
 _MASK_2D = "Numba writes through a boolean mask only into a 1-D array"
 
