@@ -36,6 +36,7 @@ def _lower(tree):
     from .numba_orderstats import lower_quantiles
     from .numba_average import lower_average
     from .numba_sorting import lower_sorting
+    from .numba_casts import lower_casts
     tree.decorator_list = [_njit()]
     from .numba_shape_calls import lower_shape_calls      # first: the later passes see its calls
     tree = lower_shape_calls(tree)
@@ -50,7 +51,7 @@ def _lower(tree):
     from .numba_dots import lower_dots
     tree = lower_dots(tree)
     return lower_layouts(lower_spellings(lower_joins(lower_rolls(lower_contractions(lower_products(lower_reductions(
-        tree)))))))
+        lower_casts(tree))))))))
 
 
 _RELAYOUT = {"T", "transpose", "swapaxes", "moveaxis", "rollaxis"}

@@ -14,3 +14,4 @@ except ImportError:        # pragma: no cover
     pass
 else:
     from . import numba_special  # noqa: F401
+from . import numba_extrema  # noqa: F401

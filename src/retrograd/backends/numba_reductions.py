@@ -152,6 +152,10 @@ _POSITIONAL = {**{op: ("axis", "dtype", "out", "keepdims") for op in ("sum", "me
 _POSITIONAL.update({"nan" + op: v for op, v in _POSITIONAL.items()})
 
 
+# np.amax / np.amin are np.max / np.min (Numba has the names, not their axis= or keepdims=)
+_ALIASES = {"amax": "max", "amin": "min"}
+
+
 def _float_dtype(v):
     """`np.float64` (or `np.float32`) written as an attribute: the cast the dtype= keyword asks for."""
     import gast
@@ -168,14 +172,15 @@ def lower_reductions(tree):
         def visit_Call(self, node):
             self.generic_visit(node)
             f = node.func
-            if not (isinstance(f, gast.Attribute) and f.attr in OPS):
+            if not (isinstance(f, gast.Attribute) and (f.attr in OPS or f.attr in _ALIASES)):
                 return node
             on_np = isinstance(f.value, gast.Name) and f.value.id == "np"
-            if f.attr.startswith("nan") and not on_np:
+            if (f.attr.startswith("nan") or f.attr in _ALIASES) and not on_np:
                 return node
+            op = _ALIASES.get(f.attr, f.attr)
             args = list(node.args) if on_np else [f.value] + list(node.args)
             kw = {k.arg: k.value for k in node.keywords}
-            kw.update(zip(_POSITIONAL[f.attr], args[1:]))    # NumPy's positions: np.std(x, 1, None, None, 1)
+            kw.update(zip(_POSITIONAL[op], args[1:]))    # NumPy's positions: np.std(x, 1, None, None, 1)
             kw = {k: v for k, v in kw.items()
                   if not (k in ("dtype", "out") and isinstance(v, gast.Constant) and v.value is None)}
             x = args[0] if args else None
@@ -184,14 +189,14 @@ def lower_reductions(tree):
                 x = gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
                                                                   type_comment=None), attr="asarray", ctx=gast.Load()),
                               args=[x], keywords=[gast.keyword(arg="dtype", value=kw.pop("dtype"))])
-            wanted = {"axis", "keepdims", "ddof"} if f.attr in _SPREAD else {"axis", "keepdims"}
+            wanted = {"axis", "keepdims", "ddof"} if op in _SPREAD else {"axis", "keepdims"}
             if not set(kw) <= wanted or x is None:
                 return node
             if not (wanted & set(kw)) and x is args[0]:
                 return node                                     # Numba's own reduction of the whole array
             none = gast.Constant(value=None, kind=None)
             extra = [kw["ddof"]] if "ddof" in kw else []
-            return gast.Call(func=gast.Name(id=f"reduce_{f.attr}", ctx=gast.Load(), annotation=None,
+            return gast.Call(func=gast.Name(id=f"reduce_{op}", ctx=gast.Load(), annotation=None,
                                             type_comment=None),
                              args=[x, kw.get("axis", none), kw.get("keepdims", gast.Constant(value=False, kind=None))]
                              + extra, keywords=[])
