@@ -303,6 +303,11 @@ def lower_contractions(tree):
                 node.func, node.keywords = name("tensordot_value"), []
                 node.args = args[:2] + [gast.Constant(value=text, kind=None)]
                 return node
+            if isinstance(f, gast.Name) and f.id == "multi_dot_tangent" and not node.keywords:
+                # the tangent's lists of matrices (and of their tangents) hold arrays of different ranks
+                node.args = [gast.Tuple(elts=a.elts, ctx=gast.Load()) if isinstance(a, gast.List) else a
+                             for a in node.args]
+                return node
             if isinstance(f, gast.Name) and f.id == "tensordot_grad" and len(node.args) == 5 and not node.keywords:
                 text = axes_text(node.args[3])
                 if text is not None:
