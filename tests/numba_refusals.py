@@ -11,12 +11,9 @@ _CONTAINERS = ("a list of arrays of different shapes indexed by a loop variable 
 _SQUEEZE = ("np.squeeze without an axis: the result's rank depends on the run-time shape, which Numba cannot "
             "type (np.squeeze with an axis is lowered)")
 
-_CASTS = "no Numba lowering yet for `unarray` (np.array(x, np.float64)'s adjoint)"
-
 _MASK_2D = "Numba writes through a boolean mask only into a 1-D array"
 
 NUMBA_REFUSES = {
-    "test_casts[float_casts]": _CASTS,
     "test_broadcast_assignment[c1_mask_and_fancy-<lambda>-0]": _MASK_2D,
     "test_mask_write": _MASK_2D,
     "test_subscript_writes[write_add_at_argument_in_loop-2]":

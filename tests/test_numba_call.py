@@ -160,7 +160,7 @@ def test_what_the_backend_does_not_differentiate_runs_the_original():
 
 
 def bad_forward(x):
-    y = x.astype(int)
+    y = np.squeeze(x)          # no axis: the result's rank is the run-time shape's, which Numba cannot type
     return np.sum(y * x)
 
 
@@ -170,5 +170,5 @@ def test_compile_errors_name_the_users_line():
         d(np.ones(3))
     err = info.value
     assert err.filename.endswith("test_numba_call.py")
-    assert "astype" in err.source_line or "astype" in str(err)
+    assert "squeeze" in err.source_line or "squeeze" in str(err)
     assert 'backend="python"' in err.hint
