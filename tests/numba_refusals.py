@@ -82,8 +82,6 @@ NUMBA_FORM_GAPS = {
     ('sort', 3): 'no lowering yet: `sort_x = np.sort(x, stable=True, order=None)`',
 }
 NUMBA_FORM_BROKEN = {
-    ('nanvar', 1): "the draw leaves one non-NaN entry in a column: nanvar(ddof=1) is NaN there, so are all the "
-                   "differences of the summed output, while the gradient is NaN only in that column (not a numba error)",
 }
 NUMBA_FORWARD_FORM_REFUSALS = {
     ('cross', 0): _RANK_CROSS,

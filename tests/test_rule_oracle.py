@@ -435,6 +435,14 @@ def nan_in(expr):
     return f"x = np.where(x > 1.2, np.nan, x)\n    return {expr}"
 
 
+def nan_in_thirds(expr):
+    """`expr` with x's entries above 1.2 made NaN at every third flat position only: each slice of the (4, 2)
+    and (2, 5) draws keeps two numbers, so a ddof=1 reduction is finite on every slice (with one number left
+    it is NaN, and so is every difference of the summed output: no derivative to check there)."""
+    return (f"x = np.where((x > 1.2) & (np.arange(x.size).reshape(x.shape) % 3 == 0), np.nan, x)\n"
+            f"    return {expr}")
+
+
 FORMS.update({
     # zeros included: the product of the earlier entries, exact with zeros (no division)
     "cumprod": [F("np.cumprod(x)", Arg("any", SHAPES + EMPTY)), F("np.cumprod(x, axis=-1)", Arg("any", ND2)),
@@ -448,10 +456,10 @@ FORMS.update({
                 F(nan_in("np.nanmean(x, axis=-1, keepdims=True, dtype=np.float64)"), Arg("any", [(2, 4)])),
                 F("np.nanmean(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
     "nanvar": [F(nan_in("np.nanvar(x)"), Arg("any", [(4,), (2, 3)])),
-               F(nan_in("np.nanvar(x, axis=0, ddof=1, keepdims=True, dtype=np.float64)"), Arg("any", [(4, 2)])),
+               F(nan_in_thirds("np.nanvar(x, axis=0, ddof=1, keepdims=True, dtype=np.float64)"), Arg("any", [(4, 2)])),
                F("np.nanvar(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
     "nanstd": [F(nan_in("np.nanstd(x)"), Arg("nonzero", [(4,), (2, 3)])),
-               F(nan_in("np.nanstd(x, axis=-1, ddof=1, keepdims=False, dtype=np.float64)"), Arg("nonzero", [(2, 5)])),
+               F(nan_in_thirds("np.nanstd(x, axis=-1, ddof=1, keepdims=False, dtype=np.float64)"), Arg("nonzero", [(2, 5)])),
                F("np.nanstd(x, out=np.zeros(()))", Arg("any", [(3,)]), refuse=R)],
     "nanmax": [F(nan_in("np.nanmax(x)"), Arg("distinct", [(3,), (2, 3)])),
                F(nan_in("np.nanmax(x, axis=0, keepdims=True)"), Arg("distinct", [(2, 3)])),
