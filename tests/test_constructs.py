@@ -606,7 +606,27 @@ def read_in_loop(x):
     return s
 
 
+def read_new_axes_of_an_element(x):
+    # x[0] is a NumPy scalar: `[..., None, None]` makes a (1, 1) array of it (its cotangent buffer must be an
+    # array, not np.float64, which takes no item assignment)
+    return np.sum(np.sin(x[0][..., None, None]) * x[1][None, ...] + x[1][np.newaxis])
+
+
+def read_new_axes_of_a_row(x):
+    return np.sum(x[0][..., None] * x[:, None])
+
+
+def read_new_axes_of_a_scalar(s):
+    y = s * 2.0
+    return np.sum(np.cos(y[..., None]))
+
+
 READ_CASES = [
+    (read_new_axes_of_an_element, lambda: (sym((2,), 8),), 0),
+    (read_new_axes_of_an_element, lambda: (sym((2, 3), 9),), 0),
+    (read_new_axes_of_a_row, lambda: (sym((3,), 10),), 0),
+    (read_new_axes_of_a_row, lambda: (sym((3, 2), 11),), 0),
+    (read_new_axes_of_a_scalar, lambda: (np.float64(0.7),), 0),
     (read_ints_and_negative, lambda: (sym((3, 4), 1),), 0),
     (read_slices_with_steps, lambda: (sym((4, 5), 2),), 0),
     (read_rows_and_columns, lambda: (sym((4, 4), 3),), 0),

@@ -419,8 +419,12 @@ class FunctionTransform:
                     out += A.quote("add_at(D, I, G)", D=d, I=_index_value(node.slice), G=g)
                 elif is_array(self.kinds.get(base.id)):
                     out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
+                elif _new_axes_only(node.slice):
+                    self.accumulate(base.id, _without_new_axes(g, base), out)
                 else:   # the element may itself be a container (a tuple of weights in a dict, ...)
                     out += A.quote("D[I] = add_into(D[I], G)", D=d, I=node.slice, G=g)
+            elif _new_axes_only(node.slice):
+                self.adj_expr(base, _without_new_axes(g, base), out)
             else:
                 tmp = self.names.fresh("d_part")
                 out += A.quote("T = zeros_like(B)", T=tmp, B=base)
@@ -1332,6 +1336,19 @@ def _rename_reserved(src):
         for node in gast.walk(fn):
             if isinstance(node, gast.Name) and node.id == n:
                 node.id = new
+
+
+def _new_axes_only(index):
+    """An index of only `...` and `None`/`np.newaxis`: it adds length-1 axes, and applies to a scalar too."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return all((isinstance(e, gast.Constant) and (e.value is None or e.value is Ellipsis))
+               or (isinstance(e, gast.Attribute) and e.attr == "newaxis") for e in parts)
+
+
+def _without_new_axes(g, base):
+    """The cotangent of `base` from that of `base[..., None]` (same entries): g reshaped to base's shape.  No
+    `zeros_like(base)` buffer written through the index: base may be a NumPy scalar (`x[0][..., None]`)."""
+    return A.quote_expr("np.reshape(G, np.shape(B))", G=g, B=base)
 
 
 def _index_value(node):
