@@ -188,6 +188,22 @@ def test_numba_adjoint_failure_keeps_its_type_and_says_where_to_look():
     assert any("adjoint_singular_det" in n and 'backend="python"' in n for n in notes), notes
 
 
+@pytest.mark.parametrize("f,shape,text,hint", [
+    (cases.wide_qr, (2, 3), "q, r = np.linalg.qr(a)", "transpose a wide matrix"),
+    (cases.full_svd, (3, 2), "u, s, vt = np.linalg.svd(a, full_matrices=True)", "pass full_matrices=False")])
+def test_numba_guard_in_the_compiled_adjoint_names_the_users_line(f, shape, text, hint):
+    # the rule's guard raises MissingRuleError in compiled code, with constant arguments only (no line): it is
+    # named at the one user line whose generated code calls the function its message names
+    _numba()
+    a = np.random.default_rng(3).normal(size=shape)
+    with pytest.raises(rg.MissingRuleError) as info:
+        rg.grad(f, backend="numba")(a)
+    err = info.value
+    fname, line = _line_of(cases, text)
+    assert (os.path.abspath(err.filename), err.lineno, err.source_line, err.hint) == (fname, line, text, hint)
+    assert "; hint:" not in err.detail
+
+
 def test_numba_line_map_survives_the_transform_cache(tmp_path):
     _numba()
     import subprocess

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 
-from ..errors import BackendError
+from ..errors import BackendError, RetrogradError
 from . import Traits, cache_dir as _cache_dir
 from .target import Target
 
@@ -236,6 +236,8 @@ def call(fn, args, source, locations=None):
     from numba.core.errors import NumbaError
     try:
         return fn(*args)
+    except RetrogradError as exc:             # a rule's guard in compiled code (Numba raises it without a line)
+        raise _locate_refusal(exc, fn, args, source, locations) from None
     except (_RUN_TIME + (np.linalg.LinAlgError,)) as exc:
         if _while_compiling(exc):        # Numba's compiler crashing on what it cannot type: not the user's run
             raise _backend_error(exc, source, locations) from None
@@ -304,6 +306,36 @@ def _run_time_error(exc, fn, args, locations):
             return sourcemap.annotate(again if type(again) is type(exc) else exc, loc)
     finally:
         module.update(compiled)
+    return exc
+
+
+def _locate_refusal(exc, fn, args, source, locations):
+    """A RetrogradError a compiled guard raised (`MissingRuleError(_QR_WIDE)`: Numba's exceptions take constant
+    arguments only, so it names no line) at the user's line: the replay of a primal or tangent function
+    (`_run_time_error`), else the one user line whose generated code calls the function its message names
+    (`np.linalg.qr`: `linalg_qr(`, `qr_grad(`); with several such lines, a note lists them."""
+    from ..reverse import sourcemap
+    if exc.lineno is not None:
+        return exc
+    if exc.hint is None and "; hint: " in (exc.detail or ""):      # the compiled guard's one string, split
+        message, hint = exc.detail.split("; hint: ", 1)
+        exc = type(exc)(message, construct=exc.construct, hint=hint)
+    exc = _run_time_error(exc, fn, args, locations)
+    named = re.search(r"\bnp\.(?:\w+\.)*(\w+)", exc.detail or "")
+    if exc.lineno is not None or named is None:
+        return exc
+    call = re.compile(rf"\b(?:\w+_)?{named.group(1)}(?:_\w+)?\(")
+    where = []
+    for n, line in enumerate(source.splitlines(), 1):
+        loc = (locations or {}).get(n)
+        if loc is not None and call.search(line) and (loc.filename, loc.lineno) not in [(w.filename, w.lineno)
+                                                                                          for w in where]:
+            where.append(loc)
+    if len(where) == 1:
+        return sourcemap.annotate(exc, where[0])
+    if where:
+        sourcemap.add_note(exc, "retrograd: raised for one of lines " + ", ".join(f"{w.filename}:{w.lineno}"
+                                                                               for w in where))
     return exc
 
 
