@@ -133,8 +133,8 @@ def test_sized_tapes_match_differences_and_python(name):
     np.testing.assert_allclose(g, py, rtol=1e-12, atol=1e-14)
 
 
-def _primal_source(f, args):
-    d = rg.differentiate(f, wrt=0, backend="numba")
+def _primal_source(f, args, remat="store"):
+    d = rg.differentiate(f, wrt=0, backend="numba", remat=remat)
     d.grad(*args)
     src = d.source
     return src[src.index("def primal_"):src.index("def adjoint_")]

@@ -19,6 +19,7 @@ from test_constructs import ARITH_CASES, HELPER_CASES, LOOP_CASES, WHILE_CASES, 
 from test_properties import array_programs, load_function, progdir, scalar_programs  # noqa: F401
 
 SETTINGS = {
+    "default": None,            # re-runs only the loops whose re-run keeps no state (see test_default_...)
     "recompute": "recompute",
     "k1": rg.Checkpoint(snapshots=1),
     "k2": rg.Checkpoint(snapshots=2),
@@ -41,7 +42,7 @@ def assert_same(g0, g1, rtol=1e-12):
 
 
 def same_as_store_all(f, args, wrt, remat):
-    assert_same(grads(f, args, wrt, None), grads(f, args, wrt, remat))
+    assert_same(grads(f, args, wrt, "store"), grads(f, args, wrt, remat))
 
 
 # ---- the Revolve schedule -----------------------------------------------------------------------------
@@ -362,7 +363,80 @@ def test_recompute_reruns_nested_loops_and_keeps_no_useless_state():
     src = f.source_for(pos)
     assert "_snaps" not in src          # `e` is summed, never read by the adjoint: nothing to snapshot
     assert "dx_tape" not in src.split("def adjoint_pair_energy")[1]   # the pair values are recomputed
-    assert f.tape_bytes(pos) < rg.differentiate(pair_energy, wrt=("pos",)).tape_bytes(pos) / 5
+    assert f.tape_bytes(pos) < rg.differentiate(pair_energy, wrt=("pos",), remat="store").tape_bytes(pos) / 5
+
+
+def test_default_reruns_a_loop_that_keeps_no_state_and_tapes_the_others():
+    pos = np.random.default_rng(4).uniform(0.0, 3.0, size=(7, 2))
+    f = rg.differentiate(pair_energy, wrt=("pos",))
+    src = f.source_for(pos)
+    assert "keeps nothing per step" in src and "_tape" not in src and "_snaps" not in src
+    assert f.tape_bytes(pos) < rg.differentiate(pair_energy, wrt=("pos",), remat="store").tape_bytes(pos) / 5
+    same_as_store_all(pair_energy, (pos,), ("pos",), None)
+    # Lorenz carries its state from step to step: re-running would need a snapshot per step, so it is taped
+    lorenz_src = rg.differentiate(lorenz, wrt=("x",)).source_for(1.0, 1.0, 1.05, 10.0, 0.01, 50)
+    assert "# remat:" not in lorenz_src and "x_tape" in lorenz_src
+    rerun = {h.__name__ for h, args in _DEFAULT_HOSTILE
+             if "keeps nothing per step" in rg.differentiate(h, wrt=(0,)).source_for(*args)}
+    assert rerun == {"_branchy_pairs", "_inner_bound_from_data"}
+    for hostile, args in _DEFAULT_HOSTILE:
+        same_as_store_all(hostile, args, (0,), None)
+        fd_check(hostile, args)
+
+
+def _branchy_pairs(x):
+    # the re-run must take the branch each step took (the test reads only the step's own values)
+    e = 0.0
+    for i in range(x.shape[0]):
+        for j in range(i):
+            d = x[i] - x[j]
+            r = d * d
+            if d > 0.1:
+                e = e + r * np.cos(r)
+            else:
+                e = e - np.sin(d)
+    return e
+
+
+def _pairs_with_carried_product(x):
+    # p is carried and read by the adjoint (p * ...): not free, keeps the tape
+    p = 1.0
+    for i in range(x.shape[0]):
+        t = np.cos(x[i])
+        p = p * t
+    return p
+
+
+def _inner_bound_from_data(x, n):
+    e = 0.0
+    for i in range(n):
+        k = i % 3
+        for j in range(k, x.shape[0]):
+            u = x[j] * x[i % x.shape[0]]
+            e = e + u * u
+    return e
+
+
+def _sum_of_squares(x):      # one statement, one scalar pushed per step: free, re-run
+    e = 0.0
+    for i in range(x.shape[0]):
+        e = e + x[i] * x[i]
+    return e
+
+
+_DEFAULT_HOSTILE = [
+    (_branchy_pairs, (np.array([0.3, -0.2, 0.9, 0.1, 0.15]),)),
+    (_pairs_with_carried_product, (np.array([0.3, -0.2, 0.9]),)),
+    (_inner_bound_from_data, (np.array([0.3, -0.2, 0.9, 0.5]), 5)),
+    (_inner_bound_from_data, (np.array([0.3]), 0)),
+    (_sum_of_squares, (np.array([0.3, -0.2]),)),
+    (_sum_of_squares, (np.zeros(0),)),
+]
+
+
+def fd_check(f, args):
+    from fd import check_grad
+    check_grad(f, args, 0)
 
 
 def test_recompute_keeps_the_tape_of_expensive_or_unprofitable_loops():

@@ -680,7 +680,9 @@ def differentiate(fn=None, *, wrt=None, argnums=None, has_aux=False, backend="py
 
     wrt: parameter names or positions; argnums: JAX's positions (an int, or a tuple for a tuple of
     gradients); has_aux: `fn` returns `value, aux` and `aux` comes back undifferentiated.
-    remat: None (store what the adjoint needs), "recompute" (loops of cheap arithmetic keep only their
+    remat: None (store what the adjoint needs, except that a cheap loop whose re-run keeps no state per step
+    is re-run in the adjoint instead of taped), "store" (store everything), "recompute" (loops of cheap
+    arithmetic keep only their
     state per step and recompute the rest) or `Checkpoint(snapshots=k)` / `Checkpoint(memory=BYTES)`
     (loops are reversed by binomial checkpointing); see `retrograd.remat`."""
     options = dict(wrt=wrt, argnums=argnums, has_aux=has_aux, backend=backend, remat=remat)

@@ -37,7 +37,7 @@ from . import astutil as A
 from .analysis.activity import activity, int_names, varied_names, walk_stmts
 from .analysis.aliases import check_aliases
 from .analysis.dtypes import float_arrays
-from .analysis.kinds import infer_kinds
+from .analysis.kinds import SCALAR, infer_kinds
 from .analysis.tape import plan_tape as _plan_tape
 from .errors import RetrogradError, UnsupportedSyntaxError
 from .frontend.aux import split_aux_returns
@@ -295,9 +295,10 @@ def statements(tf):
 
 
 def plan_loops(tf):
-    """remat: reads the loops and the remat option; returns {id(loop): plan} of the loops whose steps the
-    adjoint re-runs (remat="recompute") or reverses by binomial checkpointing (remat.Checkpoint)."""
-    return _plan_loops(tf.node, tf.remat, tf._cheap, tf._check_rerun)
+    """remat: reads the loops, the remat option and the kinds; returns {id(loop): plan} of the loops whose
+    steps the adjoint re-runs (remat="recompute", or by default where that keeps no state: plan_tape decides)
+    or reverses by binomial checkpointing (remat.Checkpoint)."""
+    return _plan_loops(tf.node, tf.remat, tf._cheap, tf._check_rerun, lambda n: tf.kinds.get(n) == SCALAR)
 
 
 def plan_tape(tf, remat_loops):

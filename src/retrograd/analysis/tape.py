@@ -18,7 +18,7 @@ state just before its adjoint, so a step's adjoint never needs values that later
 is planned once as straight-line code (no back edge), starting from what is exposed at the loop's entry,
 and the variables the re-runs read are exposed at its end (they must hold their loop values there).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gast
 
@@ -114,6 +114,39 @@ def _loop_fixpoint(s, exposed, definite, info, plan):
 
 
 def _flow_remat(s, exposed, definite, info, plan):
+    rm = plan.remat[id(s)]
+    if not rm.auto or rm.nested:
+        return _flow_rematerialised(s, exposed, definite, info, plan)
+    # the default's choice: plan the loop as re-run on a copy, keep that only if it costs no state per step
+    trial = replace(plan, taped=set(plan.taped), loop_targets=set(plan.loop_targets),
+                    maybe_unbound=set(plan.maybe_unbound), remat=dict(plan.remat))
+    result = _flow_rematerialised(s, exposed, definite, info, trial)
+    if id(s) in trial.remat and _free(rm, s):
+        plan.taped, plan.loop_targets, plan.maybe_unbound, plan.remat = (
+            trial.taped, trial.loop_targets, trial.maybe_unbound, trial.remat)
+        return result
+    _drop_remat(s, plan)
+    return _flow_stmt(s, exposed, definite, info, plan)
+
+
+def _free(rm, s):
+    """A default re-run loop pays: nothing kept per step, and the scalars the tape would push per step are at
+    least half the body's simple statements (a re-run of each costs about a push and a pop)."""
+    from .activity import walk_stmts
+    simple = [b for b in walk_stmts(s.body) if not isinstance(b, (gast.If, gast.For, gast.While))]
+    return (not rm.carried and all(rm.is_scalar(n) for _, n in rm.per_step)
+            and 2 * len(rm.per_step) >= len(simple))
+
+
+def _drop_remat(s, plan):
+    from .activity import walk_stmts
+    del plan.remat[id(s)]      # keep the ordinary tape (and so do the loops inside)
+    for b in walk_stmts(s.body):
+        if id(b) in plan.remat and plan.remat[id(b)].nested:
+            del plan.remat[id(b)]
+
+
+def _flow_rematerialised(s, exposed, definite, info, plan):
     from ..remat.loops import upward_exposed
     from .activity import walk_stmts
     rm = plan.remat[id(s)]
@@ -130,11 +163,9 @@ def _flow_remat(s, exposed, definite, info, plan):
     head = _loop_fixpoint(s, exposed, definite, info, scratch)
     body_ids = {id(b) for b in walk_stmts(s.body)}
     per_step = {k for k in scratch.taped if k[0] in body_ids}
+    rm.per_step = per_step
     if not rm.revolve and (len(rm.carried) >= len(per_step) or set(rm.carried) & rm.copied):
-        del plan.remat[id(s)]     # nothing to gain: keep the ordinary tape (and so do the loops inside)
-        for b in walk_stmts(s.body):
-            if id(b) in plan.remat and plan.remat[id(b)].nested:
-                del plan.remat[id(b)]
+        _drop_remat(s, plan)      # nothing to gain
         return _flow_stmt(s, exposed, definite, info, plan)
     if target in exposed:         # an earlier statement's adjoint reads the loop variable's old value
         plan.loop_targets.add(id(s))

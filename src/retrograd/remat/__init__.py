@@ -1,6 +1,9 @@
 """Rematerialisation: what the adjoint stores and what it recomputes.
 
-    remat=None                       store what the adjoint needs (the default)
+    remat=None                       the default: store what the adjoint needs, except in loops whose
+                                     re-run keeps no state per step and costs about what their tape does
+                                     (a pair loop summing an energy: the adjoint re-runs each step)
+    remat="store"                    store what the adjoint needs, everywhere
     remat="recompute"                loops of cheap arithmetic keep only their carried state per step and
                                      recompute each step's values in the adjoint
     remat=Checkpoint(snapshots=k)    loops with a trip count known at entry keep k snapshots of their
@@ -32,8 +35,8 @@ class Checkpoint:
 
 
 def check_remat(remat):
-    """The remat setting, validated: None, "recompute" or a Checkpoint."""
-    if remat is None or remat == "recompute" or isinstance(remat, Checkpoint):
+    """The remat setting, validated: None, "store", "recompute" or a Checkpoint."""
+    if remat is None or remat in ("store", "recompute") or isinstance(remat, Checkpoint):
         return remat
     raise UsageError(f"unknown remat setting {remat!r}",
-                     hint='use remat=None, remat="recompute" or remat=rg.Checkpoint(snapshots=k)')
+                     hint='use remat=None, remat="store", remat="recompute" or remat=rg.Checkpoint(snapshots=k)')

@@ -13,6 +13,12 @@ snapshot holds the carried state; a step re-run from it re-creates every other v
 Under remat="recompute" a loop is rematerialised only when that pays: its body is cheap (scalar and
 elementwise arithmetic, no matrix products, reductions or helper calls) and its carried state is smaller
 than what the ordinary tape keeps per step.
+
+By default (remat=None) a loop is rematerialised only when that costs nothing in memory and little in time:
+the body is cheap, the re-runs need no state kept per step (a pair loop summing an energy: `e = e + ...` is
+carried, but no adjoint value depends on it), and the ordinary tape would push a scalar per step for at least
+every other statement of the body (re-running the step costs about what pushing and popping those scalars
+does, and the tape is gone).  analysis/tape.py decides, once the carried state is known (`LoopRemat.auto`).
 """
 from dataclasses import dataclass, field
 
@@ -32,6 +38,9 @@ class LoopRemat:
     copied: set = field(default_factory=set)      # carried arrays the body writes into: snapshot by copy
     unused: list = field(default_factory=list)    # carried, but nothing the adjoint reads depends on it
     nested: bool = False         # inside another rematerialised loop: its snapshots live in the adjoint only
+    auto: bool = False           # chosen by the default (remat=None): kept only when no state is kept per step
+    per_step: set = field(default_factory=set)    # (id(stmt), name) the ordinary tape would push per step
+    is_scalar: object = None     # auto: name -> whether it holds a scalar (the tape's per-step cost)
 
     @property
     def revolve(self):
@@ -56,11 +65,13 @@ def _range_loops(stmts):
     return out
 
 
-def plan_loops(fn, remat, is_cheap, check_rerun=None):
+def plan_loops(fn, remat, is_cheap, check_rerun=None, is_scalar=None):
     """{id(loop): LoopRemat} for the loops `remat` applies to.  `is_cheap(stmt)` says whether a simple
     statement is cheap to recompute, `check_rerun(loop, stmt)` refuses a statement that must not run
-    twice (a random draw); both come from the transform, which knows the callees."""
-    if remat is None:
+    twice (a random draw), `is_scalar(name)` whether a variable holds a scalar; all come from the
+    transform, which knows the callees and the kinds."""
+    auto = remat is None
+    if remat == "store" or (auto and is_scalar is None):
         return {}
     out = {}
     for loop in candidates(fn):
@@ -72,12 +83,12 @@ def plan_loops(fn, remat, is_cheap, check_rerun=None):
             out[id(loop)] = LoopRemat(loop, snapshots=remat.snapshots, memory=remat.memory, copied=partial)
         elif not partial and all(is_cheap(s) for s in walk_stmts(loop.body)
                                  if not isinstance(s, (gast.If, gast.For, gast.While))):
-            out[id(loop)] = LoopRemat(loop)
+            out[id(loop)] = LoopRemat(loop, auto=auto, is_scalar=is_scalar)
             inner = _range_loops(loop.body)
             while inner:   # loops directly inside a re-run step are re-run step by step too
                 s = inner.pop()
                 if not _partially_written(s.body):
-                    out[id(s)] = LoopRemat(s, nested=True)
+                    out[id(s)] = LoopRemat(s, nested=True, auto=auto)
                     inner += _range_loops(s.body)
     return out
 
