@@ -22,7 +22,7 @@ def _fmod(x, y):
         return None
 
     def impl(x, y):
-        a, b = float(x), float(y)
+        a, b = np.float64(x), np.float64(y)
         if np.isinf(b) and np.isfinite(a):
             return a
         r = np.fmod(a, b)
@@ -38,7 +38,7 @@ def _log_base(x, base):
         return None
 
     def impl(x, base):
-        a, b = float(x), float(base)
+        a, b = np.float64(x), np.float64(base)
         if a <= 0.0 or b <= 0.0:
             raise ValueError("math domain error")
         den = math.log(b)
