@@ -60,19 +60,20 @@ def test_partition_along_an_axis(kth):
 
 
 @numba.njit
-def _others(x, y, z, w):
+def _others(x, y, z, w, b):
     return (partition_along(x, -4, 0), partition_along(y, (0, 2), 1), partition_along(z, [2, 0], 0),
-            partition_along(z, np.array([1, -3]), -1), partition_along(w, 0, None))
+            partition_along(z, np.array([1, -3]), -1), partition_along(w, 0, None), partition_along(b, 2, 0))
 
 
-def test_partition_kth_of_other_kinds_ints_3d_0d():
-    x, y, z = np.array([3, 1, 2, 1]), _hostile((3, 4, 5)), _hostile((3, 3))
-    got = _others(x, y, z, np.array(2.5))
+def test_partition_kth_of_other_kinds_ints_bools_3d_0d():
+    x, y, z, b = np.array([3, 1, 2, 1]), _hostile((3, 4, 5)), _hostile((3, 3)), np.array([True, False, True, False])
+    got = _others(x, y, z, np.array(2.5), b)
     _is_partition(got[0], x, -4, 0)                 # kth -n is NumPy's 0 (Numba's np.partition refuses it)
     _is_partition(got[1], y, (0, 2), 1)
     _is_partition(got[2], z, [2, 0], 0)             # a list written in the generated code
     _is_partition(got[3], z, [1, -3], -1)
     assert got[4].tolist() == [2.5]                 # a 0-d array, flattened
+    np.testing.assert_array_equal(got[5], np.partition(b, 2))
 
 
 def test_partition_edges():

@@ -2,9 +2,9 @@
 
 Numba 0.68 compiles `np.median(a)` and `np.quantile(a, q)` of a whole array only (no `axis=`, no
 `keepdims=`, no `method=` or `overwrite_input=`).  `lower_quantiles` rewrites those calls of generated code
-that pass more than (a, q) into `quantile_along(a, q, axis, keepdims, scale)`; its overload views the array as (kept, reduced) rows (the
-reduced axes, constants known when the function is compiled, moved last) and takes Numba's own np.quantile
-of each row, so the values are NumPy's.  The tangent helpers of reverse/rules/statistics.py
+that pass more than (a, q) into `quantile_along(a, q, axis, keepdims, scale)`; its overload views the array
+as (kept, reduced) rows (the reduced axes, constants known when the function is compiled, moved last) and
+takes Numba's own np.quantile of each row, so the values are NumPy's.  The tangent helpers of reverse/rules/statistics.py
 (quantile_tangent, quantile_tangent_q) are lowered the same way: the stable order quantile_grad uses.
 (Imported by numba_runtime: imports none of it.)"""
 import numpy as np

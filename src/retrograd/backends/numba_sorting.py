@@ -109,7 +109,7 @@ def _kths_ol(kth, n):
 def _partition_along(a, kth, axis=-1):
     """Numba's np.partition of `a` with the constant `axis` moved last (None: of the flattened array); like
     NumPy's, no kth is checked against an empty array."""
-    if not isinstance(a, types.Array) or not isinstance(a.dtype, (types.Float, types.Integer)):
+    if not isinstance(a, types.Array) or not isinstance(a.dtype, (types.Float, types.Integer, types.Boolean)):
         return None
     if is_none(axis) and not isinstance(axis, types.Omitted):
         return compile_source("def impl(a, kth, axis=-1):\n"
