@@ -70,16 +70,11 @@ NUMBA_FORM_GAPS = {
     ('cumprod', 1): 'no lowering yet: `cumprod_x = np.cumprod(x, axis=-1)`',
     ('cumprod', 2): 'no lowering yet: `x_cumprod = x.cumprod(axis=0)`',
     ('cumprod', 3): 'no lowering yet: `cumprod_x = np.cumprod(x, dtype=np.float64)`',
-    ('fmod', 1): 'no lowering yet: `fmod_x_y = math.fmod(x, y)`',
     ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
     ('logsumexp', 0): 'no lowering yet: `logsumexp_x = special.logsumexp(x)`',
-    ('math_log', 1): 'no lowering yet: `log_x_y = math.log(x, y)`',
     ('nancumsum', 1): 'no lowering yet: `nancumsum_x = np.nancumsum(x, axis=-1, dtype=np.float64)`',
-    ('partition', 1): "no lowering yet: `partition_x = np.partition(x, (0, 2), axis=0, kind='introselect', order=None)`",
     ('ptp', 1): 'no lowering yet: `ptp_x = np.ptp(x, axis=-1, keepdims=True)`',
-    ('quantile', 3): "no lowering yet: `quantile_x_y = np.quantile(x, y, method='linear', overwrite_input=False)`",
     ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
-    ('sort', 3): 'no lowering yet: `sort_x = np.sort(x, stable=True, order=None)`',
 }
 NUMBA_FORM_BROKEN = {
 }
@@ -95,19 +90,14 @@ NUMBA_FORWARD_FORM_GAPS = {
     ('cumprod', 1): 'no lowering yet: `dcumprod_x = cumprod_tangent(dx, x, -1)`',
     ('cumprod', 2): 'no lowering yet: `dx_cumprod = cumprod_tangent(dx, x, 0)`',
     ('cumprod', 3): 'no lowering yet: `dcumprod_x = cumprod_tangent(dx, x, None)`',
-    ('fmod', 1): 'no lowering yet: `fmod_x_y = math.fmod(x, y)`',
     ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
     ('logsumexp', 0): 'no lowering yet: `dlogsumexp_x = lse_tangent(dx, x, logsumexp_x, None, None, False)`',
-    ('math_log', 1): 'no lowering yet: `log_x_y = math.log(x, y)`',
     ('nan_to_num', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
     ('nancumsum', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
     ('nancumsum', 1): 'no lowering yet: `nancumsum_x = np.nancumsum(x, axis=-1, dtype=np.float64)`',
     ('nansum', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
-    ('partition', 1): 'no lowering yet: `dpartition_x = sort_tangent(dx, x, partition_x, 0)`',
     ('ptp', 1): 'no lowering yet: `ptp_x = np.ptp(x, axis=-1, keepdims=True)`',
-    ('quantile', 3): "no lowering yet: `quantile_x_y = np.quantile(x, y, method='linear', overwrite_input=False)`",
     ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
-    ('sort', 3): 'no lowering yet: `dsort_x = sort_tangent(dx, x, sort_x, -1)`',
 }
 NUMBA_FORWARD_FORM_BROKEN = {
 }

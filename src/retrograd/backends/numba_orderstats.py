@@ -1,10 +1,10 @@
 """np.median / np.quantile / np.percentile over axes for the numba backend, and their tangents.
 
 Numba 0.68 compiles `np.median(a)` and `np.quantile(a, q)` of a whole array only (no `axis=`, no
-`keepdims=`).  `lower_quantiles` rewrites those calls of generated code that pass an axis or keepdims into
-`quantile_along(a, q, axis, keepdims, scale)`; its overload views the array as (kept, reduced) rows (the
-reduced axes, constants known when the function is compiled, moved last) and takes Numba's own np.quantile
-of each row, so the values are NumPy's.  The tangent helpers of reverse/rules/statistics.py
+`keepdims=`, no `method=` or `overwrite_input=`).  `lower_quantiles` rewrites those calls of generated code
+that pass more than (a, q) into `quantile_along(a, q, axis, keepdims, scale)`; its overload views the array
+as (kept, reduced) rows (the reduced axes, constants known when the function is compiled, moved last) and
+takes Numba's own np.quantile of each row, so the values are NumPy's.  The tangent helpers of reverse/rules/statistics.py
 (quantile_tangent, quantile_tangent_q) are lowered the same way: the stable order quantile_grad uses.
 (Imported by numba_runtime: imports none of it.)"""
 import numpy as np
@@ -169,10 +169,10 @@ _SIGNATURES = {"median": (("axis", "out", "overwrite_input", "keepdims"), 0.5, 1
 
 
 def lower_quantiles(tree):
-    """`np.median(a, axis=, keepdims=)`, `np.quantile(a, q, axis=, keepdims=)` and `np.percentile(...)` of
-    generated code, with an axis or keepdims, become `quantile_along(a, q, axis, keepdims, scale)`; without
-    either they are left to Numba.  `out=None`, `overwrite_input=` (it only allows NumPy to sort `a` in place)
-    and `method='linear'` are dropped; any other argument leaves the call as it is (Numba then refuses it)."""
+    """`np.median(a, ...)`, `np.quantile(a, q, ...)` and `np.percentile(a, q, ...)` of generated code with any
+    argument after q become `quantile_along(a, q, axis, keepdims, scale)`; `np.median(a)` and `np.quantile(a, q)`
+    are left to Numba.  `out=None`, `overwrite_input=` (it only allows NumPy to sort `a` in place) and
+    `method='linear'` are dropped; any other argument leaves the call as it is (Numba then refuses it)."""
     import gast
 
     def const(v):
@@ -190,7 +190,7 @@ def lower_quantiles(tree):
             if len(node.args) - 1 > len(names) or any(k.arg is None or k.arg in kw for k in node.keywords):
                 return node
             kw.update((k.arg, k.value) for k in node.keywords)
-            if not ({"axis", "keepdims"} & set(kw)):
+            if not (set(kw) - {"q"}):
                 return node
             out, method = kw.pop("out", const(None)), kw.pop("method", const("linear"))
             kw.pop("overwrite_input", None)

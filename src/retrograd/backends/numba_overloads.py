@@ -8,6 +8,7 @@ from . import numba_contractions, numba_decompositions, numba_joins, numba_manip
 from . import numba_integrals, numba_picks, numba_quantiles, numba_rules, numba_statistics  # noqa: F401
 from . import numba_crosses, numba_diffs, numba_fills, numba_selections  # noqa: F401  (shape calls)
 from . import numba_linalg_tangents  # noqa: F401
+from . import numba_math  # noqa: F401  (math.fmod, math.log(x, base))
 
 try:                       # scipy.special in Numba, when SciPy is there (it is optional)
     import scipy.special  # noqa: F401

@@ -885,9 +885,10 @@ from .numba_tuples import tuple_set  # noqa: E402,F401
 from .numba_gradient import gradient_along  # noqa: E402,F401
 from .numba_orderstats import quantile_along  # noqa: E402,F401
 from .numba_average import average_along  # noqa: E402,F401
-from .numba_sorting import argsort_along, sort_along  # noqa: E402,F401
+from .numba_sorting import argsort_along, partition_along, sort_along  # noqa: E402,F401
 
-__all__ += ["tuple_set", "gradient_along", "quantile_along", "average_along", "argsort_along", "sort_along"]
+__all__ += ["tuple_set", "gradient_along", "quantile_along", "average_along", "argsort_along", "sort_along",
+            "partition_along"]
 
 from .numba_contractions import __all__ as _contractions_all  # noqa: E402
 from .numba_contractions import *  # noqa: E402,F401,F403
