@@ -118,8 +118,8 @@ def _make(op):
 
     @overload(stub, prefer_literal=True)
     def _ol(x, axis=None, keepdims=False, ddof=0):
-        if op == "ptp" and isinstance(x, (types.Integer, types.Float)) and isinstance(axis, (types.NoneType, types.Omitted)) \
-                and _keep(keepdims) is False:
+        if op == "ptp" and isinstance(x, (types.Integer, types.Float)) and _keep(keepdims) is False \
+                and (axis is None or isinstance(axis, (types.NoneType, types.Omitted))):
             return lambda x, axis=None, keepdims=False, ddof=0: x - x       # np.ptp of a number
         if not isinstance(x, types.Array):
             return None

@@ -3,7 +3,7 @@
 numba_shape_calls.lower_shape_calls rewrites `np.cumprod(a, axis)` / `a.cumprod(axis)` into
 `cumprod_along(a, axis)` and `np.nancumsum(a, axis)` into `nancumsum_along(a, axis)`; a float `dtype=`
 becomes a cast of the operand first (NumPy accumulates in that precision), and `axis=None` leaves Numba's
-own flattened versions.  cumprod_along runs Numba's 1-D np.cumprod along each row (so its result dtype is
+own flattened versions.  cumprod_along (of a real, integer or boolean array) runs Numba's 1-D np.cumprod along each row (so its result dtype is
 Numba's np.cumprod's, NumPy's: ints and bools accumulate in int64); nancumsum_along is np.cumsum (which
 Numba takes with an axis) of the operand with its NaNs made zeros of its own dtype.
 """
@@ -30,8 +30,8 @@ def _along(a, axis):
 
 @overload(cumprod_along)
 def _cumprod_along(a, axis):
-    if not _along(a, axis):
-        return None
+    if not _along(a, axis) or isinstance(a.dtype, types.Complex):
+        return None         # (Numba's complex product of an infinity is NaN where NumPy's is infinite)
 
     def impl(a, axis):
         rows, shape = _to_rows(a, axis)
