@@ -95,7 +95,7 @@ _FD_NUMBA_SAMPLE = 3
 _NUMBA_SAMPLED = {"test_numba_tangents.py": 3, "test_numba_shape_tapes.py": 2, "test_numba_stat_axes.py": 2,
                   "test_jacobians_batched.py": 2, "test_numba_patterns.py": 2, "test_numba_lowerings.py": 2,
                   "test_numba_linalg_stats.py": 2, "test_numba_pytrees.py": 2, "test_numba_runtime.py": 2,
-                  "test_numba_extrema.py": 3}
+                  "test_numba_extrema.py": 3, "test_numba_scans.py": 2}
 
 
 def _numba_fraction(item):

@@ -67,13 +67,8 @@ NUMBA_FORM_REFUSALS = {
     ('unstack', 1): _RANK_UNSTACK,
 }
 NUMBA_FORM_GAPS = {
-    ('cumprod', 1): 'no lowering yet: `cumprod_x = np.cumprod(x, axis=-1)`',
-    ('cumprod', 2): 'no lowering yet: `x_cumprod = x.cumprod(axis=0)`',
-    ('cumprod', 3): 'no lowering yet: `cumprod_x = np.cumprod(x, dtype=np.float64)`',
     ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
     ('logsumexp', 0): 'no lowering yet: `logsumexp_x = special.logsumexp(x)`',
-    ('nancumsum', 1): 'no lowering yet: `nancumsum_x = np.nancumsum(x, axis=-1, dtype=np.float64)`',
-    ('ptp', 1): 'no lowering yet: `ptp_x = np.ptp(x, axis=-1, keepdims=True)`',
     ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
 }
 NUMBA_FORM_BROKEN = {
@@ -85,18 +80,8 @@ NUMBA_FORWARD_FORM_REFUSALS = {
     ('unstack', 1): _RANK_UNSTACK,
 }
 NUMBA_FORWARD_FORM_GAPS = {
-    ('average', 0): 'no lowering yet: `daverage_x = average_tangent(dx, x, average_x, None, None, False, 0)`',
-    ('cumprod', 0): 'no lowering yet: `dcumprod_x = cumprod_tangent(dx, x, None)`',
-    ('cumprod', 1): 'no lowering yet: `dcumprod_x = cumprod_tangent(dx, x, -1)`',
-    ('cumprod', 2): 'no lowering yet: `dx_cumprod = cumprod_tangent(dx, x, 0)`',
-    ('cumprod', 3): 'no lowering yet: `dcumprod_x = cumprod_tangent(dx, x, None)`',
     ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
     ('logsumexp', 0): 'no lowering yet: `dlogsumexp_x = lse_tangent(dx, x, logsumexp_x, None, None, False)`',
-    ('nan_to_num', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
-    ('nancumsum', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
-    ('nancumsum', 1): 'no lowering yet: `nancumsum_x = np.nancumsum(x, axis=-1, dtype=np.float64)`',
-    ('nansum', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
-    ('ptp', 1): 'no lowering yet: `ptp_x = np.ptp(x, axis=-1, keepdims=True)`',
     ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
 }
 NUMBA_FORWARD_FORM_BROKEN = {

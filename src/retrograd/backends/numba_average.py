@@ -52,7 +52,9 @@ def _average_along(a, axis=None, weights=None, keepdims=False):
 
 @overload(_rules.average_tangent, prefer_literal=True)
 def _average_tangent(v, a, y, axis, weights, keepdims, which):
-    if not isinstance(a, types.Array) or a.ndim == 0:
+    if isinstance(a, types.Array) and a.ndim == 0:
+        return _average_tangent_0d(v, y, weights, axis, keepdims, which)
+    if not isinstance(a, types.Array):
         return None
     axes, keep, w, wf = _axes(axis, a.ndim), _keep(keepdims), literal_int(which), _weights(a, axis, weights)
     if axes is None or keep is None or w is None or wf is None:
@@ -68,6 +70,28 @@ def _average_tangent(v, a, y, axis, weights, keepdims, which):
     yk = "y" if keep else f"np.ascontiguousarray(np.asarray(y)).reshape({_kept(a.ndim, axes)})"
     return compile_source(head + vf + f"    return reduce_sum(vf * (a - {yk}), {axes!r}, {keep}) / {total}\n",
                           reduce_sum=reduce_sum)
+
+
+def _value(name, t):
+    """Source of the number `t` holds (a 0-d array's one entry), or None for anything else."""
+    if isinstance(t, types.Array) and t.ndim == 0:
+        return f"{name}[()]"
+    return name if isinstance(t, (types.Float, types.Integer)) else None
+
+
+def _average_tangent_0d(v, y, weights, axis, keepdims, which):
+    """A 0-d `a` (no axis, no keepdims: the primal's numba lowering has none either): the python helper's
+    sum(w v) / sum(w), or sum(v (a - y)) / sum(w), of single entries, a number as NumPy's is."""
+    w, vv, yy = ("1.0" if is_none(weights) else _value("weights", weights)), _value("v", v), _value("y", y)
+    if not is_none(axis) or _keep(keepdims) is not False or None in (w, vv, yy) or literal_int(which) not in (0, 1):
+        return None
+    if literal_int(which) == 0:
+        body = f"({w} * {vv}) / {w}"
+    elif is_none(weights):
+        return None
+    else:
+        body = f"({vv} * (a[()] - {yy})) / {w}"
+    return compile_source(f"def impl(v, a, y, axis, weights, keepdims, which):\n    return {body}\n")
 
 
 def _kept(ndim, axes):

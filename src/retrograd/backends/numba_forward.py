@@ -30,6 +30,12 @@ def tape_push(tape, value):
 @overload(broadcast_like)
 def _broadcast_like(t, y):
     if isinstance(y, types.Array):
+        # Numba's arithmetic of 0-d arrays gives numbers: a 0-d y's tangent is kept a 0-d array, the type of
+        # the tangent variable it is assigned to (the same value as NumPy's)
+        if y.ndim == 0 and isinstance(t, types.Array) and t.ndim == 0:
+            return lambda t, y: t
+        if y.ndim == 0 and isinstance(t, (types.Number, types.Boolean)):
+            return lambda t, y: np.asarray(np.zeros(()) + t)
         if isinstance(t, types.Array) and t.ndim == y.ndim:
             def same_rank(t, y):
                 if t.shape == y.shape:

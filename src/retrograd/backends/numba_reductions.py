@@ -1,9 +1,9 @@
 """Reductions over axes for the numba backend.
 
 Numba 0.68 compiles `np.sum(x)` and `np.sum(x, axis=k)` but not `keepdims=`, nor `axis=` for mean, max,
-min, prod, var or std.  The numba backend rewrites those calls in the generated code into
-`reduce_<op>(x, axis, keepdims)`; the overloads below compile them for constant `axis` (an int, a tuple
-of ints or None) and constant `keepdims`: the reduced axes are moved last, the array is viewed as
+min, prod, var, std or ptp.  The numba backend rewrites those calls in the generated code into
+`reduce_<op>(x, axis, keepdims)` (every np.ptp: Numba's crashes on a 0-d array); the overloads below
+compile them for constant `axis` (an int, a tuple of ints or None) and constant `keepdims`: the reduced axes are moved last, the array is viewed as
 (kept, reduced) rows and each row is reduced with Numba's own 1-D reduction.  An integer axis known
 only at run time (an argument, or a value the adjoint reads off its tape) becomes a branch over the
 array's axes, since the result's rank does not depend on it; a keepdims flag passed in as an argument
@@ -14,7 +14,7 @@ import numpy as np
 from numba import literally, types
 from numba.extending import overload
 
-OPS = ("sum", "mean", "max", "min", "prod", "var", "std",
+OPS = ("sum", "mean", "max", "min", "prod", "var", "std", "ptp",
        "nansum", "nanmean", "nanmax", "nanmin", "nanprod", "nanvar", "nanstd")
 _SPREAD = ("var", "std", "nanvar", "nanstd")            # reduce_<op>(x, axis, keepdims, ddof)
 __all__ = [f"reduce_{op}" for op in OPS]
@@ -118,6 +118,9 @@ def _make(op):
 
     @overload(stub, prefer_literal=True)
     def _ol(x, axis=None, keepdims=False, ddof=0):
+        if op == "ptp" and isinstance(x, (types.Integer, types.Float)) and _keep(keepdims) is False \
+                and (axis is None or isinstance(axis, (types.NoneType, types.Omitted))):
+            return lambda x, axis=None, keepdims=False, ddof=0: x - x       # np.ptp of a number
         if not isinstance(x, types.Array):
             return None
         axes, keep = _axes(axis, x.ndim), _keep(keepdims)
@@ -147,9 +150,9 @@ for _op in OPS:
 
 # the parameters after the array, in NumPy's order (extra positional arguments are these, not dropped)
 _POSITIONAL = {**{op: ("axis", "dtype", "out", "keepdims") for op in ("sum", "mean", "prod")},
-               **{op: ("axis", "out", "keepdims") for op in ("max", "min")},
+               **{op: ("axis", "out", "keepdims") for op in ("max", "min", "ptp")},
                **{op: ("axis", "dtype", "out", "ddof", "keepdims") for op in ("var", "std")}}
-_POSITIONAL.update({"nan" + op: v for op, v in _POSITIONAL.items()})
+_POSITIONAL.update({"nan" + op: v for op, v in _POSITIONAL.items() if "nan" + op in OPS})
 
 
 # np.amax / np.amin are np.max / np.min (Numba has the names, not their axis= or keepdims=)
@@ -175,7 +178,7 @@ def lower_reductions(tree):
             if not (isinstance(f, gast.Attribute) and (f.attr in OPS or f.attr in _ALIASES)):
                 return node
             on_np = isinstance(f.value, gast.Name) and f.value.id == "np"
-            if (f.attr.startswith("nan") or f.attr in _ALIASES) and not on_np:
+            if (f.attr.startswith("nan") or f.attr in _ALIASES or f.attr == "ptp") and not on_np:
                 return node
             op = _ALIASES.get(f.attr, f.attr)
             args = list(node.args) if on_np else [f.value] + list(node.args)
@@ -192,7 +195,7 @@ def lower_reductions(tree):
             wanted = {"axis", "keepdims", "ddof"} if op in _SPREAD else {"axis", "keepdims"}
             if not set(kw) <= wanted or x is None:
                 return node
-            if not (wanted & set(kw)) and x is args[0]:
+            if not (wanted & set(kw)) and x is args[0] and op != "ptp":
                 return node                                     # Numba's own reduction of the whole array
             none = gast.Constant(value=None, kind=None)
             extra = [kw["ddof"]] if "ddof" in kw else []

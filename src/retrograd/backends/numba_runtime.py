@@ -925,5 +925,6 @@ from .numba_layouts import repeat_axis, reshape_like, rot90_axes  # noqa: E402,F
 __all__ += ["repeat_axis", "reshape_like", "rot90_axes"]
 
 from .numba_dots import dot_value, kron_value  # noqa: E402,F401
+from .numba_scans import cumprod_along, nancumsum_along  # noqa: E402,F401
 
-__all__ += ["dot_value", "kron_value"]
+__all__ += ["dot_value", "kron_value", "cumprod_along", "nancumsum_along"]

@@ -1,9 +1,11 @@
 """`lower_shape_calls`: the keyword forms of NumPy's shape functions that Numba's NumPy lacks, rewritten
 in generated code into calls of their numba lowerings (numba_fills, numba_selections, numba_diffs,
-numba_crosses, numba_integrals), or into forms Numba takes.  It runs first, so the later
+numba_crosses, numba_integrals, numba_scans), or into forms Numba takes.  It runs first, so the later
 passes (numba_manipulation.lower_rolls, numba_joins.lower_joins, ...) see its output.  A form it does
 not rewrite is left as it was (Numba then refuses it at the user's line)."""
 import gast
+
+from .numba_reductions import _float_dtype
 
 
 def _name(n):
@@ -64,6 +66,21 @@ def _roll_pieces(shift, axis):
     return list(zip(shifts, axis.elts)) if len(shifts) == n else None
 
 
+def _scan(fn, bound, node):
+    """np.cumprod / np.nancumsum (a, axis, dtype, out): a float dtype is a cast of `a` first; along an axis,
+    numba_scans' `<fn>_along(a, axis)`, without one Numba's own np.<fn>(a).  Another dtype, or an `out`,
+    leaves the call as it was."""
+    a, axis, dtype, out = bound
+    if not _is_const(out, None) or not (_is_const(dtype, None) or _float_dtype(dtype)):
+        return node
+    if not _is_const(dtype, None):
+        a = gast.Call(func=gast.Attribute(value=_name("np"), attr="asarray", ctx=gast.Load()), args=[a],
+                      keywords=[gast.keyword(arg="dtype", value=dtype)])
+    if _is_const(axis, None):
+        return gast.Call(func=gast.Attribute(value=_name("np"), attr=fn, ctx=gast.Load()), args=[a], keywords=[])
+    return _call(fn + "_along", [a, axis])
+
+
 class _Lower(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -83,9 +100,20 @@ class _Lower(gast.NodeTransformer):
                 and isinstance(node.args[0], gast.Compare) and all(isinstance(o, (gast.Is, gast.IsNot)) for o in node.args[0].ops):
             # `float(x is None)` (np.trapezoid's dx cotangent): Numba's float() takes numbers, not bools
             return gast.IfExp(test=node.args[0], body=_const(1.0), orelse=_const(0.0))
+        if method == "cumprod":
+            b = _bind(node, ("axis", "dtype", "out"), {"axis": None, "dtype": None, "out": None})
+            return node if b is None else _scan("cumprod", [f.value] + b, node)
         if attr is None:
             return node
         return getattr(self, "np_" + attr, lambda n: n)(node)
+
+    def np_cumprod(self, node):
+        b = _bind(node, ("a", "axis", "dtype", "out"), {"axis": None, "dtype": None, "out": None})
+        return node if b is None else _scan("cumprod", b, node)
+
+    def np_nancumsum(self, node):
+        b = _bind(node, ("a", "axis", "dtype", "out"), {"axis": None, "dtype": None, "out": None})
+        return node if b is None else _scan("nancumsum", b, node)
 
     def np_full(self, node):
         b = _bind(node, ("shape", "fill_value", "dtype"), {"dtype": None})

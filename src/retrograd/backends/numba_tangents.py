@@ -127,6 +127,11 @@ def _cumprod_tangent_rows(v, a):
 def _cumprod_tangent(v, a, axis=None):
     if not (isinstance(a, types.Array) and _float_array(v, 0)):
         return None
+    if is_none(axis) and a.ndim == 0:           # Numba's np.broadcast_to fails on the shape ()
+        if v.ndim != 0:
+            return None
+        return lambda v, a, axis=None: _cumprod_tangent_rows(np.full((1, 1), v[()], dtype=np.float64),
+                                                             np.full((1, 1), a[()], dtype=np.float64)).reshape(1)
     if is_none(axis):
         def flat(v, a, axis=None):
             n = a.size
