@@ -537,17 +537,18 @@ def bench_lorenz(results, summary, n_steps, repeat, min_time, peers):
             results.skip(bench, "jax", _why(exc))
 
 
-def bench_recompute(results, summary, bench, fn, wrt, args, fwd, ref, repeat, min_time):
-    """The same function with remat="recompute" (loop steps recomputed in the adjoint instead of taped)."""
-    label = 'retrograd (numba backend), remat="recompute"'
+def bench_recompute(results, summary, bench, fn, wrt, args, fwd, ref, repeat, min_time, remat="recompute"):
+    """The same function with remat="recompute" (loop steps recomputed in the adjoint instead of taped), or
+    another setting (remat="store": everything taped, what the default did before it re-ran free loops)."""
+    label = f'retrograd (numba backend), remat="{remat}"'
     try:
-        d = rg.differentiate(fn, wrt=wrt, backend="numba", remat="recompute")
+        d = rg.differentiate(fn, wrt=wrt, backend="numba", remat=remat)
         got = d.grad(*args)
         check_close(f"{label} vs hand-written adjoint", [np.asarray(v) for v in (got if isinstance(got, tuple)
                     else (got,))], [np.asarray(v) for v in ref], 1e-9, atol=1e-300)
     except Exception as exc:
         results.add(bench, label, note=_fail_note(exc))
-        summary["failures"].append((bench + " (recompute)", _first_line(exc)))
+        summary["failures"].append((bench + f" ({remat})", _first_line(exc)))
         return
     f, g = best_of_pair(lambda: fwd(*args), lambda: d.grad(*args), repeat, min_time)
     results.add(bench, label, f, g, f"tape {d.tape_bytes(*args):,} B")
@@ -674,6 +675,7 @@ def bench_lj(results, summary, n_particles, repeat, min_time, peers):
         f, g = best_of_pair(lambda: fwd(pos), lambda: rg_grad(pos), repeat, min_time)
         results.add(bench, "retrograd (numba backend)", f, g)
     bench_recompute(results, summary, bench, lj_energy, LJ_WRT, (pos,), fwd, [ref], repeat, min_time)
+    bench_recompute(results, summary, bench, lj_energy, LJ_WRT, (pos,), fwd, [ref], repeat, min_time, "store")
     bench_call(summary, bench, lj_energy, LJ_WRT, (pos,), fwd, repeat, min_time)
     f, g = best_of_pair(lambda: fwd(pos), lambda: hand(pos), repeat, min_time)
     results.add(bench, "numba, hand-written adjoint", f, g)
