@@ -621,7 +621,25 @@ def read_new_axes_of_a_scalar(s):
     return np.sum(np.cos(y[..., None]))
 
 
+def read_index_array_made_in_loop(x):
+    s = 0.0
+    for k in range(3):
+        idx = np.array([k, k + 1, k])            # repeated entries: their shares add up
+        s = s + np.sum(x[idx] * x[idx])
+    return s
+
+
+def read_arange_in_loop(x):
+    s = 0.0
+    for k in range(1, 4):
+        idx = np.arange(0, k)                    # an int64 array whose length changes per step
+        s = s + np.sum(np.sin(x[idx])) * x[k]
+    return s
+
+
 READ_CASES = [
+    (read_index_array_made_in_loop, lambda: (sym((4,), 12),), 0),
+    (read_arange_in_loop, lambda: (sym((4,), 13),), 0),
     (read_new_axes_of_an_element, lambda: (sym((2,), 8),), 0),
     (read_new_axes_of_an_element, lambda: (sym((2, 3), 9),), 0),
     (read_new_axes_of_a_row, lambda: (sym((3,), 10),), 0),

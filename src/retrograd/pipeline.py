@@ -36,7 +36,7 @@ import gast
 from . import astutil as A
 from .analysis.activity import activity, int_names, varied_names, walk_stmts
 from .analysis.aliases import check_aliases
-from .analysis.dtypes import float_arrays
+from .analysis.dtypes import float_arrays, int_arrays
 from .analysis.kinds import SCALAR, infer_kinds
 from .analysis.tape import plan_tape as _plan_tape
 from .errors import RetrogradError, UnsupportedSyntaxError
@@ -224,6 +224,7 @@ def analyse(tf, active, kinds):
       bools          names only ever assigned comparisons or bools
       kinds          name -> scalar / array:<rank> / other (analysis/kinds.py)
       float_arrays   arrays whose dtype is float (analysis/dtypes.py)
+      int_arrays     names that only hold integer index arrays (`np.array([k, 0])`, `np.arange(i, n)`)
       view_checks    id(statement) -> the view pairs to check at run time (analysis/aliases.py)
       inplace        active names whose cotangent is updated in place (never aliased)
       redefined      names that can hold an older value when assigned (their cotangent is reset there)
@@ -234,7 +235,8 @@ def analyse(tf, active, kinds):
     tf.ints = int_names(tf.node)
     tf.int_vars = set(tf.ints)
     tf.bools = tf._bool_vars()
-    tf.kinds = infer_kinds(tf.node, {p: kinds.get(p) for p in tf.params}, tf.callees, walk_stmts)
+    tf.int_arrays = int_arrays(tf.node, tf.int_vars, tf.callees, walk_stmts)
+    tf.kinds = infer_kinds(tf.node, {p: kinds.get(p) for p in tf.params}, tf.callees, walk_stmts, tf.int_arrays)
     tf.ints |= {n for n, k in tf.kinds.items() if k == "scalar"}   # a scalar used as an index is an int
     tf.float_arrays = float_arrays(tf.node, tf.active_params, tf.callees, walk_stmts)
     tf.view_checks = {id(d): pairs for d, pairs in check_aliases(

@@ -91,6 +91,36 @@ def _is_float(node, floats, callees):
     return False
 
 
+def int_arrays(fn, ints, callees, walk_stmts):
+    """Names that only ever hold integer index arrays: every definition is `np.array([...])` of integer
+    expressions or `np.arange(...)` of integers, without dtype= (Numba types them int64, as NumPy does)."""
+    from .activity import is_int_expr
+    defs = {}
+    for s in walk_stmts(fn.body):
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                for e in gast.walk(t):
+                    if isinstance(e, gast.Name):
+                        defs.setdefault(e.id, []).append(s.value if t is e else None)
+        elif isinstance(s, gast.For):
+            for e in gast.walk(s.target):
+                if isinstance(e, gast.Name):
+                    defs.setdefault(e.id, []).append(None)
+    return {n for n, values in defs.items() if all(_int_array_expr(v, ints, callees, is_int_expr) for v in values)}
+
+
+def _int_array_expr(v, ints, callees, is_int_expr):
+    if not (isinstance(v, gast.Call) and not v.keywords and v.args) or callees is None:
+        return False
+    fn = callees.classify(v).fn
+    if not (getattr(fn, "__module__", None) or "").startswith("numpy"):
+        return False
+    name = getattr(fn, "__name__", None)
+    if name == "array" and len(v.args) == 1 and isinstance(v.args[0], (gast.List, gast.Tuple)):
+        return bool(v.args[0].elts) and all(is_int_expr(e, ints) for e in v.args[0].elts)
+    return name == "arange" and all(is_int_expr(a, ints) for a in v.args)
+
+
 def scatter_target(stmt):
     """`A` when `stmt` is `A = scatter_add(A, i, x)` (what the normaliser makes of `np.add.at(A, i, x)`): a
     write into A's elements, which NumPy casts to A's dtype like a subscript write."""

@@ -12,6 +12,7 @@ import numpy as np
 SCALAR, ARRAY, OTHER = "scalar", "array", "other"   # arrays of known rank are "array:N"
 BOOL = "bool"        # a Python or 0-d NumPy bool: not a number (as an index it adds an axis), not a container
 _TOP = "?"   # not known yet (optimistic start of the fixpoint)
+_INT_ARRAYS = ("int arrays",)   # env's entry for the names that only hold integer index arrays
 
 
 def kind_of_value(v):
@@ -34,9 +35,11 @@ def ndim(k):
     return int(k.split(":")[1]) if is_array(k) and ":" in k else None
 
 
-def infer_kinds(fn, param_kinds, callees, walk_stmts):
-    """{variable: kind} for the normalized function `fn` given the kinds of its parameters."""
+def infer_kinds(fn, param_kinds, callees, walk_stmts, int_arrays=frozenset()):
+    """{variable: kind} for the normalized function `fn` given the kinds of its parameters; `int_arrays` are
+    names that only hold integer index arrays (analysis/dtypes.py): `x[idx]` of one has a known rank."""
     env = dict(param_kinds)
+    env[_INT_ARRAYS] = frozenset(int_arrays)
     assigns = [s for s in walk_stmts(fn.body) if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)]
     loops = [s for s in walk_stmts(fn.body) if isinstance(s, gast.For)]
     for loop in loops:
@@ -58,7 +61,7 @@ def infer_kinds(fn, param_kinds, callees, walk_stmts):
                 changed = True
         if not changed:
             break
-    return {k: v for k, v in env.items() if v not in (None, _TOP)}
+    return {k: v for k, v in env.items() if k is not _INT_ARRAYS and v not in (None, _TOP)}
 
 
 def expr_kind(node, env, callees):
@@ -90,6 +93,9 @@ def expr_kind(node, env, callees):
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if n is None:
             return None if base != _TOP else _TOP
+        if isinstance(node.slice, gast.Name) and node.slice.id in env.get(_INT_ARRAYS, ()):
+            m = ndim(env.get(node.slice.id))       # `x[idx]`: idx's axes replace x's first axis
+            return f"array:{m + n - 1}" if m is not None and m + n - 1 > 0 else None
         if all(_is_int_index(i, env, callees) for i in idx) and len(idx) <= n:
             return SCALAR if len(idx) == n else f"array:{n - len(idx)}"
         # basic slicing: a slice keeps its axis, None adds one, one Ellipsis stands for the axes not named

@@ -1242,7 +1242,8 @@ class FunctionTransform:
             return "0.0"
         if kind and kind.startswith("array:"):
             n = int(kind.split(":")[1])
-            return "np.empty(" + ("0" if n == 1 else "(" + ", ".join(["0"] * n) + ")") + ")"
+            dtype = ", dtype=np.int64" if name in self.int_arrays else ""     # an index array made in a loop
+            return "np.empty(" + ("0" if n == 1 else "(" + ", ".join(["0"] * n) + ")") + dtype + ")"
         from ..errors import BackendError
         fname, line, _ = self.src.where(self.node)
         raise BackendError(f"cannot tell the type of `{name}` before it is assigned in {self.node.name}",
