@@ -27,18 +27,12 @@ NUMBA_REFUSES = {
 # ---- the rule oracle on numba (test_rule_oracle.test_rule_on_numba): the first form of each rule ------------
 # Each listed rule must raise a clear BackendError on numba; one that now passes fails the test (remove it
 # here: the list only shrinks), and a refusal of an unlisted rule fails too.  Each reason is Numba's message
-# (0.68) on the first form's fixed draw: an unsupported NumPy call, a signature it lacks, or a Python helper
-# of the rule's adjoint that has no Numba overload yet ("Untyped global name").
-def _untyped(helper):
-    return f"Numba: Untyped global name '{helper}' (the adjoint's helper has no Numba overload yet)"
-
-
+# (0.68) on the first form's fixed draw: an unsupported NumPy call or a signature it lacks.
 def _unsupported(fn):
     return f"Numba: Use of unsupported NumPy function 'numpy.{fn}'"
 
 
 NUMBA_RULE_REFUSALS = {
-    "correlate": _untyped("correlate_grad") + "; Numba's np.correlate takes no mode, which it needs",
     "squeeze": _unsupported("squeeze") + "; without an axis the result's rank depends on the run-time shape, "
                "which Numba cannot type (np.squeeze with an axis is lowered)",
     "unstack": _unsupported("unstack") + "; its tuple's length is the run-time shape[axis], which Numba cannot type",
@@ -52,15 +46,11 @@ NUMBA_RULE_REFUSALS = {
 # want of a lowering of ours is a bug to fix, not an entry.
 _RANK_SQUEEZE = NUMBA_RULE_REFUSALS["squeeze"]
 _RANK_UNSTACK = NUMBA_RULE_REFUSALS["unstack"]
-_CORRELATE = NUMBA_RULE_REFUSALS["correlate"]
 _RANK_CROSS = ("Numba's np.cross takes 3-vectors only, and the cross product of two 2-vectors has one axis less: "
                "its rank depends on the run-time shape, which Numba cannot type")
 
 # generated from a RETROGRAD_ORACLE_NUMBA_ALL=1 run (Numba 0.68), then edited by hand
 NUMBA_FORM_REFUSALS = {
-    ('correlate', 0): _CORRELATE,
-    ('correlate', 1): _CORRELATE,
-    ('correlate', 2): _CORRELATE,
     ('cross', 0): _RANK_CROSS,
     ('squeeze', 0): _RANK_SQUEEZE,
     ('unstack', 0): _RANK_UNSTACK,
@@ -71,14 +61,11 @@ NUMBA_FORM_GAPS = {
     ('cumprod', 2): 'no lowering yet: `x_cumprod = x.cumprod(axis=0)`',
     ('cumprod', 3): 'no lowering yet: `cumprod_x = np.cumprod(x, dtype=np.float64)`',
     ('fmod', 1): 'no lowering yet: `fmod_x_y = math.fmod(x, y)`',
-    ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
-    ('logsumexp', 0): 'no lowering yet: `logsumexp_x = special.logsumexp(x)`',
     ('math_log', 1): 'no lowering yet: `log_x_y = math.log(x, y)`',
     ('nancumsum', 1): 'no lowering yet: `nancumsum_x = np.nancumsum(x, axis=-1, dtype=np.float64)`',
     ('partition', 1): "no lowering yet: `partition_x = np.partition(x, (0, 2), axis=0, kind='introselect', order=None)`",
     ('ptp', 1): 'no lowering yet: `ptp_x = np.ptp(x, axis=-1, keepdims=True)`',
     ('quantile', 3): "no lowering yet: `quantile_x_y = np.quantile(x, y, method='linear', overwrite_input=False)`",
-    ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
     ('sort', 3): 'no lowering yet: `sort_x = np.sort(x, stable=True, order=None)`',
 }
 NUMBA_FORM_BROKEN = {
@@ -98,8 +85,6 @@ NUMBA_FORWARD_FORM_GAPS = {
     ('cumprod', 2): 'no lowering yet: `dx_cumprod = cumprod_tangent(dx, x, 0)`',
     ('cumprod', 3): 'no lowering yet: `dcumprod_x = cumprod_tangent(dx, x, None)`',
     ('fmod', 1): 'no lowering yet: `fmod_x_y = math.fmod(x, y)`',
-    ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
-    ('logsumexp', 0): 'no lowering yet: `dlogsumexp_x = lse_tangent(dx, x, logsumexp_x, None, None, False)`',
     ('math_log', 1): 'no lowering yet: `log_x_y = math.log(x, y)`',
     ('nan_to_num', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
     ('nancumsum', 0): 'no lowering yet: `dx = broadcast_like(np.where(t, zeros_like(np.nan), dx), x)`',
@@ -108,7 +93,6 @@ NUMBA_FORWARD_FORM_GAPS = {
     ('partition', 1): 'no lowering yet: `dpartition_x = sort_tangent(dx, x, partition_x, 0)`',
     ('ptp', 1): 'no lowering yet: `ptp_x = np.ptp(x, axis=-1, keepdims=True)`',
     ('quantile', 3): "no lowering yet: `quantile_x_y = np.quantile(x, y, method='linear', overwrite_input=False)`",
-    ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
     ('sort', 3): 'no lowering yet: `dsort_x = sort_tangent(dx, x, sort_x, -1)`',
 }
 NUMBA_FORWARD_FORM_BROKEN = {

@@ -14,5 +14,5 @@ try:                       # scipy.special in Numba, when SciPy is there (it is 
 except ImportError:        # pragma: no cover
     pass
 else:
-    from . import numba_special  # noqa: F401
+    from . import numba_softmax, numba_special  # noqa: F401
 from . import numba_extrema  # noqa: F401
