@@ -79,7 +79,8 @@ def _softmax(x, axis=None):
         return compile_source(f"def impl(x, axis=None):\n    e = np.exp({value} - {value})\n    return e / e\n")
     return compile_source("def impl(x, axis=None):\n"
                           f"    e = np.exp(x - reduce_max(x, {axes!r}, True))\n"
-                          f"    return e / reduce_sum(e, {axes!r}, True)\n", reduce_max=reduce_max, reduce_sum=reduce_sum)
+                          f"    return e / reduce_sum(e, {axes!r}, True)\n",
+                          reduce_max=reduce_max, reduce_sum=reduce_sum)
 
 
 @overload(special.log_softmax, prefer_literal=True)
@@ -148,7 +149,8 @@ def _lse_source(nd, axes, keep, a, b):
     else:
         shape = ("np.broadcast_shapes(a.shape, b.shape)" if _ndim(a) and _ndim(b) else
                  "a.shape" if _ndim(a) else "b.shape")
-        lines = [f"    shape = {shape}", f"    A = np.zeros(shape) + {av}", f"    B = np.zeros(shape) + {value('b', b)}"]
+        lines = [f"    shape = {shape}", f"    A = np.zeros(shape) + {av}",
+                 f"    B = np.zeros(shape) + {value('b', b)}"]
     kept = [k for k in range(nd) if k not in axes]
     perm = tuple(kept + list(axes))
     rows = " * ".join(f"A.shape[{k}]" for k in kept) or "1"
