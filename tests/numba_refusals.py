@@ -27,18 +27,12 @@ NUMBA_REFUSES = {
 # ---- the rule oracle on numba (test_rule_oracle.test_rule_on_numba): the first form of each rule ------------
 # Each listed rule must raise a clear BackendError on numba; one that now passes fails the test (remove it
 # here: the list only shrinks), and a refusal of an unlisted rule fails too.  Each reason is Numba's message
-# (0.68) on the first form's fixed draw: an unsupported NumPy call, a signature it lacks, or a Python helper
-# of the rule's adjoint that has no Numba overload yet ("Untyped global name").
-def _untyped(helper):
-    return f"Numba: Untyped global name '{helper}' (the adjoint's helper has no Numba overload yet)"
-
-
+# (0.68) on the first form's fixed draw: an unsupported NumPy call or a signature it lacks.
 def _unsupported(fn):
     return f"Numba: Use of unsupported NumPy function 'numpy.{fn}'"
 
 
 NUMBA_RULE_REFUSALS = {
-    "correlate": _untyped("correlate_grad") + "; Numba's np.correlate takes no mode, which it needs",
     "squeeze": _unsupported("squeeze") + "; without an axis the result's rank depends on the run-time shape, "
                "which Numba cannot type (np.squeeze with an axis is lowered)",
     "unstack": _unsupported("unstack") + "; its tuple's length is the run-time shape[axis], which Numba cannot type",
@@ -52,24 +46,17 @@ NUMBA_RULE_REFUSALS = {
 # want of a lowering of ours is a bug to fix, not an entry.
 _RANK_SQUEEZE = NUMBA_RULE_REFUSALS["squeeze"]
 _RANK_UNSTACK = NUMBA_RULE_REFUSALS["unstack"]
-_CORRELATE = NUMBA_RULE_REFUSALS["correlate"]
 _RANK_CROSS = ("Numba's np.cross takes 3-vectors only, and the cross product of two 2-vectors has one axis less: "
                "its rank depends on the run-time shape, which Numba cannot type")
 
 # generated from a RETROGRAD_ORACLE_NUMBA_ALL=1 run (Numba 0.68), then edited by hand
 NUMBA_FORM_REFUSALS = {
-    ('correlate', 0): _CORRELATE,
-    ('correlate', 1): _CORRELATE,
-    ('correlate', 2): _CORRELATE,
     ('cross', 0): _RANK_CROSS,
     ('squeeze', 0): _RANK_SQUEEZE,
     ('unstack', 0): _RANK_UNSTACK,
     ('unstack', 1): _RANK_UNSTACK,
 }
 NUMBA_FORM_GAPS = {
-    ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
-    ('logsumexp', 0): 'no lowering yet: `logsumexp_x = special.logsumexp(x)`',
-    ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
 }
 NUMBA_FORM_BROKEN = {
 }
@@ -80,9 +67,6 @@ NUMBA_FORWARD_FORM_REFUSALS = {
     ('unstack', 1): _RANK_UNSTACK,
 }
 NUMBA_FORWARD_FORM_GAPS = {
-    ('log_softmax', 0): 'no lowering yet: `log_softmax_x = special.log_softmax(x)`',
-    ('logsumexp', 0): 'no lowering yet: `dlogsumexp_x = lse_tangent(dx, x, logsumexp_x, None, None, False)`',
-    ('softmax', 0): 'no lowering yet: `softmax_x = special.softmax(x)`',
 }
 NUMBA_FORWARD_FORM_BROKEN = {
 }

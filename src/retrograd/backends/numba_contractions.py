@@ -674,3 +674,27 @@ def _convolve_grad(g, a, v, mode="full", k=0):
            "    full[s:s + gv.size] = gv\n"
            f"    return np.correlate(full, np.ascontiguousarray({other}).astype(np.float64))\n")
     return compile_source(src)
+
+
+# ---- np.correlate's cotangents: NumPy's correlate(a, v, mode) is a slice of convolve(a, v[::-1], 'full')
+# (real operands), from 0 ('full'), min(n, p) - 1 ('valid'), or for 'same' (p - 1) // 2 when n >= p and
+# n // 2 when n < p (NumPy swaps the operands then, which moves the centre of an even `a` by one).  The
+# cotangent is placed in that full result and correlated with the other operand (reversed for a's, and
+# the correlation reversed for v's).  Complex operands are refused (np.correlate conjugates v).
+_CORRELATE_START = {"full": "0", "valid": "min(n, p) - 1", "same": "(p - 1) // 2 if n >= p else n // 2"}
+
+
+@overload(_rules.correlate_grad, prefer_literal=True)
+def _correlate_grad(g, a, v, mode="valid", k=0):
+    m, kk = (None if is_none(mode) else _mode_start(mode)), literal_int(k, 0)
+    if m not in _CORRELATE_START or kk not in (0, 1) or not (isinstance(g, types.Array) and g.ndim == 1):
+        return None
+    if not all(isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, (types.Integer, types.Float))
+               for t in (a, v)):
+        return None
+    cot = ("np.correlate(full, np.ascontiguousarray(v[::-1]).astype(np.float64))" if kk == 0 else
+           "np.correlate(full, np.ascontiguousarray(a).astype(np.float64))[::-1].copy()")
+    src = (f"def impl(g, a, v, mode='valid', k=0):\n    n, p = a.shape[0], v.shape[0]\n"
+           f"    full = np.zeros(n + p - 1)\n    s = {_CORRELATE_START[m]}\n"
+           f"    full[s:s + g.size] = g\n    return {cot}\n")
+    return compile_source(src)

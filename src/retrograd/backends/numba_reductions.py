@@ -110,6 +110,11 @@ def _literal_impl(axis, keep):
     return lambda x, axis=None, keepdims=False, ddof=0: literally(keepdims)
 
 
+# the reductions whose value over one number is that number (mean's, as a float)
+_OF_ONE = {**{op: (lambda x, axis=None, keepdims=False, ddof=0: x) for op in ("sum", "max", "min", "prod")},
+           "mean": lambda x, axis=None, keepdims=False, ddof=0: float(x)}
+
+
 def _make(op):
     def stub(x, axis=None, keepdims=False, ddof=0):
         extra = {"ddof": ddof} if op in _SPREAD else {}
@@ -121,6 +126,10 @@ def _make(op):
         if op == "ptp" and isinstance(x, (types.Integer, types.Float)) and _keep(keepdims) is False \
                 and (axis is None or isinstance(axis, (types.NoneType, types.Omitted))):
             return lambda x, axis=None, keepdims=False, ddof=0: x - x       # np.ptp of a number
+        if (isinstance(x, types.Number) and op in _OF_ONE and _keep(keepdims) is not None
+                and (axis is None or isinstance(axis, (types.NoneType, types.Omitted)))):
+            # a number (an adjoint's scalar cotangent): NumPy gives a number, keepdims or not
+            return _OF_ONE[op]
         if not isinstance(x, types.Array):
             return None
         axes, keep = _axes(axis, x.ndim), _keep(keepdims)

@@ -234,9 +234,30 @@ def _zero_of_ol(v):
     return None
 
 
+def _ndim0(t):
+    return isinstance(t, types.Number) or isinstance(t, types.Array) and t.ndim == 0
+
+
+def _value(x):
+    """The number in a 0-d array (or the number itself)."""
+
+
+@overload(_value)
+def _value_ol(x):
+    if isinstance(x, types.Array):
+        return lambda x: x[()]
+    return lambda x: x
+
+
 @overload(_special.lse_tangent, prefer_literal=True)
 def _lse_tangent(v, a, y, axis, b, keepdims):
     """sum(v * b * exp(a - y)) over `axis`, on the broadcast shape of a, b and v (special.lse_tangent)."""
+    parts = (v, a) if is_none(b) else (v, a, b)
+    if all(_ndim0(t) for t in parts) and isinstance(y, types.Number):
+        # 0-d operands (a number y: not keepdims): the one term, a number as NumPy's sum of it is
+        if is_none(b):
+            return lambda v, a, y, axis, b, keepdims: np.exp(_value(a) - y) * _value(v)
+        return lambda v, a, y, axis, b, keepdims: np.exp(_value(a) - y) * _value(v) * _value(b)
     if not isinstance(a, types.Array):
         return None
     if is_none(b):
