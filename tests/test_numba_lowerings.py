@@ -302,3 +302,37 @@ def test_trapezoid_of_one_sample_has_zero_gradient(backend):
     assert np.trapezoid(np.array([2.0])) == 0.0
     g = rg.differentiate(trapezoid_, backend=backend).grad(np.array([2.0]))
     np.testing.assert_array_equal(g, [0.0])
+
+
+def sum_axis_out_of_range(x):
+    return np.sum(np.sum(x, axis=3) ** 2)
+
+
+def max_axis_repeated(x):
+    return np.sum(np.max(x, axis=(0, -2)) ** 2)
+
+
+def sum_axis_of_0d(x):
+    return np.sum(np.sum(x, axis=1) * 2.0)
+
+
+def sum_axis_0_of_0d(x):
+    return np.sum(np.max(x, axis=0) * 2.0) + np.sum(x, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("f,shape", [(sum_axis_out_of_range, (2, 3)), (max_axis_repeated, (2, 3)),
+                                     (sum_axis_of_0d, ())])
+def test_constant_axis_out_of_range_or_repeated_is_refused_not_wrapped(f, shape):
+    # NumPy raises (AxisError / duplicate value in 'axis'); a wrapped axis (3 % 2 == 1) would be a number
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    with pytest.raises((ValueError, IndexError)):
+        f(x)
+    with pytest.raises(rg.BackendError) as err:
+        rg.differentiate(f, backend="numba").grad(x)
+    assert err.value.lineno is not None
+
+
+def test_int_axis_0_of_a_0d_array_reduces_nothing_as_numpy_does():
+    x = np.array(0.7)
+    assert rg.differentiate(sum_axis_0_of_0d, backend="numba")(x) == sum_axis_0_of_0d(x)
+    assert rg.differentiate(sum_axis_0_of_0d, backend="numba").grad(x) == 3.0

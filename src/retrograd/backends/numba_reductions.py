@@ -12,6 +12,7 @@ typing error becomes the usual BackendError.
 """
 import numpy as np
 from numba import literally, types
+from numba.core.errors import TypingError
 from numba.extending import overload
 
 OPS = ("sum", "mean", "max", "min", "prod", "var", "std", "ptp",
@@ -25,10 +26,22 @@ def _axes(axis, ndim):
     if axis is None or isinstance(axis, (types.NoneType, types.Omitted)):
         return tuple(range(ndim))
     if isinstance(axis, types.IntegerLiteral):
-        return (axis.literal_value % ndim,)
+        if ndim == 0 and axis.literal_value in (0, -1):
+            return ()          # NumPy's sum / max / prod of a 0-d array take axis 0 or -1: nothing reduced
+        return (_in_range(axis.literal_value, ndim),)
     if isinstance(axis, types.BaseTuple) and all(isinstance(t, types.IntegerLiteral) for t in axis.types):
-        return tuple(sorted(t.literal_value % ndim for t in axis.types))
+        out = tuple(sorted(_in_range(t.literal_value, ndim) for t in axis.types))
+        if len(set(out)) < len(out):
+            raise TypingError(f"duplicate value in 'axis': {tuple(t.literal_value for t in axis.types)}")
+        return out
     return None
+
+
+def _in_range(axis, ndim):
+    """NumPy's AxisError, at compile time (the axis is a constant): never a wrapped axis."""
+    if not -ndim <= axis < ndim:
+        raise TypingError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim
 
 
 def _keep(keepdims):
