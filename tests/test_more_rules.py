@@ -7,6 +7,11 @@ import pytest
 
 from fd import check_grad
 
+try:
+    from scipy import special
+except ImportError:  # pragma: no cover - scipy is a test dependency
+    special = None
+
 # every finite-difference check here runs on each backend (conftest.py: fd_backend)
 pytestmark = pytest.mark.usefixtures("fd_backend")
 
@@ -97,3 +102,29 @@ def around_times_x(x):
 def test_around_and_the_round_method_are_piecewise_constant():
     # np.around is its own function in NumPy 2 (not np.round), and `x.round()` a method: derivative 0
     check_grad(around_times_x, [np.array([0.312, -1.77, 2.5])])
+
+
+
+def lse_keepdims(x):
+    return special.logsumexp(x, keepdims=True) * 2.0
+
+
+def lse_keepdims_weighted(x, b):
+    return special.logsumexp(x, b=b, keepdims=True)
+
+
+@pytest.mark.skipif(special is None, reason="scipy is not installed")
+def test_logsumexp_keepdims_of_0d_operands():
+    # SciPy gives shape (1,) here (it works on np.atleast_1d): the adjoint and the tangent go back to 0-d
+    import fd
+    import retrograd as rg
+    from forward_check import check_jvp
+    a, b = np.array(0.3), np.array(0.7)
+    if fd.BACKEND == "numba":      # numba_softmax refuses the (1,)-shaped result of 0-d operands, clearly
+        with pytest.raises(rg.BackendError):
+            rg.differentiate(lse_keepdims, backend="numba").vjp(a)[1](np.ones(1))
+        return
+    fd.check_vjp(lse_keepdims, [a])
+    fd.check_vjp(lse_keepdims_weighted, [a, b])
+    check_jvp(lse_keepdims, [a], wrt=(0,), seed=0, backend="python")
+    check_jvp(lse_keepdims_weighted, [a, b], wrt=(0, 1), seed=1, backend="python")

@@ -62,13 +62,21 @@ def lse_grad(g, a, y, axis, b, keepdims):
     the reduced axes.  The result's shape is that of `a` broadcast with `b`."""
     full = np.shape(a) if b is None else np.broadcast_shapes(np.shape(a), np.shape(b))
     like = np.zeros(full)
+    g, y = _of_0d(g, full), _of_0d(y, full)
     e = np.exp(a - unreduce(y, like, axis, keepdims)) * unreduce(g, like, axis, keepdims)
     return e if b is None else e * b
+
+
+def _of_0d(v, full):
+    """SciPy's logsumexp of 0-d operands with keepdims=True has shape (1,) (it works on np.atleast_1d):
+    its value and cotangent, back to the operands' 0-d shape."""
+    return np.reshape(v, ()) if not full and np.ndim(v) else v
 
 
 def lse_grad_b(g, a, y, axis, b, keepdims):
     full = np.broadcast_shapes(np.shape(a), np.shape(b))
     like = np.zeros(full)
+    g, y = _of_0d(g, full), _of_0d(y, full)
     return unbroadcast(np.exp(a - unreduce(y, like, axis, keepdims)) * unreduce(g, like, axis, keepdims), b)
 
 
@@ -78,8 +86,8 @@ def lse_tangent(v, a, y, axis, b, keepdims):
     full = np.broadcast_shapes(np.shape(a), np.shape(v)) if b is None else \
         np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(v))
     like = np.zeros(full)
-    e = np.exp(a - unreduce(y, like, axis, keepdims)) * v
-    return np.sum(e if b is None else e * b, axis=axis, keepdims=keepdims)
+    e = np.exp(a - unreduce(_of_0d(y, full), like, axis, keepdims)) * v
+    return np.reshape(np.sum(e if b is None else e * b, axis=axis, keepdims=keepdims), np.shape(y))
 
 
 def _no_sign(args):
