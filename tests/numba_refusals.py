@@ -5,7 +5,6 @@ test must raise a BackendError that names the user's line and says to use backen
 (fd._expect_refusal), and a listed test that starts working fails, so this list only shrinks.  Each
 entry is work for the numba backend.
 """
-_TYPES = "the type of a value first assigned in only one branch, or a tape placeholder, cannot be inferred"
 _CONTAINERS = ("a list of arrays of different shapes indexed by a loop variable (container arguments are "
                "flattened, and a tuple of different types has no element type)")
 _SQUEEZE = ("np.squeeze without an axis: the result's rank depends on the run-time shape, which Numba cannot "
