@@ -9,14 +9,17 @@ tensor.  This analysis only keeps the check out of the common cases, where the a
 """
 import gast
 
+from .activity import is_int_expr
+
 _FLOAT_CONSTRUCTORS = {"zeros", "ones", "empty", "eye", "identity", "linspace", "random", "rand", "randn",
                        "standard_normal", "normal", "uniform"}          # float64 unless dtype= says otherwise
 _LIKE = {"zeros_like", "ones_like", "empty_like", "copy", "ascontiguousarray", "asarray", "array"}
 _FLOAT_METHODS = {"copy", "reshape", "ravel", "flatten", "transpose", "squeeze"}
 
 
-def float_arrays(fn, float_params, callees, walk_stmts):
-    """Names that hold float arrays (or floats) at every definition in the normalized function `fn`."""
+def _definitions(fn, walk_stmts):
+    """{name: [the value of each assignment to it]}, None for a value not known as one expression (an
+    unpacking, a loop target)."""
     defs = {}
     for s in walk_stmts(fn.body):
         if isinstance(s, gast.Assign):
@@ -31,6 +34,12 @@ def float_arrays(fn, float_params, callees, walk_stmts):
             for e in gast.walk(s.target):
                 if isinstance(e, gast.Name):
                     defs.setdefault(e.id, []).append(None)
+    return defs
+
+
+def float_arrays(fn, float_params, callees, walk_stmts):
+    """Names that hold float arrays (or floats) at every definition in the normalized function `fn`."""
+    defs = _definitions(fn, walk_stmts)
     floats = set(float_params) | set(defs)     # optimistic start; a parameter's entry value is float
     changed = True
     while changed:
@@ -94,22 +103,11 @@ def _is_float(node, floats, callees):
 def int_arrays(fn, ints, callees, walk_stmts):
     """Names that only ever hold integer index arrays: every definition is `np.array([...])` of integer
     expressions or `np.arange(...)` of integers, without dtype= (Numba types them int64, as NumPy does)."""
-    from .activity import is_int_expr
-    defs = {}
-    for s in walk_stmts(fn.body):
-        if isinstance(s, gast.Assign):
-            for t in s.targets:
-                for e in gast.walk(t):
-                    if isinstance(e, gast.Name):
-                        defs.setdefault(e.id, []).append(s.value if t is e else None)
-        elif isinstance(s, gast.For):
-            for e in gast.walk(s.target):
-                if isinstance(e, gast.Name):
-                    defs.setdefault(e.id, []).append(None)
-    return {n for n, values in defs.items() if all(_int_array_expr(v, ints, callees, is_int_expr) for v in values)}
+    defs = _definitions(fn, walk_stmts)
+    return {n for n, values in defs.items() if all(_int_array_expr(v, ints, callees) for v in values)}
 
 
-def _int_array_expr(v, ints, callees, is_int_expr):
+def _int_array_expr(v, ints, callees):
     if not (isinstance(v, gast.Call) and not v.keywords and v.args) or callees is None:
         return False
     fn = callees.classify(v).fn
