@@ -307,7 +307,48 @@ def for_continue_array(x):
     return s
 
 
+def loop_target_rebound(x):
+    # the body rebinds the loop variable: the reversed loop must see the body's `i`, not the range's
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        i = i + 1
+        s = s + x[i] * x[i]
+    return s + i
+
+
+def loop_target_rebound_carried(x):
+    p = 1.0
+    for i in range(x.shape[0] - 1):
+        a = x[i]
+        i = i + 1
+        p = p * (x[i] - a)
+    return p
+
+
+def enumerate_index_rebound(x):
+    p = 1.0
+    for i, v in enumerate(x[:-1]):
+        i = i + 1
+        p = p * (x[i] - v) + np.sin(v)
+    return p
+
+
+def inner_loop_reuses_outer_target(x):
+    e = 0.0
+    for i in range(x.shape[0]):
+        u = x[i] * x[i]
+        for i in range(2):
+            u = u * x[i]
+        e = e + np.sin(u)
+    return e
+
+
 LOOP_CASES = [
+    (loop_target_rebound, lambda: (sym((4,), 21),), 0),
+    (loop_target_rebound_carried, lambda: (sym((4,), 22),), 0),
+    (loop_target_rebound_carried, lambda: (sym((1,), 23),), 0),
+    (enumerate_index_rebound, lambda: (sym((4,), 24),), 0),
+    (inner_loop_reuses_outer_target, lambda: (sym((3,), 25),), 0),
     (for_range_stop, lambda: (0.7, 5), 0),
     (for_range_stop, lambda: (0.7, 0), 0),
     (for_range_start_stop_step, lambda: (0.9, sym((6,), 1)), (0, 1)),

@@ -67,11 +67,16 @@ def _finite_or_zero(m):
     return np.where(np.isfinite(m), m, 0.0)
 
 
-@overload(special.softmax, prefer_literal=True)
-def _softmax(x, axis=None):
+def _softmax_axes(x, axis):
+    """The constant axes softmax / log_softmax of a real array or number normalise over, or None (no overload)."""
     if not (isinstance(x, (types.Array, types.Number)) and _real(x)):
         return None
-    axes = _axes_of(axis, _ndim(x))
+    return _axes_of(axis, _ndim(x))
+
+
+@overload(special.softmax, prefer_literal=True)
+def _softmax(x, axis=None):
+    axes = _softmax_axes(x, axis)
     if axes is None:
         return None
     if _ndim(x) == 0:
@@ -85,9 +90,7 @@ def _softmax(x, axis=None):
 
 @overload(special.log_softmax, prefer_literal=True)
 def _log_softmax(x, axis=None):
-    if not (isinstance(x, (types.Array, types.Number)) and _real(x)):
-        return None
-    axes = _axes_of(axis, _ndim(x))
+    axes = _softmax_axes(x, axis)
     if axes is None:
         return None
     if _ndim(x) == 0:

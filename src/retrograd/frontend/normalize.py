@@ -240,8 +240,14 @@ class Normalizer:
                 raise self.error(target, "a range loop must bind a single name", construct="for")
             if it.keywords or not 1 <= len(it.args) <= 3:
                 raise self.error(it, "range() takes 1 to 3 positional arguments here", construct="range")
+            if target.id in assigned_names(s.body):     # `for i in ...: i = i + 1`: the reversed loop counts
+                counter = self.names.fresh(target.id)    # the range's values, so the body gets its own `i`
+                s.body = [copy_loc(gast.Assign(targets=[name(target.id, True)], value=name(counter),
+                                               type_comment=None), s)] + s.body
+                s.target = copy_loc(name(counter, True), target)
             return [s]
         kind = it.func.id if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) else None
+        rebind = []
         if kind in ("enumerate", "zip") and it.keywords:
             raise self.error(it, f"{kind}() with keyword arguments is not supported", construct=kind)
         if kind == "enumerate":
@@ -251,6 +257,10 @@ class Normalizer:
             if not isinstance(idx, gast.Name):
                 raise self.error(idx, "the enumerate index must be a plain name", construct="enumerate")
             seqs, items, index = [it.args[0]], [item], idx.id
+            if index in assigned_names(s.body):         # the body rebinds the index: count with a name of
+                index = self.names.fresh(idx.id)        # our own, `i = i_2` first (as for range above)
+                rebind = [copy_loc(gast.Assign(targets=[name(idx.id, True)], value=name(index),
+                                               type_comment=None), s)]
         elif kind == "zip":
             if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)) or not it.args:
                 raise self.error(it, "unpack one name per zipped sequence: `for a, b in zip(A, B)`",
@@ -284,7 +294,7 @@ class Normalizer:
             stop = quote_expr("len(S)", S=seq_names[0])
         else:
             stop = gast.Call(func=name("min"), args=[quote_expr("len(S)", S=n) for n in seq_names], keywords=[])
-        reads = []
+        reads = rebind
         for item, seq in zip(items, seq_names):
             elem = quote_expr("S[I]", S=seq, I=index)
             reads += self._stmt(copy_loc(gast.Assign(targets=[item], value=elem, type_comment=None), s))

@@ -1193,6 +1193,9 @@ class FunctionTransform:
                 if (ctor == "List()" and role == "value" and is_array(self.kinds.get(var))
                         and (var in self.params or var in unbound)):
                     ctor = f"list_of({var})"   # typed by the value: Numba cannot type a list never appended to
+                elif (ctor == "List()" and role == "value" and self.kinds.get(var) == "scalar"
+                      and var in self.int_vars and var not in self.bools):
+                    ctor = "list_of(0)"        # an int counter's tape (appended only by a re-run, maybe)
                 prologue += A.quote(f"{t} = {ctor}")
         out = f"({self.result}, {self.aux})" if self.aux else self.result
         ret = f"return {out}, ({', '.join(saved)}{',' if len(saved) == 1 else ''})"
@@ -1239,7 +1242,7 @@ class FunctionTransform:
             items = kind[len("tuple:"):].split(",")
             return "(" + ", ".join(_placeholder_of(k) for k in items) + ("," if len(items) == 1 else "") + ")"
         if kind == "scalar":
-            return "0.0"
+            return "0" if name in self.int_vars else "0.0"      # an int tape stays int (a counter, an index)
         if kind and kind.startswith("array:"):
             n = int(kind.split(":")[1])
             dtype = ", dtype=np.int64" if name in self.int_arrays else ""     # an index array made in a loop
