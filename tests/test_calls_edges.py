@@ -217,3 +217,26 @@ def hstack_scalar_pieces(a):
 def test_hstack_of_a_0d_and_a_1d_piece(fd_backend):
     """Found by the review: the cotangent of a 0-d piece of np.hstack (a raw IndexError before)."""
     fd.check_grad(hstack_scalar_pieces, (np.arange(6.0).reshape(2, 3) * 0.5 + 0.1,))
+
+
+def median_overwritten(x):
+    return np.sum(np.median(x, axis=-1, overwrite_input=True))
+
+
+def quantile_overwritten(x):
+    return np.sum(np.quantile(x, 0.3, axis=-1, overwrite_input=True))
+
+
+def percentile_overwritten(x):
+    return np.sum(np.percentile(x, 30.0, overwrite_input=True))
+
+
+@pytest.mark.parametrize("f", [median_overwritten, quantile_overwritten, percentile_overwritten])
+def test_overwrite_input_true_is_refused_and_the_argument_is_kept(fd_backend, f):
+    # NumPy partitions x in place: the caller's array would change and the adjoint would read the partition
+    x = np.random.default_rng(1).normal(size=(4, 5))
+    keep = x.copy()
+    with pytest.raises(rg.MissingRuleError, match="overwrite_input=True") as err:
+        rg.differentiate(f, backend=fd_backend).grad(x)
+    assert err.value.lineno is not None and "leave overwrite_input=False" in err.value.hint
+    np.testing.assert_array_equal(x, keep)

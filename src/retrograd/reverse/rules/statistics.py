@@ -103,12 +103,21 @@ def quantile_grad_q(g, a, q, axis=None, keepdims=False, scale=1.0):
     return np.reshape(np.sum(gq * slope, axis=tuple(range(np.ndim(q), np.ndim(slope)))), np.shape(q))
 
 
+def _no_overwrite(args):
+    """overwrite_input=True lets NumPy partition the array in place: the caller's array changes, and the
+    adjoint would find the order statistics in the partitioned array."""
+    if args.get("overwrite_input", False) is not False:
+        return ("with overwrite_input=True (NumPy may reorder the array in place: the caller's array, and the "
+                "values the gradient reads)", "leave overwrite_input=False, the default")
+    return None
+
+
 def _linear_method(args):
     m = args.get("method", "linear")
     if m != "linear":
         return (f"with method={m!r}" if isinstance(m, str) else "with a method not written as a literal",
                 "use the default method='linear'")
-    return None
+    return _no_overwrite(args)
 
 
 def undiff(g, a, n=1, axis=-1, prepend=None, append=None, which=0):
@@ -402,7 +411,7 @@ def average(y, a, axis=None, weights=None, returned=False, keepdims=False):
     t[y] = average_tangent(t[a], a, y, axis, weights, keepdims, 0) + average_tangent(t[weights], a, y, axis, weights, keepdims, 1)
 
 
-@adjoint(np.median)
+@adjoint(np.median, check=_no_overwrite)
 def median(y, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     d[a] = quantile_grad(d[y], a, 0.5, axis, keepdims)
 
