@@ -11,14 +11,16 @@ from ..reverse.rules import statistics as _rules
 from .numba_axes import compile_source, is_none, is_scalar
 
 
-def _rows_source(ndim, axes):
-    """(source of `t`, the array with the reduced axes last, as (rows, n) `flat`; the inverse perm)."""
+def _rows_source(ndim, axes, keep_dtype=False):
+    """(source of `t`, the array with the reduced axes last, as (rows, n) `flat`; the inverse perm).  `flat` is
+    float64 unless keep_dtype (a sort or an argsort: int64 above 2**53 must keep its order, float32 its type)."""
     kept = [k for k in range(ndim) if k not in axes]
     perm = tuple(kept + list(axes))
     rows = " * ".join(f"a.shape[{k}]" for k in kept) or "1"
     cols = " * ".join(f"a.shape[{k}]" for k in axes) or "1"
     inv = tuple(int(i) for i in np.argsort(perm))
-    src = (f"    t = np.ascontiguousarray(np.asarray(a, dtype=np.float64).transpose({perm!r}))\n"
+    value = "a" if keep_dtype else "np.asarray(a, dtype=np.float64)"
+    src = (f"    t = np.ascontiguousarray({value}.transpose({perm!r}))\n"
            f"    flat = t.reshape(({rows}, {cols}))\n")
     return src, inv
 

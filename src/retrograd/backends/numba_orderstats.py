@@ -58,10 +58,15 @@ def _out_shape(a_ndim, axes, keep, qshape):
 
 @njit(cache=True)
 def _quantile_rows(flat, qs):
+    """out[j, r]: row r's quantile qs[j] (NaN for rows of no entry, as NumPy's)."""
     out = np.empty((qs.size, flat.shape[0]))
+    if flat.shape[1] == 0:
+        out[:] = np.nan
+        return out
     for r in range(flat.shape[0]):
         out[:, r] = np.quantile(flat[r], qs)
     return out
+
 
 
 @overload(quantile_along, prefer_literal=True)
@@ -75,10 +80,11 @@ def _quantile_along(a, q, axis=None, keepdims=False, scale=1.0):
     shape = _out_shape(a.ndim, axes, keep, qshape)
     scalar = is_scalar(q) and not keep and len(axes) == a.ndim
     back = "out[0, 0]" if scalar else f"out.reshape({shape})"
+    dtype = np.float32 if a.dtype == types.float32 else np.float64     # NumPy keeps float32
     src = ("def impl(a, q, axis=None, keepdims=False, scale=1.0):\n" + pre +
-           "    out = _quantile_rows(flat, _qflat(q) / scale)\n"
+           "    out = _quantile_rows(flat, _qflat(q) / scale).astype(_dtype)\n"
            f"    return {back}\n")
-    return compile_source(src, _qflat=_qflat, _quantile_rows=_quantile_rows)
+    return compile_source(src, _qflat=_qflat, _quantile_rows=_quantile_rows, _dtype=dtype)
 
 
 # ---- tangents (forward mode) -------------------------------------------------------------------------------
@@ -87,6 +93,9 @@ def _tangent_rows(flat, vflat, qs):
     """out[j, r]: the interpolation of v at the two order statistics of row r around qs[j] (n - 1)."""
     n = flat.shape[1]
     out = np.zeros((qs.size, flat.shape[0]))
+    if n == 0:                    # the quantile of nothing is NaN, and so is its tangent
+        out[:] = np.nan
+        return out
     for r in range(flat.shape[0]):
         order = np.argsort(flat[r], kind="mergesort")
         for j in range(qs.size):
@@ -103,6 +112,9 @@ def _slope_rows(flat, qs, scale):
     """out[j, r]: the slope in q of row r's quantile qs[j] (as quantile_grad_q has it)."""
     n = flat.shape[1]
     out = np.zeros((qs.size, flat.shape[0]))
+    if n == 0:
+        out[:] = np.nan
+        return out
     for r in range(flat.shape[0]):
         s = np.sort(flat[r])
         for j in range(qs.size):

@@ -42,7 +42,7 @@ def _argsort_rows(flat, stable):
 
 @njit(cache=True)
 def _sort_rows(flat, stable):
-    out = np.empty(flat.shape)
+    out = np.empty(flat.shape, dtype=flat.dtype)
     for r in range(flat.shape[0]):
         out[r] = flat[r][np.argsort(flat[r], kind="mergesort")] if stable else np.sort(flat[r])
     return out
@@ -54,12 +54,12 @@ def _along(a, axis, params, call):
         return None
     if is_none(axis) and not isinstance(axis, types.Omitted):
         return (f"def impl({params}):\n"
-                f"    flat = np.ascontiguousarray(a).astype(np.float64).reshape((1, a.size))\n"
+                f"    flat = np.ascontiguousarray(a).reshape((1, a.size))\n"
                 f"    return {call}[0]\n")
     ax = literal_int(axis, -1)
     if ax is None or not -a.ndim <= ax < a.ndim:
         return None
-    pre, inv = _rows_source(a.ndim, (ax % a.ndim,))
+    pre, inv = _rows_source(a.ndim, (ax % a.ndim,), keep_dtype=True)
     return (f"def impl({params}):\n" + pre +
             f"    return np.ascontiguousarray({call}.reshape(t.shape).transpose({inv!r}))\n")
 

@@ -419,11 +419,11 @@ class FunctionTransform:
                     out += A.quote("add_at(D, I, G)", D=d, I=_index_value(node.slice), G=g)
                 elif is_array(self.kinds.get(base.id)):
                     out += A.quote("D[I] += G", D=d, I=node.slice, G=g)
-                elif _new_axes_only(node.slice):
+                elif _new_axes_only(node.slice) and base.id not in self._containers():
                     self.accumulate(base.id, _without_new_axes(g, base), out)
                 else:   # the element may itself be a container (a tuple of weights in a dict, ...)
                     out += A.quote("D[I] = add_into(D[I], G)", D=d, I=node.slice, G=g)
-            elif _new_axes_only(node.slice):
+            elif _new_axes_only(node.slice) and self._record_root(node) is None:   # not `d[None]` of a dict
                 self.adj_expr(base, _without_new_axes(g, base), out)
             else:
                 tmp = self.names.fresh("d_part")
@@ -1343,10 +1343,12 @@ def _rename_reserved(src):
 
 
 def _new_axes_only(index):
-    """An index of only `...` and `None`/`np.newaxis`: it adds length-1 axes, and applies to a scalar too."""
+    """An index of `None`/`np.newaxis` and at most `...`: it adds length-1 axes, and applies to a scalar too."""
     parts = index.elts if isinstance(index, gast.Tuple) else [index]
-    return all((isinstance(e, gast.Constant) and (e.value is None or e.value is Ellipsis))
-               or (isinstance(e, gast.Attribute) and e.attr == "newaxis") for e in parts)
+    new = [e for e in parts if (isinstance(e, gast.Constant) and e.value is None)
+           or (isinstance(e, gast.Attribute) and e.attr == "newaxis")]
+    dots = [e for e in parts if isinstance(e, gast.Constant) and e.value is Ellipsis]
+    return bool(new) and len(dots) <= 1 and len(new) + len(dots) == len(parts)
 
 
 def _without_new_axes(g, base):

@@ -62,7 +62,8 @@ def _last(a, axis):
     axes = tuple(range(np.ndim(a))) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
     axes = tuple(k % np.ndim(a) for k in axes)
     moved = np.moveaxis(a, axes, tuple(range(np.ndim(a) - len(axes), np.ndim(a))))
-    return np.reshape(moved, moved.shape[:np.ndim(a) - len(axes)] + (-1,)), axes
+    kept = moved.shape[:np.ndim(a) - len(axes)]
+    return np.reshape(moved, kept + (int(np.prod(moved.shape[len(kept):], dtype=np.int64)),)), axes
 
 
 def quantile_grad(g, a, q, axis=None, keepdims=False, scale=1.0):
@@ -70,6 +71,8 @@ def quantile_grad(g, a, q, axis=None, keepdims=False, scale=1.0):
     statistics around q (n - 1) share g as the interpolation weights say.  Tied entries are interchangeable:
     the stable order picks which of them receives it."""
     am, axes = _last(a, axis)
+    if am.size == 0:              # the quantile of nothing is NaN; `a` has no entry to receive a share
+        return np.zeros(np.shape(a))
     q = np.asarray(q, dtype=np.float64) / scale
     n = am.shape[-1]
     pos = q * (n - 1)
@@ -91,6 +94,8 @@ def quantile_grad(g, a, q, axis=None, keepdims=False, scale=1.0):
 def quantile_grad_q(g, a, q, axis=None, keepdims=False, scale=1.0):
     """Cotangent of q: the slope of the interpolation, (next order statistic - this one) (n - 1)."""
     am, _ = _last(a, axis)
+    if am.size == 0:              # NaN whatever q is
+        return np.full(np.shape(q), np.nan)
     s = np.sort(am, axis=-1)
     n = s.shape[-1]
     pos = np.asarray(q, dtype=np.float64) / scale * (n - 1)
@@ -265,6 +270,8 @@ def quantile_tangent(v, a, q, y, axis=None, scale=1.0):
     """Tangent of np.quantile(a, q, axis) (linear method) from that of `a`: the interpolation of the
     tangents of the two order statistics around q (n - 1), picked by the stable order quantile_grad uses."""
     am, _ = _last(a, axis)
+    if am.size == 0:              # the quantile of nothing is NaN, and so is its tangent
+        return np.full(np.shape(y), np.nan)
     vm, _ = _last(np.broadcast_to(v, np.shape(a)), axis)
     q = np.asarray(q, dtype=np.float64) / scale
     n = am.shape[-1]
@@ -283,6 +290,8 @@ def quantile_tangent(v, a, q, y, axis=None, scale=1.0):
 def quantile_tangent_q(v, a, q, y, axis=None, scale=1.0):
     """Tangent of np.quantile from that of q: the slope of the interpolation (as quantile_grad_q has it)."""
     am, _ = _last(a, axis)
+    if am.size == 0:              # y is NaN whatever q is
+        return np.full(np.shape(y), np.nan)
     s = np.sort(am, axis=-1)
     n = s.shape[-1]
     pos = np.asarray(q, dtype=np.float64) / scale * (n - 1)
