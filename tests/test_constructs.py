@@ -946,6 +946,24 @@ def calls_helper_that_writes(x):
     return np.sum(z * z) + y[0]
 
 
+def _weights(n, scale):
+    w = np.zeros(n)
+    for k in range(n):
+        w[k] = scale * (k + 1)
+    return w
+
+
+def _pair(b):
+    return b * b, b + 1.0
+
+
+def calls_helper_on_constants(x, b):
+    # the helpers see no differentiated argument: they run as they are (compiled too, on numba)
+    s, t = _pair(b)
+    w = _weights(x.shape[0], 0.5)
+    return np.sum(x * w * s) + t * x[0] + _pair(x[1])[0]
+
+
 HELPER_CASES = [
     (calls_helper, lambda: (0.7, -0.4), (0, 1)),
     (calls_helper_tuple, lambda: (0.9,), 0),
@@ -954,6 +972,7 @@ HELPER_CASES = [
     (calls_helper_array, lambda: (sym((3, 3), 1, 0.5), sym((3,), 2)), (0, 1)),
     (calls_recursion, lambda: (0.8,), 0),
     (calls_helper_in_loop, lambda: (0.7, 0.3), (0, 1)),
+    (calls_helper_on_constants, lambda: (sym((3,), 31), 1.5), 0),
 ]
 
 

@@ -119,7 +119,7 @@ def load(program, source, title, runtime=None):
 
     from .. import __version__
     from . import numba_overloads, numba_runtime, transform_cache  # noqa: F401  (registers every overload)
-    ns = program.globals_for(runtime or numba_runtime)
+    ns = {k: _compiled_helper(v) for k, v in program.globals_for(runtime or numba_runtime).items()}
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
     # the package stamp too: Numba's cache of the module keys on its file alone, not on the overloads it
@@ -220,10 +220,26 @@ def _namespace(functions):
     ns = {}
     for f in functions:
         for k, v in namespace_of(f).items():
-            ns.setdefault(k, v)
+            ns.setdefault(k, _compiled_helper(v))
     ns.update(registry.GLOBALS)
     ns.update((n, getattr(numba_runtime, n)) for n in numba_runtime.__all__)
     return ns
+
+
+def _compiled_helper(v):
+    """A user's Python function called with no differentiated argument (`w = weights(n)`) runs inside the
+    compiled code: a lazily compiled njit of it (it compiles on its first call only; what Numba cannot compile
+    is refused at the calling line).  Library functions stay as they are: Numba knows np.mean by identity."""
+    import types as pytypes
+    module = getattr(v, "__module__", None) or ""
+    if (not isinstance(v, pytypes.FunctionType) or module.split(".")[0] in _LIBRARIES
+            or getattr(v, "__closure__", None)):
+        return v
+    from numba import njit
+    return njit(v)
+
+
+_LIBRARIES = {"numpy", "scipy", "math", "numba", "retrograd", "builtins", "functools", "operator"}
 
 
 _RUN_TIME = (IndexError, ArithmeticError)      # ZeroDivisionError, FloatingPointError, ...
