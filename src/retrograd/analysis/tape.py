@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import gast
 
 from .. import astutil as A
+from .activity import walk_stmts
 from .aliases import memory_model
 
 
@@ -132,14 +133,12 @@ def _flow_remat(s, exposed, definite, info, plan):
 def _free(rm, s):
     """A default re-run loop pays: nothing kept per step, and the scalars the tape would push per step are at
     least half the body's simple statements (a re-run of each costs about a push and a pop)."""
-    from .activity import walk_stmts
     simple = [b for b in walk_stmts(s.body) if not isinstance(b, (gast.If, gast.For, gast.While))]
     return (not rm.carried and all(rm.is_scalar(n) for _, n in rm.per_step)
             and 2 * len(rm.per_step) >= len(simple))
 
 
 def _drop_remat(s, plan):
-    from .activity import walk_stmts
     del plan.remat[id(s)]      # keep the ordinary tape (and so do the loops inside)
     for b in walk_stmts(s.body):
         if id(b) in plan.remat and plan.remat[id(b)].nested:
@@ -148,7 +147,6 @@ def _drop_remat(s, plan):
 
 def _flow_rematerialised(s, exposed, definite, info, plan):
     from ..remat.loops import upward_exposed
-    from .activity import walk_stmts
     rm = plan.remat[id(s)]
     target = s.target.id
     assigned = A.assigned_names(s.body)
