@@ -648,8 +648,12 @@ def read_in_loop(x):
 
 
 def read_new_axes_of_an_element(x):
-    # x[0] is a NumPy scalar: `[..., None, None]` makes a (1, 1) array of it (its cotangent buffer must be an
-    # array, not np.float64, which takes no item assignment)
+    # x[0] of a 1-D x is a NumPy scalar: `[..., None, None]` makes a (1, 1) array of it (its cotangent buffer
+    # must be an array, not np.float64, which takes no item assignment)
+    return np.sum(np.sin(x[0][..., None, None]) * x[1][None, ...] + x[1][np.newaxis])
+
+
+def read_new_axes_of_a_row_element(x):      # the same reads of rows of a 2-D x
     return np.sum(np.sin(x[0][..., None, None]) * x[1][None, ...] + x[1][np.newaxis])
 
 
@@ -682,7 +686,7 @@ READ_CASES = [
     (read_index_array_made_in_loop, lambda: (sym((4,), 12),), 0),
     (read_arange_in_loop, lambda: (sym((4,), 13),), 0),
     (read_new_axes_of_an_element, lambda: (sym((2,), 8),), 0),
-    (read_new_axes_of_an_element, lambda: (sym((2, 3), 9),), 0),
+    (read_new_axes_of_a_row_element, lambda: (sym((2, 3), 9),), 0),
     (read_new_axes_of_a_row, lambda: (sym((3,), 10),), 0),
     (read_new_axes_of_a_row, lambda: (sym((3, 2), 11),), 0),
     (read_new_axes_of_a_scalar, lambda: (np.float64(0.7),), 0),

@@ -27,6 +27,7 @@ FORWARD_NUMBA_REFUSES = {
     "chained_methods": "Numba reshapes only contiguous arrays (`x.T.reshape(-1)`)",
     "draws_once": "np.random.default_rng in nopython mode",
     "list_params": "a list of arrays of different shapes indexed by a loop variable (a tuple of different types)",
+    "read_new_axes_of_an_element": NUMBA_REFUSES["test_subscript_reads[read_new_axes_of_an_element-2]"],
 }
 
 
