@@ -333,6 +333,25 @@ def enumerate_index_rebound(x):
     return p
 
 
+def loop_target_rebound_in_a_branch(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            i = 0
+        s = s + x[i] * np.sin(x[i])
+    return s
+
+
+def loop_target_counted_down_with_break(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        i = x.shape[0] - 1 - i
+        s = s * 0.5 + x[i]
+        if s > 1.0:
+            break
+    return s
+
+
 def inner_loop_reuses_outer_target(x):
     e = 0.0
     for i in range(x.shape[0]):
@@ -349,6 +368,8 @@ LOOP_CASES = [
     (loop_target_rebound_carried, lambda: (sym((1,), 23),), 0),
     (enumerate_index_rebound, lambda: (sym((4,), 24),), 0),
     (inner_loop_reuses_outer_target, lambda: (sym((3,), 25),), 0),
+    (loop_target_rebound_in_a_branch, lambda: (sym((4,), 26),), 0),
+    (loop_target_counted_down_with_break, lambda: (np.array([0.3, -0.2, 0.9, 0.5]),), 0),
     (for_range_stop, lambda: (0.7, 5), 0),
     (for_range_stop, lambda: (0.7, 0), 0),
     (for_range_start_stop_step, lambda: (0.9, sym((6,), 1)), (0, 1)),
