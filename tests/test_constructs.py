@@ -982,6 +982,24 @@ def _pair(b):
     return b * b, b + 1.0
 
 
+def _fill(buf, c):
+    for k in range(buf.shape[0]):
+        buf[k] = c * k
+    return buf
+
+
+def _scale_into(out, v):
+    out[:] = v * 3.0
+
+
+def calls_writing_helpers(x):
+    # helpers that write into their argument are inlined (their writes become the caller's), in both modes
+    w = _fill(np.zeros(x.shape[0]), 2.0)
+    y = np.zeros(x.shape[0])
+    _scale_into(y, np.sin(x))
+    return np.sum(x * w + y * x)
+
+
 def calls_helper_on_constants(x, b):
     # the helpers see no differentiated argument: they run as they are (compiled too, on numba)
     s, t = _pair(b)
@@ -998,6 +1016,7 @@ HELPER_CASES = [
     (calls_recursion, lambda: (0.8,), 0),
     (calls_helper_in_loop, lambda: (0.7, 0.3), (0, 1)),
     (calls_helper_on_constants, lambda: (sym((3,), 31), 1.5), 0),
+    (calls_writing_helpers, lambda: (sym((4,), 32),), 0),
 ]
 
 

@@ -24,6 +24,7 @@ from ..analysis.rule_calls import check_rule_calls
 from ..analysis.kinds import expr_kind, infer_kinds, same_shape_as_result
 from ..errors import MissingRuleError, RetrogradError, UnsupportedSyntaxError
 from ..frontend.checks import assigned_array, check_function
+from ..frontend.inline import inline_writers
 from ..frontend.normalize import Normalizer
 from ..frontend.resolve import Callees, local_names
 from ..frontend.source import read_function
@@ -158,6 +159,7 @@ class ForwardTransform:
         self.generated = _is_generated(self.src)      # an adjoint retrograd wrote (forward-over-reverse)
         if not self.generated:
             check_function(self.src)
+            inline_writers(self.src)       # a helper writing into its argument: its writes become ours, as in reverse
             _rename_reserved(self.src)
         else:
             self.src.node.body = _effects_as_assignments(self.src.node.body)
