@@ -118,6 +118,8 @@ def _lowered(src):
     ("np.sort(x, axis=None, kind='M')", "sort_along(x, None, True)"),
     ("np.sort(x, kind='heap')", "sort_along(x, -1, False)"),
     ("np.argsort(x, kind='quicksort')", "argsort_along(x, -1, False)"),
+    ("m.argsort(axis=-1, kind='stable')", "argsort_along(m, -1, True)"), ("m.argsort(0)", "argsort_along(m, 0, False)"),
+    ("a.b.argsort(kind='m')", "argsort_along(a.b, -1, True)"), ("m.argsort()", None),
     ("np.partition(x, (0, 2), axis=0, kind='introselect', order=None)", "partition_along(x, (0, 2), 0)"),
     ("np.partition(x, 1)", "partition_along(x, 1, -1)"),
     ("np.partition(x, kth=k, axis=None)", "partition_along(x, k, None)"),

@@ -146,7 +146,8 @@ def _stable_kind(kind):
 
 
 def lower_sorting(tree):
-    """`np.argsort` and `np.sort` with an axis, kind, order or stable, and every `np.partition`, become
+    """`np.argsort` (and the method `x.argsort(...)`) and `np.sort` with an axis, kind, order or stable, and
+    every `np.partition`, become
     argsort_along / sort_along / partition_along (the axis a constant, -1 if not given).  Arguments those
     cannot honour (an `order=` other than None, an unknown kind, np.partition's kind other than
     'introselect', both kind and stable, which NumPy refuses) leave the call to Numba, which refuses it."""
@@ -161,6 +162,12 @@ def lower_sorting(tree):
         def visit_Call(self, node):
             self.generic_visit(node)
             f = node.func
+            if (isinstance(f, gast.Attribute) and f.attr == "argsort" and (node.args or node.keywords)
+                    and not (isinstance(f.value, gast.Name) and f.value.id == "np")):
+                # the method `x.argsort(axis=..., kind=...)` is np.argsort(x, ...)
+                f = gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                   attr="argsort", ctx=gast.Load())
+                node = gast.Call(func=f, args=[node.func.value] + node.args, keywords=node.keywords)
             if not (isinstance(f, gast.Attribute) and f.attr in _PARAMS and isinstance(f.value, gast.Name)
                     and f.value.id == "np" and node.args):
                 return node
