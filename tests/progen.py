@@ -32,7 +32,7 @@ import retrograd as rg
 SHAPES = {"x": (4, 6), "w": (6,), "p": (6, 6)}
 ARGS = ("x", "w", "p")
 OPS = ("=", "+=", "-=", "*=", "/=")
-REMATS = {"none": None, "recompute": "recompute", "checkpoint": "checkpoint"}
+REMATS = {"none": None, "store": "store", "recompute": "recompute", "checkpoint": "checkpoint"}
 
 FAILURE_CLASSES = ("wrong_value", "wrong_grad", "caller_mutated", "pullback_not_repeatable",
                    "grad_structure", "crash")

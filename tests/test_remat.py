@@ -521,6 +521,8 @@ def test_cli_shows_the_checkpointed_code(capsys):
     assert cli.main(["show", f"{path}:lorenz", "--wrt", "x", "--remat", "snapshots=4"]) == 0
     out = capsys.readouterr().out
     assert "step_snapshots = 4" in out and "revolve_resume" in out
+    assert cli.main(["show", f"{path}:lorenz", "--wrt", "x", "--remat", "store"]) == 0
+    assert "x_tape" in capsys.readouterr().out
     assert cli.main(["show", f"{path}:lorenz", "--remat", "sometimes"]) == 2
     assert "--remat expects" in capsys.readouterr().err
 

@@ -94,22 +94,22 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SETTING",
         help=(
-            "rematerialisation: 'recompute', 'snapshots=K' (Revolve checkpointing with K snapshots) "
-            "or 'memory=BYTES' (default: store everything)"
+            "rematerialisation: 'store', 'recompute', 'snapshots=K' (Revolve checkpointing with K snapshots) "
+            "or 'memory=BYTES' (default: store, except loops whose re-run keeps no state)"
         ),
     )
     return parser
 
 
 def _parse_remat(text):
-    if text is None or text == "recompute":
+    if text is None or text in ("store", "recompute"):
         return text
     import retrograd as rg
 
     key, _, value = text.partition("=")
     if key in ("snapshots", "memory") and value.isdigit():
         return rg.Checkpoint(**{key: int(value)})
-    raise _CliError(f"--remat expects recompute, snapshots=K or memory=BYTES, got {text!r}")
+    raise _CliError(f"--remat expects store, recompute, snapshots=K or memory=BYTES, got {text!r}")
 
 
 def _version() -> str:
