@@ -1000,10 +1000,14 @@ def calls_writing_helpers(x):
     return np.sum(x * w + y * x)
 
 
+def _doubled_weights(n, scale=0.25):
+    return _weights(n, scale) * 2.0          # a helper calling a helper: both compiled on numba
+
+
 def calls_helper_on_constants(x, b):
     # the helpers see no differentiated argument: they run as they are (compiled too, on numba)
     s, t = _pair(b)
-    w = _weights(x.shape[0], 0.5)
+    w = _doubled_weights(x.shape[0])
     return np.sum(x * w * s) + t * x[0] + _pair(x[1])[0]
 
 

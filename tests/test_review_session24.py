@@ -1,7 +1,7 @@
-"""Review session 24's repros, each fixed: a loop variable rebound in its body, a dict keyed by None read as
-new axes, numba's argsort of int64 above 2**53 and its float32 sort and median, the median over an empty
-axis on both backends, an int tape in a loop the default re-runs.  (overwrite_input=True is refused:
-test_calls_edges.)"""
+"""Review session 24's repros, each fixed: a dict keyed by None read as new axes, numba's argsort of int64
+above 2**53 and its float32 sort and median, the median over an empty axis on both backends.  (The loop
+variable rebound in its body and the int tape of a re-run loop are test_constructs' LOOP_CASES, run on both
+backends and every remat setting; overwrite_input=True is refused: test_calls_edges.)"""
 import warnings
 
 import numpy as np
@@ -12,41 +12,6 @@ import retrograd as rg
 
 def _numba():
     pytest.importorskip("numba")
-
-
-def rebinds_loop_target(x):
-    s = 0.0
-    for i in range(x.shape[0] - 1):
-        i = i + 1                       # the loop target rebound inside the body
-        s = s + x[i] * x[i]
-    return s
-
-
-def rebinds_loop_target_carried(x):
-    p = 1.0
-    for i in range(x.shape[0] - 1):
-        a = x[i]
-        i = i + 1
-        p = p * (x[i] - a)
-    return p
-
-
-@pytest.mark.parametrize("backend", ["python", "numba"])
-@pytest.mark.parametrize("remat", [None, "store"])
-def test_loop_target_rebound_in_the_body_gets_the_right_gradient(backend, remat):
-    # silently wrong: the adjoint reads x[i] with the range value of i, not the rebound i + 1
-    # (gives [0.6, -0.4, 1.8, 0.0]); should be [0, 2 x1, 2 x2, 2 x3] or a refusal
-    if backend == "numba":
-        _numba()
-    x = np.array([0.3, -0.2, 0.9, 0.5])
-    g = rg.differentiate(rebinds_loop_target, wrt=0, remat=remat, backend=backend).grad(x)
-    np.testing.assert_allclose(g, np.r_[0.0, 2 * x[1:]])
-
-
-def test_loop_target_rebound_in_a_carried_product():
-    # all-zero gradient on every backend and remat setting; central differences give [0.44, -0.64, 0.75, -0.55]
-    from fd import check_grad
-    check_grad(rebinds_loop_target_carried, (np.array([0.3, -0.2, 0.9, 0.5]),), 0)
 
 
 # ---- numba sorting / order statistics ----------------------------------------------------------------
@@ -170,28 +135,3 @@ def test_dict_keyed_by_none_is_not_a_new_axes_read(f, arg):
     # ()" (AttributeError 'numpy.float64' object has no attribute 'items' for scalars); b1dfb86 got them right
     from fd import check_grad
     check_grad(f, (arg(np.array([0.3, -0.2, 0.9])),), 0)
-
-
-# ---- 2f2ae64: the default re-run on numba ---------------------------------------------------------------
-
-def inner_loop_reuses_the_outer_target(x):
-    e = 0.0
-    for i in range(x.shape[0]):
-        u = x[i] * x[i]
-        for i in range(2):
-            u = u * x[i]
-        e = e + np.sin(u)
-    return e
-
-
-def test_numba_default_rerun_of_a_loop_with_an_int_tape_compiles():
-    # remat="store" compiles and is right; the default (re-run) fails: BackendError "Numba cannot compile the
-    # generated code `i_tape = List()`" (an int tape that only the adjoint's re-run appends to: Numba cannot
-    # type the empty List()), and the error names no user line
-    _numba()
-    from fd import check_grad  # noqa: F401
-    x = np.array([0.3, -0.2, 0.9, 0.5])
-    store = rg.differentiate(inner_loop_reuses_the_outer_target, wrt=0, backend="numba", remat="store").grad(x)
-    default = rg.differentiate(inner_loop_reuses_the_outer_target, wrt=0, backend="numba").grad(x)
-    np.testing.assert_allclose(default, store)
-

@@ -119,7 +119,8 @@ def load(program, source, title, runtime=None):
 
     from .. import __version__
     from . import numba_overloads, numba_runtime, transform_cache  # noqa: F401  (registers every overload)
-    ns = {k: _compiled_helper(v) for k, v in program.globals_for(runtime or numba_runtime).items()}
+    memo = {}
+    ns = {k: _compiled_helper(v, memo) for k, v in program.globals_for(runtime or numba_runtime).items()}
     constants = sorted((k, repr(v)) for k, v in ns.items()
                        if isinstance(v, (int, float, complex, str, bool, tuple)) and not k.startswith("__"))
     # the package stamp too: Numba's cache of the module keys on its file alone, not on the overloads it
@@ -217,26 +218,37 @@ def _namespace(functions):
     from ..frontend.source import namespace_of
     from ..reverse.rules import registry
     from . import numba_overloads, numba_runtime  # noqa: F401  (registers every overload)
-    ns = {}
+    ns, memo = {}, {}
     for f in functions:
         for k, v in namespace_of(f).items():
-            ns.setdefault(k, _compiled_helper(v))
+            ns.setdefault(k, _compiled_helper(v, memo))
     ns.update(registry.GLOBALS)
     ns.update((n, getattr(numba_runtime, n)) for n in numba_runtime.__all__)
     return ns
 
 
-def _compiled_helper(v):
+def _compiled_helper(v, memo):
     """A user's Python function called with no differentiated argument (`w = weights(n)`) runs inside the
     compiled code: a lazily compiled njit of it (it compiles on its first call only; what Numba cannot compile
-    is refused at the calling line).  Library functions stay as they are: Numba knows np.mean by identity."""
+    is refused at the calling line), whose own calls of user functions are njits of them too (`memo`: one per
+    loaded module, so recursion ends and a rebound global is seen by the next load).  Library functions stay
+    as they are: Numba knows np.mean by identity."""
     import types as pytypes
     module = getattr(v, "__module__", None) or ""
     if (not isinstance(v, pytypes.FunctionType) or module.split(".")[0] in _LIBRARIES
             or getattr(v, "__closure__", None)):
         return v
+    if v in memo:
+        return memo[v]
     from numba import njit
-    return njit(v)
+    scope = dict(v.__globals__)      # the helper's names, with the user functions it calls compiled as well
+    copy = pytypes.FunctionType(v.__code__, scope, v.__name__, v.__defaults__)
+    copy.__kwdefaults__ = v.__kwdefaults__
+    memo[v] = compiled = njit(copy)
+    for name in v.__code__.co_names:
+        if name in scope:
+            scope[name] = _compiled_helper(scope[name], memo)
+    return compiled
 
 
 _LIBRARIES = {"numpy", "scipy", "math", "numba", "retrograd", "builtins", "functools", "operator"}
